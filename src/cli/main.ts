@@ -1,0 +1,2 @@
+// trt-int8 command line; subcommands live beside this file.
+console.log('trt-int8');

@@ -1,0 +1,82 @@
+/**
+ * Every error trt-int8 raises on purpose is a TrtInt8Error with a stable `code`, the input it is about,
+ * what was expected and what was found, and a list of possible fixes (in the style of sharp's load errors).
+ */
+export const ErrorCodes = [
+  'ERR_ADDON_NOT_FOUND',
+  'ERR_CUDA_UNAVAILABLE',
+  'ERR_TENSORRT_NOT_FOUND',
+  'ERR_TENSORRT_UNSUPPORTED_VERSION',
+  'ERR_BAD_BATCH',
+  'ERR_BAD_OPTION',
+  'ERR_BAD_MODEL',
+  'ERR_EMPTY_DATASET',
+  'ERR_CACHE_MISMATCH',
+  'ERR_CACHE_FORMAT',
+  'ERR_CALIBRATOR_CALLBACK',
+  'ERR_BUILD_FAILED',
+  'ERR_IO',
+  'ABORT_ERR',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+export interface TrtInt8ErrorOptions {
+  /** The input (tensor, option, file, line) the error is about. */
+  input?: string;
+  expected?: unknown;
+  actual?: unknown;
+  /** Possible fixes, most likely first. */
+  fixes?: readonly string[];
+  /** Extra machine-readable context, e.g. native log lines. */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+export class TrtInt8Error extends Error {
+  override readonly name = 'TrtInt8Error';
+  readonly code: ErrorCode;
+  readonly input?: string;
+  readonly expected?: unknown;
+  readonly actual?: unknown;
+  readonly fixes: readonly string[];
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: TrtInt8ErrorOptions = {}) {
+    const lines = [message];
+    if (options.expected !== undefined || options.actual !== undefined) {
+      lines.push(`  expected: ${describe(options.expected)}`, `  actual:   ${describe(options.actual)}`);
+    }
+    if (options.fixes?.length) lines.push('Possible solutions:', ...options.fixes.map((f) => `- ${f}`));
+    super(lines.join('\n'), options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.input = options.input;
+    this.expected = options.expected;
+    this.actual = options.actual;
+    this.fixes = options.fixes ?? [];
+    this.details = options.details ?? {};
+  }
+}
+
+export function isTrtInt8Error(error: unknown, code?: ErrorCode): error is TrtInt8Error {
+  return error instanceof TrtInt8Error && (code === undefined || error.code === code);
+}
+
+/** The error an aborted operation rejects with when the signal carries no reason of its own. */
+export function abortError(signal?: AbortSignal): unknown {
+  if (signal?.reason !== undefined) return signal.reason;
+  return new TrtInt8Error('ABORT_ERR', 'The operation was aborted.');
+}
+
+export function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw abortError(signal);
+}
