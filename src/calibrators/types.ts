@@ -34,7 +34,8 @@ export interface BatchContext {
 }
 
 /** One input's value in a batch: a TypedArray (shape taken from the spec), an ndarray, or data with its shape. */
-export type BatchValue = TypedArray | NdArray<TypedArray> | { readonly data: TypedArray; readonly shape: readonly number[] };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- ndarray types its data loosely
+export type BatchValue = TypedArray | NdArray<any> | { readonly data: TypedArray; readonly shape: readonly number[] };
 
 /** A batch maps input name -> value. */
 export type Batch = Readonly<Record<string, BatchValue>>;
