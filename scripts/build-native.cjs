@@ -28,6 +28,16 @@ function nodeHeaderArgs() {
   process.exit(1);
 }
 
+// --if-stale: skip when build/Release is newer than every native source (used by `npm test`).
+function isFresh() {
+  const out = path.join(root, 'build', 'Release', 'trt_int8_core.node');
+  if (!fs.existsSync(out)) return false;
+  const built = fs.statSync(out).mtimeMs;
+  const sources = [path.join(root, 'binding.gyp'), ...fs.readdirSync(path.join(root, 'cpp', 'core')).map((f) => path.join(root, 'cpp', 'core', f))];
+  return sources.every((f) => fs.statSync(f).mtimeMs <= built);
+}
+if (args.includes('--if-stale') && isFresh()) process.exit(0);
+
 const headers = nodeHeaderArgs();
 // node-gyp reads npm_config_nodedir, which also reaches the node-gyp that prebuildify spawns.
 const env = { ...process.env };
