@@ -16,6 +16,7 @@ export const ErrorCodes = [
   'ERR_CALIBRATOR_CALLBACK',
   'ERR_BUILD_FAILED',
   'ERR_IO',
+  'ERR_ONNXRUNTIME_NOT_FOUND',
   'ABORT_ERR',
 ] as const;
 

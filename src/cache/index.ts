@@ -1,1 +1,2 @@
-export {};
+export * from './calibration-cache.js';
+export { writeFileAtomic, type WriteFileAtomicOptions } from './atomic-write.js';

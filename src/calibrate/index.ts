@@ -1,1 +1,15 @@
-export {};
+export { calibrate, type CalibrateOptions, type ModelInput } from './calibrate.js';
+export {
+  CalibrationResult,
+  DEFAULT_TENSORRT_VERSION,
+  type CalibrationParameters,
+  type CalibrationSummary,
+  type TensorCalibration,
+  type TensorRTCacheOptions,
+} from './result.js';
+export { evaluate, writeWorstLayerPlots, type EvaluateOptions, type EvaluationData, type EvaluationResult, type TensorAgreement } from './evaluate.js';
+export { renderHistogramSvg, type HistogramSvgOptions } from './svg.js';
+export type { CalibrationProgress } from './progress.js';
+export { openNpyDataset, readLabels, resolveDataFiles, type NpyDataset, type NpyDatasetOptions } from './dataset.js';
+export { parseNpy, parseNpz, readNpy, readNpz, type NpyArray, type NpyData, type NpyDType } from '../data/npy.js';
+export { ONNXRUNTIME_INSTALL_COMMAND } from './onnxruntime.js';

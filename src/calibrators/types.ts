@@ -64,3 +64,18 @@ export type AlgorithmKind = CalibrationAlgorithm['kind'];
 
 /** What to do with NaN or ±Infinity in a batch. */
 export type NonFinitePolicy = 'error' | 'warn' | 'allow';
+
+/** A problem worth telling the user about that does not stop calibration (nonFinite: 'warn'). */
+export interface CalibrationWarning {
+  readonly code: 'NON_FINITE_VALUES';
+  readonly message: string;
+  /** The input tensor concerned. */
+  readonly input: string;
+  readonly batchIndex: number;
+  /** How many NaN / ±Infinity values the tensor holds. */
+  readonly count: number;
+  /** Flat (row-major) index of the first one. */
+  readonly firstIndex: number;
+}
+
+export type WarningHandler = (warning: CalibrationWarning) => void;

@@ -11,13 +11,169 @@ import path from 'node:path';
 import { TrtInt8Error } from '../errors.js';
 
 // ---- stats (cpp/core/stats_*.cc) -------------------------------------------------------------
-export interface NativeStatsModule {}
+/** One tensor's committed histogram of |x| (cpp/core/stats_histogram.h); binWidth 0 while only zeros were seen. */
+export interface NativeTensorHistogram {
+  readonly name: string;
+  readonly counts: Float64Array;
+  readonly binWidth: number;
+  /** Upper edge of the last bin (float32, as torch.histc's max). */
+  readonly rangeMax: number;
+  readonly min: number;
+  readonly max: number;
+  readonly absMax: number;
+  readonly count: number;
+  readonly nonFinite: number;
+}
+
+/** How a batch that was not committed ended; add() resolves undefined when it was committed. */
+export type NativeBatchOutcome =
+  | { readonly kind: 'aborted' }
+  | { readonly kind: 'outOfMemory' }
+  | { readonly kind: 'tooManyBins'; readonly tensor: string; readonly requiredBins: number; readonly maxBins: number; readonly absMax: number; readonly binWidth: number };
+
+/** cpp/core/stats_module.cc. Arguments are validated in src/stats/histogram-collector.ts; native throws TypeError on misuse. */
+export interface NativeHistogramCollector {
+  /** Starts one batch on the collector's own threads (at most one at a time); the arrays are pinned until it settles. */
+  add(names: readonly string[], values: readonly Float32Array[]): Promise<NativeBatchOutcome | undefined>;
+  /** Cancels the running batch, if any: it then resolves { kind: 'aborted' } and nothing of it is committed. */
+  cancel(): void;
+  /** Copies of the committed histograms, in first-seen order. */
+  snapshot(): NativeTensorHistogram[];
+  tensorNames(): string[];
+  /** Joins the threads (after the running batch settles) and frees the histograms. */
+  dispose(): void;
+}
+
+export interface NativeStatsModule {
+  readonly HistogramCollector: new (numBins: number, threads: number, maxBins: number) => NativeHistogramCollector;
+}
 
 // ---- bridge (cpp/core/bridge_*.cc) -----------------------------------------------------------
-export interface NativeBridgeModule {}
+/** An opaque napi External holding a TrtInt8NativeJob (cpp/core/bridge_abi.h); runJob consumes it. */
+export type NativeJobExternal = object & { readonly __trtInt8NativeJob?: never };
+
+/** cpp/core/bridge_session.cc: one input's staging (and device) memory per name, byte sizes fixed. */
+export interface NativeBridgeSession {
+  readonly memory: 'host' | 'cuda';
+  readonly busy: boolean;
+  readonly disposed: boolean;
+  /** Zero-copy ArrayBuffers over each input's staging memory; null entries where external buffers are refused. */
+  inputArrays(options?: { forceCopy?: boolean }): (ArrayBuffer | null)[];
+  /** Copies a view of exactly the input's byteLength into its staging memory (the fallback path). */
+  stage(index: number, view: ArrayBufferView): void;
+  /** Copies what the job side sees for an input (device memory for CUDA sessions) into `view`. */
+  readBack(index: number, view: ArrayBufferView): void;
+  dispose(): void;
+}
+
+/** Request kinds the job thread sends; reply with TRT_INT8_* status numbers (bridge_abi.h). */
+export type NativeBridgeRequest =
+  | { kind: 'batch'; id: number; payload: number[] }
+  | { kind: 'readCache'; id: number; payload: undefined }
+  | { kind: 'writeCache'; id: number; payload: Uint8Array }
+  | { kind: 'log'; id: 0; payload: NativeLogLine };
+
+export interface NativeLogLine {
+  /** nvinfer1::ILogger::Severity: 0 internal error, 1 error, 2 warning, 3 info, 4 verbose. */
+  readonly severity: number;
+  readonly message: string;
+}
+
+export interface NativeJobResult {
+  readonly status: 'ok' | 'failed' | 'aborted';
+  /** What run() returned (0 = success). */
+  readonly runStatus: number;
+  readonly runError?: string;
+  /** Why the job was stopped (abort, failed callback, teardown, bridge error), if it was. */
+  readonly stopReason?: string;
+  readonly log: NativeLogLine[];
+  readonly droppedLogLines: number;
+}
+
+export interface NativeJobRun {
+  readonly promise: Promise<NativeJobResult>;
+  /** Answers request `id`; false when it is stale (the job stopped or moved on). */
+  reply(id: number, status: number, bytes?: ArrayBufferView): boolean;
+  /** Wakes the job thread; source calls then fail and is_aborted() is true. */
+  abort(): void;
+}
+
+export interface NativeTestDriverResults {
+  readonly batches: number;
+  /** FNV-1a (32-bit) of each input's bytes, per batch, in the order of the driver's inputs. */
+  readonly checksums: number[][];
+  /** 1 present, 0 absent, -1 failed, -2 not asked. */
+  readonly readStatus: number;
+  readonly cacheRead: Uint8Array | null;
+  /** 0 written, -1 failed, -2 not asked. */
+  readonly writeStatus: number;
+  readonly memory: 'host' | 'cuda' | 'unknown';
+  readonly endedBy: 'end' | 'source' | 'driver';
+}
+
+export interface NativeTestDriverOptions {
+  inputs: readonly { name: string; byteLength: number }[];
+  maxBatches?: number;
+  delayMs?: number;
+  readCache?: boolean;
+  writeCache?: 'echo' | ArrayBufferView | null;
+  checksum?: boolean;
+  failAfterBatches?: number;
+}
+
+export interface NativeBridgeModule {
+  /** TRT_INT8_BRIDGE_ABI_VERSION of cpp/core/bridge_abi.h. */
+  readonly abiVersion: number;
+  readonly Session: new (options: {
+    inputs: readonly { name: string; byteLength: number }[];
+    memory: 'host' | 'cuda';
+    device?: number;
+  }) => NativeBridgeSession;
+  runJob(
+    job: NativeJobExternal,
+    session: NativeBridgeSession,
+    onRequest: (kind: NativeBridgeRequest['kind'], id: number, payload: unknown) => void,
+  ): NativeJobRun;
+  createTestDriverJob(options: NativeTestDriverOptions): { job: NativeJobExternal; results(): NativeTestDriverResults };
+  /** Job threads started and not yet joined, process-wide. */
+  liveJobThreads(): number;
+}
 
 // ---- cuda (cpp/core/cuda_*.cc) ---------------------------------------------------------------
-export interface NativeCudaModule {}
+export interface NativeCudaProbeResult {
+  available: boolean;
+  reason?: string;
+  driverVersion?: number;
+  libraryPath?: string;
+  devices: { index: number; name: string; computeCapability: [number, number]; totalMemory: number }[];
+}
+
+export interface NativePinnedBuffer {
+  readonly byteLength: number;
+  readonly disposed: boolean;
+  /** A zero-copy view that keeps the memory alive; null where external buffers are refused. */
+  arrayBuffer(): ArrayBuffer | null;
+  copyFrom(source: ArrayBufferView | ArrayBuffer, byteOffset?: number): void;
+  copyTo(target: ArrayBufferView | ArrayBuffer, byteOffset?: number): void;
+  dispose(): void;
+}
+
+export interface NativeDeviceBuffer {
+  readonly byteLength: number;
+  readonly disposed: boolean;
+  readonly device: number;
+  /** The CUdeviceptr, for handing to other native code. */
+  readonly address: bigint;
+  copyFrom(source: ArrayBufferView | ArrayBuffer | NativePinnedBuffer, byteOffset?: number): void;
+  copyTo(target: ArrayBufferView | ArrayBuffer | NativePinnedBuffer, byteOffset?: number): void;
+  dispose(): void;
+}
+
+export interface NativeCudaModule {
+  probe(): NativeCudaProbeResult;
+  readonly PinnedBuffer: new (byteLength: number, device?: number) => NativePinnedBuffer;
+  readonly DeviceBuffer: new (byteLength: number, device?: number) => NativeDeviceBuffer;
+}
 
 export interface NativeCore {
   /** Bumped when any declaration here changes incompatibly; the loader refuses a mismatch. */

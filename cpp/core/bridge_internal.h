@@ -1,0 +1,78 @@
+// bridge_internal.h - pieces of the calibrator bridge shared by its .cc files (not part of any ABI).
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda_memory.h"
+#include "cuda_napi.h"
+
+namespace trt_int8 {
+namespace bridge {
+
+// One model input's buffers: host staging memory JS fills (pinned when CUDA is used, lent to JS as an ArrayBuffer
+// where allowed) and, for CUDA sessions, the device memory TensorRT reads.
+struct SessionInput {
+  std::string name;
+  size_t byteLength = 0;
+  std::shared_ptr<ChargedHostBlock> staging;
+  std::unique_ptr<cuda::DeviceMemory> device;
+};
+
+// Everything a job thread touches. Created and destroyed on the JS thread (it holds GC charges).
+struct SessionBuffers {
+  std::vector<SessionInput> inputs;
+  std::shared_ptr<cuda::Device> device;  // null: host-memory session
+  std::unique_ptr<cuda::Stream> stream;
+  std::unique_ptr<ExternalMemoryCharge> deviceCharge;
+  std::atomic<bool> busy{false};
+
+  int indexOf(const char* name) const {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  std::string inputNames() const {
+    std::string names;
+    for (const auto& input : inputs) names += (names.empty() ? "" : ", ") + input.name;
+    return names;
+  }
+};
+
+// Session object (bridge_session.cc): the SessionBuffers of a JS `bridge.Session`, or throws if disposed.
+std::shared_ptr<SessionBuffers> sessionBuffersOf(Napi::Env env, const Napi::Value& session);
+Napi::Function defineSessionClass(Napi::Env env);
+
+// bridge_job.cc
+Napi::Value runJob(const Napi::CallbackInfo& info);
+Napi::Value liveJobThreads(const Napi::CallbackInfo& info);
+
+// bridge_test_driver.cc
+Napi::Value createTestDriverJob(const Napi::CallbackInfo& info);
+
+// A JS function that owns `data` (deleted when the function is garbage collected).
+template <typename T>
+Napi::Function functionOwning(Napi::Env env, const char* name, std::shared_ptr<T> data,
+                              Napi::Value (*callback)(const Napi::CallbackInfo&, T&)) {
+  struct Holder {
+    std::shared_ptr<T> data;
+    Napi::Value (*callback)(const Napi::CallbackInfo&, T&);
+  };
+  auto* holder = new Holder{std::move(data), callback};
+  Napi::Function fn = Napi::Function::New(
+      env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+        auto* h = static_cast<Holder*>(info.Data());
+        return h->callback(info, *h->data);
+      },
+      name, holder);
+  fn.AddFinalizer([](Napi::Env, Holder* h) { delete h; }, holder);
+  return fn;
+}
+
+}  // namespace bridge
+}  // namespace trt_int8

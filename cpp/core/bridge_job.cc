@@ -1,0 +1,442 @@
+// bridge.runJob: runs a TrtInt8NativeJob on a thread of its own (never libuv's pool) and serves its
+// TrtInt8BatchSource calls from JS. Each request goes to JS through a TypedThreadSafeFunction; the job thread then
+// waits on a condition variable until JS answers (reply) or the job is stopped (abort, failed callback, environment
+// teardown). The JS thread never waits for the job thread, except to join it once it has finished or been told to stop.
+#include <napi.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "bridge_abi.h"
+#include "bridge_internal.h"
+
+namespace trt_int8 {
+namespace bridge {
+namespace {
+
+std::atomic<int> gLiveJobThreads{0};
+constexpr size_t kMaxLogLines = 2000;  // keep memory bounded on verbose TensorRT builds; the oldest go first
+
+struct Message {
+  enum Kind { kBatch, kReadCache, kWriteCache, kLog } kind;
+  uint64_t id = 0;
+  std::vector<int32_t> inputs;
+  std::vector<uint8_t> bytes;
+  int32_t severity = 0;
+  std::string text;
+};
+
+class Job;
+void CallJs(Napi::Env env, Napi::Function callback, Job* job, Message* message);
+void FinalizeTsfn(Napi::Env env, void* unused, Job* job);
+using Tsfn = Napi::TypedThreadSafeFunction<Job, Message, CallJs>;
+
+class Job {
+ public:
+  enum class Stop { kNone, kAborted, kFailed, kTeardown };
+
+  Job(Napi::Env env, const TrtInt8NativeJob& native, std::shared_ptr<SessionBuffers> buffers)
+      : env_(env), native_(native), buffers_(std::move(buffers)), deferred_(Napi::Promise::Deferred::New(env)) {
+    source_.abi_version = TRT_INT8_BRIDGE_ABI_VERSION;
+    source_.struct_size = sizeof(TrtInt8BatchSource);
+    source_.self = this;
+    source_.memory_kind = buffers_->device ? TRT_INT8_MEMORY_CUDA : TRT_INT8_MEMORY_HOST;
+    source_.device_ordinal = buffers_->device ? buffers_->device->ordinal() : -1;
+    // The C entry points never let an exception out: a failure becomes TRT_INT8_FAILED with a stop reason.
+    source_.get_batch = [](void* self, const char* const* names, int32_t count, void** bindings) noexcept {
+      return static_cast<Job*>(self)->Guard([&] { return static_cast<Job*>(self)->GetBatch(names, count, bindings); });
+    };
+    source_.read_cache = [](void* self, const void** data, size_t* length) noexcept {
+      return static_cast<Job*>(self)->Guard([&] { return static_cast<Job*>(self)->ReadCache(data, length); });
+    };
+    source_.write_cache = [](void* self, const void* data, size_t length) noexcept {
+      return static_cast<Job*>(self)->Guard([&] { return static_cast<Job*>(self)->WriteCache(data, length); });
+    };
+    source_.log = [](void* self, int32_t severity, const char* message) noexcept {
+      static_cast<Job*>(self)->Guard([&] {
+        static_cast<Job*>(self)->Log(severity, message ? message : "");
+        return 0;
+      });
+    };
+    source_.is_aborted = [](void* self) noexcept { return static_cast<Job*>(self)->stopped_.load() ? 1 : 0; };
+  }
+
+  // bridge.runJob(jobExternal, session, onRequest) -> { promise, reply(id, status, bytes?), abort(reason?) }
+  static Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    static const napi_type_tag jobTag = {TRT_INT8_NATIVE_JOB_TYPE_TAG_LOWER, TRT_INT8_NATIVE_JOB_TYPE_TAG_UPPER};
+    if (!info[0].IsExternal() || !info[0].As<Napi::External<void>>().CheckTypeTag(&jobTag)) {
+      throw codedError(env, "ERR_BAD_OPTION", "runJob expects a native job (an External made by a trt-int8 module)");
+    }
+    auto* external = static_cast<TrtInt8NativeJob*>(info[0].As<Napi::External<void>>().Data());
+    if (!info[2].IsFunction()) throw codedError(env, "ERR_BAD_OPTION", "runJob expects a request handler function");
+    if (!external || external->abi_version != TRT_INT8_BRIDGE_ABI_VERSION) {
+      throw codedError(env, "ERR_BAD_OPTION", "the native job was built for bridge ABI " +
+                                                   std::to_string(external ? external->abi_version : 0) + ", this core speaks " +
+                                                   std::to_string(TRT_INT8_BRIDGE_ABI_VERSION));
+    }
+    if (!external->run) throw codedError(env, "ERR_BAD_OPTION", "this native job was already run; create a new one");
+    std::shared_ptr<SessionBuffers> buffers = sessionBuffersOf(env, info[1]);
+    if (buffers->busy.exchange(true)) throw codedError(env, "ERR_BAD_OPTION", "the calibration session is already running a job");
+
+    // Move the job out of the External: from now on the core destroys it, the External's finalizer only frees it.
+    TrtInt8NativeJob native = *external;
+    external->run = nullptr;
+    external->destroy = nullptr;
+    external->arg = nullptr;
+
+    auto job = std::make_shared<Job>(env, native, buffers);
+    job->self_ = job;
+    job->session_ = Napi::Persistent(info[1].As<Napi::Object>());
+    job->tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "trt-int8-bridge", 0 /* unbounded: never blocks */, 1,
+                           job.get(), FinalizeTsfn, static_cast<void*>(nullptr));
+    // Registered after the TSFN's own hook, so it runs first at teardown: it stops and joins the thread while the
+    // TSFN is still open.
+    napi_add_env_cleanup_hook(env, TeardownHook, job.get());
+    ++gLiveJobThreads;
+    job->thread_ = std::thread([raw = job.get()] { raw->ThreadMain(); });
+
+    Napi::Object handle = Napi::Object::New(env);
+    handle.Set("promise", job->deferred_.Promise());
+    handle.Set("reply", functionOwning<Job>(env, "reply", job, [](const Napi::CallbackInfo& i, Job& j) { return j.Reply(i); }));
+    handle.Set("abort", functionOwning<Job>(env, "abort", job, [](const Napi::CallbackInfo& i, Job& j) {
+                 j.StopWith(Stop::kAborted, "aborted by the caller");
+                 return i.Env().Undefined();
+               }));
+    return handle;
+  }
+
+  void Deliver(Napi::Env env, Napi::Function callback, std::unique_ptr<Message> message) {
+    if (finished_) return;
+    try {
+      switch (message->kind) {
+        case Message::kLog: {
+          Napi::Object line = Napi::Object::New(env);
+          line.Set("severity", message->severity);
+          line.Set("message", message->text);
+          callback.Call({Napi::String::New(env, "log"), Napi::Number::New(env, 0), line});
+          break;
+        }
+        case Message::kBatch: {
+          Napi::Array inputs = Napi::Array::New(env, message->inputs.size());
+          for (uint32_t i = 0; i < message->inputs.size(); ++i) inputs.Set(i, message->inputs[i]);
+          callback.Call({Napi::String::New(env, "batch"), Napi::Number::New(env, static_cast<double>(message->id)), inputs});
+          break;
+        }
+        case Message::kReadCache:
+          callback.Call({Napi::String::New(env, "readCache"), Napi::Number::New(env, static_cast<double>(message->id)), env.Undefined()});
+          break;
+        case Message::kWriteCache: {
+          Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, message->bytes.size());
+          if (!message->bytes.empty()) std::memcpy(buffer.Data(), message->bytes.data(), message->bytes.size());
+          callback.Call({Napi::String::New(env, "writeCache"), Napi::Number::New(env, static_cast<double>(message->id)),
+                         Napi::Uint8Array::New(env, message->bytes.size(), buffer, 0)});
+          break;
+        }
+      }
+    } catch (const Napi::Error& error) {
+      // The handler is our own TypeScript and should never throw; if it does, fail the job rather than hang it.
+      StopWith(Stop::kFailed, std::string("the bridge's request handler threw: ") + error.Message());
+    }
+  }
+
+  void Finish(Napi::Env env) {
+    if (thread_.joinable()) {
+      thread_.join();
+      --gLiveJobThreads;
+    }
+    if (!hookRan_) napi_remove_env_cleanup_hook(env, TeardownHook, this);
+    finished_ = true;
+    buffers_->busy = false;
+    if (!teardown_) {
+      try {
+        deferred_.Resolve(Result(env));
+      } catch (const Napi::Error&) {
+        // Nothing left to tell: the environment is going away.
+      }
+    }
+    session_.Reset();
+    auto self = std::move(self_);  // may destroy this; touch nothing after
+  }
+
+  static void TeardownHook(void* arg) {
+    auto* job = static_cast<Job*>(arg);
+    job->hookRan_ = true;
+    job->teardown_ = true;
+    job->StopWith(Stop::kTeardown, "the JavaScript environment is shutting down");
+    if (job->thread_.joinable()) {
+      job->thread_.join();
+      --gLiveJobThreads;
+    }
+  }
+
+ private:
+  template <typename Fn>
+  int Guard(Fn&& fn) noexcept {
+    try {
+      return fn();
+    } catch (const std::exception& error) {
+      try {
+        StopWith(Stop::kFailed, std::string("bridge failure: ") + error.what());
+      } catch (...) {
+        stopped_ = true;
+      }
+    } catch (...) {
+      stopped_ = true;
+    }
+    answer_.notify_all();
+    return TRT_INT8_FAILED;
+  }
+
+  void ThreadMain() {
+    if (buffers_->device) buffers_->device->driver().cuCtxSetCurrent(buffers_->device->context());
+    char error[4096] = {0};
+    int status = -1;
+    try {
+      status = native_.run(native_.arg, &source_, error, sizeof error);
+    } catch (...) {
+      std::snprintf(error, sizeof error, "the native job threw a C++ exception across the C ABI");
+    }
+    error[sizeof error - 1] = '\0';
+    try {
+      if (native_.destroy) native_.destroy(native_.arg);
+    } catch (...) {
+    }
+    if (buffers_->device) {
+      buffers_->stream ? buffers_->device->driver().cuStreamSynchronize(buffers_->stream->handle()) : 0;
+      buffers_->device->driver().cuCtxSetCurrent(nullptr);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      runStatus_ = status;
+      runError_ = error;
+    }
+    tsfn_.Release();  // the last release finalizes the TSFN on the JS thread: Finish() joins us and settles
+  }
+
+  // Sends a request to JS and waits for its answer or a stop. Returns the answer, or TRT_INT8_FAILED.
+  int Request(std::unique_ptr<Message> message, Message::Kind kind) {
+    message->kind = kind;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopped_) return TRT_INT8_FAILED;
+      message->id = ++lastRequestId_;
+      pendingId_ = message->id;
+      answered_ = false;
+    }
+    Message* raw = message.release();
+    if (tsfn_.BlockingCall(raw) != napi_ok) {
+      delete raw;
+      StopWith(Stop::kTeardown, "the JavaScript environment is shutting down");
+      return TRT_INT8_FAILED;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    answer_.wait(lock, [this] { return answered_ || stopped_.load(); });
+    pendingId_ = 0;
+    return answered_ ? answerStatus_ : TRT_INT8_FAILED;
+  }
+
+  int GetBatch(const char* const* names, int32_t count, void** bindings) {
+    if (stopped_) return TRT_INT8_FAILED;
+    if (count < 0 || (count > 0 && (!names || !bindings))) {
+      StopWith(Stop::kFailed, "get_batch was called with invalid arguments");
+      return TRT_INT8_FAILED;
+    }
+    auto message = std::make_unique<Message>();
+    for (int32_t i = 0; i < count; ++i) {
+      int index = names[i] ? buffers_->indexOf(names[i]) : -1;
+      if (index < 0) {
+        StopWith(Stop::kFailed, std::string("the native job asked for input \"") + (names[i] ? names[i] : "(null)") +
+                                    "\", which the calibration session does not have (inputs: " + buffers_->inputNames() + ")");
+        return TRT_INT8_FAILED;
+      }
+      message->inputs.push_back(index);
+    }
+    int status = Request(std::move(message), Message::kBatch);
+    if (status != TRT_INT8_BATCH_READY) return status == TRT_INT8_END_OF_DATA ? TRT_INT8_END_OF_DATA : TRT_INT8_FAILED;
+    // JS has filled the staging memory and now waits for the next request, so reading it here races with nothing.
+    return Deliver(names, count, bindings);
+  }
+
+  int Deliver(const char* const* names, int32_t count, void** bindings) {
+    if (!buffers_->device) {
+      for (int32_t i = 0; i < count; ++i) bindings[i] = buffers_->inputs[buffers_->indexOf(names[i])].staging->block->data();
+      return TRT_INT8_BATCH_READY;
+    }
+    const cuda::Driver& driver = buffers_->device->driver();
+    cuda::CUstream stream = buffers_->stream->handle();
+    for (int32_t i = 0; i < count; ++i) {
+      SessionInput& input = buffers_->inputs[buffers_->indexOf(names[i])];
+      if (input.byteLength) {
+        // Pinned staging -> device: a DMA copy at full bus speed, on the job thread's stream.
+        cuda::CUresult result = driver.cuMemcpyHtoDAsync(input.device->pointer(), input.staging->block->data(), input.byteLength, stream);
+        if (result != cuda::CUDA_SUCCESS) {
+          StopWith(Stop::kFailed, "cuMemcpyHtoDAsync of input " + input.name + " failed: " + driver.describe(result));
+          return TRT_INT8_FAILED;
+        }
+      }
+      bindings[i] = reinterpret_cast<void*>(static_cast<uintptr_t>(input.device->pointer()));
+    }
+    // Synchronize before returning: TensorRT may read the bindings on any stream.
+    cuda::CUresult result = driver.cuStreamSynchronize(stream);
+    if (result != cuda::CUDA_SUCCESS) {
+      StopWith(Stop::kFailed, "cuStreamSynchronize failed: " + driver.describe(result));
+      return TRT_INT8_FAILED;
+    }
+    return TRT_INT8_BATCH_READY;
+  }
+
+  int ReadCache(const void** data, size_t* length) {
+    if (!data || !length) {
+      StopWith(Stop::kFailed, "read_cache was called with null pointers");
+      return TRT_INT8_FAILED;
+    }
+    *data = nullptr;
+    *length = 0;
+    int status = Request(std::make_unique<Message>(), Message::kReadCache);
+    if (status != TRT_INT8_CACHE_PRESENT) return status == TRT_INT8_CACHE_ABSENT ? TRT_INT8_CACHE_ABSENT : TRT_INT8_FAILED;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (caches_.empty() || caches_.back().empty()) return TRT_INT8_CACHE_ABSENT;
+    *data = caches_.back().data();  // owned by the job until it ends
+    *length = caches_.back().size();
+    return TRT_INT8_CACHE_PRESENT;
+  }
+
+  int WriteCache(const void* data, size_t length) {
+    if (!data && length) {
+      StopWith(Stop::kFailed, "write_cache was called with a null pointer");
+      return TRT_INT8_FAILED;
+    }
+    auto message = std::make_unique<Message>();
+    // Copied now: the caller may free its bytes as soon as we return, even if the job is stopped meanwhile.
+    if (length) message->bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+    return Request(std::move(message), Message::kWriteCache) == 0 ? 0 : TRT_INT8_FAILED;
+  }
+
+  void Log(int32_t severity, const char* text) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (log_.size() >= kMaxLogLines) {
+        log_.pop_front();
+        ++droppedLogLines_;
+      }
+      log_.emplace_back(severity, text);
+    }
+    auto* message = new Message();
+    message->kind = Message::kLog;
+    message->severity = severity;
+    message->text = text;
+    if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
+  }
+
+ public:
+  // Wakes the job thread and makes is_aborted() true. The first reason wins.
+  void StopWith(Stop reason, const std::string& message) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stop_ == Stop::kNone) {
+        stop_ = reason;
+        stopMessage_ = message;
+      }
+      stopped_ = true;
+    }
+    answer_.notify_all();
+  }
+
+ private:
+  // reply(id, status, bytes?) from JS: the answer to request `id`; stale ids (after a stop) are ignored.
+  Napi::Value Reply(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber() || !info[1].IsNumber()) throw codedError(env, "ERR_BAD_OPTION", "reply(id, status, bytes?)");
+    uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+    int status = info[1].As<Napi::Number>().Int32Value();
+    uint8_t* bytes = nullptr;
+    size_t length = 0;
+    bool hasBytes = bytesOf(info[2], &bytes, &length);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finished_ || stopped_ || id == 0 || id != pendingId_ || answered_) return Napi::Boolean::New(env, false);
+      if (hasBytes) caches_.emplace_back(bytes, bytes + length);
+      answerStatus_ = status;
+      answered_ = true;
+    }
+    answer_.notify_all();
+    // A failed callback ends the job: is_aborted() turns true, so TensorRT's progress monitor stops the build instead
+    // of treating the failed get_batch as a normal end of data.
+    if (status == TRT_INT8_FAILED) StopWith(Stop::kFailed, "a calibrator callback failed");
+    return Napi::Boolean::New(env, true);
+  }
+
+  Napi::Object Result(Napi::Env env) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Napi::Object result = Napi::Object::New(env);
+    const char* status = stop_ == Stop::kAborted ? "aborted" : (stop_ != Stop::kNone || runStatus_ != 0) ? "failed" : "ok";
+    result.Set("status", status);
+    result.Set("runStatus", runStatus_);
+    if (!runError_.empty()) result.Set("runError", runError_);
+    if (!stopMessage_.empty()) result.Set("stopReason", stopMessage_);
+    Napi::Array log = Napi::Array::New(env, log_.size());
+    uint32_t i = 0;
+    for (const auto& [severity, text] : log_) {
+      Napi::Object line = Napi::Object::New(env);
+      line.Set("severity", severity);
+      line.Set("message", text);
+      log.Set(i++, line);
+    }
+    result.Set("log", log);
+    result.Set("droppedLogLines", static_cast<double>(droppedLogLines_));
+    return result;
+  }
+
+  Napi::Env env_;
+  TrtInt8NativeJob native_;
+  std::shared_ptr<SessionBuffers> buffers_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference session_;
+  Tsfn tsfn_;
+  std::thread thread_;
+  std::shared_ptr<Job> self_;  // keeps the job alive until the TSFN is finalized
+  TrtInt8BatchSource source_{};
+
+  std::mutex mutex_;
+  std::condition_variable answer_;
+  std::atomic<bool> stopped_{false};
+  Stop stop_ = Stop::kNone;
+  std::string stopMessage_;
+  uint64_t lastRequestId_ = 0;
+  uint64_t pendingId_ = 0;
+  bool answered_ = false;
+  int answerStatus_ = 0;
+  std::list<std::vector<uint8_t>> caches_;
+  std::list<std::pair<int32_t, std::string>> log_;
+  size_t droppedLogLines_ = 0;
+  int runStatus_ = 0;
+  std::string runError_;
+  bool hookRan_ = false;   // JS thread only
+  bool teardown_ = false;  // JS thread only
+  bool finished_ = false;  // JS thread only (read under mutex_ in Reply)
+
+  friend void CallJs(Napi::Env, Napi::Function, Job*, Message*);
+};
+
+void CallJs(Napi::Env env, Napi::Function callback, Job* job, Message* message) {
+  std::unique_ptr<Message> owned(message);
+  if (env == nullptr || job == nullptr) return;  // the TSFN is being torn down with this message still queued
+  job->Deliver(env, callback, std::move(owned));
+}
+
+void FinalizeTsfn(Napi::Env env, void*, Job* job) { job->Finish(env); }
+
+}  // namespace
+
+Napi::Value runJob(const Napi::CallbackInfo& info) { return Job::Start(info); }
+
+Napi::Value liveJobThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gLiveJobThreads.load()); }
+
+}  // namespace bridge
+}  // namespace trt_int8

@@ -1,0 +1,66 @@
+// Streaming histograms of |x| with the binning of NVIDIA pytorch-quantization's HistogramCalibrator
+// (torch_hist=True path). Pure C++: no N-API here, so the rules can be read and reasoned about alone.
+// See docs/algorithms.md, "Histogram collection", for what we match and where we deliberately differ.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace trt_int8::stats {
+
+// Running summary of the raw values of a tensor. Order independent, so merging per-chunk
+// summaries in any order gives the same result as one sequential pass.
+struct ValueSummary {
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+  float absMax = 0.0f;
+  uint64_t finite = 0;
+  uint64_t nonFinite = 0;
+
+  void merge(const ValueSummary& other);
+};
+
+ValueSummary summarize(const float* data, size_t length);
+
+// numBins equal bins over [0, rangeMax]; numBins == 0 means "no range yet" (only zeros seen so far).
+struct BinLayout {
+  uint32_t numBins = 0;
+  float binWidth = 0.0f;
+  float rangeMax = 0.0f;
+
+  bool hasRange() const { return numBins != 0; }
+};
+
+struct LayoutPlan {
+  BinLayout layout;
+  bool tooManyBins = false;
+  // Bins the batch would need (valid when tooManyBins).
+  double requiredBins = 0;
+};
+
+// The layout a batch with max |x| = batchAbsMax is counted into: the first non-zero batch sets the
+// range (binWidth = absMax / initialBins, in float32 as torch.linspace computes it); a later batch
+// beyond the range appends bins of the same width, never rebinning what was counted.
+LayoutPlan planLayout(const BinLayout& current, float batchAbsMax, uint32_t initialBins, uint32_t maxBins);
+
+// Adds |x| of the finite values into counts[0, layout.numBins). The bin index is torch.histc's CPU
+// formula in float32: floor((|x| * numBins) / rangeMax), with |x| == rangeMax in the last bin.
+// NaN and ±Inf are skipped (they are counted by summarize()).
+template <typename Count>
+void countInto(const float* data, size_t length, const BinLayout& layout, Count* counts);
+
+struct TensorState {
+  BinLayout layout;
+  std::vector<uint64_t> counts;
+  // Finite values seen while no range existed: they were all 0 and go to bin 0 once a range exists.
+  uint64_t zerosWithoutRange = 0;
+  ValueSummary summary;
+};
+
+// Applies one batch's counts (staged over `layout`, which planLayout derived from state.layout).
+void commitBatch(TensorState& state, const BinLayout& layout, const std::vector<uint64_t>& staged,
+                 const ValueSummary& batch);
+
+}  // namespace trt_int8::stats

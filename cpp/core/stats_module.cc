@@ -1,0 +1,398 @@
+// N-API face of the statistics engine: binding.stats.HistogramCollector.
+//
+// One add() is one batch. It runs in two parallel passes on the collector's own thread pool:
+//   1. summarize chunks of every tensor (min, max, max |x|, finite / non-finite counts);
+//   2. once all summaries are in, plan each tensor's bin layout (first range or appended bins) and
+//      count chunks into per-chunk partial histograms merged into a per-batch staging buffer.
+// The batch is committed into the collector's state on the JS thread, inside the thread-safe
+// function's callback, only if it was not cancelled and no tensor failed: a batch applies entirely
+// or not at all, and worker threads never touch committed state. The JS thread never waits.
+#include <napi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "module_registry.h"
+#include "stats_histogram.h"
+#include "stats_thread_pool.h"
+
+namespace trt_int8::stats {
+namespace {
+
+// Below this many values a chunk is not worth a task of its own.
+constexpr size_t kMinChunkValues = size_t{1} << 16;
+
+struct TensorBatch {
+  std::string name;
+  const float* data = nullptr;
+  size_t length = 0;
+  BinLayout prior;  // committed layout when the batch started (read on the JS thread)
+  std::vector<ValueSummary> chunkSummaries;
+  ValueSummary summary;
+  BinLayout layout;  // layout this batch is counted into
+  size_t countChunks = 0;
+  std::vector<uint64_t> staged;
+  std::mutex stagedMutex;
+
+  std::pair<size_t, size_t> chunkBounds(size_t chunk, size_t chunks) const {
+    return {length * chunk / chunks, length * (chunk + 1) / chunks};
+  }
+};
+
+struct Failure {
+  std::string tensor;
+  double requiredBins = 0;
+  float absMax = 0;
+  float binWidth = 0;
+};
+
+class Collector;
+struct Job;
+void onJobDone(Napi::Env env, Napi::Function, Collector* collector, std::shared_ptr<Job>* job);
+using DoneCallback = Napi::TypedThreadSafeFunction<Collector, std::shared_ptr<Job>, onJobDone>;
+
+struct Job {
+  std::vector<std::unique_ptr<TensorBatch>> tensors;
+  ThreadPool* pool = nullptr;  // outlives the job: the collector is pinned while a job runs
+  unsigned threads = 1;
+  uint32_t initialBins = 0;
+  uint32_t maxBins = 0;
+  std::atomic<size_t> pending{0};
+  std::atomic<bool> cancelled{false};
+  std::atomic<bool> outOfMemory{false};
+  std::optional<Failure> failure;  // written by the plan step before the final release of `pending`
+  DoneCallback done;
+};
+
+size_t chunkCountFor(size_t length, unsigned threads, size_t minValuesPerChunk) {
+  const size_t byThreads = threads;
+  const size_t bySize = std::max<size_t>(1, length / std::max<size_t>(1, minValuesPerChunk));
+  return std::max<size_t>(1, std::min(byThreads, bySize));
+}
+
+void finishJob(const std::shared_ptr<Job>& job) {
+  auto* payload = new std::shared_ptr<Job>(job);
+  if (job->done.NonBlockingCall(payload) != napi_ok) delete payload;  // environment shutting down
+  job->done.Release();
+}
+
+void countChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk);
+
+void planAndCount(const std::shared_ptr<Job>& job) {
+  size_t tasks = 0;
+  for (auto& t : job->tensors) {
+    for (const auto& s : t->chunkSummaries) t->summary.merge(s);
+    const LayoutPlan plan = planLayout(t->prior, t->summary.absMax, job->initialBins, job->maxBins);
+    if (plan.tooManyBins) {
+      job->failure = Failure{t->name, plan.requiredBins, t->summary.absMax, t->prior.binWidth};
+      finishJob(job);
+      return;
+    }
+    t->layout = plan.layout;
+    if (t->layout.hasRange() && t->summary.finite > 0) {
+      // Each chunk needs a partial histogram as large as the layout, so keep chunks much larger than it.
+      t->countChunks = chunkCountFor(t->length, job->threads, std::max<size_t>(kMinChunkValues, 4 * size_t{t->layout.numBins}));
+      tasks += t->countChunks;
+    }
+  }
+  if (tasks == 0 || job->cancelled.load()) {
+    finishJob(job);
+    return;
+  }
+  try {
+    for (auto& t : job->tensors) {
+      if (t->countChunks > 0) t->staged.assign(t->layout.numBins, 0);
+    }
+  } catch (const std::bad_alloc&) {
+    job->outOfMemory.store(true);
+    finishJob(job);
+    return;
+  }
+  job->pending.store(tasks);
+  for (auto& t : job->tensors) {
+    for (size_t c = 0; c < t->countChunks; ++c) {
+      job->pool->submit([job, tp = t.get(), c] { countChunk(job, tp, c); });
+    }
+  }
+}
+
+void summarizeChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk) {
+  if (!job->cancelled.load(std::memory_order_relaxed)) {
+    const auto [begin, end] = t->chunkBounds(chunk, t->chunkSummaries.size());
+    t->chunkSummaries[chunk] = summarize(t->data + begin, end - begin);
+  }
+  if (job->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (job->cancelled.load()) finishJob(job);
+    else planAndCount(job);
+  }
+}
+
+void countChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk) {
+  if (!job->cancelled.load(std::memory_order_relaxed)) {
+    const auto [begin, end] = t->chunkBounds(chunk, t->countChunks);
+    if (t->countChunks == 1) {
+      countInto<uint64_t>(t->data + begin, end - begin, t->layout, t->staged.data());
+    } else {
+      try {
+        std::vector<uint64_t> partial(t->layout.numBins, 0);
+        countInto<uint64_t>(t->data + begin, end - begin, t->layout, partial.data());
+        std::lock_guard<std::mutex> lock(t->stagedMutex);
+        for (size_t i = 0; i < partial.size(); ++i) t->staged[i] += partial[i];
+      } catch (const std::bad_alloc&) {
+        job->outOfMemory.store(true);  // the batch is then reported, not committed
+      }
+    }
+  }
+  if (job->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) finishJob(job);
+}
+
+class Collector : public Napi::ObjectWrap<Collector> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "HistogramCollector",
+                       {
+                           InstanceMethod<&Collector::Add>("add"),
+                           InstanceMethod<&Collector::Cancel>("cancel"),
+                           InstanceMethod<&Collector::Snapshot>("snapshot"),
+                           InstanceMethod<&Collector::TensorNames>("tensorNames"),
+                           InstanceMethod<&Collector::Dispose>("dispose"),
+                       });
+  }
+
+  explicit Collector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Collector>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      throw Napi::TypeError::New(env, "HistogramCollector(numBins, threads, maxBins) expects three numbers");
+    }
+    const double numBins = info[0].As<Napi::Number>().DoubleValue();
+    const double threads = info[1].As<Napi::Number>().DoubleValue();
+    const double maxBins = info[2].As<Napi::Number>().DoubleValue();
+    if (!(numBins >= 1 && numBins <= 16777216 && numBins == static_cast<uint32_t>(numBins)) ||
+        !(threads >= 1 && threads <= 1024 && threads == static_cast<uint32_t>(threads)) ||
+        !(maxBins >= numBins && maxBins <= 16777216 && maxBins == static_cast<uint32_t>(maxBins))) {
+      throw Napi::RangeError::New(env, "HistogramCollector: numBins, threads or maxBins out of range");
+    }
+    numBins_ = static_cast<uint32_t>(numBins);
+    threads_ = static_cast<unsigned>(threads);
+    maxBins_ = static_cast<uint32_t>(maxBins);
+    napi_add_env_cleanup_hook(env, &Collector::OnEnvCleanup, this);
+  }
+
+  ~Collector() override {
+    napi_remove_env_cleanup_hook(Env(), &Collector::OnEnvCleanup, this);
+    ShutdownPool();
+  }
+
+  void Complete(Napi::Env env, const std::shared_ptr<Job>& job);
+
+ private:
+  static void OnEnvCleanup(void* self) { static_cast<Collector*>(self)->ShutdownPool(); }
+
+  void ShutdownPool() {
+    if (pool_) pool_->shutdown();
+  }
+
+  Napi::Value Add(const Napi::CallbackInfo& info);
+
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    if (running_) running_->cancelled.store(true);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    disposed_ = true;
+    if (running_) {
+      running_->cancelled.store(true);  // the pool shuts down when the batch settles
+    } else {
+      ShutdownPool();
+      states_.clear();
+      order_.clear();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value TensorNames(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array names = Napi::Array::New(env, order_.size());
+    for (uint32_t i = 0; i < order_.size(); ++i) names.Set(i, Napi::String::New(env, order_[i]));
+    return names;
+  }
+
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
+
+  uint32_t numBins_ = 0;
+  unsigned threads_ = 1;
+  uint32_t maxBins_ = 0;
+  bool disposed_ = false;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<std::string> order_;
+  std::unordered_map<std::string, TensorState> states_;
+  // The batch in flight (at most one), what keeps its inputs and this object alive, and its promise.
+  std::shared_ptr<Job> running_;
+  std::vector<Napi::ObjectReference> pinnedInputs_;
+  Napi::ObjectReference pinnedSelf_;
+  std::optional<Napi::Promise::Deferred> deferred_;
+};
+
+void onJobDone(Napi::Env env, Napi::Function, Collector* collector, std::shared_ptr<Job>* job) {
+  std::unique_ptr<std::shared_ptr<Job>> owned(job);
+  if (env == nullptr || collector == nullptr) return;  // environment teardown: nobody to tell
+  collector->Complete(env, *owned);
+}
+
+Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposed_) throw Napi::Error::New(env, "HistogramCollector: add() after dispose()");
+  if (running_) throw Napi::Error::New(env, "HistogramCollector: add() while another batch is running");
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
+    throw Napi::TypeError::New(env, "add(names, values) expects two arrays");
+  }
+  Napi::Array names = info[0].As<Napi::Array>();
+  Napi::Array values = info[1].As<Napi::Array>();
+  if (names.Length() != values.Length()) throw Napi::TypeError::New(env, "add(): names and values differ in length");
+
+  auto job = std::make_shared<Job>();
+  std::vector<Napi::ObjectReference> pinned;
+  std::unordered_set<std::string> seen;
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    Napi::Value name = names.Get(i);
+    Napi::Value value = values.Get(i);
+    if (!name.IsString()) throw Napi::TypeError::New(env, "add(): tensor names must be strings");
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw Napi::TypeError::New(env, "add(): tensor values must be Float32Arrays");
+    }
+    auto t = std::make_unique<TensorBatch>();
+    t->name = name.As<Napi::String>().Utf8Value();
+    if (!seen.insert(t->name).second) throw Napi::TypeError::New(env, "add(): duplicate tensor name " + t->name);
+    auto array = value.As<Napi::Float32Array>();
+    t->data = array.Data();
+    t->length = array.ElementLength();
+    auto state = states_.find(t->name);
+    if (state != states_.end()) t->prior = state->second.layout;
+    pinned.push_back(Napi::Persistent(value.As<Napi::Object>()));
+    job->tensors.push_back(std::move(t));
+  }
+
+  if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
+  job->pool = pool_.get();
+  job->threads = threads_;
+  job->initialBins = numBins_;
+  job->maxBins = maxBins_;
+  job->done = DoneCallback::New(env, "trt-int8:stats.add", 0, 1, this);
+
+  deferred_.emplace(Napi::Promise::Deferred::New(env));
+  Napi::Promise promise = deferred_->Promise();
+  pinnedInputs_ = std::move(pinned);
+  pinnedSelf_ = Napi::Persistent(Value());
+  running_ = job;
+
+  size_t tasks = 0;
+  for (auto& t : job->tensors) {
+    t->chunkSummaries.resize(chunkCountFor(t->length, threads_, kMinChunkValues));
+    tasks += t->chunkSummaries.size();
+  }
+  if (tasks == 0) {  // an empty batch still settles through the thread-safe function, like any other
+    job->pending.store(1);
+    pool_->submit([job] {
+      if (job->pending.fetch_sub(1) == 1) planAndCount(job);
+    });
+    return promise;
+  }
+  job->pending.store(tasks);
+  for (auto& t : job->tensors) {
+    for (size_t c = 0; c < t->chunkSummaries.size(); ++c) {
+      pool_->submit([job, tp = t.get(), c] { summarizeChunk(job, tp, c); });
+    }
+  }
+  return promise;
+}
+
+void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
+  Napi::HandleScope scope(env);
+  std::optional<Napi::Promise::Deferred> deferred;
+  deferred.swap(deferred_);
+  running_.reset();
+  pinnedInputs_.clear();
+  try {
+    if (job->cancelled.load()) {
+      Napi::Object outcome = Napi::Object::New(env);
+      outcome.Set("kind", "aborted");
+      deferred->Resolve(outcome);
+    } else if (job->outOfMemory.load()) {
+      Napi::Object outcome = Napi::Object::New(env);
+      outcome.Set("kind", "outOfMemory");
+      deferred->Resolve(outcome);
+    } else if (job->failure) {
+      Napi::Object outcome = Napi::Object::New(env);
+      outcome.Set("kind", "tooManyBins");
+      outcome.Set("tensor", job->failure->tensor);
+      outcome.Set("requiredBins", job->failure->requiredBins);
+      outcome.Set("maxBins", static_cast<double>(maxBins_));
+      outcome.Set("absMax", static_cast<double>(job->failure->absMax));
+      outcome.Set("binWidth", static_cast<double>(job->failure->binWidth));
+      deferred->Resolve(outcome);
+    } else {
+      for (auto& t : job->tensors) {
+        auto [it, inserted] = states_.try_emplace(t->name);
+        if (inserted) order_.push_back(t->name);
+        commitBatch(it->second, t->layout, t->staged, t->summary);
+      }
+      deferred->Resolve(env.Undefined());
+    }
+  } catch (const Napi::Error& e) {
+    deferred->Reject(e.Value());
+  } catch (const std::exception& e) {
+    deferred->Reject(Napi::Error::New(env, std::string("HistogramCollector: ") + e.what()).Value());
+  }
+  if (disposed_) {
+    ShutdownPool();
+    states_.clear();
+    order_.clear();
+  }
+  pinnedSelf_.Reset();  // last: this object may be collected after it
+}
+
+Napi::Value Collector::Snapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array result = Napi::Array::New(env, order_.size());
+  for (uint32_t i = 0; i < order_.size(); ++i) {
+    const TensorState& s = states_.at(order_[i]);
+    const size_t bins = s.layout.hasRange() ? s.counts.size() : numBins_;
+    Napi::Float64Array counts = Napi::Float64Array::New(env, bins);
+    if (s.layout.hasRange()) {
+      for (size_t b = 0; b < bins; ++b) counts[b] = static_cast<double>(s.counts[b]);
+    } else {
+      counts[0] = static_cast<double>(s.zerosWithoutRange);
+    }
+    Napi::Object h = Napi::Object::New(env);
+    h.Set("name", order_[i]);
+    h.Set("counts", counts);
+    h.Set("binWidth", static_cast<double>(s.layout.binWidth));
+    h.Set("rangeMax", static_cast<double>(s.layout.rangeMax));
+    h.Set("min", static_cast<double>(s.summary.min));
+    h.Set("max", static_cast<double>(s.summary.max));
+    h.Set("absMax", static_cast<double>(s.summary.absMax));
+    h.Set("count", static_cast<double>(s.summary.finite));
+    h.Set("nonFinite", static_cast<double>(s.summary.nonFinite));
+    result.Set(i, h);
+  }
+  return result;
+}
+
+Napi::Object InitStats(Napi::Env env) {
+  Napi::Object exports = Napi::Object::New(env);
+  exports.Set("HistogramCollector", Collector::Define(env));
+  return exports;
+}
+
+}  // namespace
+}  // namespace trt_int8::stats
+
+TRT_INT8_MODULE(stats, trt_int8::stats::InitStats);

@@ -1,0 +1,61 @@
+// "Build this ONNX network with these options": the state of one engine build, run by the core's
+// calibrator bridge on its job thread (see cpp/core/bridge_abi.h).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/bridge_abi.h"
+
+namespace trt_int8::trt {
+
+struct TrtLibrary;
+
+struct ShapeRange {
+  std::vector<int64_t> min, opt, max;
+};
+
+enum class Precision { kFP32, kFP16, kINT8, kBEST };
+enum class CalibratorKind { kNone, kEntropy2, kEntropy, kMinMax, kLegacy };
+
+// Everything the build needs, copied out of JS on the main thread (JS validated it first).
+struct BuildSpec {
+  std::vector<uint8_t> onnx;
+  std::string onnxPath;  // where the model lives, for external weights; may be empty
+  Precision precision = Precision::kFP32;
+  CalibratorKind calibrator = CalibratorKind::kNone;
+  double legacyQuantile = 0.9999;
+  double legacyRegressionCutoff = 1.0;
+  std::vector<std::map<std::string, ShapeRange>> profiles;
+  std::map<std::string, std::vector<int64_t>> calibrationProfile;  // fixed shapes; empty = static network
+  int64_t workspaceBytes = 0;                                      // 0 = TensorRT's default
+  bool useTimingCache = false;
+  std::vector<uint8_t> timingCache;  // bytes to start from (may be empty with useTimingCache)
+  int builderOptimizationLevel = -1; // -1 = TensorRT's default
+  std::vector<std::string> exclude;  // layer names kept in FP32 (10.x: precision constraints)
+  int maxLogSeverity = TRT_INT8_LOG_WARNING;
+};
+
+// What a finished build hands back to JS.
+struct BuildResult {
+  bool done = false;
+  std::vector<uint8_t> plan;
+  std::vector<uint8_t> timingCache;
+  int calibrationBatches = 0;
+  bool calibrationCacheUsed = false;
+  std::vector<std::string> excludedLayers;  // the layer names the exclusions matched
+};
+
+struct BuildJobState {
+  const TrtLibrary* library = nullptr;
+  BuildSpec spec;
+  std::shared_ptr<BuildResult> result;  // shared with the JS-side result handle
+};
+
+// bridge_abi.h's run/destroy for a BuildJobState.
+int runBuildJob(void* arg, TrtInt8BatchSource* source, char* error, size_t capacity);
+void destroyBuildJob(void* arg);
+
+}  // namespace trt_int8::trt

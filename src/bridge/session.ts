@@ -1,0 +1,334 @@
+/**
+ * CalibrationSession: the buffers a native job (TensorRT's calibrator, the bridge's test driver) reads batches from,
+ * and `run(job, calibrator)`, which serves that job's requests from a TypeScript Calibrator.
+ *
+ * The native side owns the job thread. When it needs a batch it posts a request to this thread and waits; we call
+ * the calibrator (sync or async), validate the batch with nextValidatedBatch, copy it into the session's staging
+ * memory (or skip the copy when the calibrator filled the lent arrays in place), and reply. For CUDA sessions the job
+ * thread then copies staging (pinned) -> device with cuMemcpyHtoDAsync and hands TensorRT device pointers.
+ */
+import type { Calibrator } from '../calibrators/calibrator.js';
+import { nextValidatedBatch } from '../calibrators/calibrator.js';
+import type { BatchContext, DType, InputSpec, NormalizedBatch, TypedArray } from '../calibrators/types.js';
+import { abortError, throwIfAborted, TrtInt8Error } from '../errors.js';
+import {
+  nativeModule,
+  type NativeBridgeSession,
+  type NativeJobExternal,
+  type NativeJobResult,
+  type NativeJobRun,
+  type NativeLogLine,
+} from '../native/binding.js';
+import { callNative, fromNativeError } from './native-errors.js';
+
+/** Status numbers of cpp/core/bridge_abi.h. */
+const BATCH_READY = 1;
+const END_OF_DATA = 0;
+const FAILED = -1;
+const CACHE_PRESENT = 1;
+const CACHE_ABSENT = 0;
+
+export type NativeJob = NativeJobExternal;
+export type { NativeLogLine };
+
+export interface CalibrationSessionOptions {
+  /** The inputs, with the concrete shape of one calibration batch (TensorRT: the calibration profile's OPT shape). */
+  readonly inputs: readonly InputSpec[];
+  /** 'cuda': pinned staging + device memory (TensorRT needs this). 'host': host memory only. Default 'auto'. */
+  readonly memory?: 'auto' | 'cuda' | 'host';
+  /** CUDA device index. Default 0. */
+  readonly device?: number;
+  /**
+   * Lend the staging memory to JS as the arrays in ctx.buffers (zero copy). Default true; falls back to copying
+   * where the runtime refuses external ArrayBuffers (e.g. Electron).
+   */
+  readonly zeroCopy?: boolean;
+}
+
+/** What getBatch receives from a session: BatchContext plus, when lent, the arrays to fill in place. */
+export interface BridgeBatchContext extends BatchContext {
+  /**
+   * Per input, a TypedArray over the memory the batch is delivered from. Fill it and return it (as the input's value)
+   * to skip the copy. Only touch it inside getBatch: the job thread reads it after getBatch settles. Null when the
+   * session copies instead (zeroCopy: false, or external buffers refused).
+   */
+  readonly buffers: ReadonlyMap<string, TypedArray> | null;
+}
+
+export interface RunOptions {
+  readonly signal?: AbortSignal;
+  /** Native log lines (e.g. TensorRT's logger), live. */
+  readonly onLog?: (line: NativeLogLine) => void;
+}
+
+export interface RunResult {
+  /** Batches delivered to the job. */
+  readonly batches: number;
+  readonly cacheRead: boolean;
+  readonly cacheWritten: boolean;
+  readonly log: readonly NativeLogLine[];
+}
+
+const ELEMENT_TYPES: Record<DType, { bytes: number; make: (buffer: ArrayBuffer, length: number) => TypedArray }> = {
+  float32: { bytes: 4, make: (b, n) => new Float32Array(b, 0, n) },
+  float16: { bytes: 2, make: (b, n) => new Uint16Array(b, 0, n) },
+  int8: { bytes: 1, make: (b, n) => new Int8Array(b, 0, n) },
+  uint8: { bytes: 1, make: (b, n) => new Uint8Array(b, 0, n) },
+  bool: { bytes: 1, make: (b, n) => new Uint8Array(b, 0, n) },
+  int32: { bytes: 4, make: (b, n) => new Int32Array(b, 0, n) },
+  int64: { bytes: 8, make: (b, n) => new BigInt64Array(b, 0, n) },
+};
+
+function badOption(input: string, expected: unknown, actual: unknown, fixes: string[] = []): TrtInt8Error {
+  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid calibration session option ${input}.`, { input, expected, actual, fixes });
+}
+
+function checkInputs(inputs: unknown): readonly InputSpec[] {
+  if (!Array.isArray(inputs) || inputs.length === 0) throw badOption('inputs', 'a non-empty array of { name, shape, dtype }', inputs);
+  const names = new Set<string>();
+  for (const [i, spec] of (inputs as InputSpec[]).entries()) {
+    const where = `inputs[${i}]`;
+    if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string' || spec.name === '') {
+      throw badOption(`${where}.name`, 'a non-empty string', spec?.name);
+    }
+    if (names.has(spec.name)) throw badOption(`${where}.name`, 'unique input names', spec.name);
+    names.add(spec.name);
+    if (!(spec.dtype in ELEMENT_TYPES)) throw badOption(`${spec.name}.dtype`, Object.keys(ELEMENT_TYPES).join(' | '), spec.dtype);
+    if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw badOption(`${spec.name}.shape`, 'concrete dimensions (integers >= 0)', spec.shape, [
+        'Give the shape of one calibration batch; for dynamic axes use the calibration profile\'s OPT shape.',
+      ]);
+    }
+  }
+  return inputs as readonly InputSpec[];
+}
+
+function byteLengthOf(spec: InputSpec): number {
+  return spec.shape.reduce((n, d) => n * d, 1) * ELEMENT_TYPES[spec.dtype].bytes;
+}
+
+function bytesView(data: TypedArray): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Attaches the job's native log to the user's own error without wrapping it (stack and identity intact). */
+function attachNativeLog(error: unknown, log: readonly NativeLogLine[]): void {
+  if (typeof error !== 'object' || error === null || !Object.isExtensible(error)) return;
+  try {
+    Object.defineProperty(error, 'nativeLog', { value: log, configurable: true, writable: true, enumerable: false });
+    if (error instanceof TrtInt8Error) error.details.nativeLog = log;
+  } catch {
+    /* a frozen or exotic error object: leave it as it is */
+  }
+}
+
+export class CalibrationSession implements Disposable {
+  readonly inputs: readonly InputSpec[];
+  readonly memory: 'cuda' | 'host';
+  readonly #native: NativeBridgeSession;
+  readonly #byteLengths: readonly number[];
+  readonly #lent: readonly (TypedArray | null)[];
+  readonly #lentMap: ReadonlyMap<string, TypedArray> | null;
+
+  constructor(options: CalibrationSessionOptions) {
+    if (typeof options !== 'object' || options === null) throw badOption('options', 'an options object', options);
+    this.inputs = checkInputs(options.inputs);
+    const memory = options.memory ?? 'auto';
+    if (memory !== 'auto' && memory !== 'cuda' && memory !== 'host') throw badOption('memory', "'auto' | 'cuda' | 'host'", memory);
+    const device = options.device ?? 0;
+    if (!Number.isSafeInteger(device) || device < 0) throw badOption('device', 'a CUDA device index (integer >= 0)', device);
+    const bridge = nativeModule('bridge');
+    this.memory = memory === 'auto' ? (nativeModule('cuda').probe().available ? 'cuda' : 'host') : memory;
+    this.#byteLengths = this.inputs.map(byteLengthOf);
+    const specs = this.inputs.map((spec, i) => ({ name: spec.name, byteLength: this.#byteLengths[i]! }));
+    this.#native = callNative('CalibrationSession', () => new bridge.Session({ inputs: specs, memory: this.memory, device }));
+    const buffers = this.#native.inputArrays({ forceCopy: options.zeroCopy === false });
+    this.#lent = buffers.map((buffer, i) => {
+      if (!buffer) return null;
+      const spec = this.inputs[i]!;
+      return ELEMENT_TYPES[spec.dtype].make(buffer, this.#byteLengths[i]! / ELEMENT_TYPES[spec.dtype].bytes);
+    });
+    this.#lentMap = this.#lent.every((array) => array !== null)
+      ? new Map(this.inputs.map((spec, i) => [spec.name, this.#lent[i]!]))
+      : null;
+  }
+
+  /** True when batches are filled in place (ctx.buffers); false when each batch is copied into staging. */
+  get zeroCopy(): boolean {
+    return this.#lentMap !== null;
+  }
+  get disposed(): boolean {
+    return this.#native.disposed;
+  }
+  get busy(): boolean {
+    return this.#native.busy;
+  }
+
+  /** The arrays getBatch may fill in place (the same ones ctx.buffers holds), or null in copy mode. */
+  lendInputArrays(): ReadonlyMap<string, TypedArray> | null {
+    return this.#lentMap;
+  }
+
+  /** Copies the bytes the job side sees for `name` (device memory for CUDA sessions) into `target`. */
+  readBack(name: string, target: TypedArray): void {
+    const index = this.inputs.findIndex((spec) => spec.name === name);
+    if (index < 0) throw badOption('name', this.inputs.map((s) => s.name).join(' | '), name);
+    if (target.byteLength !== this.#byteLengths[index]) throw badOption('target', `${this.#byteLengths[index]} bytes`, target.byteLength);
+    callNative('CalibrationSession.readBack', () => this.#native.readBack(index, target));
+  }
+
+  /**
+   * Runs a native job (from a TensorRT module, or createBridgeTestDriver) on its own thread, serving its batch and
+   * cache requests from `calibrator`. Rejects with the calibrator's ORIGINAL error if a callback throws (with the
+   * job's native log attached as `error.nativeLog`), with signal.reason on abort, with ERR_BAD_BATCH for a bad batch,
+   * and with ERR_BUILD_FAILED if the job itself fails.
+   */
+  async run(job: NativeJob, calibrator: Calibrator, options: RunOptions = {}): Promise<RunResult> {
+    const { signal, onLog } = options;
+    throwIfAborted(signal);
+    if (this.disposed) throw badOption('session', 'a live session', 'disposed');
+    if (typeof calibrator?.getBatch !== 'function') throw badOption('calibrator', 'a Calibrator (with getBatch)', calibrator);
+    // ctx.signal: aborted on the caller's abort and when the job ends, so a slow getBatch can give up.
+    const jobSignal = new AbortController();
+    let callbackError: { error: unknown } | undefined;
+    let batches = 0;
+    let cacheRead = false;
+    let cacheWritten = false;
+
+    const serve = async (kind: string, id: number, payload: unknown): Promise<void> => {
+      try {
+        if (kind === 'batch') {
+          const status = await this.#deliverBatch(calibrator, batches, jobSignal.signal);
+          if (status === BATCH_READY) batches++;
+          handle.reply(id, status);
+        } else if (kind === 'readCache') {
+          const bytes = await calibrator.readCache();
+          if (bytes !== null && !(bytes instanceof Uint8Array)) {
+            throw new TrtInt8Error('ERR_BAD_OPTION', 'readCache() must resolve to a Uint8Array or null.', {
+              input: 'readCache',
+              expected: 'Uint8Array | null',
+              actual: typeof bytes,
+            });
+          }
+          cacheRead = bytes !== null && bytes.byteLength > 0;
+          handle.reply(id, cacheRead ? CACHE_PRESENT : CACHE_ABSENT, cacheRead ? bytes! : undefined);
+        } else if (kind === 'writeCache') {
+          await calibrator.writeCache(payload as Uint8Array);
+          cacheWritten = true;
+          handle.reply(id, 0);
+        }
+      } catch (error) {
+        callbackError ??= { error };
+        jobSignal.abort(error);
+        handle.reply(id, FAILED);
+      }
+    };
+
+    const onRequest = (kind: string, id: number, payload: unknown): void => {
+      if (kind === 'log') {
+        try {
+          onLog?.(payload as NativeLogLine);
+        } catch {
+          /* a throwing log handler must not break the job */
+        }
+        return;
+      }
+      void serve(kind, id, payload);
+    };
+
+    const handle: NativeJobRun = callNative('CalibrationSession.run', () => nativeModule('bridge').runJob(job, this.#native, onRequest));
+    const onAbort = (): void => {
+      jobSignal.abort(signal!.reason);
+      handle.abort();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let result: NativeJobResult;
+    try {
+      result = await handle.promise;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (!jobSignal.signal.aborted) jobSignal.abort(new TrtInt8Error('ABORT_ERR', 'The native job has ended.'));
+    }
+    if (callbackError) {
+      attachNativeLog(callbackError.error, result.log);
+      throw callbackError.error;
+    }
+    if (result.status === 'aborted' || signal?.aborted) {
+      const reason = abortError(signal);
+      attachNativeLog(reason, result.log);
+      throw reason;
+    }
+    if (result.status === 'failed') {
+      const why = result.stopReason ?? result.runError ?? `run() returned ${result.runStatus}`;
+      throw new TrtInt8Error('ERR_BUILD_FAILED', `The native job failed: ${why}`, {
+        input: 'job',
+        expected: 'run() to return 0',
+        actual: result.runError ?? result.runStatus,
+        details: { nativeLog: result.log, runStatus: result.runStatus, stopReason: result.stopReason },
+      });
+    }
+    return { batches, cacheRead, cacheWritten, log: result.log };
+  }
+
+  async #deliverBatch(calibrator: Calibrator, batchIndex: number, signal: AbortSignal): Promise<number> {
+    const ctx: BridgeBatchContext = { inputs: this.inputs, batchIndex, signal, buffers: this.lendInputArrays() };
+    const batch = await nextValidatedBatch(calibrator, ctx);
+    if (batch === null) return END_OF_DATA;
+    if (signal.aborted) return FAILED;  // the job is gone; its buffers may already serve another run
+    this.#checkSizes(batch, batchIndex);
+    // Everything is checked before the first byte is copied: a bad batch leaves the staging memory untouched.
+    for (const [i, spec] of this.inputs.entries()) {
+      const data = batch.get(spec.name)!.data;
+      const lent = this.#lent[i];
+      if (lent) {
+        if (lent.buffer === data.buffer && lent.byteOffset === data.byteOffset) continue;  // filled in place
+        bytesView(lent).set(bytesView(data));
+      } else {
+        this.#native.stage(i, data);
+      }
+    }
+    return BATCH_READY;
+  }
+
+  #checkSizes(batch: NormalizedBatch, batchIndex: number): void {
+    for (const [i, spec] of this.inputs.entries()) {
+      const tensor = batch.get(spec.name);
+      const expected = this.#byteLengths[i]!;
+      if (!tensor || tensor.data.byteLength !== expected) {
+        throw new TrtInt8Error('ERR_BAD_BATCH', `Calibration batch ${batchIndex}: input "${spec.name}" does not have the session's shape.`, {
+          input: spec.name,
+          expected: `shape [${spec.shape.join(', ')}] (${expected} bytes)`,
+          actual: tensor ? `shape [${tensor.shape.join(', ')}] (${tensor.data.byteLength} bytes)` : 'missing',
+          fixes: ['Every calibration batch must have the calibration shape (TensorRT: the OPT shape of the calibration profile).'],
+          details: { batchIndex },
+        });
+      }
+    }
+  }
+
+  /** Frees the staging and device memory (lent arrays keep their staging memory alive until collected). */
+  dispose(): void {
+    try {
+      this.#native.dispose();
+    } catch (error) {
+      throw fromNativeError(error, 'CalibrationSession.dispose');
+    }
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Runs a native job with a fresh session for `inputs`, disposed afterwards. */
+export async function runNativeJob(
+  job: NativeJob,
+  calibrator: Calibrator,
+  options: CalibrationSessionOptions & RunOptions,
+): Promise<RunResult> {
+  const session = new CalibrationSession(options);
+  try {
+    return await session.run(job, calibrator, options);
+  } finally {
+    session.dispose();
+  }
+}

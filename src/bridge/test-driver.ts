@@ -1,0 +1,33 @@
+/**
+ * The bridge's native test driver: a native job that calls the bridge exactly as TensorRT's calibrator interface
+ * does (read the cache, get_batch until end of data, write the cache) and checksums every byte it receives. Useful
+ * to check an installation (and the GPU copy path) without TensorRT.
+ */
+import { nativeModule, type NativeTestDriverOptions, type NativeTestDriverResults } from '../native/binding.js';
+import type { NativeJob } from './session.js';
+import { callNative } from './native-errors.js';
+
+export type BridgeTestDriverOptions = NativeTestDriverOptions;
+export type BridgeTestDriverResults = NativeTestDriverResults;
+
+export interface BridgeTestDriver {
+  /** Pass to CalibrationSession.run (once). */
+  readonly job: NativeJob;
+  /** What the driver saw; complete once run() has settled. */
+  results(): BridgeTestDriverResults;
+}
+
+export function createBridgeTestDriver(options: BridgeTestDriverOptions): BridgeTestDriver {
+  return callNative('createBridgeTestDriver', () => nativeModule('bridge').createTestDriverJob(options));
+}
+
+/** FNV-1a (32-bit) of a view's bytes: the checksum the test driver computes natively. */
+export function fnv1a32(view: ArrayBufferView): number {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    hash ^= bytes[i]!;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -1,0 +1,245 @@
+/**
+ * calibrate(): runs the model on the calibrator's batches with onnxruntime, collects |x| histograms of the
+ * tensors to quantize (the CPU statistics engine), and picks each tensor's range with the calibrator's
+ * algorithm. No TensorRT involved; the result writes a TensorRT cache and a Q/DQ model.
+ */
+import { TrtInt8Error, abortError, throwIfAborted } from '../errors.js';
+import { nextValidatedBatch, type Calibrator } from '../calibrators/index.js';
+import type { CalibrationAlgorithm, InputSpec, NormalizedBatch } from '../calibrators/types.js';
+import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax } from '../cache/index.js';
+import { HistogramCollector, computeAmax } from '../stats/index.js';
+import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
+import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
+import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
+import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
+import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type TensorCalibration } from './result.js';
+
+export type ModelInput = string | Uint8Array | OnnxModel;
+
+export interface CalibrateOptions {
+  /** Nodes to keep in FP32, by name, op type or predicate (as planQuantization / insertQdq take it). */
+  readonly exclude?: NodeExclusion;
+  /** Histogram bins (default 2048, as TensorRT and pytorch-quantization). */
+  readonly numBins?: number;
+  /** onnxruntime execution providers (default ['cpu']). */
+  readonly executionProviders?: readonly string[];
+  readonly signal?: AbortSignal;
+  /** Called after every batch. */
+  readonly onProgress?: (progress: CalibrationProgress) => void;
+  /**
+   * Memory bound: the most bytes of activations one onnxruntime run may return. When the tensors to
+   * collect are larger, each batch is run several times, each time fetching a subset of them.
+   */
+  readonly maxOutputBytesPerRun?: number;
+  /** Calibrate exactly these tensors instead of the ones planQuantization picks. */
+  readonly tensors?: readonly string[];
+  /** TensorRT version of the cache handed to calibrator.writeCache and checked in readCache (default 10.16.0). */
+  readonly tensorRTVersion?: string;
+}
+
+function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
+  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid calibrate option ${input}.`, { input, expected, actual, fixes });
+}
+
+function checkOptions(options: CalibrateOptions): void {
+  if (options === null || typeof options !== 'object') throw badOption('options', 'an object', options);
+  const { numBins, executionProviders, exclude, tensors, onProgress, signal } = options;
+  if (numBins !== undefined && (!Number.isInteger(numBins) || numBins < 16)) throw badOption('numBins', 'an integer >= 16', numBins);
+  if (executionProviders !== undefined && (!Array.isArray(executionProviders) || executionProviders.length === 0 || executionProviders.some((p) => typeof p !== 'string'))) {
+    throw badOption('executionProviders', "a non-empty array of provider names such as ['cpu'] or ['cuda', 'cpu']", executionProviders);
+  }
+  if (exclude !== undefined && typeof exclude !== 'function' && (exclude === null || typeof exclude !== 'object' || Array.isArray(exclude))) {
+    throw badOption('exclude', '{ names?: string[], opTypes?: string[] } or (node) => boolean', Array.isArray(exclude) ? 'an array' : exclude, [
+      'Exclude nodes by name: { exclude: { names: ["/head/Gemm"] } }, or by type: { exclude: { opTypes: ["MatMul"] } }',
+    ]);
+  }
+  if (tensors !== undefined && (!Array.isArray(tensors) || tensors.some((n) => typeof n !== 'string'))) throw badOption('tensors', 'an array of tensor names', tensors);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw badOption('onProgress', 'a function', typeof onProgress);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw badOption('signal', 'an AbortSignal', typeof signal);
+}
+
+async function toModel(model: ModelInput): Promise<OnnxModel> {
+  if (model instanceof OnnxModel) return model;
+  if (typeof model === 'string' || model instanceof Uint8Array) return OnnxModel.load(model);
+  throw badOption('model', 'a file path, the bytes of an .onnx file, or an OnnxModel', model === null ? 'null' : typeof model);
+}
+
+/** The activation tensors to calibrate: planQuantization's choice, or the caller's list checked against the graph. */
+function tensorsToCalibrate(model: OnnxModel, options: CalibrateOptions): string[] {
+  if (options.tensors) {
+    const known = model.tensorNames();
+    const missing = options.tensors.filter((t) => !known.has(t));
+    if (missing.length > 0) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', `calibrate: ${missing.length} tensor(s) in options.tensors are not in ${model.displayName}.`, {
+        input: 'tensors',
+        expected: 'names of graph inputs or node outputs',
+        actual: missing.slice(0, 10),
+      });
+    }
+    return [...new Set(options.tensors)];
+  }
+  return [...planQuantization(model, { exclude: options.exclude }).activationNames];
+}
+
+interface CacheReuse {
+  tensors?: TensorCalibration[];
+  rejectedBecause?: string;
+}
+
+/** Reuses calibrator.readCache() when its header and tensors match, as TensorRT does; otherwise says why not. */
+async function tryCache(calibrator: Calibrator, algorithm: CalibrationAlgorithm, version: string, tensors: readonly string[]): Promise<CacheReuse> {
+  const bytes = await calibrator.readCache();
+  if (bytes === null || bytes === undefined) return {};
+  let cache;
+  try {
+    cache = parseCalibrationCache(bytes, { version, algorithm: defaultCacheAlgorithm(algorithm) });
+  } catch (error) {
+    // TensorRT silently recalibrates on a header mismatch; we recalibrate too but record why.
+    if (error instanceof TrtInt8Error && error.code === 'ERR_CACHE_MISMATCH') {
+      return { rejectedBecause: `${error.message.split('\n')[0]} (expected ${String(error.expected)}, found ${String(error.actual)})` };
+    }
+    throw error;
+  }
+  const missing = tensors.filter((t) => !cache.scales.has(t));
+  if (missing.length > 0) {
+    return { rejectedBecause: `the cache lacks ${missing.length} tensor(s) to calibrate, e.g. ${missing.slice(0, 3).join(', ')}` };
+  }
+  return { tensors: tensors.map((name) => ({ name, amax: scaleToAmax(cache.scales.get(name)!) })) };
+}
+
+/** Float32 values of a graph input fed directly (graph inputs are calibrated from the batch itself). */
+function inputAsFloat32(batch: NormalizedBatch, name: string): Float32Array | undefined {
+  const tensor = batch.get(name);
+  if (!tensor) return undefined;
+  return outputAsFloat32({ type: tensor.dtype, dims: tensor.shape, data: tensor.data, size: tensor.data.length });
+}
+
+/**
+ * Calibrates `model` on the batches of `calibrator`. Rejects with the signal's reason when aborted,
+ * ERR_EMPTY_DATASET when the first batch is null, ERR_BAD_BATCH for a batch that does not fit the model.
+ */
+export async function calibrate(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions = {}): Promise<CalibrationResult> {
+  checkOptions(options);
+  // Duck-typed rather than instanceof, so a calibrator from the other (ESM/CJS) build of this package works.
+  const looksLikeCalibrator =
+    calibrator !== null &&
+    typeof calibrator === 'object' &&
+    typeof calibrator.getBatch === 'function' &&
+    typeof calibrator.readCache === 'function' &&
+    typeof calibrator.writeCache === 'function' &&
+    typeof calibrator.algorithm?.kind === 'string';
+  if (!looksLikeCalibrator) {
+    throw badOption('calibrator', 'an instance of a Calibrator subclass (or calibratorFromBatches(...))', calibrator === null ? 'null' : typeof calibrator);
+  }
+  const signal = options.signal ?? new AbortController().signal;
+  const numBins = options.numBins ?? 2048;
+  const executionProviders = options.executionProviders ?? ['cpu'];
+  const version = options.tensorRTVersion ?? DEFAULT_TENSORRT_VERSION;
+  cacheAlgorithmName(defaultCacheAlgorithm(calibrator.algorithm)); // fail on a bad algorithm before any work
+  const parameters = {
+    numBins,
+    ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    executionProviders: [...executionProviders],
+    ...(options.maxOutputBytesPerRun === undefined ? {} : { maxOutputBytesPerRun: options.maxOutputBytesPerRun }),
+    tensorRTVersion: version,
+  };
+  let session: OrtSession | undefined;
+  let collector: HistogramCollector | undefined;
+  try {
+    throwIfAborted(signal);
+    const onnxModel = await toModel(model);
+    const inputs: InputSpec[] = onnxModel.inputs();
+    const tensors = tensorsToCalibrate(onnxModel, options);
+    const tracker = new ProgressTracker(calibrator.batchCount);
+
+    const cached = await tryCache(calibrator, calibrator.algorithm, version, tensors);
+    if (cached.tensors) {
+      return new CalibrationResult({
+        model: onnxModel,
+        algorithm: calibrator.algorithm,
+        tensors: cached.tensors,
+        parameters,
+        summary: { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' },
+      });
+    }
+
+    const inputNames = new Set(inputs.map((i) => i.name));
+    const fromFeeds = tensors.filter((t) => inputNames.has(t));
+    const fromRuns = tensors.filter((t) => !inputNames.has(t));
+    const ort = loadOnnxRuntime();
+    session = await createSession(ort, onnxModel.withExtraOutputs(fromRuns), executionProviders, onnxModel.displayName);
+    const runner = new GroupedRunner(session, fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+    collector = new HistogramCollector({ numBins });
+    const histograms = collector;
+
+    let batchIndex = 0;
+    for (;;) {
+      const batch = await nextValidatedBatch(calibrator, { inputs, batchIndex, signal });
+      if (batch === null) break;
+      const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
+      if (fromFeeds.length > 0) {
+        const direct = new Map<string, Float32Array>();
+        for (const name of fromFeeds) {
+          const values = inputAsFloat32(batch, name);
+          if (values) direct.set(name, values);
+        }
+        await histograms.add(direct, signal);
+      }
+      await runner.run(batchToFeeds(ort, batch), samples, (outputs) => histograms.add(outputs, signal), signal);
+      batchIndex++;
+      const progress = tracker.batchDone(samples);
+      options.onProgress?.(progress);
+    }
+    if (batchIndex === 0) {
+      throw new TrtInt8Error('ERR_EMPTY_DATASET', 'The calibrator gave no batches (its first getBatch returned null).', {
+        input: 'calibrator',
+        expected: 'at least one batch',
+        actual: 'none',
+        fixes: ['Check the data source: a path that matched no files, or an iterable already consumed.', 'TensorRT recommends about 500 calibration images.'],
+      });
+    }
+    throwIfAborted(signal);
+
+    const collected = collector.histograms();
+    const calibrated: TensorCalibration[] = [];
+    for (const name of tensors) {
+      const histogram = collected.get(name);
+      if (!histogram) {
+        throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime returned no floating-point values for tensor "${name}".`, {
+          input: name,
+          expected: 'a float32/float16 activation',
+          actual: 'no values',
+          fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
+        });
+      }
+      calibrated.push({ name, amax: computeAmax(histogram, calibrator.algorithm), min: histogram.min, max: histogram.max, histogram });
+    }
+    const seconds = tracker.seconds;
+    const snapshot = tracker.snapshot();
+    const result = new CalibrationResult({
+      model: onnxModel,
+      algorithm: calibrator.algorithm,
+      tensors: calibrated,
+      parameters,
+      summary: {
+        batches: snapshot.batchesDone,
+        samples: snapshot.samplesDone,
+        seconds,
+        samplesPerSecond: seconds > 0 ? snapshot.samplesDone / seconds : 0,
+        sessionRuns: runner.runCount,
+        source: 'collected',
+        ...(cached.rejectedBecause ? { cacheRejectedBecause: cached.rejectedBecause } : {}),
+      },
+    });
+    await calibrator.writeCache(new TextEncoder().encode(result.toTensorRTCache(version)));
+    return result;
+  } catch (error) {
+    // Whatever failed, an abort is reported as the signal's reason (like fetch and the fs APIs).
+    if (signal.aborted) throw abortError(signal);
+    throw error;
+  } finally {
+    collector?.dispose();
+    await Promise.resolve(calibrator.close?.()).catch(() => undefined);
+    await session?.release().catch(() => undefined);
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * evaluate(): runs a float model and its quantized counterpart on the same data and measures how far
+ * apart they are: top-1 agreement (and accuracy against labels), cosine similarity and SQNR of the
+ * outputs, and of every intermediate tensor both models compute, worst first, to guide exclusions.
+ */
+import path from 'node:path';
+import { TrtInt8Error, abortError, throwIfAborted } from '../errors.js';
+import { validateBatch } from '../calibrators/index.js';
+import type { Batch, InputSpec } from '../calibrators/types.js';
+import { writeFileAtomic } from '../cache/index.js';
+import { OnnxModel } from '../onnx/index.js';
+import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
+import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
+import { SignalAgreement, argmaxRows } from './metrics.js';
+import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
+import { renderHistogramSvg } from './svg.js';
+import type { CalibrationResult } from './result.js';
+import type { ModelInput } from './calibrate.js';
+
+export interface EvaluateOptions {
+  /** Class index per sample, in data order; enables accuracy. */
+  readonly labels?: ArrayLike<number>;
+  /** The classification output used for top-1 (default: the first graph output). */
+  readonly outputName?: string;
+  readonly signal?: AbortSignal;
+  readonly executionProviders?: readonly string[];
+  /** Compare intermediate activations too (default true); false runs only the graph outputs. */
+  readonly compareLayers?: boolean;
+  /** Memory bound per onnxruntime run, as in calibrate(). */
+  readonly maxOutputBytesPerRun?: number;
+  readonly onProgress?: (progress: CalibrationProgress) => void;
+}
+
+export interface TensorAgreement {
+  readonly tensor: string;
+  /** Cosine similarity of quantized vs float values over all samples. */
+  readonly cosine: number;
+  /** Signal-to-quantization-noise ratio in dB (higher is better; Infinity when identical). */
+  readonly sqnr: number;
+}
+
+export interface EvaluationResult {
+  readonly samples: number;
+  /** Fraction of samples where both models pick the same class. */
+  readonly top1Agreement: number;
+  readonly accuracy?: { readonly float: number; readonly quantized: number; readonly drop: number };
+  readonly outputs: readonly { readonly name: string; readonly cosine: number; readonly sqnr: number }[];
+  /** Intermediate tensors of both models, lowest SQNR first. */
+  readonly worstLayers: readonly TensorAgreement[];
+}
+
+export type EvaluationData = Iterable<Batch> | AsyncIterable<Batch>;
+
+async function loadModel(model: ModelInput, what: string): Promise<OnnxModel> {
+  if (model instanceof OnnxModel) return model;
+  if (typeof model === 'string' || model instanceof Uint8Array) return OnnxModel.load(model);
+  throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: ${what} must be a path, bytes or an OnnxModel.`, { input: what, expected: 'string | Uint8Array | OnnxModel', actual: typeof model });
+}
+
+/** Tensors produced by nodes of both graphs (same name), excluding graph outputs and inputs. */
+function sharedIntermediates(floatModel: OnnxModel, quantized: OnnxModel, exclude: ReadonlySet<string>): string[] {
+  const produced = (m: OnnxModel) => new Set(m.nodes.flatMap((n) => n.outputs).filter((o) => o !== ''));
+  const inQuantized = produced(quantized);
+  const constants = new Set(floatModel.nodes.filter((n) => n.opType === 'Constant').flatMap((n) => n.outputs));
+  return [...produced(floatModel)].filter((t) => inQuantized.has(t) && !exclude.has(t) && !constants.has(t));
+}
+
+function asyncIteratorOf(data: EvaluationData): AsyncIterator<Batch> | Iterator<Batch> {
+  const source = data as Partial<AsyncIterable<Batch> & Iterable<Batch>>;
+  if (typeof source?.[Symbol.asyncIterator] === 'function') return source[Symbol.asyncIterator]!();
+  if (typeof source?.[Symbol.iterator] === 'function') return source[Symbol.iterator]!();
+  throw new TrtInt8Error('ERR_BAD_OPTION', 'evaluate: data must be an Iterable or AsyncIterable of batches.', { input: 'data', expected: 'an array, generator or async iterable', actual: typeof data });
+}
+
+/** Compares `quantizedModel` against `floatModel` on `data`. */
+export async function evaluate(floatModel: ModelInput, quantizedModel: ModelInput, data: EvaluationData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const signal = options.signal ?? new AbortController().signal;
+  const executionProviders = options.executionProviders ?? ['cpu'];
+  const iterator = asyncIteratorOf(data);
+  const sessions: OrtSession[] = [];
+  try {
+    throwIfAborted(signal);
+    const [reference, quantized] = await Promise.all([loadModel(floatModel, 'floatModel'), loadModel(quantizedModel, 'quantizedModel')]);
+    const inputs: InputSpec[] = reference.inputs();
+    const quantizedInputs = new Set(quantized.inputs().map((i) => i.name));
+    const missingInput = inputs.find((i) => !quantizedInputs.has(i.name));
+    if (missingInput) {
+      throw new TrtInt8Error('ERR_BAD_MODEL', `The quantized model has no input "${missingInput.name}"; it is not a quantization of the float model.`, {
+        input: quantized.displayName,
+        expected: inputs.map((i) => i.name),
+        actual: [...quantizedInputs],
+      });
+    }
+    const outputNames = reference.outputs().map((o) => o.name);
+    const quantizedOutputs = new Set(quantized.outputs().map((o) => o.name));
+    const comparedOutputs = outputNames.filter((o) => quantizedOutputs.has(o));
+    const top1Output = options.outputName ?? outputNames[0];
+    if (top1Output === undefined || !comparedOutputs.includes(top1Output)) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: output "${top1Output}" is not an output of both models.`, {
+        input: 'outputName',
+        expected: comparedOutputs,
+        actual: top1Output,
+      });
+    }
+    const layers = options.compareLayers === false ? [] : sharedIntermediates(reference, quantized, new Set(outputNames));
+    const fetched = [...comparedOutputs, ...layers];
+
+    const ort = loadOnnxRuntime();
+    const referenceSession = await createSession(ort, reference.withExtraOutputs(layers), executionProviders, reference.displayName);
+    sessions.push(referenceSession);
+    const quantizedSession = await createSession(ort, quantized.withExtraOutputs(layers), executionProviders, quantized.displayName);
+    sessions.push(quantizedSession);
+    // Groups are planned on the float model; each group's quantized values are fetched right after its
+    // float values, so at most one group of each model is in memory (the memory bound holds for both).
+    const runner = new GroupedRunner(referenceSession, fetched, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+
+    const agreements = new Map(fetched.map((t) => [t, new SignalAgreement()]));
+    const tracker = new ProgressTracker();
+    let samples = 0;
+    let rows = 0;
+    let agree = 0;
+    let floatCorrect = 0;
+    let quantizedCorrect = 0;
+    const labels = options.labels;
+    for (let batchIndex = 0; ; batchIndex++) {
+      throwIfAborted(signal);
+      const next = await iterator.next();
+      throwIfAborted(signal);
+      if (next.done) break;
+      const batch = validateBatch(next.value, inputs, { batchIndex });
+      const batchSamples = samplesInBatch([...batch.values()].map((t) => t.shape));
+      const feeds = batchToFeeds(ort, batch);
+      let top1: { float?: Int32Array; quantized?: Int32Array } = {};
+      await runner.run(feeds, batchSamples, async (referenceOutputs) => {
+        throwIfAborted(signal);
+        const quantizedOutputs = await quantizedSession.run(feeds, [...referenceOutputs.keys()]);
+        for (const [name, ref] of referenceOutputs) {
+          const values = quantizedOutputs[name] ? outputAsFloat32(quantizedOutputs[name]) : undefined;
+          if (!values) continue;
+          if (ref.length !== values.length) {
+            throw new TrtInt8Error('ERR_BAD_MODEL', `Tensor "${name}" has ${ref.length} values in the float model but ${values.length} in the quantized one.`, {
+              input: name,
+              expected: ref.length,
+              actual: values.length,
+              fixes: [`Compare only the outputs: evaluate(..., { compareLayers: false })`],
+            });
+          }
+          agreements.get(name)!.add(ref, values);
+          if (name === top1Output) {
+            // One prediction per sample: argmax over each sample's values ([N, C] -> C classes).
+            const classes = batchSamples > 0 && ref.length % batchSamples === 0 ? ref.length / batchSamples : ref.length;
+            top1 = { float: argmaxRows(ref, classes), quantized: argmaxRows(values, classes) };
+          }
+        }
+      }, signal);
+      const { float, quantized: q } = top1;
+      if (float && q) {
+        for (let i = 0; i < float.length; i++) if (float[i] === q[i]) agree++;
+        rows += float.length;
+        if (labels) {
+          if (float.length !== batchSamples) {
+            throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: labels need one prediction per sample, but "${top1Output}" gives ${float.length} rows for ${batchSamples} samples.`, {
+              input: 'labels',
+              expected: `an output of shape [N, classes]`,
+              actual: `${float.length} rows`,
+            });
+          }
+          for (let i = 0; i < float.length; i++) {
+            const label = labels[samples + i];
+            if (label === undefined) {
+              throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: there are fewer labels (${labels.length}) than samples.`, {
+                input: 'labels',
+                expected: `at least ${samples + float.length} labels`,
+                actual: labels.length,
+              });
+            }
+            if (float[i] === label) floatCorrect++;
+            if (q[i] === label) quantizedCorrect++;
+          }
+        }
+      }
+      samples += batchSamples;
+      options.onProgress?.(tracker.batchDone(batchSamples));
+    }
+    if (samples === 0) {
+      throw new TrtInt8Error('ERR_EMPTY_DATASET', 'evaluate: the data has no batches.', { input: 'data', expected: 'at least one batch', actual: 'none' });
+    }
+    const toAgreement = (name: string): TensorAgreement => {
+      const a = agreements.get(name)!;
+      return { tensor: name, cosine: a.cosine, sqnr: a.sqnr };
+    };
+    const result: EvaluationResult = {
+      samples,
+      top1Agreement: rows > 0 ? agree / rows : 0,
+      ...(labels ? { accuracy: { float: floatCorrect / samples, quantized: quantizedCorrect / samples, drop: (floatCorrect - quantizedCorrect) / samples } } : {}),
+      outputs: comparedOutputs.map((name) => {
+        const { cosine, sqnr } = toAgreement(name);
+        return { name, cosine, sqnr };
+      }),
+      worstLayers: layers
+        .filter((t) => agreements.get(t)!.count > 0)
+        .map(toAgreement)
+        .sort((a, b) => a.sqnr - b.sqnr || a.cosine - b.cosine),
+    };
+    return result;
+  } catch (error) {
+    if (signal.aborted) throw abortError(signal);
+    throw error;
+  } finally {
+    try {
+      await iterator.return?.();
+    } catch {
+      /* the data source failing to close must not hide the result or the original error */
+    }
+    for (const s of sessions) await s.release().catch(() => undefined);
+  }
+}
+
+/** File-name-safe form of a tensor name ("/conv1/Conv_output_0" -> "conv1_Conv_output_0"). */
+function safeFileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 120) || 'tensor';
+}
+
+/**
+ * Writes histogram plots (SVG) of the `count` worst layers that have a histogram in the calibration
+ * result, into `dir` (created if missing). Returns the written paths, worst first.
+ */
+export async function writeWorstLayerPlots(dir: string, evaluation: EvaluationResult, calibration: CalibrationResult, count = 8): Promise<string[]> {
+  const { mkdir } = await import('node:fs/promises');
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (cause) {
+    throw new TrtInt8Error('ERR_IO', `Cannot create the plot folder ${dir}: ${(cause as Error).message}`, { input: dir, expected: 'a writable folder', actual: (cause as NodeJS.ErrnoException).code, cause });
+  }
+  const written: string[] = [];
+  for (const layer of evaluation.worstLayers) {
+    if (written.length >= count) break;
+    const calibrated = calibration.tensors.get(layer.tensor);
+    if (!calibrated?.histogram) continue;
+    const file = path.join(dir, `${String(written.length + 1).padStart(2, '0')}-${safeFileName(layer.tensor)}.svg`);
+    const title = `${layer.tensor}: SQNR ${layer.sqnr.toFixed(1)} dB, cosine ${layer.cosine.toFixed(4)}, amax ${calibrated.amax.toPrecision(4)}`;
+    await writeFileAtomic(file, renderHistogramSvg(calibrated.histogram, calibrated.amax, { title }));
+    written.push(file);
+  }
+  return written;
+}

@@ -1,0 +1,79 @@
+/**
+ * The lazily imported onnxruntime-node, an optional peer dependency: only calibrate() and evaluate() need
+ * it, so importing trt-int8 never loads it. The interfaces below are the small part of its API we use,
+ * declared here so that our types do not depend on a package the user may not have installed.
+ */
+import { createRequire } from 'node:module';
+import { TrtInt8Error } from '../errors.js';
+
+export type OrtTensorType = 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool' | 'string';
+
+export interface OrtTensor {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+  readonly size: number;
+  dispose?(): void;
+}
+
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>, fetches?: readonly string[]): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+
+export interface OrtModule {
+  readonly Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
+  readonly InferenceSession: {
+    create(model: Uint8Array, options?: { executionProviders?: readonly string[]; logSeverityLevel?: number }): Promise<OrtSession>;
+  };
+  readonly env: { readonly versions?: Record<string, string> };
+}
+
+export const ONNXRUNTIME_INSTALL_COMMAND = 'npm install onnxruntime-node --onnxruntime-node-install=skip';
+
+let cached: OrtModule | undefined;
+
+/** onnxruntime-node, or ERR_ONNXRUNTIME_NOT_FOUND with the install command. `moduleId` exists for tests. */
+export function loadOnnxRuntime(moduleId = 'onnxruntime-node'): OrtModule {
+  if (cached && moduleId === 'onnxruntime-node') return cached;
+  // __filename in the CommonJS builds (the CLI bundle has no import.meta shim), import.meta.url in ESM.
+  const require = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
+  try {
+    const ort = require(moduleId) as OrtModule;
+    if (moduleId === 'onnxruntime-node') cached = ort;
+    return ort;
+  } catch (cause) {
+    throw new TrtInt8Error('ERR_ONNXRUNTIME_NOT_FOUND', 'Collecting activation statistics runs the model with onnxruntime-node, which is not installed (or failed to load).', {
+      input: 'onnxruntime-node',
+      expected: 'an installed onnxruntime-node >= 1.20',
+      actual: cause instanceof Error ? cause.message.split('\n')[0] : String(cause),
+      fixes: [
+        `Install it: ${ONNXRUNTIME_INSTALL_COMMAND} (the flag skips the CUDA download; drop it to use executionProviders: ['cuda']).`,
+        'Or reuse an existing calibration cache: calibrator.readCache() returning it skips collection.',
+      ],
+      cause,
+    });
+  }
+}
+
+/** Creates a session, turning onnxruntime's load failure into ERR_BAD_MODEL naming the model. */
+export async function createSession(ort: OrtModule, bytes: Uint8Array, executionProviders: readonly string[], modelName: string): Promise<OrtSession> {
+  try {
+    // Severity 3 (errors only): onnxruntime warns about every extra graph output we add otherwise.
+    return await ort.InferenceSession.create(bytes, { executionProviders, logSeverityLevel: 3 });
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const provider = /provider|cuda/i.test(message) && executionProviders.some((p) => p !== 'cpu');
+    throw new TrtInt8Error(provider ? 'ERR_BAD_OPTION' : 'ERR_BAD_MODEL', `onnxruntime could not load ${modelName}: ${message.split('\n')[0]}`, {
+      input: provider ? 'executionProviders' : modelName,
+      expected: provider ? 'execution providers this onnxruntime-node build has' : 'a model onnxruntime can run',
+      actual: provider ? executionProviders : message,
+      fixes: provider
+        ? ["Use executionProviders: ['cpu'] (the default).", 'Install onnxruntime-node with its CUDA binaries: npm install onnxruntime-node']
+        : ['Check the model with onnx.checker.check_model, or run it once with onnxruntime directly.'],
+      cause,
+    });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * What calibrate() returns: the range (amax) of every calibrated tensor with the statistics behind it,
+ * and the two artefacts TensorRT consumes: a calibration cache (TensorRT 10 implicit INT8) and a Q/DQ
+ * ONNX model (TensorRT 10/11 explicit INT8).
+ */
+import type { CalibrationAlgorithm } from '../calibrators/types.js';
+import type { TensorHistogram } from '../stats/types.js';
+import { amaxToScale, cacheAlgorithmName, formatCalibrationCache, writeFileAtomic } from '../cache/index.js';
+import type { CacheAlgorithmKind } from '../cache/index.js';
+import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
+
+export const DEFAULT_TENSORRT_VERSION = '10.16.0';
+
+export interface TensorCalibration {
+  readonly name: string;
+  /** The symmetric range: values are quantized as round(x / (amax / 127)), clipped to ±127. */
+  readonly amax: number;
+  /** Raw minimum and maximum seen; absent when the range came from a calibration cache. */
+  readonly min?: number;
+  readonly max?: number;
+  /** The |x| histogram the algorithm chose amax from; absent when the range came from a cache. */
+  readonly histogram?: TensorHistogram;
+}
+
+export interface CalibrationParameters {
+  readonly numBins: number;
+  readonly exclude?: NodeExclusion;
+  readonly executionProviders: readonly string[];
+  readonly maxOutputBytesPerRun?: number;
+  /** TensorRT version written into the cache handed to calibrator.writeCache. */
+  readonly tensorRTVersion: string;
+}
+
+export interface CalibrationSummary {
+  readonly batches: number;
+  readonly samples: number;
+  readonly seconds: number;
+  readonly samplesPerSecond: number;
+  /** session.run calls made (more than batches in memory-bounded mode). */
+  readonly sessionRuns: number;
+  /** Where the ranges come from: collected now, or reused from calibrator.readCache(). */
+  readonly source: 'collected' | 'cache';
+  /** Why an existing cache was not reused (header mismatch, missing tensors). */
+  readonly cacheRejectedBecause?: string;
+}
+
+export interface CalibrationResultInit {
+  readonly model: OnnxModel;
+  readonly algorithm: CalibrationAlgorithm;
+  readonly tensors: readonly TensorCalibration[];
+  readonly parameters: CalibrationParameters;
+  readonly summary: CalibrationSummary;
+}
+
+export interface TensorRTCacheOptions {
+  /**
+   * The algorithm named in the header; TensorRT only reads a cache whose header names its
+   * calibrator's algorithm. Default: the one calibrated with, or entropy2 for percentile, which
+   * TensorRT lacks (TensorRT uses cached scales as they are, whatever the header algorithm).
+   */
+  readonly algorithm?: CacheAlgorithmKind;
+}
+
+/** The header algorithm a result's cache is written under by default. */
+export function defaultCacheAlgorithm(algorithm: CalibrationAlgorithm): CacheAlgorithmKind {
+  return algorithm.kind === 'percentile' ? 'entropy2' : algorithm.kind;
+}
+
+export class CalibrationResult {
+  readonly algorithm: CalibrationAlgorithm;
+  readonly parameters: CalibrationParameters;
+  readonly summary: CalibrationSummary;
+  /** Per tensor, in graph order. */
+  readonly tensors: ReadonlyMap<string, TensorCalibration>;
+  readonly #model: OnnxModel;
+
+  constructor(init: CalibrationResultInit) {
+    this.#model = init.model;
+    this.algorithm = init.algorithm;
+    this.parameters = init.parameters;
+    this.summary = init.summary;
+    this.tensors = new Map(init.tensors.map((t) => [t.name, t]));
+  }
+
+  /** tensor name -> amax. */
+  amax(): Map<string, number> {
+    return new Map([...this.tensors].map(([name, t]) => [name, t.amax]));
+  }
+
+  /** TensorRT's calibration cache text (scale = amax / 127 per tensor). */
+  toTensorRTCache(version: string = DEFAULT_TENSORRT_VERSION, options: TensorRTCacheOptions = {}): string {
+    const algorithm = options.algorithm ?? defaultCacheAlgorithm(this.algorithm);
+    cacheAlgorithmName(algorithm); // ERR_BAD_OPTION for a kind TensorRT has no header for
+    const scales = new Map([...this.tensors].map(([name, t]) => [name, amaxToScale(t.amax)]));
+    return formatCalibrationCache({ version, algorithm, scales });
+  }
+
+  /** Writes the cache atomically; an unwritable path is ERR_IO and leaves no partial file. */
+  async writeCache(file: string, version: string = DEFAULT_TENSORRT_VERSION, options: TensorRTCacheOptions = {}): Promise<void> {
+    await writeFileAtomic(file, this.toTensorRTCache(version, options));
+  }
+
+  /** The model with QuantizeLinear/DequantizeLinear pairs at the calibrated tensors (for TensorRT explicit INT8). */
+  toQdqModel(): Uint8Array {
+    return insertQdq(this.#model, { amax: this.amax(), exclude: this.parameters.exclude }).toBytes();
+  }
+
+  /** Writes the Q/DQ model atomically; an unwritable path is ERR_IO and leaves no partial file. */
+  async writeQdqModel(file: string): Promise<void> {
+    await writeFileAtomic(file, this.toQdqModel());
+  }
+
+  /** Plain data for JSON.stringify: ranges, raw min/max and histograms (trailing empty bins dropped). */
+  toJSON(): Record<string, unknown> {
+    return {
+      algorithm: this.algorithm,
+      parameters: { ...this.parameters, exclude: typeof this.parameters.exclude === 'function' ? '(predicate)' : this.parameters.exclude },
+      summary: this.summary,
+      tensors: [...this.tensors.values()].map((t) => {
+        let histogram: Record<string, unknown> | undefined;
+        if (t.histogram) {
+          let used = t.histogram.counts.length;
+          while (used > 0 && t.histogram.counts[used - 1] === 0) used--;
+          histogram = {
+            binWidth: t.histogram.binWidth,
+            absMax: t.histogram.absMax,
+            count: t.histogram.count,
+            nonFinite: t.histogram.nonFinite,
+            counts: Array.from(t.histogram.counts.subarray(0, used)),
+          };
+        }
+        return { name: t.name, amax: t.amax, scale: amaxToScale(t.amax), min: t.min, max: t.max, histogram };
+      }),
+    };
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Runs a model on one batch and hands back the requested intermediate tensors as float32, in groups whose
+ * combined size stays under a byte budget: each group is one `session.run(feeds, fetches)`, so peak memory
+ * is one group's outputs rather than every activation of the network at once.
+ *
+ * Output sizes are unknown before a run (the model's value_info rarely has shapes), so the first batch
+ * fetches tensors one at a time and records bytes per sample; later batches pack tensors greedily, in
+ * graph order, and re-plan when a tensor turns out bigger than recorded.
+ */
+import { TrtInt8Error, throwIfAborted } from '../errors.js';
+import type { NormalizedBatch, TypedArray } from '../calibrators/types.js';
+import type { OrtModule, OrtSession, OrtTensor } from './onnxruntime.js';
+
+const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
+
+/** IEEE half -> float32, for float16 outputs (onnxruntime returns their raw bits as Uint16Array). */
+function halfToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * 2 ** -14 * (fraction / 1024);
+    else if (exponent === 31) out[i] = fraction ? NaN : sign * Infinity;
+    else out[i] = sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+  }
+  return out;
+}
+
+/** The values of a floating-point output as float32; undefined for integer/bool outputs (never calibrated). */
+export function outputAsFloat32(tensor: OrtTensor): Float32Array | undefined {
+  if (!FLOAT_TYPES.has(tensor.type)) return undefined;
+  const data = tensor.data;
+  if (data instanceof Float32Array) return data;
+  if (data instanceof Float64Array) return Float32Array.from(data);
+  if (data instanceof Uint16Array) return halfToFloat32(data);
+  // Node builds with Float16Array support hand those back; any array-like of numbers converts.
+  return Float32Array.from(data as ArrayLike<number>);
+}
+
+/** onnxruntime tensors for a validated batch. */
+export function batchToFeeds(ort: OrtModule, batch: NormalizedBatch): Record<string, OrtTensor> {
+  const feeds: Record<string, OrtTensor> = {};
+  for (const [name, tensor] of batch) {
+    let data: TypedArray | Uint8Array = tensor.data;
+    // onnxruntime takes bool as Uint8Array and float16 as the raw Uint16 bits, which is what validated batches hold.
+    if (tensor.dtype === 'bool' && !(data instanceof Uint8Array)) data = Uint8Array.from(data as ArrayLike<number>, (v) => (v ? 1 : 0));
+    feeds[name] = new ort.Tensor(tensor.dtype, data, tensor.shape);
+  }
+  return feeds;
+}
+
+export interface FetchGroupsOptions {
+  /** Largest combined size of the outputs fetched by one run; undefined = everything in one run. */
+  readonly maxOutputBytesPerRun?: number;
+}
+
+export class GroupedRunner {
+  /** Bytes per sample of each tensor, learned from runs. */
+  private readonly bytesPerSample = new Map<string, number>();
+  private groups: string[][] | undefined;
+  private runs = 0;
+
+  constructor(
+    private readonly session: OrtSession,
+    private readonly tensors: readonly string[],
+    private readonly options: FetchGroupsOptions = {},
+  ) {
+    const limit = options.maxOutputBytesPerRun;
+    if (limit !== undefined && (!Number.isFinite(limit) || limit <= 0)) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', 'maxOutputBytesPerRun must be a positive number of bytes.', {
+        input: 'maxOutputBytesPerRun',
+        expected: 'a number > 0',
+        actual: limit,
+      });
+    }
+  }
+
+  /** How many session.run calls have been made. */
+  get runCount(): number {
+    return this.runs;
+  }
+
+  private plan(samples: number): string[][] {
+    const limit = this.options.maxOutputBytesPerRun;
+    if (limit === undefined) return [[...this.tensors]];
+    const groups: string[][] = [];
+    let current: string[] = [];
+    let currentBytes = 0;
+    for (const name of this.tensors) {
+      const known = this.bytesPerSample.get(name);
+      if (known === undefined) {
+        // Not measured yet: fetch alone, so one unexpectedly large tensor cannot blow the budget.
+        groups.push([name]);
+        continue;
+      }
+      const bytes = known * samples;
+      if (current.length > 0 && currentBytes + bytes > limit) {
+        groups.push(current);
+        current = [];
+        currentBytes = 0;
+      }
+      current.push(name);
+      currentBytes += bytes;
+    }
+    if (current.length > 0) groups.push(current);
+    return groups;
+  }
+
+  /**
+   * Runs the batch and calls `consume` once per group with name -> float32 values (integer outputs
+   * are skipped). Awaits `consume` before the next run so only one group is alive at a time.
+   */
+  async run(feeds: Record<string, OrtTensor>, samples: number, consume: (outputs: Map<string, Float32Array>) => Promise<void> | void, signal?: AbortSignal): Promise<void> {
+    if (this.tensors.length === 0) return;
+    const groups = this.groups && this.options.maxOutputBytesPerRun !== undefined ? this.groups : this.plan(samples);
+    let replan = this.groups === undefined;
+    for (const fetches of groups) {
+      throwIfAborted(signal);
+      const results = await this.session.run(feeds, fetches);
+      this.runs++;
+      const outputs = new Map<string, Float32Array>();
+      let groupBytes = 0;
+      for (const name of fetches) {
+        const tensor = results[name];
+        if (!tensor) continue;
+        const bytes = tensor.size * 4;
+        groupBytes += bytes;
+        const perSample = bytes / Math.max(1, samples);
+        const previous = this.bytesPerSample.get(name);
+        if (previous === undefined || perSample > previous) {
+          this.bytesPerSample.set(name, perSample);
+          if (previous !== undefined) replan = true;
+        }
+        const values = outputAsFloat32(tensor);
+        if (values) outputs.set(name, values);
+      }
+      if (this.options.maxOutputBytesPerRun !== undefined && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun) replan = true;
+      await consume(outputs);
+    }
+    if (replan) this.groups = this.plan(samples);
+  }
+}

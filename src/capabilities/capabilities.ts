@@ -1,0 +1,197 @@
+/**
+ * What this machine can do with trt-int8, and for every "no" why and how to fix it. Probes only:
+ * nothing here loads CUDA, TensorRT or onnxruntime (the addon is loaded, as that is what is asked).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { addonReport, packageRoot } from '../native/binding.js';
+import { probeCuda, type CudaReport, type ProbeCudaOptions } from './cuda-probe.js';
+import { locateTensorRT, type LocateTensorRTOptions, type TensorRTInstall } from './tensorrt-locator.js';
+
+export interface BackendStatus {
+  readonly usable: boolean;
+  /** Why it is (or is not) usable. */
+  readonly reason: string;
+  /** How to make it usable; present whenever usable is false. */
+  readonly fix?: string;
+}
+
+export interface AddonStatus {
+  readonly loaded: boolean;
+  readonly path?: string;
+  readonly modules: readonly string[];
+  readonly error?: { readonly code: string; readonly message: string; readonly fixes: readonly string[] };
+}
+
+export interface TensorRTStatus {
+  readonly found: boolean;
+  /** Every install found, the preferred first (see locateTensorRT for the search order). */
+  readonly installs: readonly TensorRTInstall[];
+  readonly reason?: string;
+  readonly fix?: string;
+}
+
+export interface OnnxRuntimeStatus {
+  readonly found: boolean;
+  readonly version?: string;
+  readonly path?: string;
+  readonly reason?: string;
+  readonly fix?: string;
+}
+
+export interface CapabilityReport {
+  readonly package: { readonly name: string; readonly version: string };
+  readonly platform: { readonly os: string; readonly arch: string; readonly node: string; readonly napi: string };
+  readonly addon: AddonStatus;
+  readonly cuda: CudaReport;
+  readonly tensorrt: TensorRTStatus;
+  readonly onnxruntime: OnnxRuntimeStatus;
+  readonly backends: {
+    /** TensorRT's IInt8*Calibrator path: TensorRT 10.x or older (11 removed calibrators). */
+    readonly implicitCalibration: BackendStatus;
+    /** Q/DQ ONNX with scales we compute, built by TensorRT 10.x or 11.x. */
+    readonly qdq: BackendStatus;
+    /** Our CPU statistics engine: the addon's stats module and onnxruntime-node; no GPU. */
+    readonly statistics: BackendStatus;
+  };
+}
+
+export interface CapabilitiesOptions {
+  readonly tensorrt?: LocateTensorRTOptions;
+  readonly cuda?: ProbeCudaOptions;
+  /** Folders require.resolve starts from when looking for onnxruntime-node (default: this package, then cwd). */
+  readonly resolvePaths?: readonly string[];
+}
+
+function packageInfo(): { name: string; version: string } {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { name?: string; version?: string };
+    return { name: pkg.name ?? 'trt-int8', version: pkg.version ?? 'unknown' };
+  } catch {
+    return { name: 'trt-int8', version: 'unknown' };
+  }
+}
+
+function addonStatus(): AddonStatus {
+  const report = addonReport();
+  return {
+    loaded: report.loaded,
+    ...(report.path ? { path: report.path } : {}),
+    modules: report.modules ?? [],
+    ...(report.error ? { error: { code: report.error.code, message: report.error.message, fixes: report.error.fixes } } : {}),
+  };
+}
+
+/** Finds onnxruntime-node without importing it (importing loads its native library). */
+function onnxRuntimeStatus(resolvePaths: readonly string[]): OnnxRuntimeStatus {
+  for (const from of resolvePaths) {
+    let entry: string;
+    try {
+      entry = createRequire(path.join(from, 'noop.js')).resolve('onnxruntime-node');
+    } catch {
+      continue;
+    }
+    // Walk up from the entry file to the package's own package.json for its version.
+    for (let dir = path.dirname(entry); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const pkgFile = path.join(dir, 'package.json');
+      if (!fs.existsSync(pkgFile)) continue;
+      try {
+        const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'onnxruntime-node') return { found: true, version: pkg.version, path: dir };
+      } catch {
+        /* keep walking */
+      }
+    }
+    return { found: true, path: path.dirname(entry) };
+  }
+  return {
+    found: false,
+    reason: 'onnxruntime-node is not installed (it is an optional peer dependency).',
+    fix: 'npm install onnxruntime-node',
+  };
+}
+
+function tensorrtStatus(installs: TensorRTInstall[]): TensorRTStatus {
+  if (installs.length > 0) return { found: true, installs };
+  return {
+    found: false,
+    installs,
+    reason: 'No libnvinfer.so.<N> in TENSORRT_ROOT, LD_LIBRARY_PATH, pip tensorrt_libs folders, system library folders or the ld.so cache.',
+    fix: 'pip install tensorrt-cu12 (or unpack the TensorRT tar file and set TENSORRT_ROOT to its folder).',
+  };
+}
+
+function versionText(install: TensorRTInstall): string {
+  const v = install.version;
+  return install.versionExact ? `${v.major}.${v.minor}.${v.patch}` : `${v.major}.x`;
+}
+
+function gpuBackend(
+  name: string,
+  cuda: CudaReport,
+  installs: readonly TensorRTInstall[],
+  accepts: (major: number) => boolean,
+  wanted: string,
+): BackendStatus {
+  const fitting = installs.find((i) => accepts(i.version.major));
+  if (!fitting) {
+    const others = installs.map((i) => `${versionText(i)} at ${i.root}`).join('; ');
+    return {
+      usable: false,
+      reason: installs.length ? `${name} needs ${wanted}; found only ${others}.` : `${name} needs ${wanted}; no TensorRT was found.`,
+      fix: installs.length
+        ? `Install ${wanted} beside it and point TENSORRT_ROOT at it, or use another back end.`
+        : `pip install tensorrt-cu12 (for ${wanted}), or set TENSORRT_ROOT to an unpacked TensorRT.`,
+    };
+  }
+  if (!cuda.available) {
+    return {
+      usable: false,
+      reason: `${name} needs an NVIDIA GPU: ${cuda.reason ?? 'no CUDA driver.'}`,
+      fix: cuda.fix ?? 'Run on a machine with an NVIDIA GPU and driver.',
+    };
+  }
+  return { usable: true, reason: `TensorRT ${versionText(fitting)} (${fitting.root}) and a CUDA driver${cuda.libraryPath ? ` (${cuda.libraryPath})` : ''}.` };
+}
+
+function statisticsBackend(addon: AddonStatus, ort: OnnxRuntimeStatus): BackendStatus {
+  if (!addon.loaded) {
+    return {
+      usable: false,
+      reason: `The native addon did not load: ${addon.error?.message.split('\n')[0] ?? 'unknown error'}`,
+      fix: addon.error?.fixes[0] ?? 'npm run build:native',
+    };
+  }
+  if (!addon.modules.includes('stats')) {
+    return {
+      usable: false,
+      reason: `The native addon was built without its stats module (modules: ${addon.modules.join(', ') || 'none'}).`,
+      fix: 'Rebuild the addon from a complete checkout: npm run build:native',
+    };
+  }
+  if (!ort.found) return { usable: false, reason: ort.reason ?? 'onnxruntime-node is missing.', fix: ort.fix ?? 'npm install onnxruntime-node' };
+  return { usable: true, reason: `The addon's stats module and onnxruntime-node ${ort.version ?? ''}`.trimEnd() + '; runs on the CPU, no GPU needed.' };
+}
+
+/** Probes the addon, CUDA, TensorRT and onnxruntime-node, and says which back ends can run here. */
+export async function capabilities(options: CapabilitiesOptions = {}): Promise<CapabilityReport> {
+  const addon = addonStatus();
+  const cuda = probeCuda(options.cuda);
+  const installs = locateTensorRT(options.tensorrt);
+  const onnxruntime = onnxRuntimeStatus(options.resolvePaths ?? [packageRoot(), process.cwd()]);
+  return {
+    package: packageInfo(),
+    platform: { os: process.platform, arch: process.arch, node: process.versions.node, napi: process.versions.napi ?? 'unknown' },
+    addon,
+    cuda,
+    tensorrt: tensorrtStatus(installs),
+    onnxruntime,
+    backends: {
+      // TensorRT 11 removed IInt8Calibrator, so implicit calibration stops at 10.x.
+      implicitCalibration: gpuBackend('Implicit calibration', cuda, installs, (major) => major <= 10, 'TensorRT 10.x'),
+      qdq: gpuBackend('The Q/DQ back end', cuda, installs, (major) => major === 10 || major === 11, 'TensorRT 10.x or 11.x'),
+      statistics: statisticsBackend(addon, onnxruntime),
+    },
+  };
+}

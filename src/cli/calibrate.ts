@@ -1,0 +1,208 @@
+/**
+ * `trt-int8 calibrate <model.onnx> --data <npy|npz|list|dir> ...`: calibrates with the CPU statistics
+ * engine (onnxruntime runs the model) and writes a TensorRT cache, a Q/DQ model and/or a JSON report.
+ */
+import { parseArgs } from 'node:util';
+import { TrtInt8Error } from '../errors.js';
+import { ALGORITHM_KINDS, calibratorFromBatches } from '../calibrators/index.js';
+import type { AlgorithmKind } from '../calibrators/types.js';
+import { writeFileAtomic } from '../cache/index.js';
+import { OnnxModel } from '../onnx/index.js';
+import { calibrate } from '../calibrate/calibrate.js';
+import { DEFAULT_TENSORRT_VERSION } from '../calibrate/result.js';
+import { openNpyDataset } from '../calibrate/dataset.js';
+import type { CalibrationProgress } from '../calibrate/progress.js';
+
+import type { CliIO } from './doctor.js';
+
+/** Where the in-place progress bar is drawn when it is a terminal (process.stderr by default). */
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+export const CALIBRATE_USAGE = `Usage: trt-int8 calibrate <model.onnx> --data <file.npy|file.npz|list.txt|dir> [options]
+
+Runs the model on the data with onnxruntime (CPU), picks each activation's INT8 range and writes:
+  --cache <file>          TensorRT calibration cache (TensorRT 10 implicit INT8)
+  --qdq <file>            Q/DQ ONNX model (TensorRT explicit INT8, 10.x and 11.x)
+  --json <file>           ranges, histograms and timings as JSON
+
+Options:
+  --algorithm <name>      entropy2 (default), entropy, minmax, legacy, percentile
+  --percentile <p>        percentile of |x| for --algorithm percentile (default 99.99)
+  --batch <n>             samples per batch (default 32)
+  --limit <n>             use at most n samples
+  --trt-version <x.y.z>   TensorRT version in the cache header (default ${DEFAULT_TENSORRT_VERSION})
+  --exclude <names>       comma-separated node names to keep in FP32
+  --max-output-mb <n>     memory bound: at most n MiB of activations per onnxruntime run
+  --cuda                  run the model with onnxruntime's CUDA provider
+
+--data: a .npy (single-input models), a .npz with one array per input name, a folder of them, or a
+text file listing them; each holds samples along the first dimension (or one sample).
+`;
+
+/** Thrown for command-line mistakes: exit code 2 and the usage text. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function positiveInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} needs a positive integer, got "${value}".`);
+  return Number(value);
+}
+
+/** A progress bar on a TTY (redrawn in place), or plain lines on io.stderr at most once a second otherwise. */
+export function progressReporter(io: CliIO, stream: ProgressStream, label: string): { update(p: CalibrationProgress): void; done(): void } {
+  const tty = Boolean(stream.isTTY);
+  let lastPlain = 0;
+  let drawn = false;
+  let pending: CalibrationProgress | undefined;
+  const describe = (p: CalibrationProgress) => {
+    const rate = `${p.samplesPerSecond.toFixed(1)} samples/s`;
+    const eta = p.etaSeconds === undefined ? '' : `  ETA ${Math.ceil(p.etaSeconds)}s`;
+    const of = p.batchCount === undefined ? `${p.batchesDone}` : `${p.batchesDone}/${p.batchCount}`;
+    return `${label}: batch ${of}, ${p.samplesDone} samples, ${rate}${eta}`;
+  };
+  return {
+    update(p) {
+      if (tty) {
+        const width = 24;
+        const bar =
+          p.batchCount === undefined ? '' : `[${'#'.repeat(Math.round((Math.min(p.batchesDone, p.batchCount) / p.batchCount) * width)).padEnd(width, '.')}] `;
+        stream.write(`\r\x1b[2K${bar}${describe(p)}`);
+        drawn = true;
+      } else {
+        const now = Date.now();
+        if (now - lastPlain >= 1000 || p.batchesDone === p.batchCount) {
+          io.stderr(describe(p));
+          lastPlain = now;
+          pending = undefined;
+        } else {
+          pending = p;
+        }
+      }
+    },
+    done() {
+      if (tty && drawn) stream.write('\n');
+      // Plain output always ends with the final count, even when it fell inside the one-second throttle.
+      if (!tty && pending) io.stderr(describe(pending));
+    },
+  };
+}
+
+/** Prints a TrtInt8Error (message with expected/actual and fixes) or any other error; returns the exit code. */
+export function reportError(error: unknown, io: CliIO, usage: string): number {
+  if (error instanceof UsageError) {
+    io.stderr(`error: ${error.message}\n\n${usage}`);
+    return 2;
+  }
+  if (error instanceof TrtInt8Error) {
+    io.stderr(`error [${error.code}]: ${error.message}`);
+    return error.code === 'ABORT_ERR' ? 130 : 1;
+  }
+  io.stderr(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return 1;
+}
+
+/** Ctrl-C aborts the run cleanly (the partial outputs are never written) instead of killing it mid-write. */
+export function abortOnSigint(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new TrtInt8Error('ABORT_ERR', 'Interrupted (Ctrl-C).'));
+  process.once('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.removeListener('SIGINT', onSigint) };
+}
+
+/** Runs `trt-int8 calibrate` with `argv` (the arguments after "calibrate"). Resolves to the exit code. */
+export async function runCalibrateCommand(argv: readonly string[], io: CliIO, progressStream: ProgressStream = process.stderr): Promise<number> {
+  const interrupt = abortOnSigint();
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: [...argv],
+        allowPositionals: true,
+        options: {
+          data: { type: 'string' },
+          algorithm: { type: 'string', default: 'entropy2' },
+          percentile: { type: 'string' },
+          batch: { type: 'string', default: '32' },
+          limit: { type: 'string' },
+          cache: { type: 'string' },
+          qdq: { type: 'string' },
+          json: { type: 'string' },
+          'trt-version': { type: 'string', default: DEFAULT_TENSORRT_VERSION },
+          exclude: { type: 'string' },
+          'max-output-mb': { type: 'string' },
+          cuda: { type: 'boolean', default: false },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      io.stdout(CALIBRATE_USAGE);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError(`expected one model path, got ${positionals.length}.`);
+    if (!values.data) throw new UsageError('--data is required.');
+    const algorithm = values.algorithm as AlgorithmKind;
+    if (!ALGORITHM_KINDS.includes(algorithm)) throw new UsageError(`--algorithm must be one of ${ALGORITHM_KINDS.join(', ')}, got "${values.algorithm}".`);
+    let percentile: number | undefined;
+    if (values.percentile !== undefined) {
+      if (algorithm !== 'percentile') throw new UsageError('--percentile only applies to --algorithm percentile.');
+      percentile = Number(values.percentile);
+      if (!Number.isFinite(percentile)) throw new UsageError(`--percentile needs a number, got "${values.percentile}".`);
+    }
+    const batchSize = positiveInteger(values.batch, '--batch')!;
+    const limit = positiveInteger(values.limit, '--limit');
+    const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
+    const exclude = values.exclude ? { names: values.exclude.split(',').map((s) => s.trim()).filter(Boolean) } : undefined;
+
+    const model = await OnnxModel.load(positionals[0]!);
+    const dataset = await openNpyDataset(values.data, { inputs: model.inputs(), batchSize, limit });
+    const calibrator = calibratorFromBatches(dataset, { algorithm, percentile, batchCount: dataset.batchCount });
+    const progress = progressReporter(io, progressStream, 'calibrate');
+    let result;
+    try {
+      result = await calibrate(model, calibrator, {
+        signal: interrupt.signal,
+        onProgress: (p) => progress.update(p),
+        tensorRTVersion: values['trt-version'],
+        executionProviders: values.cuda ? ['cuda', 'cpu'] : ['cpu'],
+        ...(exclude ? { exclude } : {}),
+        ...(maxOutputMb ? { maxOutputBytesPerRun: maxOutputMb * 1024 * 1024 } : {}),
+      });
+    } finally {
+      progress.done();
+    }
+    if (dataset.droppedSamples > 0) {
+      io.stderr(`note: the model's batch size is fixed, so the last ${dataset.droppedSamples} sample(s) (less than one batch) were not used.`);
+    }
+    const { summary } = result;
+    io.stdout(
+      `Calibrated ${result.tensors.size} tensors (${result.algorithm.kind}) on ${summary.samples} samples in ${summary.batches} batches, ` +
+        `${summary.seconds.toFixed(2)} s (${summary.samplesPerSecond.toFixed(1)} samples/s).`,
+    );
+    if (values.cache) {
+      await result.writeCache(values.cache, values['trt-version']);
+      io.stdout(`wrote ${values.cache}`);
+    }
+    if (values.qdq) {
+      await result.writeQdqModel(values.qdq);
+      io.stdout(`wrote ${values.qdq}`);
+    }
+    if (values.json) {
+      await writeFileAtomic(values.json, `${JSON.stringify(result, null, 2)}\n`);
+      io.stdout(`wrote ${values.json}`);
+    }
+    return 0;
+  } catch (error) {
+    return reportError(error, io, CALIBRATE_USAGE);
+  } finally {
+    interrupt.dispose();
+  }
+}

@@ -1,0 +1,349 @@
+/** OnnxModel: load, inspect and rewrite an ONNX model in TypeScript. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { TrtInt8Error } from '../errors.js';
+import { ioError, writeFileAtomic } from '../cache/atomic-write.js';
+import type { InputSpec } from '../calibrators/types.js';
+import { onnx } from './proto/onnx.js';
+import {
+  DataType,
+  decodeModel,
+  elemTypeName,
+  encodeModel,
+  findAttribute,
+  isDType,
+  tensorDims,
+  tensorToFloat32,
+  toNumber,
+  type ExternalDataContext,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type OnnxDType,
+  type TensorProto,
+  type ValueInfoProto,
+} from './codec.js';
+import { inferElemTypes } from './elem-types.js';
+
+/** A graph input or output: dynamic or symbolic dimensions read -1; `shape` is undefined when the rank is unknown. */
+export interface ValueSpec {
+  readonly name: string;
+  readonly dtype: OnnxDType;
+  readonly shape: readonly number[] | undefined;
+}
+
+/** A read-only view of one node of the main graph. */
+export interface OnnxNode {
+  /** Position in graph.node (topological order). */
+  readonly index: number;
+  /** The node's name; '' when the model leaves it unnamed. */
+  readonly name: string;
+  readonly opType: string;
+  /** '' for the default ONNX domain. */
+  readonly domain: string;
+  /** Input tensor names; '' marks an omitted optional input. */
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** The underlying NodeProto (attributes etc.); do not mutate. */
+  readonly proto: NodeProto;
+}
+
+/** A constant tensor: an initializer or the output of a Constant node. */
+export interface ConstantTensor {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly dtype: OnnxDType;
+  /** Where it is defined. */
+  readonly source: 'initializer' | 'constant-node';
+  readonly proto: TensorProto;
+}
+
+export type ModelSource = string | Uint8Array;
+
+function valueSpec(info: ValueInfoProto): ValueSpec {
+  const name = info.name ?? '';
+  const tensorType = info.type?.tensorType;
+  const shape = tensorType?.shape
+    ? (tensorType.shape.dim ?? []).map((d, i) => {
+        if (d.dimValue === null || d.dimValue === undefined || d.dimParam) return -1;
+        const n = toNumber(d.dimValue, `${name}.shape[${i}]`);
+        return n > 0 ? n : n === 0 ? 0 : -1;
+      })
+    : undefined;
+  return { name, dtype: elemTypeName(tensorType?.elemType ?? 0), shape };
+}
+
+function badModel(modelName: string, message: string, options: ConstructorParameters<typeof TrtInt8Error>[2] = {}) {
+  return new TrtInt8Error('ERR_BAD_MODEL', `${modelName}: ${message}`, { input: modelName, ...options });
+}
+
+/** Constant node value as a TensorProto (value, value_float, value_floats). */
+function constantNodeTensor(node: NodeProto, output: string, modelName: string): TensorProto {
+  const value = findAttribute(node, 'value');
+  if (value?.t) return { ...value.t, name: output };
+  const scalar = findAttribute(node, 'value_float');
+  if (scalar) return { name: output, dims: [], dataType: DataType.FLOAT, floatData: [scalar.f ?? 0] };
+  const list = findAttribute(node, 'value_floats');
+  if (list) return { name: output, dims: [list.floats?.length ?? 0], dataType: DataType.FLOAT, floatData: [...(list.floats ?? [])] };
+  const intScalar = findAttribute(node, 'value_int');
+  if (intScalar) return { name: output, dims: [], dataType: DataType.INT64, int64Data: [intScalar.i ?? 0] };
+  const ints = findAttribute(node, 'value_ints');
+  if (ints) return { name: output, dims: [ints.ints?.length ?? 0], dataType: DataType.INT64, int64Data: [...(ints.ints ?? [])] };
+  throw badModel(modelName, `Constant node "${node.name ?? ''}" (output "${output}") has no supported value attribute.`, {
+    expected: 'value, value_float, value_floats, value_int or value_ints',
+    actual: (node.attribute ?? []).map((a) => a.name),
+  });
+}
+
+export class OnnxModel {
+  /** The decoded ModelProto. Mutating it changes this model; use clone() first to keep the original. */
+  readonly proto: ModelProto;
+  /** The file the model was loaded from, if any (external data is resolved next to it). */
+  readonly path: string | undefined;
+
+  private constructor(proto: ModelProto, filePath: string | undefined) {
+    this.proto = proto;
+    this.path = filePath;
+  }
+
+  /**
+   * Loads a model from a file path or from the bytes of an .onnx file.
+   * Missing/unreadable file: ERR_IO. Not an ONNX model: ERR_BAD_MODEL naming the file.
+   */
+  static async load(source: ModelSource): Promise<OnnxModel> {
+    if (typeof source === 'string') {
+      const file = path.resolve(source);
+      let bytes: Uint8Array;
+      try {
+        bytes = await fs.readFile(file);
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new TrtInt8Error('ERR_IO', `ONNX model file not found: ${file}`, {
+            input: file,
+            expected: 'an existing .onnx file',
+            actual: 'no such file',
+            fixes: [`Check the path; relative paths resolve from the current directory (${process.cwd()}).`],
+            cause,
+          });
+        }
+        throw ioError('read', file, cause);
+      }
+      return OnnxModel.fromBytes(bytes, file);
+    }
+    return OnnxModel.fromBytes(source);
+  }
+
+  /** Synchronous form of load() for bytes already in memory. `filePath` locates external data. */
+  static fromBytes(bytes: Uint8Array, filePath?: string): OnnxModel {
+    const modelName = filePath ?? '<bytes>';
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', 'An ONNX model must be given as a file path or a Uint8Array.', {
+        input: 'source',
+        expected: 'string | Uint8Array',
+        actual: typeof bytes,
+      });
+    }
+    let proto: ModelProto;
+    try {
+      proto = decodeModel(bytes);
+    } catch (cause) {
+      throw badModel(modelName, 'not an ONNX model (protobuf parse failed).', {
+        expected: 'a serialized onnx.ModelProto',
+        actual: cause instanceof Error ? cause.message : String(cause),
+        fixes: ['Check that the file is an .onnx model and was copied completely.'],
+        cause,
+      });
+    }
+    // Random bytes sometimes parse as protobuf; a model has an IR version and a graph.
+    const irVersion = toNumber(proto.irVersion, 'ir_version');
+    if (!proto.graph || irVersion <= 0) {
+      throw badModel(modelName, 'not an ONNX model (no ir_version or graph).', {
+        expected: 'a ModelProto with ir_version > 0 and a graph',
+        actual: { irVersion, hasGraph: Boolean(proto.graph), bytes: bytes.byteLength },
+        fixes: ['Check that the file is an .onnx model and was copied completely.'],
+      });
+    }
+    return new OnnxModel(proto, filePath === undefined ? undefined : path.resolve(filePath));
+  }
+
+  get graph(): GraphProto {
+    return this.proto.graph!;
+  }
+
+  /** How messages name this model. */
+  get displayName(): string {
+    return this.path ?? '<bytes>';
+  }
+
+  private get externalContext(): ExternalDataContext {
+    return { baseDir: this.path === undefined ? undefined : path.dirname(this.path), modelName: this.displayName };
+  }
+
+  private initializerNames(): Set<string> {
+    return new Set((this.graph.initializer ?? []).map((t) => t.name ?? ''));
+  }
+
+  /**
+   * The inputs a caller feeds, in graph order (inputs that are also initializers are weights, not
+   * inputs). Dynamic/symbolic dimensions read -1. An element type outside DType, or an input of
+   * unknown rank, is ERR_BAD_MODEL.
+   */
+  inputs(): InputSpec[] {
+    const initializers = this.initializerNames();
+    return (this.graph.input ?? [])
+      .filter((info) => !initializers.has(info.name ?? ''))
+      .map((info) => {
+        const spec = valueSpec(info);
+        if (!isDType(spec.dtype)) {
+          throw badModel(this.displayName, `input "${spec.name}" has element type ${spec.dtype}, which calibration does not support.`, {
+            input: spec.name,
+            expected: 'float32, float16, int8, uint8, int32, int64 or bool',
+            actual: spec.dtype,
+          });
+        }
+        if (!spec.shape) {
+          throw badModel(this.displayName, `input "${spec.name}" has no shape (unknown rank).`, {
+            input: spec.name,
+            expected: 'a tensor shape in the graph input',
+            actual: 'none',
+            fixes: ['Re-export the model with input shapes (dynamic axes are fine).'],
+          });
+        }
+        return { name: spec.name, dtype: spec.dtype, shape: spec.shape };
+      });
+  }
+
+  /** The graph outputs, in order. */
+  outputs(): ValueSpec[] {
+    return (this.graph.output ?? []).map(valueSpec);
+  }
+
+  /** The opset imported for a domain ('' = the default ONNX domain, also spelled 'ai.onnx'); undefined if none. */
+  opsetVersion(domain = ''): number | undefined {
+    const wanted = domain === 'ai.onnx' ? '' : domain;
+    const entry = (this.proto.opsetImport ?? []).find((o) => ((o.domain ?? '') === 'ai.onnx' ? '' : o.domain ?? '') === wanted);
+    return entry ? toNumber(entry.version, `opset_import[${domain}]`) : undefined;
+  }
+
+  /** The nodes of the main graph in order (subgraphs of If/Loop/Scan are not listed). */
+  get nodes(): OnnxNode[] {
+    return (this.graph.node ?? []).map((proto, index) => ({
+      index,
+      name: proto.name ?? '',
+      opType: proto.opType ?? '',
+      domain: proto.domain ?? '',
+      inputs: proto.input ?? [],
+      outputs: proto.output ?? [],
+      proto,
+    }));
+  }
+
+  /** The constant tensor (initializer or Constant node output) with this name, if there is one. */
+  constantTensor(name: string): ConstantTensor | undefined {
+    const initializer = (this.graph.initializer ?? []).find((t) => t.name === name);
+    if (initializer) {
+      return { name, dims: tensorDims(initializer), dtype: elemTypeName(initializer.dataType ?? 0), source: 'initializer', proto: initializer };
+    }
+    for (const node of this.graph.node ?? []) {
+      if (node.opType === 'Constant' && (node.domain ?? '') === '' && node.output?.[0] === name) {
+        const tensor = constantNodeTensor(node, name, this.displayName);
+        return { name, dims: tensorDims(tensor), dtype: elemTypeName(tensor.dataType ?? 0), source: 'constant-node', proto: tensor };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The values of a constant floating-point tensor (initializer or Constant node) as float32,
+   * reading external data relative to the model file. Not a constant: ERR_BAD_OPTION.
+   */
+  tensorWeights(name: string): Float32Array {
+    const constant = this.constantTensor(name);
+    if (!constant) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', `"${name}" is not a constant tensor of ${this.displayName}.`, {
+        input: name,
+        expected: 'the name of an initializer or of a Constant node output',
+        actual: 'no such constant',
+      });
+    }
+    return tensorToFloat32(constant.proto, this.externalContext);
+  }
+
+  /** Names of every tensor of the main graph: inputs, initializers and node outputs. */
+  tensorNames(): Set<string> {
+    const names = new Set<string>();
+    for (const info of this.graph.input ?? []) names.add(info.name ?? '');
+    for (const t of this.graph.initializer ?? []) names.add(t.name ?? '');
+    for (const node of this.graph.node ?? []) for (const o of node.output ?? []) if (o) names.add(o);
+    names.delete('');
+    return names;
+  }
+
+  /**
+   * The model bytes with `names` added as graph outputs (after the existing ones, in the order
+   * given, duplicates and existing outputs skipped), so a runtime returns those intermediates.
+   * Each new output gets a ValueInfo with its element type (from value_info or inferred); the
+   * shape is left unknown. Unknown names: ERR_BAD_OPTION.
+   */
+  withExtraOutputs(names: Iterable<string>): Uint8Array {
+    const wanted = [...new Set(names)];
+    const known = this.tensorNames();
+    const missing = wanted.filter((n) => !known.has(n));
+    if (missing.length > 0) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', `withExtraOutputs: ${missing.length} tensor name(s) are not in ${this.displayName}.`, {
+        input: 'names',
+        expected: 'names of graph inputs, initializers or node outputs',
+        actual: missing.slice(0, 10),
+        details: { missing },
+      });
+    }
+    const existing = new Set((this.graph.output ?? []).map((o) => o.name ?? ''));
+    const toAdd = wanted.filter((n) => !existing.has(n));
+    if (toAdd.length === 0) return this.toBytes();
+    const elemTypes = inferElemTypes(this.graph);
+    const declared = new Map([...(this.graph.valueInfo ?? []), ...(this.graph.input ?? [])].map((v) => [v.name ?? '', v]));
+    const extra: ValueInfoProto[] = toAdd.map((name) => {
+      const elemType = elemTypes.get(name);
+      if (elemType === undefined || elemType === 0) {
+        throw badModel(this.displayName, `cannot tell the element type of tensor "${name}" to declare it as an output.`, {
+          input: name,
+          expected: 'a value_info entry or an op whose output type is known',
+          actual: 'unknown',
+          fixes: ['Run ONNX shape inference on the model first (onnx.shape_inference.infer_shapes) so value_info is filled.'],
+        });
+      }
+      const shape = declared.get(name)?.type?.tensorType?.shape;
+      return { name, type: { tensorType: shape ? { elemType, shape } : { elemType } } };
+    });
+    // Only the output list changes: swap it in for the encode instead of copying the model (a copy
+    // would also drop the non-enumerable $unknowns that keep fields of newer ONNX versions).
+    const graph = this.graph;
+    const outputs = graph.output;
+    graph.output = [...(outputs ?? []), ...extra];
+    try {
+      return encodeModel(this.proto);
+    } finally {
+      graph.output = outputs;
+    }
+  }
+
+  /** The serialized model. */
+  toBytes(): Uint8Array {
+    return encodeModel(this.proto);
+  }
+
+  /** A deep copy (same file path, so external data still resolves). */
+  clone(): OnnxModel {
+    return new OnnxModel(decodeModel(this.toBytes()), this.path);
+  }
+
+  /**
+   * Writes the model atomically (temp file + rename). External data references stay relative:
+   * save next to the original model or the .data files will not be found.
+   */
+  async save(file: string): Promise<void> {
+    await writeFileAtomic(file, this.toBytes());
+  }
+}
+
+export { onnx };

@@ -1,0 +1,222 @@
+/**
+ * Streaming per-tensor histograms of |x|, computed natively on the collector's own threads
+ * (cpp/core/stats_module.cc). Binning follows NVIDIA pytorch-quantization's HistogramCalibrator:
+ * 2048 equal bins from 0 by default, the first non-zero batch sets the bin width (max|x| / numBins),
+ * later batches beyond the range append bins of the same width. Memory does not grow with the number
+ * of batches. See docs/algorithms.md.
+ */
+import os from 'node:os';
+import { abortError, throwIfAborted, TrtInt8Error } from '../errors.js';
+import { nativeModule, type NativeBatchOutcome, type NativeHistogramCollector } from '../native/binding.js';
+import type { TensorHistogram } from './types.js';
+
+export interface HistogramCollectorOptions {
+  /** Bins of the first range. Default 2048 (as pytorch-quantization). */
+  readonly numBins?: number;
+  /** Worker threads of this collector. Default os.availableParallelism(). */
+  readonly threads?: number;
+  /**
+   * Most bins a tensor's histogram may grow to when later batches exceed the first range; a batch needing
+   * more is rejected whole with ERR_BAD_BATCH. Default 65536 (32 x the first range with 2048 bins).
+   */
+  readonly maxBins?: number;
+}
+
+export const DEFAULT_NUM_BINS = 2048;
+export const DEFAULT_MAX_BINS = 65536;
+const MAX_BINS_LIMIT = 1 << 24;
+const MAX_THREADS = 256;
+
+function badOption(input: string, expected: string, actual: unknown): TrtInt8Error {
+  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid HistogramCollector option ${input}.`, { input, expected, actual });
+}
+
+function integerOption(input: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw badOption(input, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+export class HistogramCollector {
+  readonly numBins: number;
+  readonly threads: number;
+  readonly maxBins: number;
+  #native: NativeHistogramCollector | undefined;
+  /** Settles when the previous batch has settled: batches run one at a time, in call order. */
+  #tail: Promise<void> = Promise.resolve();
+  #disposed = false;
+  /** Batches called and not yet settled (running or waiting). */
+  #inFlight = 0;
+
+  constructor(options: HistogramCollectorOptions = {}) {
+    if (options === null || typeof options !== 'object') throw badOption('options', 'an object or undefined', options);
+    this.numBins = integerOption('numBins', options.numBins, DEFAULT_NUM_BINS, 1, MAX_BINS_LIMIT);
+    this.threads = integerOption('threads', options.threads, Math.min(MAX_THREADS, os.availableParallelism()), 1, MAX_THREADS);
+    this.maxBins = integerOption('maxBins', options.maxBins, Math.max(DEFAULT_MAX_BINS, this.numBins), this.numBins, MAX_BINS_LIMIT);
+  }
+
+  #nativeCollector(): NativeHistogramCollector {
+    this.#native ??= new (nativeModule('stats').HistogramCollector)(this.numBins, this.threads, this.maxBins);
+    return this.#native;
+  }
+
+  #throwIfDisposed(): void {
+    if (this.#disposed) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', 'This HistogramCollector was disposed.', {
+        input: 'HistogramCollector',
+        expected: 'a collector that was not disposed',
+        actual: 'disposed',
+        fixes: ['Read histograms() before calling dispose().', 'Create a new HistogramCollector.'],
+      });
+    }
+  }
+
+  /**
+   * Adds one batch: each Float32Array's |x| goes into the histogram of its tensor name. Resolves once the batch
+   * is counted; the JS thread does not wait meanwhile. Do not write to the arrays until it settles. A batch is
+   * applied whole or not at all: on abort or error nothing of it is counted.
+   */
+  async add(tensors: ReadonlyMap<string, Float32Array>, signal?: AbortSignal): Promise<void> {
+    this.#throwIfDisposed();
+    throwIfAborted(signal);
+    const { names, values } = validateBatch(tensors);
+
+    // A batch starts natively right here when none is in flight, so an abort or dispose() that follows the
+    // call always reaches the native threads; otherwise it waits for the batches before it.
+    const previous = this.#tail;
+    const mustWait = this.#inFlight > 0;
+    this.#inFlight++;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => (release = resolve));
+    try {
+      if (mustWait) {
+        await waitUnlessAborted(previous, signal);
+        if (this.#disposed) throw new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed before the batch was counted.');
+      }
+      const native = this.#nativeCollector();
+      const cancel = (): void => native.cancel();
+      signal?.addEventListener('abort', cancel, { once: true });
+      let outcome: NativeBatchOutcome | undefined;
+      try {
+        outcome = await native.add(names, values);
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
+      if (outcome) throw this.#outcomeError(outcome, signal);
+    } finally {
+      this.#inFlight--;
+      // An aborted wait must not let the next batch start before the previous one has settled.
+      void previous.then(release);
+    }
+  }
+
+  #outcomeError(outcome: NativeBatchOutcome, signal: AbortSignal | undefined): unknown {
+    switch (outcome.kind) {
+      case 'aborted':
+        if (this.#disposed && !signal?.aborted) return new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed while the batch was being counted.');
+        return abortError(signal);
+      case 'outOfMemory':
+        return new TrtInt8Error('ERR_BAD_BATCH', 'Out of memory while counting the batch into histograms; nothing of it was counted.', {
+          input: 'tensors',
+          expected: 'histogram buffers that fit in memory',
+          actual: 'allocation failed',
+          fixes: ['Lower maxBins or numBins.', 'Use fewer threads (each thread of a large tensor keeps a partial histogram).'],
+        });
+      case 'tooManyBins': {
+        const limit = outcome.maxBins * outcome.binWidth;
+        return new TrtInt8Error(
+          'ERR_BAD_BATCH',
+          `Tensor "${outcome.tensor}" holds |x| = ${outcome.absMax}, which would grow its histogram to ${outcome.requiredBins} bins of width ${outcome.binWidth}; the batch was not counted.`,
+          {
+            input: outcome.tensor,
+            expected: `max |x| <= ${limit} (maxBins ${outcome.maxBins} x bin width ${outcome.binWidth}, set by the first batch)`,
+            actual: `max |x| = ${outcome.absMax}`,
+            fixes: [
+              'Check this tensor for garbage or extreme outliers in this batch.',
+              'Start with a batch that covers the full range: the first non-zero batch fixes the bin width.',
+              `Allow more bins: new HistogramCollector({ maxBins: ${Math.min(MAX_BINS_LIMIT, Math.ceil(outcome.requiredBins))} }) (entropy calibration slows down quadratically with bins).`,
+            ],
+          },
+        );
+      }
+    }
+  }
+
+  /** Copies of the histograms counted so far, by tensor name in first-seen order. */
+  histograms(): Map<string, TensorHistogram> {
+    this.#throwIfDisposed();
+    const result = new Map<string, TensorHistogram>();
+    if (!this.#native) return result;
+    for (const h of this.#native.snapshot()) {
+      result.set(h.name, {
+        name: h.name,
+        counts: h.counts,
+        binWidth: h.binWidth,
+        min: h.min,
+        max: h.max,
+        absMax: h.absMax,
+        count: h.count,
+        nonFinite: h.nonFinite,
+      });
+    }
+    return result;
+  }
+
+  tensorNames(): string[] {
+    this.#throwIfDisposed();
+    return this.#native ? this.#native.tensorNames() : [];
+  }
+
+  /** Frees the histograms and stops the threads. A batch still running rejects with ABORT_ERR. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#native?.dispose();
+  }
+}
+
+function validateBatch(tensors: ReadonlyMap<string, Float32Array>): { names: string[]; values: Float32Array[] } {
+  if (!(tensors instanceof Map)) {
+    throw new TrtInt8Error('ERR_BAD_BATCH', 'HistogramCollector.add expects a Map from tensor name to Float32Array.', {
+      input: 'tensors',
+      expected: 'Map<string, Float32Array>',
+      actual: tensors === null ? 'null' : typeof tensors === 'object' ? Object.prototype.toString.call(tensors) : typeof tensors,
+      fixes: ['Wrap a plain object: new Map(Object.entries(values))'],
+    });
+  }
+  const names: string[] = [];
+  const values: Float32Array[] = [];
+  for (const [name, value] of tensors) {
+    if (typeof name !== 'string' || name === '') {
+      throw new TrtInt8Error('ERR_BAD_BATCH', 'Tensor names must be non-empty strings.', { input: 'tensors', expected: 'a non-empty string key', actual: name });
+    }
+    if (!(value instanceof Float32Array)) {
+      const actual = value === null ? 'null' : typeof value === 'object' ? Object.prototype.toString.call(value) : typeof value;
+      throw new TrtInt8Error('ERR_BAD_BATCH', `Tensor "${name}" is not a Float32Array.`, {
+        input: name,
+        expected: 'Float32Array',
+        actual,
+        fixes: ['Convert it first: Float32Array.from(values)', 'Histograms of float16 / int8 tensors need converting to float32.'],
+      });
+    }
+    names.push(name);
+    values.push(value);
+  }
+  return { names, values };
+}
+
+function waitUnlessAborted(previous: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return previous;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void previous.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) reject(abortError(signal));
+      else resolve();
+    });
+  });
+}

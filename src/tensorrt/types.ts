@@ -1,0 +1,119 @@
+/** The public vocabulary of the TensorRT back end: build options, progress, logging, engine tensors. */
+import type { Calibrator } from '../calibrators/calibrator.js';
+import type { Batch } from '../calibrators/types.js';
+import type { CalibrateOptions } from '../calibrate/calibrate.js';
+import type { TensorRTInstall } from '../capabilities/tensorrt-locator.js';
+
+/**
+ * - 'fp32': no reduced precision.
+ * - 'fp16': TensorRT 10 may pick FP16 kernels; on TensorRT 11 the ONNX types decide (see docs/tensorrt.md).
+ * - 'int8': INT8 with a calibrator (10.x implicit calibration) or Q/DQ scales we compute (11.x, or any model
+ *   that already has Q/DQ nodes).
+ * - 'best': 'int8' plus FP16 where INT8 does not pay (10.x).
+ */
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'best';
+
+/** One input's shape range in an optimization profile. */
+export interface ShapeRange {
+  readonly min: readonly number[];
+  readonly opt: readonly number[];
+  readonly max: readonly number[];
+}
+
+/** input name -> its range. Every dynamic input must be covered. */
+export type OptimizationProfile = Readonly<Record<string, ShapeRange>>;
+
+/** Nodes kept in higher precision: ONNX node names and/or op types ('Softmax', 'Gemm'). */
+export interface PrecisionExclusion {
+  readonly names?: readonly string[];
+  readonly opTypes?: readonly string[];
+}
+
+/** A builder progress event (TensorRT's IProgressMonitor). */
+export interface BuildProgress {
+  readonly event: 'start' | 'step' | 'finish';
+  /** e.g. "Building engine", "Calibration". */
+  readonly phase: string;
+  readonly parent?: string;
+  /** 'start': the number of steps in the phase; 'step': the step just completed. */
+  readonly n: number;
+}
+
+export type LogSeverity = 'error' | 'warning' | 'info' | 'verbose';
+
+/**
+ * Receives TensorRT's log lines routed by severity; leave out a level to drop it (TensorRT is never asked
+ * for lines nobody reads). `internal errors` go to `error`.
+ */
+export interface TensorRTLogger {
+  error?(message: string): void;
+  warning?(message: string): void;
+  info?(message: string): void;
+  verbose?(message: string): void;
+}
+
+/** Which TensorRT to use: an install from locateTensorRT(), or a folder holding libnvinfer.so.<major>. */
+export type TensorRTChoice = TensorRTInstall | { readonly root: string };
+
+export interface BuildEngineOptions {
+  /** Default 'fp32'. */
+  readonly precision?: Precision;
+  /** The TypeScript calibrator for 'int8' / 'best' (not needed when the model already has Q/DQ nodes). */
+  readonly calibrator?: Calibrator;
+  /** Optimization profiles; required when an input has a dynamic dimension. */
+  readonly profiles?: readonly OptimizationProfile[];
+  /**
+   * The fixed shape per input that calibration runs at (TensorRT 10, dynamic inputs). Default: the OPT shapes
+   * of profiles[0]. Every calibration batch is checked against it.
+   */
+  readonly calibrationProfile?: Readonly<Record<string, readonly number[]>>;
+  /** Workspace memory pool limit in bytes (default: TensorRT's, the device's memory). */
+  readonly workspace?: number;
+  /** Timing cache file: read if present, used by the builder, saved back (merged with the new timings) atomically. */
+  readonly timingCache?: string;
+  /** 0 (fast build) .. 5 (slow build, maybe faster engine); TensorRT's default is 3. */
+  readonly builderOptimizationLevel?: number;
+  /** Nodes kept in higher precision (10.x: precision constraints; Q/DQ path: no Q/DQ in front of them). */
+  readonly exclude?: PrecisionExclusion;
+  readonly onProgress?: (progress: BuildProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly logger?: TensorRTLogger;
+  /** Which TensorRT to use (default: the first one locateTensorRT() finds with a supported major). */
+  readonly tensorrt?: TensorRTChoice;
+  /** Options for our statistics engine on the Q/DQ path (TensorRT 11 INT8, or calibrators TensorRT lacks). */
+  readonly calibrate?: Omit<CalibrateOptions, 'exclude' | 'signal'>;
+}
+
+/** An engine input or output. -1 marks a dimension that is dynamic in the engine. */
+export interface EngineTensor {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  /** Inputs with dynamic dimensions: the range of optimization profile 0. */
+  readonly profile?: ShapeRange;
+}
+
+export interface InferOptions {
+  /** Untimed runs before the timed ones (default 0). */
+  readonly warmup?: number;
+  /** Timed runs on the same inputs (default 1); outputs are those of the last. */
+  readonly repeat?: number;
+}
+
+export interface InferOutput {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  /** Float32Array for float32 outputs, Int32Array for int32, and so on; raw bytes (Uint8Array) otherwise. */
+  readonly data: Float32Array | Int32Array | Int8Array | Uint8Array | BigInt64Array;
+}
+
+export interface InferResult {
+  readonly outputs: Readonly<Record<string, InferOutput>>;
+  /** GPU time of each timed run, enqueue to completion, measured with CUDA events on the stream. */
+  readonly gpuMs: readonly number[];
+  readonly copyInMs: number;
+  readonly copyOutMs: number;
+}
+
+export type { Batch };

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../../src/cache/index.js';
+import { readFileOrNull } from '../../src/cache/atomic-write.js';
+import { isTrtInt8Error } from '../../src/errors.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-atomic-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('writeFileAtomic', () => {
+  it('writes, replaces, and leaves no temporary files', async () => {
+    const file = path.join(dir, 'calib.cache');
+    await writeFileAtomic(file, 'first\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe('first\n');
+    await writeFileAtomic(file, new Uint8Array([1, 2, 3]));
+    expect([...fs.readFileSync(file)]).toEqual([1, 2, 3]);
+    expect(fs.readdirSync(dir)).toEqual(['calib.cache']);
+  });
+
+  it('keeps the old content when the write fails, and reports ERR_IO', async () => {
+    const file = path.join(dir, 'calib.cache');
+    await writeFileAtomic(file, 'old');
+    // Renaming a file over a non-empty folder fails, which makes the last step fail.
+    const folder = path.join(dir, 'occupied');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'x'), 'x');
+    const error = await writeFileAtomic(folder, 'new').catch((e: unknown) => e);
+    expect(isTrtInt8Error(error, 'ERR_IO')).toBe(true);
+    expect((error as { input: string }).input).toBe(folder);
+    expect(fs.readFileSync(file, 'utf8')).toBe('old');
+    expect(fs.readdirSync(dir).sort()).toEqual(['calib.cache', 'occupied']);
+  });
+
+  it('reports a missing folder as ERR_IO with a fix', async () => {
+    const error = await writeFileAtomic(path.join(dir, 'no', 'such', 'file'), 'x').catch((e: unknown) => e);
+    expect(isTrtInt8Error(error, 'ERR_IO')).toBe(true);
+    expect((error as { fixes: string[] }).fixes.join(' ')).toMatch(/Create the folder/);
+  });
+});
+
+describe('readFileOrNull', () => {
+  it('reads bytes, maps a missing file to null and other errors to ERR_IO', async () => {
+    const file = path.join(dir, 'a.bin');
+    fs.writeFileSync(file, Buffer.from([9, 8]));
+    expect([...((await readFileOrNull(file)) ?? [])]).toEqual([9, 8]);
+    expect(await readFileOrNull(path.join(dir, 'missing'))).toBeNull();
+    const error = await readFileOrNull(dir).catch((e: unknown) => e);
+    expect(isTrtInt8Error(error, 'ERR_IO')).toBe(true);
+  });
+});

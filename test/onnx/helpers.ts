@@ -1,0 +1,118 @@
+/** Builds small ONNX models with our own proto API and runs them in onnxruntime-node (CPU). */
+import * as ort from 'onnxruntime-node';
+import { onnxProto as onnx } from '../../src/onnx/index.js';
+import { makeFloatTensor } from '../../src/onnx/codec.js';
+
+export const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const AttributeType = onnx.AttributeProto.AttributeType;
+
+/** Deterministic uniform numbers in [-scale, scale). */
+export function randomValues(count: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+export function initializer(name: string, dims: number[], values: Float32Array) {
+  return makeFloatTensor(name, dims, values);
+}
+
+/** A float attribute (plain numbers are INT attributes). */
+export function float(value: number): { readonly float: number } {
+  return { float: value };
+}
+
+type AttributeValue = number | number[] | string | { readonly float: number } | onnx.TensorProto.$Properties;
+
+export function node(opType: string, inputs: string[], outputs: string[], attributes: Record<string, AttributeValue> = {}, name = outputs[0] + '_node') {
+  const attribute = Object.entries(attributes).map(([key, value]): onnx.AttributeProto.$Properties => {
+    if (typeof value === 'number') return { name: key, type: AttributeType.INT, i: value };
+    if (Array.isArray(value)) return { name: key, type: AttributeType.INTS, ints: value };
+    if (typeof value === 'string') return { name: key, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+    if ('float' in value) return { name: key, type: AttributeType.FLOAT, f: value.float };
+    return { name: key, type: AttributeType.TENSOR, t: value };
+  });
+  return { name, opType, input: inputs, output: outputs, attribute };
+}
+
+export function valueInfo(name: string, shape?: (number | string)[], elemType: number = FLOAT): onnx.ValueInfoProto.$Properties {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        ...(shape ? { shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } : {}),
+      },
+    },
+  };
+}
+
+export interface GraphSpec {
+  inputs: onnx.ValueInfoProto.$Properties[];
+  outputs: onnx.ValueInfoProto.$Properties[];
+  nodes: onnx.NodeProto.$Properties[];
+  initializers?: onnx.TensorProto.$Properties[];
+  opset?: number;
+}
+
+export function buildModel(spec: GraphSpec): Uint8Array {
+  const model: onnx.ModelProto.$Properties = {
+    irVersion: 8,
+    producerName: 'trt-int8-tests',
+    opsetImport: [{ domain: '', version: spec.opset ?? 17 }],
+    graph: {
+      name: 'test',
+      input: spec.inputs,
+      output: spec.outputs,
+      node: spec.nodes,
+      initializer: spec.initializers ?? [],
+    },
+  };
+  return onnx.ModelProto.encode(model).finish();
+}
+
+export interface Feed {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+/** Runs a model on CPU and returns every output as float32. */
+export async function runModel(bytes: Uint8Array, feeds: Record<string, Feed>): Promise<Map<string, Float32Array>> {
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [name, feed] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', feed.data, [...feed.dims]);
+    const results = await session.run(inputs);
+    const out = new Map<string, Float32Array>();
+    for (const name of session.outputNames) out.set(name, results[name]!.data as Float32Array);
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+export function cosine(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+export function absMax(values: Float32Array): number {
+  let m = 0;
+  for (const v of values) m = Math.max(m, Math.abs(v));
+  return m;
+}

@@ -1,0 +1,147 @@
+/** The small models the ONNX tests quantize, with their weights kept for independent checks. */
+import { onnxProto as onnx } from '../../src/onnx/index.js';
+import { buildModel, initializer, node, randomValues, valueInfo, type Feed } from './helpers.js';
+
+export interface TestModel {
+  readonly bytes: Uint8Array;
+  /** Weight values by initializer / Constant output name. */
+  readonly weights: ReadonlyMap<string, { dims: number[]; values: Float32Array }>;
+  /** Feeds for a batch of `batch` samples, different per seed. */
+  feeds(batch: number, seed: number): Record<string, Feed>;
+}
+
+function weightSet(entries: [string, number[], number, number?][]) {
+  const weights = new Map<string, { dims: number[]; values: Float32Array }>();
+  for (const [name, dims, seed, scale] of entries) {
+    weights.set(name, { dims, values: randomValues(dims.reduce((a, b) => a * b, 1), seed, scale ?? 0.5) });
+  }
+  return weights;
+}
+
+function initializers(weights: TestModel['weights']) {
+  return [...weights].map(([name, w]) => initializer(name, w.dims, w.values));
+}
+
+function imageFeeds(name: string, chw: number[]) {
+  return (batch: number, seed: number): Record<string, Feed> => {
+    const dims = [batch, ...chw];
+    return { [name]: { data: randomValues(dims.reduce((a, b) => a * b, 1), seed, 1), dims } };
+  };
+}
+
+/** input[N,3,8,8] -> Conv(4,3x3,pad 1) -> Relu -> MaxPool 2x2 -> Flatten -> Gemm(10, transB=1); dynamic batch. */
+export function cnnModel(options: { opset?: number; constantNodes?: boolean } = {}): TestModel {
+  const weights = weightSet([
+    ['conv1.weight', [4, 3, 3, 3], 1],
+    ['conv1.bias', [4], 2, 0.1],
+    ['fc.weight', [10, 64], 3, 0.3],
+    ['fc.bias', [10], 4, 0.1],
+  ]);
+  const nodes = [
+    node('Conv', ['input', 'conv1.weight', 'conv1.bias'], ['conv1'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, 'conv1_node'),
+    node('Relu', ['conv1'], ['relu1'], {}, 'relu1_node'),
+    node('MaxPool', ['relu1'], ['pool1'], { kernel_shape: [2, 2], strides: [2, 2] }, 'pool1_node'),
+    node('Flatten', ['pool1'], ['flat'], { axis: 1 }, 'flatten_node'),
+    node('Gemm', ['flat', 'fc.weight', 'fc.bias'], ['logits'], { transB: 1 }, 'fc_node'),
+  ];
+  let inits = initializers(weights);
+  if (options.constantNodes) {
+    // Weights as Constant nodes: conv1.weight as raw_data, fc.weight as float_data.
+    const constants = [...weights].map(([name, w]) => {
+      const tensor: onnx.TensorProto.$Properties =
+        name === 'fc.weight'
+          ? { name, dims: w.dims, dataType: onnx.TensorProto.DataType.FLOAT, floatData: [...w.values] }
+          : initializer(name, w.dims, w.values);
+      return node('Constant', [], [name], { value: tensor }, `${name}_constant`);
+    });
+    nodes.unshift(...constants);
+    inits = [];
+  }
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 3, 8, 8])],
+      outputs: [valueInfo('logits', ['batch', 10])],
+      nodes,
+      initializers: inits,
+      opset: options.opset,
+    }),
+    weights,
+    feeds: imageFeeds('input', [3, 8, 8]),
+  };
+}
+
+/**
+ * A ResNet basic block: input -> Conv -> Relu -> Conv -> Add(+input) -> Relu -> GlobalAveragePool.
+ * `input` feeds both the first Conv and the residual Add (one shared Q/DQ pair expected).
+ */
+export function residualModel(): TestModel {
+  const weights = weightSet([
+    ['block.conv1.weight', [4, 4, 3, 3], 11, 0.3],
+    ['block.conv2.weight', [4, 4, 3, 3], 12, 0.3],
+  ]);
+  const conv = { pads: [1, 1, 1, 1], kernel_shape: [3, 3] };
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 4, 6, 6])],
+      outputs: [valueInfo('pooled', ['batch', 4, 1, 1])],
+      nodes: [
+        node('Conv', ['input', 'block.conv1.weight'], ['c1'], conv, 'conv1'),
+        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+        node('Conv', ['r1', 'block.conv2.weight'], ['c2'], conv, 'conv2'),
+        node('Add', ['c2', 'input'], ['sum'], {}, 'residual_add'),
+        node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
+        node('GlobalAveragePool', ['block_out'], ['pooled'], {}, 'gap'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [4, 6, 6]),
+  };
+}
+
+/** input[N,4,5,5] -> ConvTranspose(weight [4 in, 3 out, 3, 3], stride 1) -> out[N,3,7,7]. */
+export function convTransposeModel(): TestModel {
+  const weights = weightSet([
+    ['deconv.weight', [4, 3, 3, 3], 21, 0.4],
+    ['deconv.bias', [3], 22, 0.1],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 4, 5, 5])],
+      outputs: [valueInfo('out', ['batch', 3, 7, 7])],
+      nodes: [node('ConvTranspose', ['input', 'deconv.weight', 'deconv.bias'], ['out'], { kernel_shape: [3, 3] }, 'deconv')],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [4, 5, 5]),
+  };
+}
+
+/**
+ * tokens[N,5,16] -> MatMul(W [16,8]) -> Add(bias) -> Relu -> Gemm(B [8,6], transB=0) -> out[N*5... ]
+ * Gemm needs 2-D input, so a Reshape to [-1, 8] sits in between.
+ */
+export function matmulModel(): TestModel {
+  const weights = weightSet([
+    ['proj.weight', [16, 8], 31, 0.4],
+    ['proj.bias', [8], 32, 0.1],
+    ['head.weight', [8, 6], 33, 0.4],
+  ]);
+  const shape = { name: 'flat_shape', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [-1, 8] };
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('tokens', ['batch', 5, 16])],
+      outputs: [valueInfo('out', ['rows', 6])],
+      nodes: [
+        node('MatMul', ['tokens', 'proj.weight'], ['proj'], {}, 'proj_matmul'),
+        node('Add', ['proj', 'proj.bias'], ['proj_biased'], {}, 'proj_bias'),
+        node('Relu', ['proj_biased'], ['hidden'], {}, 'proj_relu'),
+        node('Reshape', ['hidden', 'flat_shape'], ['hidden2d'], {}, 'flatten_rows'),
+        node('Gemm', ['hidden2d', 'head.weight'], ['out'], {}, 'head_gemm'),
+      ],
+      initializers: [...initializers(weights), shape],
+    }),
+    weights,
+    feeds: imageFeeds('tokens', [5, 16]),
+  };
+}

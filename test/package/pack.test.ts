@@ -1,0 +1,132 @@
+// Packed-tarball smoke test: what a user gets from `npm install trt-int8`, not what the checkout has.
+// Builds dist/ when missing or stale, packs it, installs the tarball into a fresh project (dependencies
+// from the npm cache or registry), then loads the package both ways and runs its CLI.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..', '..');
+const DIST_FILES = ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.cjs'];
+
+/** The public names this package must export from both entry points. */
+const EXPECTED_EXPORTS = [
+  // errors
+  'TrtInt8Error',
+  'ErrorCodes',
+  'isTrtInt8Error',
+  // calibrators
+  'Calibrator',
+  'EntropyCalibrator2',
+  'EntropyCalibrator',
+  'MinMaxCalibrator',
+  'LegacyCalibrator',
+  'PercentileCalibrator',
+  'calibratorFromBatches',
+  'validateBatch',
+  'nextValidatedBatch',
+  'resolveAlgorithm',
+  // cache
+  'parseCalibrationCache',
+  'formatCalibrationCache',
+  'checkCalibrationCacheHeader',
+  'tensorRTVersionCode',
+  'cacheAlgorithmName',
+  'scaleToHex',
+  'hexToScale',
+  'writeFileAtomic',
+  // capabilities
+  'capabilities',
+  'locateTensorRT',
+  'probeCuda',
+  // the TensorRT back end
+  'buildEngine',
+];
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(file) : fs.statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+function distIsCurrent(): boolean {
+  const outputs = DIST_FILES.map((f) => path.join(root, f));
+  if (!outputs.every((f) => fs.existsSync(f))) return false;
+  const built = Math.min(...outputs.map((f) => fs.statSync(f).mtimeMs));
+  const inputs = Math.max(newestMtime(path.join(root, 'src')), ...['package.json', 'tsup.config.ts', 'tsconfig.json'].map((f) => fs.statSync(path.join(root, f)).mtimeMs));
+  return built >= inputs;
+}
+
+function run(cmd: string, args: string[], options: SpawnSyncOptions & { cwd: string }): string {
+  const result = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, ...options });
+  if (result.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${String(result.stdout)}\n${String(result.stderr)}`);
+  }
+  return String(result.stdout);
+}
+
+// The packaged addon must be found the way a user's install finds it, not through our override.
+const env: NodeJS.ProcessEnv = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_update_notifier: 'false' };
+delete env.TRT_INT8_ADDON_PATH;
+
+let tmp: string;
+let project: string;
+let tarballFiles: string[];
+
+beforeAll(() => {
+  if (!distIsCurrent()) {
+    // Serialised with other builds of the shared dist/ folder (tsup cleans it first).
+    const lock = spawnSync('flock', ['--version']).status === 0;
+    run(lock ? 'flock' : 'npm', lock ? [path.join(os.tmpdir(), 'trt-int8-dist.lock'), 'npm', 'run', 'build:ts'] : ['run', 'build:ts'], { cwd: root, env });
+  }
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-pack-'));
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, env })) as { filename: string; files: { path: string }[] }[];
+  const tarball = path.join(tmp, packed[0]!.filename);
+  tarballFiles = packed[0]!.files.map((f) => f.path);
+  project = path.join(tmp, 'app');
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'trt-int8-pack-smoke', version: '1.0.0', private: true }));
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts=false', tarball], { cwd: project, env });
+}, 180_000);
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('packed tarball (npm pack + npm install)', () => {
+  it('ships the built package and not the sources', () => {
+    for (const f of [...DIST_FILES, 'package.json', 'binding.gyp']) expect(tarballFiles).toContain(f);
+    expect(tarballFiles.some((f) => f.startsWith('src/'))).toBe(false);
+    expect(tarballFiles.some((f) => f.startsWith('test/'))).toBe(false);
+  });
+
+  it('exposes the public API through require()', () => {
+    const out = run(process.execPath, ['-e', "const m = require('trt-int8'); console.log(JSON.stringify(Object.keys(m)))"], { cwd: project, env });
+    const names = JSON.parse(out) as string[];
+    for (const name of EXPECTED_EXPORTS) expect(names, name).toContain(name);
+  });
+
+  it('exposes the same API through import()', () => {
+    const script = "const m = await import('trt-int8'); const c = new (class extends m.EntropyCalibrator2 { getBatch() { return null; } })(); console.log(JSON.stringify({ names: Object.keys(m), kind: c.algorithm.kind }))";
+    const out = JSON.parse(run(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env })) as { names: string[]; kind: string };
+    for (const name of EXPECTED_EXPORTS) expect(out.names, name).toContain(name);
+    expect(out.kind).toBe('entropy2');
+  });
+
+  it('runs `npx trt-int8 doctor --json` and prints the capability report', () => {
+    const out = run('npx', ['--no-install', 'trt-int8', 'doctor', '--json'], { cwd: project, env });
+    const report = JSON.parse(out) as { addon: { loaded: boolean; error?: { code: string; fixes: string[] } }; backends: Record<string, { usable: boolean }> };
+    // The addon loads exactly when the tarball carries a prebuilt binary (there is no install-time build).
+    const hasPrebuild = tarballFiles.some((f) => f.startsWith('prebuilds/') && f.endsWith('.node'));
+    expect(report.addon.loaded).toBe(hasPrebuild);
+    if (!report.addon.loaded) {
+      expect(report.addon.error?.code).toBe('ERR_ADDON_NOT_FOUND');
+      expect(report.addon.error?.fixes.length).toBeGreaterThan(0);
+    }
+    expect(Object.keys(report.backends).sort()).toEqual(['implicitCalibration', 'qdq', 'statistics']);
+  });
+});

@@ -1,0 +1,258 @@
+/**
+ * The native streaming histograms (cpp/core/stats_*.cc) on real data: seeded normal / laplace samples,
+ * checked against an independent JS statement of the binning rule (prng.ts referenceCounts) and against
+ * the collector itself run single-threaded.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { HistogramCollector, TrtInt8Error, type TensorHistogram } from '../../src/index.js';
+import { laplaceArray, normalArray, referenceCounts } from './prng.js';
+
+const collectors: HistogramCollector[] = [];
+function collector(options?: ConstructorParameters<typeof HistogramCollector>[0]): HistogramCollector {
+  const c = new HistogramCollector(options);
+  collectors.push(c);
+  return c;
+}
+afterEach(() => {
+  for (const c of collectors.splice(0)) c.dispose();
+});
+
+function sum(counts: Float64Array): number {
+  let s = 0;
+  for (const c of counts) s += c;
+  return s;
+}
+
+function absMaxOf(...arrays: Float32Array[]): number {
+  let m = 0;
+  for (const a of arrays) for (const v of a) if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<TrtInt8Error> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(TrtInt8Error);
+    return error as TrtInt8Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('HistogramCollector', () => {
+  it('counts |x| of a normal sample exactly as the binning rule says, with min, max and counts', async () => {
+    const c = collector();
+    const x = normalArray(200_001, 1, 0.3, 2);
+    await c.add(new Map([['conv1', x]]));
+    const h = c.histograms().get('conv1')!;
+    const absMax = absMaxOf(x);
+    expect(h.counts.length).toBe(2048);
+    expect(h.binWidth).toBe(Math.fround(absMax / 2048));
+    expect(h.absMax).toBe(absMax);
+    expect(h.min).toBe(x.reduce((m, v) => Math.min(m, v), Infinity));
+    expect(h.max).toBe(x.reduce((m, v) => Math.max(m, v), -Infinity));
+    expect(h.count).toBe(x.length);
+    expect(h.nonFinite).toBe(0);
+    expect(sum(h.counts)).toBe(x.length);
+    expect(h.counts).toEqual(referenceCounts([x], 2048, absMax));
+    expect(c.tensorNames()).toEqual(['conv1']);
+  });
+
+  it('puts values on bin edges into the bin they start, and max |x| into the last bin (torch.histc)', async () => {
+    const c = collector({ numBins: 8 });
+    // max 8 over 8 bins: width 1, every integer is an exact edge.
+    await c.add(new Map([['t', new Float32Array([0, 1, -1, 2.5, 7, 7.999, 8, -8, 0.999])]]));
+    const h = c.histograms().get('t')!;
+    expect(h.binWidth).toBe(1);
+    expect(Array.from(h.counts)).toEqual([2, 2, 1, 0, 0, 0, 0, 4]);
+    expect(h.min).toBe(-8);
+    expect(h.max).toBe(8);
+  });
+
+  it('skips and counts NaN and ±Infinity', async () => {
+    const c = collector({ numBins: 16 });
+    const x = normalArray(10_000, 2);
+    x[5] = NaN;
+    x[77] = Infinity;
+    x[9999] = -Infinity;
+    await c.add(new Map([['t', x]]));
+    await c.add(new Map([['t', new Float32Array([NaN, NaN, 0.5])]]));
+    const h = c.histograms().get('t')!;
+    expect(h.nonFinite).toBe(5);
+    expect(h.count).toBe(10_000 - 3 + 1);
+    expect(sum(h.counts)).toBe(h.count);
+    expect(Number.isFinite(h.absMax)).toBe(true);
+    expect(h.absMax).toBe(absMaxOf(x));
+  });
+
+  it('appends bins of the same width when a later batch exceeds the range, keeping earlier counts', async () => {
+    const c = collector();
+    const first = normalArray(50_000, 3);
+    await c.add(new Map([['t', first]]));
+    const before = c.histograms().get('t')!;
+    const width = before.binWidth;
+
+    const second = laplaceArray(50_000, 4, 1.5); // reaches further than the normal sample
+    const secondMax = absMaxOf(second);
+    expect(secondMax).toBeGreaterThan(before.absMax);
+    await c.add(new Map([['t', second]]));
+    const after = c.histograms().get('t')!;
+
+    const bins = Math.ceil(Math.fround(secondMax / width));
+    expect(after.binWidth).toBe(width); // never rebinned
+    expect(after.counts.length).toBe(bins);
+    expect(after.absMax).toBe(secondMax);
+    expect(sum(after.counts)).toBe(100_000);
+    // The first batch's counts are still where they were; the second batch is binned by the grown layout.
+    const rangeMax = Math.fround(width * bins);
+    const expected = referenceCounts([second], bins, rangeMax);
+    for (let i = 0; i < before.counts.length; i++) expected[i] = expected[i]! + before.counts[i]!;
+    expect(after.counts).toEqual(expected);
+
+    // A third batch inside the grown range changes no layout.
+    await c.add(new Map([['t', normalArray(1000, 5)]]));
+    expect(c.histograms().get('t')!.counts.length).toBe(bins);
+  });
+
+  it('keeps zeros seen before any range and puts them in bin 0 once a range exists', async () => {
+    const c = collector({ numBins: 4 });
+    await c.add(new Map([['relu', new Float32Array(10)]]));
+    let h = c.histograms().get('relu')!;
+    expect(h.binWidth).toBe(0);
+    expect(h.count).toBe(10);
+    expect(h.counts[0]).toBe(10);
+    await c.add(new Map([['relu', new Float32Array([0, 4, 2])]]));
+    h = c.histograms().get('relu')!;
+    expect(h.binWidth).toBe(1);
+    expect(Array.from(h.counts)).toEqual([11, 0, 1, 1]);
+  });
+
+  it('counts many tensors of one batch in parallel, each as if alone', async () => {
+    const tensors = new Map<string, Float32Array>();
+    for (let i = 0; i < 40; i++) tensors.set(`layer${i}`, normalArray(1000 + i * 7919, 100 + i, 0, 1 + i / 10));
+    const parallel = collector({ threads: 4 });
+    await parallel.add(tensors);
+    const histograms = parallel.histograms();
+    expect([...histograms.keys()]).toEqual([...tensors.keys()]);
+    for (const [name, x] of tensors) {
+      const h = histograms.get(name)!;
+      expect(h.count).toBe(x.length);
+      expect(h.counts).toEqual(referenceCounts([x], 2048, absMaxOf(x)));
+    }
+  });
+
+  it('splits a large tensor across threads with a histogram identical to single-threaded', async () => {
+    const x = laplaceArray(3_000_000, 7, 0.7);
+    const batches = [x, normalArray(1_000_000, 8, 0, 4)];
+    const single = collector({ threads: 1 });
+    const multi = collector({ threads: 4 });
+    for (const b of batches) {
+      await single.add(new Map([['big', b]]));
+      await multi.add(new Map([['big', b]]));
+    }
+    const a = single.histograms().get('big')!;
+    const b = multi.histograms().get('big')!;
+    expect(b).toEqual(a);
+    expect(a.count).toBe(4_000_000);
+    expect(sum(a.counts)).toBe(4_000_000);
+  });
+
+  it('never blocks the JS thread: add() returns at once and timers run while it counts', async () => {
+    const c = collector({ threads: 2 });
+    const x = normalArray(8_000_000, 9);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const started = performance.now();
+    const pending = c.add(new Map([['a', x], ['b', x]]));
+    const returnedAfter = performance.now() - started;
+    await pending;
+    clearInterval(timer);
+    expect(returnedAfter).toBeLessThan(50); // validation only; 16M values are counted on the pool
+    expect(ticks).toBeGreaterThan(0);
+    expect(c.histograms().get('b')!.count).toBe(8_000_000);
+  });
+
+  it('runs batches one at a time in call order', async () => {
+    const c = collector();
+    const batches = [normalArray(20_000, 10), laplaceArray(20_000, 11, 3), normalArray(20_000, 12, 0, 9)];
+    await Promise.all(batches.map((b) => c.add(new Map([['t', b]]))));
+    const h = c.histograms().get('t')!;
+    expect(h.count).toBe(60_000);
+    const reference = collector();
+    for (const b of batches) await reference.add(new Map([['t', b]]));
+    expect(h).toEqual(reference.histograms().get('t')!);
+  });
+
+  it('rejects an aborted batch with the signal reason and counts nothing of it', async () => {
+    const c = collector({ threads: 2 });
+    await c.add(new Map([['t', normalArray(1000, 13)]]));
+    const before = c.histograms();
+
+    const pre = new AbortController();
+    pre.abort(new Error('stop before'));
+    await expect(c.add(new Map([['t', normalArray(10, 1)]]), pre.signal)).rejects.toThrow('stop before');
+
+    const during = new AbortController();
+    const big = normalArray(6_000_000, 14, 0, 50); // also grows the range, which must not stick
+    const pending = c.add(new Map([['t', big], ['other', big]]), during.signal);
+    during.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' }); // the signal's own reason
+    expect(c.histograms()).toEqual(before);
+    expect(c.tensorNames()).toEqual(['t']);
+
+    await c.add(new Map([['t', normalArray(1000, 15)]])); // still usable
+    expect(c.histograms().get('t')!.count).toBe(2000);
+  });
+
+  it('rejects a batch that would grow a histogram past maxBins, naming the tensor, and keeps the batch out', async () => {
+    const c = collector({ numBins: 64, maxBins: 128 });
+    await c.add(new Map([['t', new Float32Array([1, 0.5])], ['u', new Float32Array([1])]]));
+    const before = c.histograms();
+    const error = await rejection(c.add(new Map([['u', new Float32Array([1.5])], ['t', new Float32Array([0.25, 3])]])));
+    expect(error.code).toBe('ERR_BAD_BATCH');
+    expect(error.input).toBe('t');
+    expect(String(error.actual)).toContain('3');
+    expect(error.fixes.some((f) => f.includes('maxBins'))).toBe(true);
+    expect(c.histograms()).toEqual(before); // not even tensor u, which fitted
+    await c.add(new Map([['t', new Float32Array([2])]])); // exactly 128 bins: allowed
+    expect(c.histograms().get('t')!.counts.length).toBe(128);
+  });
+
+  it('accepts empty batches and empty tensors', async () => {
+    const c = collector();
+    await c.add(new Map());
+    await c.add(new Map([['empty', new Float32Array(0)]]));
+    const h: TensorHistogram = c.histograms().get('empty')!;
+    expect(h.count).toBe(0);
+    expect(sum(h.counts)).toBe(0);
+  });
+
+  it('validates its input with TrtInt8Errors', async () => {
+    expect(() => new HistogramCollector({ numBins: 0 })).toThrow(TrtInt8Error);
+    expect(() => new HistogramCollector({ threads: 1.5 })).toThrow(/threads/);
+    expect(() => new HistogramCollector({ numBins: 4096, maxBins: 2048 })).toThrow(/maxBins/);
+    const c = collector();
+    const notMap = await rejection(c.add({ t: new Float32Array(1) } as unknown as Map<string, Float32Array>));
+    expect(notMap.code).toBe('ERR_BAD_BATCH');
+    const wrongType = await rejection(c.add(new Map([['t', new Float64Array(3) as unknown as Float32Array]])));
+    expect(wrongType.code).toBe('ERR_BAD_BATCH');
+    expect(wrongType.input).toBe('t');
+    expect(wrongType.actual).toBe('[object Float64Array]');
+  });
+
+  it('dispose() rejects the running and queued batches and any later use', async () => {
+    const c = new HistogramCollector({ threads: 2 });
+    const x = normalArray(4_000_000, 16);
+    const running = c.add(new Map([['t', x]])); // starts on the native threads at once
+    const queued = c.add(new Map([['t', x]]));
+    c.dispose();
+    for (const pending of [running, queued]) {
+      const error = await rejection(pending);
+      expect(error.code).toBe('ABORT_ERR');
+    }
+    const later = await rejection(c.add(new Map([['t', new Float32Array(1)]])));
+    expect(later.code).toBe('ERR_BAD_OPTION');
+    expect(() => c.histograms()).toThrow(TrtInt8Error);
+    c.dispose(); // idempotent
+  });
+});
