@@ -14,18 +14,26 @@
 namespace trt_int8 {
 namespace bridge {
 
-// One model input's buffers: host staging memory JS fills (pinned when CUDA is used, lent to JS as an ArrayBuffer
-// where allowed) and, for CUDA sessions, the device memory TensorRT reads.
-struct SessionInput {
-  std::string name;
-  size_t byteLength = 0;
+// One model input's buffers in one slot: host staging memory JS fills (pinned when CUDA is used, lent to JS as an
+// ArrayBuffer where allowed) and, for CUDA sessions, the device memory TensorRT reads.
+struct SlotInput {
   std::shared_ptr<ChargedHostBlock> staging;
   std::unique_ptr<cuda::DeviceMemory> device;
 };
 
+struct SessionInput {
+  std::string name;
+  size_t byteLength = 0;
+  std::vector<SlotInput> slots;  // one per slot
+};
+
 // Everything a job thread touches. Created and destroyed on the JS thread (it holds GC charges).
+// With two slots the bridge reads one batch ahead: JS fills slot (k+1)%2 while slot k%2 is copied to the GPU and
+// used by TensorRT, so the JS round trip and the copy overlap TensorRT's work (and each other).
 struct SessionBuffers {
   std::vector<SessionInput> inputs;
+  size_t slotCount = 1;
+  std::atomic<int> lastDeliveredSlot{0};
   std::shared_ptr<cuda::Device> device;  // null: host-memory session
   std::unique_ptr<cuda::Stream> stream;
   std::unique_ptr<ExternalMemoryCharge> deviceCharge;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <list>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "bridge_abi.h"
@@ -25,7 +26,7 @@ constexpr size_t kMaxLogLines = 2000;  // keep memory bounded on verbose TensorR
 struct Message {
   enum Kind { kBatch, kReadCache, kWriteCache, kLog } kind;
   uint64_t id = 0;
-  std::vector<int32_t> inputs;
+  int32_t slot = 0;  // batch requests: the slot whose staging memory JS fills
   std::vector<uint8_t> bytes;
   int32_t severity = 0;
   std::string text;
@@ -66,7 +67,7 @@ class Job {
     source_.is_aborted = [](void* self) noexcept { return static_cast<Job*>(self)->stopped_.load() ? 1 : 0; };
   }
 
-  // bridge.runJob(jobExternal, session, onRequest) -> { promise, reply(id, status, bytes?), abort(reason?) }
+  // bridge.runJob(jobExternal, session, onRequest) -> { promise, reply(id, status, bytes?), abort() }
   static Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     static const napi_type_tag jobTag = {TRT_INT8_NATIVE_JOB_TYPE_TAG_LOWER, TRT_INT8_NATIVE_JOB_TYPE_TAG_UPPER};
@@ -99,7 +100,16 @@ class Job {
     // TSFN is still open.
     napi_add_env_cleanup_hook(env, TeardownHook, job.get());
     ++gLiveJobThreads;
-    job->thread_ = std::thread([raw = job.get()] { raw->ThreadMain(); });
+    try {
+      job->thread_ = std::thread([raw = job.get()] { raw->ThreadMain(); });
+    } catch (const std::system_error& error) {
+      // No thread: settle the job as failed through the normal path (the TSFN finalizer runs Finish()).
+      --gLiveJobThreads;
+      job->StopWith(Stop::kFailed, std::string("could not start the job thread: ") + error.what());
+      job->runStatus_ = -1;
+      if (native.destroy) native.destroy(native.arg);
+      job->tsfn_.Release();
+    }
 
     Napi::Object handle = Napi::Object::New(env);
     handle.Set("promise", job->deferred_.Promise());
@@ -122,12 +132,10 @@ class Job {
           callback.Call({Napi::String::New(env, "log"), Napi::Number::New(env, 0), line});
           break;
         }
-        case Message::kBatch: {
-          Napi::Array inputs = Napi::Array::New(env, message->inputs.size());
-          for (uint32_t i = 0; i < message->inputs.size(); ++i) inputs.Set(i, message->inputs[i]);
-          callback.Call({Napi::String::New(env, "batch"), Napi::Number::New(env, static_cast<double>(message->id)), inputs});
+        case Message::kBatch:
+          callback.Call({Napi::String::New(env, "batch"), Napi::Number::New(env, static_cast<double>(message->id)),
+                         Napi::Number::New(env, message->slot)});
           break;
-        }
         case Message::kReadCache:
           callback.Call({Napi::String::New(env, "readCache"), Napi::Number::New(env, static_cast<double>(message->id)), env.Undefined()});
           break;
@@ -219,12 +227,11 @@ class Job {
     tsfn_.Release();  // the last release finalizes the TSFN on the JS thread: Finish() joins us and settles
   }
 
-  // Sends a request to JS and waits for its answer or a stop. Returns the answer, or TRT_INT8_FAILED.
-  int Request(std::unique_ptr<Message> message, Message::Kind kind) {
-    message->kind = kind;
+  // Sends a request to JS without waiting. One request is in flight at a time. False once the job is stopped.
+  bool Send(std::unique_ptr<Message> message) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (stopped_) return TRT_INT8_FAILED;
+      if (stopped_) return false;
       message->id = ++lastRequestId_;
       pendingId_ = message->id;
       answered_ = false;
@@ -233,12 +240,38 @@ class Job {
     if (tsfn_.BlockingCall(raw) != napi_ok) {
       delete raw;
       StopWith(Stop::kTeardown, "the JavaScript environment is shutting down");
-      return TRT_INT8_FAILED;
+      return false;
     }
+    return true;
+  }
+
+  // Waits for the answer to the request in flight, or a stop. Returns the answer, or TRT_INT8_FAILED.
+  int AwaitAnswer() {
     std::unique_lock<std::mutex> lock(mutex_);
     answer_.wait(lock, [this] { return answered_ || stopped_.load(); });
     pendingId_ = 0;
     return answered_ ? answerStatus_ : TRT_INT8_FAILED;
+  }
+
+  int Request(std::unique_ptr<Message> message, Message::Kind kind) {
+    FinishLookAhead();
+    message->kind = kind;
+    return Send(std::move(message)) ? AwaitAnswer() : TRT_INT8_FAILED;
+  }
+
+  bool SendBatchRequest(int slot) {
+    auto message = std::make_unique<Message>();
+    message->kind = Message::kBatch;
+    message->slot = slot;
+    return Send(std::move(message));
+  }
+
+  // A cache request while a look-ahead batch is in flight: let JS finish that batch first and keep its answer.
+  void FinishLookAhead() {
+    if (!aheadInFlight_) return;
+    aheadInFlight_ = false;
+    aheadStatus_ = AwaitAnswer();
+    aheadAnswered_ = true;
   }
 
   int GetBatch(const char* const* names, int32_t count, void** bindings) {
@@ -247,7 +280,7 @@ class Job {
       StopWith(Stop::kFailed, "get_batch was called with invalid arguments");
       return TRT_INT8_FAILED;
     }
-    auto message = std::make_unique<Message>();
+    std::vector<int> indexes;
     for (int32_t i = 0; i < count; ++i) {
       int index = names[i] ? buffers_->indexOf(names[i]) : -1;
       if (index < 0) {
@@ -255,40 +288,68 @@ class Job {
                                     "\", which the calibration session does not have (inputs: " + buffers_->inputNames() + ")");
         return TRT_INT8_FAILED;
       }
-      message->inputs.push_back(index);
+      indexes.push_back(index);
     }
-    int status = Request(std::move(message), Message::kBatch);
+    // The batch was either asked for ahead of time (look-ahead), or is asked for now.
+    int slot = aheadSlot_;
+    int status;
+    if (aheadAnswered_) {
+      aheadAnswered_ = false;
+      status = aheadStatus_;
+    } else if (aheadInFlight_) {
+      aheadInFlight_ = false;
+      status = AwaitAnswer();
+    } else {
+      slot = NextSlot();
+      status = SendBatchRequest(slot) ? AwaitAnswer() : TRT_INT8_FAILED;
+    }
     if (status != TRT_INT8_BATCH_READY) return status == TRT_INT8_END_OF_DATA ? TRT_INT8_END_OF_DATA : TRT_INT8_FAILED;
-    // JS has filled the staging memory and now waits for the next request, so reading it here races with nothing.
-    return Deliver(names, count, bindings);
+    // JS has filled `slot` and is not touching it any more: copy it to the GPU (asynchronously), and meanwhile let
+    // JS fill the other slot with the next batch.
+    if (!StartCopy(slot, indexes)) return TRT_INT8_FAILED;
+    if (buffers_->slotCount > 1) {
+      aheadSlot_ = NextSlot();
+      aheadInFlight_ = SendBatchRequest(aheadSlot_);
+    }
+    if (!FinishCopy()) return TRT_INT8_FAILED;
+    for (int32_t i = 0; i < count; ++i) {
+      SlotInput& memory = buffers_->inputs[static_cast<size_t>(indexes[i])].slots[static_cast<size_t>(slot)];
+      bindings[i] = memory.device ? reinterpret_cast<void*>(static_cast<uintptr_t>(memory.device->pointer())) : memory.staging->block->data();
+    }
+    buffers_->lastDeliveredSlot = slot;
+    ++delivered_;
+    return TRT_INT8_BATCH_READY;
   }
 
-  int Deliver(const char* const* names, int32_t count, void** bindings) {
-    if (!buffers_->device) {
-      for (int32_t i = 0; i < count; ++i) bindings[i] = buffers_->inputs[buffers_->indexOf(names[i])].staging->block->data();
-      return TRT_INT8_BATCH_READY;
-    }
+  int NextSlot() { return static_cast<int>(requestedBatches_++ % buffers_->slotCount); }
+
+  // Pinned staging -> device: a DMA copy at full bus speed, queued on the session's stream.
+  bool StartCopy(int slot, const std::vector<int>& indexes) {
+    if (!buffers_->device) return true;
     const cuda::Driver& driver = buffers_->device->driver();
-    cuda::CUstream stream = buffers_->stream->handle();
-    for (int32_t i = 0; i < count; ++i) {
-      SessionInput& input = buffers_->inputs[buffers_->indexOf(names[i])];
-      if (input.byteLength) {
-        // Pinned staging -> device: a DMA copy at full bus speed, on the job thread's stream.
-        cuda::CUresult result = driver.cuMemcpyHtoDAsync(input.device->pointer(), input.staging->block->data(), input.byteLength, stream);
-        if (result != cuda::CUDA_SUCCESS) {
-          StopWith(Stop::kFailed, "cuMemcpyHtoDAsync of input " + input.name + " failed: " + driver.describe(result));
-          return TRT_INT8_FAILED;
-        }
+    for (int index : indexes) {
+      SessionInput& input = buffers_->inputs[static_cast<size_t>(index)];
+      SlotInput& memory = input.slots[static_cast<size_t>(slot)];
+      if (!input.byteLength) continue;
+      cuda::CUresult result = driver.cuMemcpyHtoDAsync(memory.device->pointer(), memory.staging->block->data(), input.byteLength, buffers_->stream->handle());
+      if (result != cuda::CUDA_SUCCESS) {
+        StopWith(Stop::kFailed, "cuMemcpyHtoDAsync of input " + input.name + " failed: " + driver.describe(result));
+        return false;
       }
-      bindings[i] = reinterpret_cast<void*>(static_cast<uintptr_t>(input.device->pointer()));
     }
-    // Synchronize before returning: TensorRT may read the bindings on any stream.
-    cuda::CUresult result = driver.cuStreamSynchronize(stream);
+    return true;
+  }
+
+  // Waits for the copies: TensorRT may read the bindings on any stream as soon as get_batch returns.
+  bool FinishCopy() {
+    if (!buffers_->device) return true;
+    const cuda::Driver& driver = buffers_->device->driver();
+    cuda::CUresult result = driver.cuStreamSynchronize(buffers_->stream->handle());
     if (result != cuda::CUDA_SUCCESS) {
       StopWith(Stop::kFailed, "cuStreamSynchronize failed: " + driver.describe(result));
-      return TRT_INT8_FAILED;
+      return false;
     }
-    return TRT_INT8_BATCH_READY;
+    return true;
   }
 
   int ReadCache(const void** data, size_t* length) {
@@ -378,6 +439,7 @@ class Job {
     const char* status = stop_ == Stop::kAborted ? "aborted" : (stop_ != Stop::kNone || runStatus_ != 0) ? "failed" : "ok";
     result.Set("status", status);
     result.Set("runStatus", runStatus_);
+    result.Set("delivered", static_cast<double>(delivered_));
     if (!runError_.empty()) result.Set("runError", runError_);
     if (!stopMessage_.empty()) result.Set("stopReason", stopMessage_);
     Napi::Array log = Napi::Array::New(env, log_.size());
@@ -417,6 +479,13 @@ class Job {
   size_t droppedLogLines_ = 0;
   int runStatus_ = 0;
   std::string runError_;
+  // Job thread only: the look-ahead batch request and counters.
+  bool aheadInFlight_ = false;
+  bool aheadAnswered_ = false;
+  int aheadStatus_ = 0;
+  int aheadSlot_ = 0;
+  uint64_t requestedBatches_ = 0;
+  uint64_t delivered_ = 0;  // read by Result() after the thread was joined
   bool hookRan_ = false;   // JS thread only
   bool teardown_ = false;  // JS thread only
   bool finished_ = false;  // JS thread only (read under mutex_ in Reply)

@@ -15,6 +15,7 @@ class Session : public Napi::ObjectWrap<Session> {
     return DefineClass(env, "Session",
                        {InstanceAccessor<&Session::Memory>("memory"),
                         InstanceAccessor<&Session::Busy>("busy"),
+                        InstanceAccessor<&Session::Slots>("slots"),
                         InstanceAccessor<&Session::Disposed>("disposed"),
                         InstanceMethod<&Session::InputArrays>("inputArrays"),
                         InstanceMethod<&Session::Stage>("stage"),
@@ -22,7 +23,7 @@ class Session : public Napi::ObjectWrap<Session> {
                         InstanceMethod<&Session::Dispose>("dispose")});
   }
 
-  // new Session({ inputs: [{ name, byteLength }], memory: 'host' | 'cuda', device? })
+  // new Session({ inputs: [{ name, byteLength }], memory: 'host' | 'cuda', device?, slots?: 1 | 2 })
   explicit Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw codedError(env, "ERR_BAD_OPTION", "Session expects an options object");
@@ -41,6 +42,9 @@ class Session : public Napi::ObjectWrap<Session> {
     } else if (memory != "host") {
       throw codedError(env, "ERR_BAD_OPTION", "options.memory must be 'host' or 'cuda'");
     }
+    Napi::Value slots = options.Get("slots");
+    buffers->slotCount = slots.IsNumber() ? slots.As<Napi::Number>().Uint32Value() : 1;
+    if (buffers->slotCount != 1 && buffers->slotCount != 2) throw codedError(env, "ERR_BAD_OPTION", "options.slots must be 1 or 2");
     Napi::Array list = inputs.As<Napi::Array>();
     size_t deviceBytes = 0;
     for (uint32_t i = 0; i < list.Length(); ++i) {
@@ -58,20 +62,24 @@ class Session : public Napi::ObjectWrap<Session> {
       }
       if (buffers->indexOf(input.name.c_str()) >= 0) throw codedError(env, "ERR_BAD_OPTION", "duplicate input name " + input.name);
       input.byteLength = static_cast<size_t>(bytes);
-      input.staging = std::make_shared<ChargedHostBlock>();
-      if (buffers->device) {
-        std::string error;
-        auto pinned = cuda::PinnedMemory::allocate(buffers->device, input.byteLength, &error);
-        if (!pinned) throw codedError(env, "ERR_CUDA_UNAVAILABLE", error);
-        input.staging->block = std::make_unique<PinnedHostBlock>(std::move(pinned));
-        input.device = cuda::DeviceMemory::allocate(buffers->device, input.byteLength, &error);
-        if (!input.device) throw codedError(env, "ERR_CUDA_UNAVAILABLE", error);
-        deviceBytes += input.byteLength;
-      } else {
-        input.staging->block = std::make_unique<AlignedHostBlock>(input.byteLength);
-        if (!input.staging->block->data()) throw codedError(env, "ERR_BAD_OPTION", "out of host memory for input " + input.name);
+      for (size_t slot = 0; slot < buffers->slotCount; ++slot) {
+        SlotInput memory;
+        memory.staging = std::make_shared<ChargedHostBlock>();
+        if (buffers->device) {
+          std::string error;
+          auto pinned = cuda::PinnedMemory::allocate(buffers->device, input.byteLength, &error);
+          if (!pinned) throw codedError(env, "ERR_CUDA_UNAVAILABLE", error);
+          memory.staging->block = std::make_unique<PinnedHostBlock>(std::move(pinned));
+          memory.device = cuda::DeviceMemory::allocate(buffers->device, input.byteLength, &error);
+          if (!memory.device) throw codedError(env, "ERR_CUDA_UNAVAILABLE", error);
+          deviceBytes += input.byteLength;
+        } else {
+          memory.staging->block = std::make_unique<AlignedHostBlock>(input.byteLength);
+          if (!memory.staging->block->data()) throw codedError(env, "ERR_BAD_OPTION", "out of host memory for input " + input.name);
+        }
+        memory.staging->charge = std::make_unique<ExternalMemoryCharge>(env, input.byteLength);
+        input.slots.push_back(std::move(memory));
       }
-      input.staging->charge = std::make_unique<ExternalMemoryCharge>(env, input.byteLength);
       buffers->inputs.push_back(std::move(input));
     }
     if (deviceBytes) buffers->deviceCharge = std::make_unique<ExternalMemoryCharge>(env, deviceBytes);
@@ -90,35 +98,45 @@ class Session : public Napi::ObjectWrap<Session> {
   }
   Napi::Value Busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), buffers_ && buffers_->busy.load()); }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !buffers_); }
+  Napi::Value Slots(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), buffers_ ? static_cast<double>(buffers_->slotCount) : 0);
+  }
 
-  // Zero-copy ArrayBuffers over each input's staging memory (null entries where the runtime forbids them).
+  // inputArrays(options?) -> [slot][input]: zero-copy ArrayBuffers over the staging memory (null where refused).
   Napi::Value InputArrays(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto buffers = this->buffers(env);
-    Napi::Array arrays = Napi::Array::New(env, buffers->inputs.size());
     bool allowed = !(info[0].IsObject() && info[0].As<Napi::Object>().Get("forceCopy").ToBoolean());
-    for (uint32_t i = 0; i < buffers->inputs.size(); ++i) {
-      Napi::Value lent = allowed ? lendArrayBuffer(env, buffers->inputs[i].staging) : Napi::Value();
-      arrays.Set(i, lent.IsEmpty() ? env.Null() : lent);
+    Napi::Array slots = Napi::Array::New(env, buffers->slotCount);
+    for (uint32_t slot = 0; slot < buffers->slotCount; ++slot) {
+      Napi::Array arrays = Napi::Array::New(env, buffers->inputs.size());
+      for (uint32_t i = 0; i < buffers->inputs.size(); ++i) {
+        Napi::Value lent = allowed ? lendArrayBuffer(env, buffers->inputs[i].slots[slot].staging) : Napi::Value();
+        arrays.Set(i, lent.IsEmpty() ? env.Null() : lent);
+      }
+      slots.Set(slot, arrays);
     }
-    return arrays;
+    return slots;
   }
 
+  // stage(slot, index, view): copies a view of exactly the input's byteLength into that slot's staging memory.
   Napi::Value Stage(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto buffers = this->buffers(env);
-    SessionInput& input = inputAt(env, *buffers, info[0]);
+    uint32_t slot = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : UINT32_MAX;
+    if (slot >= buffers->slotCount) throw codedError(env, "ERR_BAD_OPTION", "no such slot");
+    SessionInput& input = inputAt(env, *buffers, info[1]);
     uint8_t* data = nullptr;
     size_t length = 0;
-    if (!bytesOf(info[1], &data, &length)) throw codedError(env, "ERR_BAD_BATCH", "stage expects a TypedArray");
+    if (!bytesOf(info[2], &data, &length)) throw codedError(env, "ERR_BAD_BATCH", "stage expects a TypedArray");
     if (length != input.byteLength) {
       throw codedError(env, "ERR_BAD_BATCH", "input " + input.name + " needs " + std::to_string(input.byteLength) + " bytes, got " + std::to_string(length));
     }
-    std::memcpy(input.staging->block->data(), data, length);
+    std::memcpy(input.slots[slot].staging->block->data(), data, length);
     return env.Undefined();
   }
 
-  // readBack(index, view): the bytes the job side sees for an input (device memory for CUDA sessions).
+  // readBack(index, view): the bytes of the last batch delivered to the job (device memory for CUDA sessions).
   Napi::Value ReadBack(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto buffers = this->buffers(env);
@@ -127,13 +145,14 @@ class Session : public Napi::ObjectWrap<Session> {
     uint8_t* data = nullptr;
     size_t length = 0;
     if (!bytesOf(info[1], &data, &length) || length != input.byteLength) throw codedError(env, "ERR_BAD_OPTION", "readBack needs a view of exactly the input's byteLength");
-    if (!input.device) {
-      std::memcpy(data, input.staging->block->data(), length);
+    SlotInput& memory = input.slots[static_cast<size_t>(buffers->lastDeliveredSlot.load())];
+    if (!memory.device) {
+      std::memcpy(data, memory.staging->block->data(), length);
       return env.Undefined();
     }
     const cuda::Driver& driver = buffers->device->driver();
     cuda::ScopedContext scope(driver, buffers->device->context());
-    cuda::CUresult result = length == 0 ? cuda::CUDA_SUCCESS : driver.cuMemcpyDtoH(data, input.device->pointer(), length);
+    cuda::CUresult result = length == 0 ? cuda::CUDA_SUCCESS : driver.cuMemcpyDtoH(data, memory.device->pointer(), length);
     if (result != cuda::CUDA_SUCCESS) throw codedError(env, "ERR_CUDA_UNAVAILABLE", "cuMemcpyDtoH failed: " + driver.describe(result));
     return env.Undefined();
   }

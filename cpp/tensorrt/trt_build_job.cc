@@ -55,6 +55,7 @@ std::string inputNames(nvinfer1::INetworkDefinition& network) {
   return s;
 }
 
+#if TRT_INT8_IMPLICIT_QUANTIZATION
 // The ONNX parser names a node's main layer after the node and helper layers "<node>_<n>" or
 // "<node> [...]"; an exclusion names the node, so it covers all of them.
 bool layerMatches(const std::string& layer, const std::string& wanted) {
@@ -63,6 +64,7 @@ bool layerMatches(const std::string& layer, const std::string& wanted) {
   char next = layer[wanted.size()];
   return next == '_' || next == ' ' || next == '.' || next == '[' || next == ':';
 }
+#endif
 
 void fillProfile(nvinfer1::IOptimizationProfile& profile, nvinfer1::INetworkDefinition& network, const std::string& name,
                  const ShapeRange& range, const char* what) {
@@ -128,6 +130,15 @@ void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& log
   }
   logger.flush();
 
+  // Everything the config points at is declared before it, so it outlives the config.
+  TrtInt8BatchSource* monitoredSource = source;
+  ForwardingProgressMonitor monitor(logger, monitoredSource);
+  Owned<nvinfer1::ITimingCache> timingCache;
+#if TRT_INT8_IMPLICIT_QUANTIZATION
+  CalibrationState calibration;
+  calibration.source = source;
+  std::unique_ptr<nvinfer1::IInt8Calibrator> calibrator;
+#endif
   Owned<nvinfer1::IBuilderConfig> config(builder->createBuilderConfig());
   if (!config) throw BuildFailure{"ERR_BUILD_FAILED", "createBuilderConfig failed"};
   if (spec.workspaceBytes > 0)
@@ -136,8 +147,6 @@ void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& log
   config->setProfilingVerbosity(nvinfer1::ProfilingVerbosity::kDETAILED);
   if (spec.builderOptimizationLevel >= 0) config->setBuilderOptimizationLevel(spec.builderOptimizationLevel);
 
-  TrtInt8BatchSource* monitoredSource = source;
-  ForwardingProgressMonitor monitor(logger, monitoredSource);
   config->setProgressMonitor(&monitor);
 
   // Optimization profiles: required when any input has a dynamic dimension.
@@ -160,7 +169,6 @@ void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& log
   }
 
   // Timing cache: start from the given bytes; the builder adds what it times, and we hand the merged cache back.
-  Owned<nvinfer1::ITimingCache> timingCache;
   if (spec.useTimingCache) {
     timingCache.reset(config->createTimingCache(spec.timingCache.data(), spec.timingCache.size()));
     if (!timingCache) throw BuildFailure{"ERR_CACHE_FORMAT", "TensorRT could not read the timing cache: " + logger.lastErrors()};
@@ -169,9 +177,6 @@ void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& log
   }
 
 #if TRT_INT8_IMPLICIT_QUANTIZATION
-  CalibrationState calibration;
-  calibration.source = source;
-  std::unique_ptr<nvinfer1::IInt8Calibrator> calibrator;
   bool int8 = spec.precision == Precision::kINT8 || spec.precision == Precision::kBEST;
   if (spec.precision == Precision::kFP16 || spec.precision == Precision::kBEST) config->setFlag(nvinfer1::BuilderFlag::kFP16);
   if (int8) {

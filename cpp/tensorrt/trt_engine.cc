@@ -120,7 +120,10 @@ std::shared_ptr<RuntimeEngine> RuntimeEngine::deserialize(const TrtLibrary& libr
   std::shared_ptr<RuntimeEngine> self(new RuntimeEngine());
   self->device_ = device;
   self->runtime_ = library.newRuntime(self->logger_);
-  if (!self->runtime_) fail("ERR_BUILD_FAILED", "createInferRuntime failed: " + self->logger_.lastErrors());
+  if (!self->runtime_) {
+    std::string why = self->logger_.lastErrors();
+    fail("ERR_BUILD_FAILED", "createInferRuntime failed: " + (why.empty() ? "TensorRT logged no reason" : why));
+  }
   self->engine_ = self->runtime_->deserializeCudaEngine(plan.data(), plan.size());
   if (!self->engine_)
     fail("ERR_BAD_MODEL", "TensorRT could not deserialize the engine (built by another TensorRT version or for another GPU?): " +

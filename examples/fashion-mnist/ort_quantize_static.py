@@ -10,6 +10,7 @@ INT8 model with onnxruntime (CPU) on the 10,000 test images and prints one JSON 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -135,7 +136,8 @@ def main():
         "methods": {},
     }
 
-    with tempfile.TemporaryDirectory(prefix="fm-ort-") as tmp:
+    # onnxruntime prints calibration progress to stdout: send it to stderr so that stdout is the JSON alone.
+    with tempfile.TemporaryDirectory(prefix="fm-ort-") as tmp, contextlib.redirect_stdout(sys.stderr):
         preprocessed = os.path.join(tmp, "model.pre.onnx")
         quant_pre_process(args.model, preprocessed, skip_symbolic_shape=True)
         for method in methods:

@@ -43,6 +43,12 @@ export interface CalibrationSessionOptions {
    * where the runtime refuses external ArrayBuffers (e.g. Electron).
    */
   readonly zeroCopy?: boolean;
+  /**
+   * Ask the calibrator for batch k+1 as soon as batch k is handed to the job (default true), so that getBatch and the
+   * copy to the GPU overlap TensorRT's work. Costs a second set of staging/device buffers; getBatch may then be called
+   * once more than the job consumes (when the job stops before the end of the data).
+   */
+  readonly prefetch?: boolean;
 }
 
 /** What getBatch receives from a session: BatchContext plus, when lent, the arrays to fill in place. */
@@ -127,8 +133,9 @@ export class CalibrationSession implements Disposable {
   readonly memory: 'cuda' | 'host';
   readonly #native: NativeBridgeSession;
   readonly #byteLengths: readonly number[];
-  readonly #lent: readonly (TypedArray | null)[];
-  readonly #lentMap: ReadonlyMap<string, TypedArray> | null;
+  /** [slot][input] views of the staging memory, or null in copy mode. */
+  readonly #lent: readonly (readonly TypedArray[])[] | null;
+  readonly #lentMaps: readonly ReadonlyMap<string, TypedArray>[] | null;
 
   constructor(options: CalibrationSessionOptions) {
     if (typeof options !== 'object' || options === null) throw badOption('options', 'an options object', options);
@@ -141,21 +148,28 @@ export class CalibrationSession implements Disposable {
     this.memory = memory === 'auto' ? (nativeModule('cuda').probe().available ? 'cuda' : 'host') : memory;
     this.#byteLengths = this.inputs.map(byteLengthOf);
     const specs = this.inputs.map((spec, i) => ({ name: spec.name, byteLength: this.#byteLengths[i]! }));
-    this.#native = callNative('CalibrationSession', () => new bridge.Session({ inputs: specs, memory: this.memory, device }));
+    const slots = options.prefetch === false ? 1 : 2;
+    this.#native = callNative('CalibrationSession', () => new bridge.Session({ inputs: specs, memory: this.memory, device, slots }));
     const buffers = this.#native.inputArrays({ forceCopy: options.zeroCopy === false });
-    this.#lent = buffers.map((buffer, i) => {
-      if (!buffer) return null;
-      const spec = this.inputs[i]!;
-      return ELEMENT_TYPES[spec.dtype].make(buffer, this.#byteLengths[i]! / ELEMENT_TYPES[spec.dtype].bytes);
-    });
-    this.#lentMap = this.#lent.every((array) => array !== null)
-      ? new Map(this.inputs.map((spec, i) => [spec.name, this.#lent[i]!]))
-      : null;
+    const lent = buffers.map((slot) =>
+      slot.map((buffer, i) => {
+        if (!buffer) return null;
+        const spec = this.inputs[i]!;
+        return ELEMENT_TYPES[spec.dtype].make(buffer, this.#byteLengths[i]! / ELEMENT_TYPES[spec.dtype].bytes);
+      }),
+    );
+    const complete = lent.every((slot) => slot.every((array) => array !== null));
+    this.#lent = complete ? (lent as TypedArray[][]) : null;
+    this.#lentMaps = complete ? this.#lent!.map((slot) => new Map(this.inputs.map((spec, i) => [spec.name, slot[i]!]))) : null;
   }
 
   /** True when batches are filled in place (ctx.buffers); false when each batch is copied into staging. */
   get zeroCopy(): boolean {
-    return this.#lentMap !== null;
+    return this.#lentMaps !== null;
+  }
+  /** Whether the session reads one batch ahead (see CalibrationSessionOptions.prefetch). */
+  get prefetch(): boolean {
+    return this.#native.slots > 1;
   }
   get disposed(): boolean {
     return this.#native.disposed;
@@ -164,9 +178,12 @@ export class CalibrationSession implements Disposable {
     return this.#native.busy;
   }
 
-  /** The arrays getBatch may fill in place (the same ones ctx.buffers holds), or null in copy mode. */
-  lendInputArrays(): ReadonlyMap<string, TypedArray> | null {
-    return this.#lentMap;
+  /**
+   * The arrays getBatch may fill in place, one map per slot (ctx.buffers is the slot of the batch asked for), or
+   * null in copy mode. Useful to fill fixed data once, before run().
+   */
+  lendInputArrays(): readonly ReadonlyMap<string, TypedArray>[] | null {
+    return this.#lentMaps;
   }
 
   /** Copies the bytes the job side sees for `name` (device memory for CUDA sessions) into `target`. */
@@ -191,15 +208,15 @@ export class CalibrationSession implements Disposable {
     // ctx.signal: aborted on the caller's abort and when the job ends, so a slow getBatch can give up.
     const jobSignal = new AbortController();
     let callbackError: { error: unknown } | undefined;
-    let batches = 0;
+    let batchesAsked = 0;
     let cacheRead = false;
     let cacheWritten = false;
 
     const serve = async (kind: string, id: number, payload: unknown): Promise<void> => {
       try {
         if (kind === 'batch') {
-          const status = await this.#deliverBatch(calibrator, batches, jobSignal.signal);
-          if (status === BATCH_READY) batches++;
+          const status = await this.#deliverBatch(calibrator, batchesAsked, payload as number, jobSignal.signal);
+          if (status === BATCH_READY) batchesAsked++;
           handle.reply(id, status);
         } else if (kind === 'readCache') {
           const bytes = await calibrator.readCache();
@@ -218,8 +235,11 @@ export class CalibrationSession implements Disposable {
           handle.reply(id, 0);
         }
       } catch (error) {
-        callbackError ??= { error };
-        jobSignal.abort(error);
+        // Errors after the job was stopped (e.g. a getBatch giving up on ctx.signal) are consequences, not causes.
+        if (!jobSignal.signal.aborted) {
+          callbackError ??= { error };
+          jobSignal.abort(error);
+        }
         handle.reply(id, FAILED);
       }
     };
@@ -242,6 +262,7 @@ export class CalibrationSession implements Disposable {
       handle.abort();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort(); // aborted while the job was being started
     let result: NativeJobResult;
     try {
       result = await handle.promise;
@@ -267,11 +288,11 @@ export class CalibrationSession implements Disposable {
         details: { nativeLog: result.log, runStatus: result.runStatus, stopReason: result.stopReason },
       });
     }
-    return { batches, cacheRead, cacheWritten, log: result.log };
+    return { batches: result.delivered, cacheRead, cacheWritten, log: result.log };
   }
 
-  async #deliverBatch(calibrator: Calibrator, batchIndex: number, signal: AbortSignal): Promise<number> {
-    const ctx: BridgeBatchContext = { inputs: this.inputs, batchIndex, signal, buffers: this.lendInputArrays() };
+  async #deliverBatch(calibrator: Calibrator, batchIndex: number, slot: number, signal: AbortSignal): Promise<number> {
+    const ctx: BridgeBatchContext = { inputs: this.inputs, batchIndex, signal, buffers: this.#lentMaps?.[slot] ?? null };
     const batch = await nextValidatedBatch(calibrator, ctx);
     if (batch === null) return END_OF_DATA;
     if (signal.aborted) return FAILED;  // the job is gone; its buffers may already serve another run
@@ -279,12 +300,12 @@ export class CalibrationSession implements Disposable {
     // Everything is checked before the first byte is copied: a bad batch leaves the staging memory untouched.
     for (const [i, spec] of this.inputs.entries()) {
       const data = batch.get(spec.name)!.data;
-      const lent = this.#lent[i];
+      const lent = this.#lent?.[slot]?.[i];
       if (lent) {
-        if (lent.buffer === data.buffer && lent.byteOffset === data.byteOffset) continue;  // filled in place
+        if (lent.buffer === data.buffer && lent.byteOffset === data.byteOffset) continue; // filled in place
         bytesView(lent).set(bytesView(data));
       } else {
-        this.#native.stage(i, data);
+        this.#native.stage(slot, i, data);
       }
     }
     return BATCH_READY;

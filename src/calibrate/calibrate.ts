@@ -6,7 +6,7 @@
 import { TrtInt8Error, abortError, throwIfAborted } from '../errors.js';
 import { nextValidatedBatch, type Calibrator } from '../calibrators/index.js';
 import type { CalibrationAlgorithm, InputSpec, NormalizedBatch } from '../calibrators/types.js';
-import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax } from '../cache/index.js';
+import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
 import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
@@ -55,6 +55,12 @@ function checkOptions(options: CalibrateOptions): void {
   }
   if (tensors !== undefined && (!Array.isArray(tensors) || tensors.some((n) => typeof n !== 'string'))) throw badOption('tensors', 'an array of tensor names', tensors);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw badOption('onProgress', 'a function', typeof onProgress);
+  const { maxOutputBytesPerRun, tensorRTVersion } = options;
+  if (maxOutputBytesPerRun !== undefined && (typeof maxOutputBytesPerRun !== 'number' || !(maxOutputBytesPerRun > 0) || !Number.isFinite(maxOutputBytesPerRun))) {
+    throw badOption('maxOutputBytesPerRun', 'a positive number of bytes', maxOutputBytesPerRun);
+  }
+  // Checked now rather than when the cache is written, after all the work.
+  if (tensorRTVersion !== undefined) tensorRTVersionCode(tensorRTVersion);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw badOption('signal', 'an AbortSignal', typeof signal);
 }
 

@@ -60,9 +60,11 @@ function typedArrayName(value: unknown): string | undefined {
 
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
+  if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`;
   if (Array.isArray(value)) return `an Array of length ${value.length}`;
   const typed = typedArrayName(value);
   if (typed) return `${typed}(${(value as TypedArray).length})`;
+  if (ArrayBuffer.isView(value)) return Object.prototype.toString.call(value).slice(8, -1);
   if (typeof value === 'object') return `an object with keys [${Object.keys(value as object).join(', ')}]`;
   return typeof value;
 }
@@ -184,7 +186,7 @@ function densifyNdArray(
 
 function resolveValue(spec: InputSpec, batchIndex: number, value: BatchValue | unknown): Resolved {
   if (typedArrayName(value)) return { data: value as TypedArray, shape: undefined };
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
     throw batchError(batchIndex, `input "${spec.name}" is not a TypedArray, an ndarray or { data, shape }.`, {
       input: spec.name,
       expected: `a ${ARRAY_TYPE_OF[spec.dtype]}, an ndarray or { data, shape }`,
@@ -312,7 +314,8 @@ export function validateBatch(batch: unknown, inputs: readonly InputSpec[], opti
       fixes: ArrayBuffer.isView(batch) && names.length === 1 ? [`Return { "${names[0]}": data } instead of the bare array.`] : [],
     });
   }
-  const record = batch as Batch;
+  // A Map of name -> tensor is as clear as an object; accept it rather than report every input missing.
+  const record = (batch instanceof Map ? Object.fromEntries(batch) : batch) as Batch;
   const expectedNames = new Set(inputs.map((s) => s.name));
   const extra = Object.keys(record).filter((k) => !expectedNames.has(k));
   if (extra.length) {

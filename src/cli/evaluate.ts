@@ -18,6 +18,7 @@ Options:
   --batch <n>             samples per batch (default 32)
   --limit <n>             use at most n samples
   --layers <n>            how many worst layers to list (default 10)
+  --max-output-mb <n>     memory bound: at most n MiB of activations per onnxruntime run
   --json <file>           write the full result as JSON
 `;
 
@@ -55,6 +56,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
           batch: { type: 'string', default: '32' },
           limit: { type: 'string' },
           layers: { type: 'string', default: '10' },
+          'max-output-mb': { type: 'string' },
           json: { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
@@ -72,6 +74,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
     const batchSize = positiveInteger(values.batch, '--batch')!;
     const limit = positiveInteger(values.limit, '--limit');
     const layers = positiveInteger(values.layers, '--layers')!;
+    const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
 
     const [floatModel, quantizedModel] = await Promise.all([OnnxModel.load(positionals[0]!), OnnxModel.load(positionals[1]!)]);
     const dataset = await openNpyDataset(values.data, { inputs: floatModel.inputs(), batchSize, limit });
@@ -84,6 +87,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
         onProgress: (p) => progress.update(p),
         ...(labels ? { labels } : {}),
         ...(values.output ? { outputName: values.output } : {}),
+        ...(maxOutputMb ? { maxOutputBytesPerRun: maxOutputMb * 1024 * 1024 } : {}),
       });
     } finally {
       progress.done();

@@ -57,18 +57,20 @@ export interface NativeBridgeSession {
   readonly memory: 'host' | 'cuda';
   readonly busy: boolean;
   readonly disposed: boolean;
-  /** Zero-copy ArrayBuffers over each input's staging memory; null entries where external buffers are refused. */
-  inputArrays(options?: { forceCopy?: boolean }): (ArrayBuffer | null)[];
-  /** Copies a view of exactly the input's byteLength into its staging memory (the fallback path). */
-  stage(index: number, view: ArrayBufferView): void;
-  /** Copies what the job side sees for an input (device memory for CUDA sessions) into `view`. */
+  /** 1, or 2 when the bridge reads one batch ahead (JS fills one slot while the other is in use). */
+  readonly slots: number;
+  /** [slot][input]: zero-copy ArrayBuffers over the staging memory; null entries where external buffers are refused. */
+  inputArrays(options?: { forceCopy?: boolean }): (ArrayBuffer | null)[][];
+  /** Copies a view of exactly the input's byteLength into a slot's staging memory (the fallback path). */
+  stage(slot: number, index: number, view: ArrayBufferView): void;
+  /** Copies the last batch delivered to the job (device memory for CUDA sessions) for one input into `view`. */
   readBack(index: number, view: ArrayBufferView): void;
   dispose(): void;
 }
 
 /** Request kinds the job thread sends; reply with TRT_INT8_* status numbers (bridge_abi.h). */
 export type NativeBridgeRequest =
-  | { kind: 'batch'; id: number; payload: number[] }
+  | { kind: 'batch'; id: number; payload: number /* the slot to fill */ }
   | { kind: 'readCache'; id: number; payload: undefined }
   | { kind: 'writeCache'; id: number; payload: Uint8Array }
   | { kind: 'log'; id: 0; payload: NativeLogLine };
@@ -83,6 +85,8 @@ export interface NativeJobResult {
   readonly status: 'ok' | 'failed' | 'aborted';
   /** What run() returned (0 = success). */
   readonly runStatus: number;
+  /** Batches handed to the job (get_batch calls that returned a batch). */
+  readonly delivered: number;
   readonly runError?: string;
   /** Why the job was stopped (abort, failed callback, teardown, bridge error), if it was. */
   readonly stopReason?: string;
@@ -128,6 +132,7 @@ export interface NativeBridgeModule {
     inputs: readonly { name: string; byteLength: number }[];
     memory: 'host' | 'cuda';
     device?: number;
+    slots?: 1 | 2;
   }) => NativeBridgeSession;
   runJob(
     job: NativeJobExternal,

@@ -147,8 +147,9 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     ...(options.workspace !== undefined ? { workspaceBytes: options.workspace } : {}),
     ...(timingCache ? { timingCache } : {}),
     ...(options.builderOptimizationLevel !== undefined ? { builderOptimizationLevel: options.builderOptimizationLevel } : {}),
-    // 10.x keeps excluded layers in FP32 by precision constraints; on the Q/DQ route they simply get no Q/DQ.
-    ...(implicit && int8 && trtCalibrator !== 'none' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
+    // 10.x keeps excluded layers in FP32 by precision constraints (INT8 and FP16 alike); on the Q/DQ route
+    // they also get no Q/DQ, and on 11.x that is all there is (strongly typed: no precision constraints).
+    ...(implicit && precision !== 'fp32' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
     maxLogSeverity: maxLogSeverity(options.logger),
   };
   const plan = await runBuild(mod, spec, options, trtCalibrator === 'none' ? undefined : calibrationInputs(inputs, checked.calibrationShapes));

@@ -10,12 +10,21 @@ import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CalibrationSession, createBridgeTestDriver, fnv1a32 } from '../../src/bridge/index.js';
 import { isTrtInt8Error, TrtInt8Error } from '../../src/errors.js';
-import { core, nativeModule } from '../../src/native/binding.js';
+import { addonReport, core, nativeModule } from '../../src/native/binding.js';
 import { driverInputs, INPUTS, makeBatch, TestCalibrator } from './helpers.js';
+
+// The .node file the loader chose (build/Release, a prebuild, or TRT_INT8_ADDON_PATH): child processes and
+// workers load the same one.
+function addonFile(): string {
+  const report = addonReport();
+  if (!report.path) throw report.error ?? new Error('addon not loaded');
+  return report.path;
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cudaAvailable = nativeModule('cuda').probe().available;
 const memories: ('host' | 'cuda')[] = cudaAvailable ? ['host', 'cuda'] : ['host'];
+const configs = memories.flatMap((memory) => [true, false].map((prefetch) => ({ memory, prefetch })));
 
 function checksumsOf(batches: Record<string, Float32Array | Int32Array>[]): number[][] {
   return batches.map((batch) => INPUTS.map((spec) => fnv1a32(batch[spec.name]!)));
@@ -23,10 +32,10 @@ function checksumsOf(batches: Record<string, Float32Array | Int32Array>[]): numb
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.each(memories)('bridge (%s memory) driven from a native thread', (memory) => {
+describe.each(configs)('bridge ($memory memory, prefetch $prefetch) driven from a native thread', ({ memory, prefetch }) => {
   it('delivers every byte of sync getBatch batches, then ends at null', async () => {
     const batches = [0, 1, 2, 3, 4].map((i) => makeBatch(i));
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null });
     const calibrator = new TestCalibrator((ctx) => batches[ctx.batchIndex] ?? null);
     const result = await session.run(driver.job, calibrator);
@@ -42,7 +51,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
 
   it('delivers async getBatch batches (awaiting timers and I/O between them)', async () => {
     const batches = [0, 1, 2].map((i) => makeBatch(i + 10));
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null });
     const result = await session.run(
       driver.job,
@@ -58,7 +67,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
   it('fills lent arrays in place without a copy, and copies where zero copy is off', async () => {
     const batches = [0, 1, 2].map((i) => makeBatch(i + 20));
     for (const zeroCopy of [true, false]) {
-      using session = new CalibrationSession({ inputs: INPUTS, memory, zeroCopy });
+      using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory, zeroCopy });
       expect(session.zeroCopy).toBe(zeroCopy);
       const driver = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null });
       const lentSeen: boolean[] = [];
@@ -87,7 +96,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
 
   it('hands the cache bytes read to the job and writes back identical bytes', async () => {
     const cache = new TextEncoder().encode('TRT-100300-EntropyCalibration2\nimages: 3c010a14\nmask: 3f800000\n');
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs(), writeCache: 'echo', maxBatches: 1 });
     const calibrator = new TestCalibrator(() => makeBatch(0), cache);
     const result = await session.run(driver.job, calibrator);
@@ -103,7 +112,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
 
   it('reports an absent cache and writes the bytes the job produced', async () => {
     const produced = crypto.randomBytes(4096);
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs(), writeCache: produced, maxBatches: 2 });
     const calibrator = new TestCalibrator((ctx) => makeBatch(ctx.batchIndex));
     const result = await session.run(driver.job, calibrator);
@@ -114,7 +123,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
 
   it('rejects with the original thrown error object, stack intact, native log attached', async () => {
     const thrown = new RangeError('dataset exploded');
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs() });
     const calibrator = new TestCalibrator((ctx) => {
       if (ctx.batchIndex === 2) throw thrown;
@@ -132,7 +141,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
   it('rejects with the original error of a rejected Promise', async () => {
     class DatasetError extends Error {}
     const rejected = new DatasetError('async failure');
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs() });
     const error = await session
       .run(driver.job, new TestCalibrator(async () => Promise.reject(rejected)))
@@ -142,7 +151,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
   });
 
   it('aborts promptly in the middle (the native thread wakes from its wait)', async () => {
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs() });
     const controller = new AbortController();
     let pendingSignal: AbortSignal | undefined;
@@ -165,8 +174,27 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
     expect(core().bridge.liveJobThreads()).toBe(0);
   });
 
+  it('rejects with signal.reason even when a pending getBatch then fails on ctx.signal', async () => {
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
+    const driver = createBridgeTestDriver({ inputs: driverInputs() });
+    const controller = new AbortController();
+    let waiting = false;
+    const calibrator = new TestCalibrator(
+      (ctx) =>
+        new Promise((_, reject) => {
+          waiting = true;
+          ctx.signal.addEventListener('abort', () => reject(new Error('getBatch gave up')));
+        }),
+    );
+    const running = session.run(driver.job, calibrator, { signal: controller.signal });
+    while (!waiting) await sleep(2);
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    await expect(running).rejects.toBe(reason);
+  });
+
   it('aborts promptly while the native job is busy between batches', async () => {
-    using session = new CalibrationSession({ inputs: INPUTS, memory });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
     const driver = createBridgeTestDriver({ inputs: driverInputs(), delayMs: 30_000 });
     const controller = new AbortController();
     const running = session.run(driver.job, new TestCalibrator((ctx) => makeBatch(ctx.batchIndex)), { signal: controller.signal });
@@ -179,7 +207,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
   });
 
   it('refuses a bad batch with ERR_BAD_BATCH and delivers nothing of it', async () => {
-    using session = new CalibrationSession({ inputs: INPUTS, memory, zeroCopy: false });
+    using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory, zeroCopy: false });
     const driver = createBridgeTestDriver({ inputs: driverInputs() });
     const good = makeBatch(0);
     const calibrator = new TestCalibrator((ctx) => {
@@ -214,7 +242,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
       }
     });
     try {
-      using session = new CalibrationSession({ inputs: INPUTS, memory });
+      using session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
       const driver = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null });
       const calibrator = new TestCalibrator(async (ctx) => {
         if (ctx.batchIndex >= batches.length) return null;
@@ -239,7 +267,7 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
   it('runs several jobs in parallel, each with its own thread and data', async () => {
     const jobs = Array.from({ length: 4 }, (_, j) => {
       const batches = [0, 1, 2, 3, 4].map((i) => makeBatch(100 * j + i));
-      const session = new CalibrationSession({ inputs: INPUTS, memory });
+      const session = new CalibrationSession({ inputs: INPUTS, prefetch, memory });
       const driver = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null, delayMs: 2 });
       const calibrator = new TestCalibrator(async (ctx) => {
         await sleep(Math.random() * 5);
@@ -259,6 +287,24 @@ describe.each(memories)('bridge (%s memory) driven from a native thread', (memor
 });
 
 describe('bridge job lifecycle driven from a native thread', () => {
+  it('reads one batch ahead with prefetch (and exactly what the job asks for without)', async () => {
+    for (const prefetch of [true, false]) {
+      using session = new CalibrationSession({ inputs: INPUTS, memory: 'host', prefetch });
+      expect(session.prefetch).toBe(prefetch);
+      const driver = createBridgeTestDriver({ inputs: driverInputs(), maxBatches: 2, writeCache: new Uint8Array([1]) });
+      const batches = [0, 1, 2, 3].map((i) => makeBatch(i + 50));
+      const calibrator = new TestCalibrator((ctx) => batches[ctx.batchIndex] ?? null);
+      const result = await session.run(driver.job, calibrator);
+      expect(result.batches).toBe(2); // what the job consumed
+      expect(calibrator.calls).toBe(prefetch ? 3 : 2); // the look-ahead batch was asked for, then never delivered
+      expect(driver.results().checksums).toEqual(checksumsOf(batches.slice(0, 2)));
+      expect(calibrator.written).toHaveLength(1); // the cache request waited for the look-ahead batch
+      const back = new Float32Array(2 * 3 * 8 * 8);
+      session.readBack('images', back); // the job side still holds batch 1, not the look-ahead batch 2
+      expect(fnv1a32(back)).toBe(fnv1a32(batches[1]!.images!));
+    }
+  });
+
   it('reports a failing native job as ERR_BUILD_FAILED with its log', async () => {
     using session = new CalibrationSession({ inputs: INPUTS, memory: 'host' });
     const driver = createBridgeTestDriver({ inputs: driverInputs(), failAfterBatches: 2 });
@@ -307,7 +353,7 @@ describe('bridge job lifecycle driven from a native thread', () => {
 
   it('ends a job cleanly when its worker thread is terminated mid-job (thread joined, process healthy)', async () => {
     const worker = new Worker(path.join(here, 'worker-job.mjs'), {
-      workerData: { addonPath: process.env.TRT_INT8_ADDON_PATH },
+      workerData: { addonPath: addonFile() },
     });
     const message = await new Promise<{ waiting: boolean; live: number }>((resolve, reject) => {
       worker.once('message', resolve);
@@ -329,7 +375,11 @@ describe('bridge job lifecycle driven from a native thread', () => {
 
   it('lets a process exit while a job waits for a batch', () => {
     const started = performance.now();
-    const child = spawnSync(process.execPath, [path.join(here, 'exit-mid-job.mjs')], { encoding: 'utf8', timeout: 20_000 });
+    const child = spawnSync(process.execPath, [path.join(here, 'exit-mid-job.mjs')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, TRT_INT8_ADDON_PATH: addonFile() },
+    });
     expect(child.stdout).toBe('waiting\n');
     expect(child.signal).toBeNull();
     expect(child.status).toBe(0);

@@ -15,11 +15,11 @@ const inputs = [
 ];
 
 function runOne(mode) {
-  const session = new bridge.Session({ inputs, memory });
+  const session = new bridge.Session({ inputs, memory, slots: 2 });
   const arrays = session.inputArrays();
   const driver = bridge.createTestDriverJob({ inputs, writeCache: mode === 'native-fail' ? null : 'echo', failAfterBatches: mode === 'native-fail' ? 2 : -1 });
   let batches = 0;
-  const handle = bridge.runJob(driver.job, session, (kind, id) => {
+  const handle = bridge.runJob(driver.job, session, (kind, id, slot) => {
     if (kind === 'log') return;
     setImmediate(() => {
       if (kind === 'readCache') handle.reply(id, 1, new Uint8Array(64).fill(7));
@@ -27,8 +27,8 @@ function runOne(mode) {
       else if (mode === 'callback-fail' && batches === 2) handle.reply(id, -1);
       else if (mode === 'abort' && batches === 2) handle.abort();
       else if (batches++ < 4) {
-        new Uint8Array(arrays[0]).fill(batches);
-        session.stage(1, new Uint8Array(100).fill(batches));
+        new Uint8Array(arrays[slot][0]).fill(batches);
+        session.stage(slot, 1, new Uint8Array(100).fill(batches));
         handle.reply(id, 1);
       } else handle.reply(id, 0);
     });

@@ -232,6 +232,8 @@ describe('calibrate', () => {
 
     expectTyped(await rejection(calibrate(modelBytes, calibratorFromBatches([]))), 'ERR_EMPTY_DATASET');
     expectTyped(await rejection(calibrate(modelBytes, calibratorFromBatches(batches), { numBins: 3 })), 'ERR_BAD_OPTION');
+    expectTyped(await rejection(calibrate(modelBytes, calibratorFromBatches(batches), { maxOutputBytesPerRun: -1 })), 'ERR_BAD_OPTION');
+    expectTyped(await rejection(calibrate(modelBytes, calibratorFromBatches(batches), { tensorRTVersion: 'ten' })), 'ERR_BAD_OPTION');
     expectTyped(await rejection(calibrate(modelBytes, calibratorFromBatches(batches), { exclude: ['conv1_node'] as never })), 'ERR_BAD_OPTION');
     expectTyped(await rejection(calibrate(modelBytes, calibratorFromBatches(batches), { tensors: ['no_such_tensor'] })), 'ERR_BAD_OPTION');
     expectTyped(await rejection(calibrate(modelBytes, {} as Calibrator)), 'ERR_BAD_OPTION');

@@ -61,6 +61,11 @@ describe('validateBatch: accepted forms', () => {
     expect(Array.from(sliced.data as Float32Array)).toEqual(Array.from(buffer.subarray(12)));
   });
 
+  it('takes a Map of name -> tensor', () => {
+    const out = validateBatch(new Map([['images', iota(12)]]), [IMAGE], { batchIndex: 0 });
+    expect(out.get('images')!.shape).toEqual([1, 3, 2, 2]);
+  });
+
   it('maps every dtype to its TypedArray', () => {
     const specs: InputSpec[] = [
       { name: 'f16', shape: [2], dtype: 'float16' },
@@ -111,6 +116,8 @@ describe('validateBatch: errors', () => {
     const plain = badBatch({ images: Array.from(iota(12)) }, [IMAGE]);
     expect(plain.fixes.join(' ')).toMatch(/new Float32Array/);
     badBatch({ images: ndarray(Array.from(iota(12)), [1, 3, 2, 2]) }, [IMAGE]);
+    expect(badBatch({ images: new DataView(new ArrayBuffer(48)) }, [IMAGE]).actual).toBe('DataView');
+    expect(badBatch({ images: new ArrayBuffer(48) }, [IMAGE]).actual).toBe('an ArrayBuffer of 48 bytes');
   });
 
   it('rejects a wrong rank or fixed dimension', () => {

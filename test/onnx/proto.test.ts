@@ -76,6 +76,7 @@ describe('ONNX protobuf code', () => {
 
   it('works from the ESM and the CJS bundle (as tsup builds the package)', async () => {
     // A git-ignored folder inside the repo, so the bundles resolve protobufjs from node_modules.
+    fs.mkdirSync(path.join(repoRoot, '.cache'), { recursive: true });
     const outDir = fs.mkdtempSync(path.join(repoRoot, '.cache', 'onnx-bundle-'));
     try {
       await build({

@@ -4,8 +4,8 @@
  * the collector itself run single-threaded.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { HistogramCollector, TrtInt8Error, type TensorHistogram } from '../../src/index.js';
-import { laplaceArray, normalArray, referenceCounts } from './prng.js';
+import { computeAmax, entropyAmax, HistogramCollector, TrtInt8Error, type TensorHistogram } from '../../src/index.js';
+import { histogramOf, laplaceArray, normalArray, referenceCounts } from './prng.js';
 
 const collectors: HistogramCollector[] = [];
 function collector(options?: ConstructorParameters<typeof HistogramCollector>[0]): HistogramCollector {
@@ -225,6 +225,20 @@ describe('HistogramCollector', () => {
     const h: TensorHistogram = c.histograms().get('empty')!;
     expect(h.count).toBe(0);
     expect(sum(h.counts)).toBe(0);
+  });
+
+  it('feeds the amax algorithms: entropy < percentile 99.999 < minmax on a Gaussian', async () => {
+    const c = collector();
+    const x = normalArray(300_000, 17);
+    await c.add(new Map([['t', x]]));
+    const h = c.histograms().get('t')!;
+    expect(entropyAmax(h)).toBe(entropyAmax(histogramOf('t', x)));
+    const entropy = computeAmax(h, { kind: 'entropy2' });
+    const percentile = computeAmax(h, { kind: 'percentile', percentile: 99.999 });
+    const minmax = computeAmax(h, { kind: 'minmax' });
+    expect(entropy).toBeLessThan(percentile);
+    expect(percentile).toBeLessThan(minmax);
+    expect(minmax).toBe(absMaxOf(x));
   });
 
   it('validates its input with TrtInt8Errors', async () => {
