@@ -6,5 +6,8 @@ export * from './capabilities/index.js';
 export * from './stats/index.js';
 export * from './onnx/index.js';
 export * from './calibrate/index.js';
+export * from './data/index.js';
+export * from './images/index.js';
 export * from './bridge/index.js';
 export * from './tensorrt/index.js';
+export * from './shapes/index.js';

@@ -8,7 +8,8 @@
  * parsing, onnxruntime session with the extra outputs, running the batches, histograms, ranges). Not
  * timed: loading the images (in memory as float32 beforehand), writing the cache or the Q/DQ model.
  * The Python side (ort_calibration_timing.py) times create_calibrator + collect_data + compute_data,
- * the same work. Each measurement is the median of --repeats runs, after one untimed warm-up of ours.
+ * the same work. Each measurement is the median of --repeats runs, after one untimed warm-up of ours;
+ * the runs alternate between the two sides (round r: ours, then theirs) so that load changes hit both.
  * Both use onnxruntime's default thread count on the CPU execution provider.
  */
 import { spawnSync } from 'node:child_process';
@@ -61,48 +62,63 @@ async function main(): Promise<void> {
   const calibration = await loadFashionMnist('train', { indices: calibrationIndices(CALIBRATION_COUNT, CALIBRATION_SEED) });
 
   console.log(`Calibrating ${calibration.count} images (batches of 32), ${repeats} timed run(s) each, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})`);
-  const ours: Record<string, { runs_seconds: number[]; median_seconds: number }> = {};
-  for (const algorithm of algorithms) {
-    const runs: number[] = [];
-    for (let r = -1; r < repeats; r++) {
-      const calibrator = calibratorFromBatches(batches(calibration.images, calibration.count, 32), { algorithm });
-      const started = performance.now();
-      await calibrate(modelPath, calibrator);
-      const seconds = (performance.now() - started) / 1000;
-      if (r >= 0) runs.push(seconds); // r = -1: warm-up (loads onnxruntime and the addon)
-    }
-    ours[algorithm] = { runs_seconds: runs.map((s) => +s.toFixed(4)), median_seconds: median(runs) };
-    console.log(`  trt-int8 calibrate() ${algorithm.padEnd(12)} median ${median(runs).toFixed(3)} s   runs ${runs.map((s) => s.toFixed(3)).join(', ')}`);
-  }
-
   const script = path.join(BENCH_DIR, 'ort_calibration_timing.py');
-  const python = spawnSync(values.python!, [script, '--repeats', String(repeats), '--methods', values['ort-methods']!, '--calibration-count', String(calibration.count)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  if (python.error || python.status !== 0) {
-    throw new Error(
-      `The Python half (${script}) failed${python.error ? `: ${python.error.message}` : ` with exit ${python.status}`}:\n${python.stderr.split('\n').slice(-15).join('\n')}\n` +
-        'It needs onnxruntime and numpy: python3 -m pip install onnxruntime numpy (or --python PATH).',
-    );
+  const ortMethods = values['ort-methods']!;
+  /** One timed run of each onnxruntime method, in a fresh Python process (its start-up is not timed). */
+  const runOrtOnce = (): OrtTimings => {
+    const python = spawnSync(values.python!, [script, '--repeats', '1', '--methods', ortMethods, '--calibration-count', String(calibration.count)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    if (python.error || python.status !== 0) {
+      throw new Error(
+        `The Python half (${script}) failed${python.error ? `: ${python.error.message}` : ` with exit ${python.status}`}:\n${python.stderr.split('\n').slice(-15).join('\n')}\n` +
+          'It needs onnxruntime and numpy: python3 -m pip install onnxruntime numpy (or --python PATH).',
+      );
+    }
+    return JSON.parse(python.stdout.trim().split('\n').pop()!) as OrtTimings;
+  };
+  const timeOurs = async (algorithm: AlgorithmKind): Promise<number> => {
+    const calibrator = calibratorFromBatches(batches(calibration.images, calibration.count, 32), { algorithm });
+    const started = performance.now();
+    await calibrate(modelPath, calibrator);
+    return (performance.now() - started) / 1000;
+  };
+
+  // Rounds interleave the two sides, so that a change in the machine's load hits both alike.
+  for (const algorithm of algorithms) await timeOurs(algorithm); // warm-up: loads onnxruntime-node and the addon
+  const ourRuns: Record<string, number[]> = Object.fromEntries(algorithms.map((a) => [a, []]));
+  let ort: OrtTimings | undefined;
+  for (let round = 0; round < repeats; round++) {
+    for (const algorithm of algorithms) ourRuns[algorithm]!.push(await timeOurs(algorithm));
+    const once = runOrtOnce();
+    if (!ort) ort = once;
+    else for (const [method, t] of Object.entries(once.methods)) ort.methods[method]!.runs_seconds.push(...t.runs_seconds);
+    process.stdout.write(`  round ${round + 1}/${repeats} done\n`);
   }
-  const ort = JSON.parse(python.stdout.trim().split('\n').pop()!) as OrtTimings;
-  for (const [method, t] of Object.entries(ort.methods)) {
-    console.log(`  onnxruntime ${ort.onnxruntime} ${t.calibrator} (${method.padEnd(12)}) median ${t.median_seconds.toFixed(3)} s   runs ${t.runs_seconds.map((s) => s.toFixed(3)).join(', ')}`);
+  for (const t of Object.values(ort!.methods)) t.median_seconds = median(t.runs_seconds);
+  const ours = Object.fromEntries(
+    Object.entries(ourRuns).map(([algorithm, runs]) => [algorithm, { runs_seconds: runs.map((s) => +s.toFixed(4)), median_seconds: median(runs) }]),
+  );
+  for (const [algorithm, t] of Object.entries(ours)) {
+    console.log(`  trt-int8 calibrate() ${algorithm.padEnd(12)} median ${t.median_seconds.toFixed(3)} s   runs ${t.runs_seconds.map((s) => s.toFixed(3)).join(', ')}`);
+  }
+  for (const [method, t] of Object.entries(ort!.methods)) {
+    console.log(`  onnxruntime ${ort!.onnxruntime} ${t.calibrator} (${method.padEnd(12)}) median ${t.median_seconds.toFixed(3)} s   runs ${t.runs_seconds.map((s) => s.toFixed(3)).join(', ')}`);
   }
 
   console.log('Speed-up (onnxruntime median / trt-int8 median; > 1 means trt-int8 is faster):');
   const ratios: Record<string, number> = {};
   for (const [algorithm, mine] of Object.entries(ours)) {
-    for (const [method, theirs] of Object.entries(ort.methods)) {
+    for (const [method, theirs] of Object.entries(ort!.methods)) {
       const ratio = theirs.median_seconds / mine.median_seconds;
       ratios[`${algorithm} vs ort ${method}`] = +ratio.toFixed(2);
       console.log(`  trt-int8 ${algorithm.padEnd(9)} vs onnxruntime ${method.padEnd(13)} ${ratio.toFixed(2)}x`);
     }
   }
-  const entropyGoal = ours.entropy2 && ort.methods['entropy-2048']
-    ? ort.methods['entropy-2048'].median_seconds / ours.entropy2.median_seconds
+  const entropyGoal = ours.entropy2 && ort!.methods['entropy-2048']
+    ? ort!.methods['entropy-2048'].median_seconds / ours.entropy2.median_seconds
     : undefined;
   if (entropyGoal !== undefined) {
     console.log(`Goal: trt-int8 entropy2 >= ${GOAL_SPEEDUP_VS_ORT_ENTROPY}x faster than onnxruntime's EntropyCalibrater at the same 2048 bins: ${entropyGoal.toFixed(2)}x -> ${entropyGoal >= GOAL_SPEEDUP_VS_ORT_ENTROPY ? 'MET' : 'NOT MET'}`);

@@ -10,15 +10,16 @@
  * with onnxruntime on the 10,000 test images and compares them. No GPU or TensorRT needed.
  *
  * Options: --data-dir DIR, --out-dir DIR, --calibration-count N (default 1024), --batch-size N (default 32),
- * --exclude NODE (repeatable; default /stem1/conv/Conv, `--exclude none` quantizes every layer),
+ * --exclude NODE (repeatable: keep that node in FP32), --input-algorithm minmax|entropy2|percentile|calibrator (the
+ * algorithm for the graph input; default minmax, `calibrator` = the calibrator's entropy),
  * --check (exit 1 when a target is missed).
  */
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 // In an application: from 'trt-int8'. The example imports the sources so that it runs without a prior build.
-import { calibrate, evaluate } from '../../src/index.js';
-import { DEFAULT_EXCLUDED_NODES, FashionMnistCalibrator, testBatches } from './calibrator.js';
+import { calibrate, evaluate, type AlgorithmKind } from '../../src/index.js';
+import { DEFAULT_INPUT_ALGORITHM, FashionMnistCalibrator, testBatches } from './calibrator.js';
 import { CALIBRATION_COUNT, CALIBRATION_SEED, DEFAULT_DATA_DIR, EXAMPLE_DIR, calibrationIndices, loadFashionMnist } from './dataset.js';
 
 /** Targets from the project's issue #3: INT8 must stay this close to FP32. */
@@ -29,10 +30,17 @@ interface OrtBaseline {
 }
 
 async function readBaseline(file: string): Promise<OrtBaseline | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as OrtBaseline;
-  } catch {
-    return undefined;
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // the baseline has not been run
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as OrtBaseline;
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${(error as Error).message}): delete it or re-run ort_quantize_static.py`);
   }
 }
 
@@ -45,7 +53,8 @@ async function main(): Promise<number> {
       'out-dir': { type: 'string', default: path.join(EXAMPLE_DIR, 'out') },
       'calibration-count': { type: 'string', default: String(CALIBRATION_COUNT) },
       'batch-size': { type: 'string', default: '32' },
-      exclude: { type: 'string', multiple: true, default: DEFAULT_EXCLUDED_NODES },
+      exclude: { type: 'string', multiple: true, default: [] },
+      'input-algorithm': { type: 'string', default: DEFAULT_INPUT_ALGORITHM },
       check: { type: 'boolean', default: false },
     },
   });
@@ -55,6 +64,7 @@ async function main(): Promise<number> {
   const batchSize = Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer, got ${values['batch-size']}`);
   const excluded = values.exclude!.filter((name) => name !== 'none');
+  const inputAlgorithm = values['input-algorithm']!;
   const modelPath = path.join(EXAMPLE_DIR, 'model.onnx');
   const cachePath = path.join(outDir, 'fashion-mnist.cache');
   const qdqPath = path.join(outDir, 'fashion-mnist.qdq.onnx');
@@ -68,8 +78,11 @@ async function main(): Promise<number> {
   const calibrator = new FashionMnistCalibrator(calibration.images, batchSize);
   console.log(`Calibrating ${path.relative(process.cwd(), modelPath)} on ${calibration.count} training images (seed ${CALIBRATION_SEED}), batches of ${batchSize}...`);
   if (excluded.length > 0) console.log(`  kept in FP32: ${excluded.join(', ')}`);
+  if (inputAlgorithm !== 'calibrator') console.log(`  graph input calibrated with ${inputAlgorithm}, activations with entropy2`);
   const result = await calibrate(modelPath, calibrator, {
     exclude: { names: excluded },
+    // Per-tensor override: the graph input by min-max (see DEFAULT_INPUT_ALGORITHM), everything else by the calibrator.
+    tensorAlgorithms: ({ isGraphInput }) => (isGraphInput && inputAlgorithm !== 'calibrator' ? (inputAlgorithm as AlgorithmKind) : undefined),
     signal: controller.signal,
     onProgress: (p) => {
       const line = `  batch ${p.batchesDone}/${p.batchCount ?? '?'}  ${Math.round(p.samplesPerSecond)} images/s`;
@@ -126,7 +139,7 @@ async function main(): Promise<number> {
 
   const summary = {
     model: 'examples/fashion-mnist/model.onnx',
-    calibration: { images: calibration.count, seed: CALIBRATION_SEED, batchSize, algorithm: result.algorithm, excluded, seconds: result.summary.seconds },
+    calibration: { images: calibration.count, seed: CALIBRATION_SEED, batchSize, algorithm: result.algorithm, inputAlgorithm, excluded, seconds: result.summary.seconds },
     test: { images: evaluation.samples, fp32Accuracy: accuracy.float, int8Accuracy: accuracy.quantized, dropPoints, top1Agreement: evaluation.top1Agreement },
     outputs: evaluation.outputs,
     worstLayers: evaluation.worstLayers.slice(0, 5),

@@ -4,7 +4,7 @@
  * algorithm. No TensorRT involved; the result writes a TensorRT cache and a Q/DQ model.
  */
 import { TrtInt8Error, abortError, throwIfAborted } from '../errors.js';
-import { nextValidatedBatch, type Calibrator } from '../calibrators/index.js';
+import { nextValidatedBatch, resolveAlgorithm, type AlgorithmInput, type Calibrator } from '../calibrators/index.js';
 import type { CalibrationAlgorithm, InputSpec, NormalizedBatch } from '../calibrators/types.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
@@ -35,6 +35,42 @@ export interface CalibrateOptions {
   readonly tensors?: readonly string[];
   /** TensorRT version of the cache handed to calibrator.writeCache and checked in readCache (default 10.16.0). */
   readonly tensorRTVersion?: string;
+  /**
+   * Per-tensor algorithm overrides: a map from tensor name, or a function returning an algorithm (or undefined for the
+   * calibrator's). Why: entropy cuts a range just above a large spike, and a normalised image input is one big spike
+   * (the background), so `{ tensorAlgorithms: ({ isGraphInput }) => (isGraphInput ? 'minmax' : undefined) }` keeps
+   * the input unclipped while activations keep entropy. docs/study-entropy-input-range.md measures it.
+   */
+  readonly tensorAlgorithms?: TensorAlgorithms;
+}
+
+export interface TensorInfo {
+  readonly name: string;
+  /** A graph input (fed straight from the batch), as opposed to a node output. */
+  readonly isGraphInput: boolean;
+}
+
+export type TensorAlgorithms =
+  | Readonly<Record<string, AlgorithmInput>>
+  | ((tensor: TensorInfo) => AlgorithmInput | undefined);
+
+/** The algorithm each tensor is calibrated with: the override if any, else the calibrator's. Validated up front. */
+function algorithmsPerTensor(tensors: readonly string[], graphInputs: ReadonlySet<string>, fallback: CalibrationAlgorithm, overrides: TensorAlgorithms | undefined): Map<string, CalibrationAlgorithm> {
+  const chosen = new Map<string, CalibrationAlgorithm>();
+  if (overrides !== undefined && typeof overrides !== 'function') {
+    const unknown = Object.keys(overrides).filter((name) => !tensors.includes(name));
+    if (unknown.length > 0) {
+      throw badOption('tensorAlgorithms', 'names of tensors being calibrated', unknown.slice(0, 10), [
+        'List the calibrated tensors with planQuantization(model).activationNames, or pass a function ({ name, isGraphInput }) => algorithm.',
+      ]);
+    }
+  }
+  for (const name of tensors) {
+    const info: TensorInfo = { name, isGraphInput: graphInputs.has(name) };
+    const override = overrides === undefined ? undefined : typeof overrides === 'function' ? overrides(info) : overrides[name];
+    chosen.set(name, override === undefined ? fallback : resolveAlgorithm(override));
+  }
+  return chosen;
 }
 
 function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
@@ -62,6 +98,10 @@ function checkOptions(options: CalibrateOptions): void {
   // Checked now rather than when the cache is written, after all the work.
   if (tensorRTVersion !== undefined) tensorRTVersionCode(tensorRTVersion);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw badOption('signal', 'an AbortSignal', typeof signal);
+  const { tensorAlgorithms } = options;
+  if (tensorAlgorithms !== undefined && typeof tensorAlgorithms !== 'function' && (tensorAlgorithms === null || typeof tensorAlgorithms !== 'object' || Array.isArray(tensorAlgorithms))) {
+    throw badOption('tensorAlgorithms', '{ [tensorName]: algorithm } or ({ name, isGraphInput }) => algorithm | undefined', tensorAlgorithms);
+  }
 }
 
 async function toModel(model: ModelInput): Promise<OnnxModel> {
@@ -156,6 +196,7 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     const onnxModel = await toModel(model);
     const inputs: InputSpec[] = onnxModel.inputs();
     const tensors = tensorsToCalibrate(onnxModel, options);
+    const algorithms = algorithmsPerTensor(tensors, new Set(inputs.map((i) => i.name)), calibrator.algorithm, options.tensorAlgorithms);
     const tracker = new ProgressTracker(calibrator.batchCount);
 
     const cached = await tryCache(calibrator, calibrator.algorithm, version, tensors);
@@ -218,7 +259,15 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
           fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
         });
       }
-      calibrated.push({ name, amax: computeAmax(histogram, calibrator.algorithm), min: histogram.min, max: histogram.max, histogram });
+      const algorithm = algorithms.get(name)!;
+      calibrated.push({
+        name,
+        amax: computeAmax(histogram, algorithm),
+        min: histogram.min,
+        max: histogram.max,
+        histogram,
+        ...(algorithm === calibrator.algorithm ? {} : { algorithm }),
+      });
     }
     const seconds = tracker.seconds;
     const snapshot = tracker.snapshot();

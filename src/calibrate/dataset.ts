@@ -1,14 +1,16 @@
 /**
- * Calibration and evaluation data from NumPy files: a .npy (single-input models), a .npz (one array per
- * input name), a directory of them, or a text file listing them. Every file holds either a chunk of
- * samples (leading sample dimension) or a single sample; chunks are re-cut into batches of the size asked
- * for, reading one file at a time so a large directory never sits in memory at once.
+ * Calibration and evaluation data from NumPy files for the CLI's --data: a .npy (single-input models), a
+ * .npz (one array per input name), a directory of them, or a text file listing them. Every file holds
+ * either a chunk of samples (leading sample dimension) or a single sample; chunks are re-cut into batches
+ * of the size asked for by the dataset of src/data, reading one file at a time.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TrtInt8Error } from '../errors.js';
 import type { Batch, InputSpec } from '../calibrators/types.js';
+import type { TypedArray } from '../calibrators/types.js';
 import { readNpy, readNpz, type NpyArray, type NpyData } from '../data/npy.js';
+import { openDataset, readListFile, type FileDecoder, type SampleTensor } from '../data/dataset.js';
 
 export interface NpyDatasetOptions {
   /** The model's inputs (name, shape with -1 for dynamic dimensions, dtype). The first dimension is the batch. */
@@ -58,12 +60,7 @@ export async function resolveDataFiles(data: string): Promise<string[]> {
   }
   if (isArrayFile(data)) return [data];
   // A list file: one path per line, relative to the list's folder; blank lines and # comments skipped.
-  const text = await fs.readFile(data, 'utf8');
-  const files = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'))
-    .map((l) => path.resolve(path.dirname(data), l));
+  const files = await readListFile(data);
   const bad = files.find((f) => !isArrayFile(f));
   if (bad !== undefined) {
     throw badData(data, 'a list file must name .npy or .npz files only.', '.npy or .npz paths, one per line', bad);
@@ -133,8 +130,6 @@ async function readChunk(file: string, inputs: readonly InputSpec[]): Promise<Ch
   return toChunk(file, new Map([[inputs[0]!.name, await readNpy(file)]]), inputs);
 }
 
-type TypedArrayConstructor = new (length: number) => NpyData;
-
 function validateOptions(options: NpyDatasetOptions): void {
   const { batchSize, limit, inputs } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -158,78 +153,43 @@ function validateOptions(options: NpyDatasetOptions): void {
 
 /**
  * Opens NumPy data as batches for `inputs`. Reads the first file at once so a bad path, dtype or shape
- * fails before any model runs.
+ * fails before any model runs. Built on openDataset (src/data): this adds the model-aware reading of
+ * .npy/.npz chunks (input names, float64 -> float32, optional sample dimension) and is strict: a bad file
+ * here is an error, not a skip.
  */
 export async function openNpyDataset(data: string, options: NpyDatasetOptions): Promise<NpyDataset> {
   validateOptions(options);
   const { inputs, batchSize, limit } = options;
   const files = await resolveDataFiles(data);
-  const first = await readChunk(files[0]!, inputs);
+  let first: Chunk | undefined = await readChunk(files[0]!, inputs);
   const fixedBatch = inputs.some((i) => (i.shape[0] ?? -1) > 0);
   let batchCount: number | undefined;
   if (files.length === 1) {
     const usable = Math.min(first.samples, limit ?? Infinity);
     batchCount = fixedBatch ? Math.floor(usable / batchSize) : Math.ceil(usable / batchSize);
   }
-  const state = { droppedSamples: 0 };
-
-  async function* batches(): AsyncGenerator<Batch> {
-    const pending: { chunk: Chunk; start: number }[] = [];
-    let pendingSamples = 0;
-    let remaining = limit ?? Infinity;
-    const take = (n: number): Batch => {
-      const batch: Record<string, { data: NpyData; shape: number[] }> = {};
-      for (const input of inputs) {
-        const head = pending[0]!.chunk.tensors.get(input.name)!;
-        const out = new (head.data.constructor as TypedArrayConstructor)(n * head.sampleSize);
-        let filled = 0;
-        for (const part of pending) {
-          if (filled === n) break;
-          const t = part.chunk.tensors.get(input.name)!;
-          if (t.sampleShape.join() !== head.sampleShape.join() || t.data.constructor !== head.data.constructor) {
-            throw badData(part.chunk.source, `"${input.name}" differs from the earlier files in sample shape or dtype.`, `[${head.sampleShape.join(', ')}] ${head.data.constructor.name}`, `[${t.sampleShape.join(', ')}] ${t.data.constructor.name}`);
-          }
-          const count = Math.min(n - filled, part.chunk.samples - part.start);
-          (out as Float32Array).set((t.data as Float32Array).subarray(part.start * t.sampleSize, (part.start + count) * t.sampleSize), filled * t.sampleSize);
-          filled += count;
-        }
-        batch[input.name] = { data: out, shape: [n, ...head.sampleShape] };
-      }
-      // Advance the queue past the samples just used.
-      let left = n;
-      while (left > 0) {
-        const part = pending[0]!;
-        const count = Math.min(left, part.chunk.samples - part.start);
-        part.start += count;
-        left -= count;
-        if (part.start === part.chunk.samples) pending.shift();
-      }
-      pendingSamples -= n;
-      return batch;
+  const decodeFile: FileDecoder = async (file) => {
+    // The first file was read up front to fail early; use it once, then read files as they come.
+    const chunk = first !== undefined && file === first.source ? first : await readChunk(file, inputs);
+    first = undefined;
+    return {
+      rows: chunk.samples,
+      row(i) {
+        const sample: Record<string, SampleTensor> = {};
+        for (const [name, t] of chunk.tensors) sample[name] = { data: t.data.subarray(i * t.sampleSize, (i + 1) * t.sampleSize) as TypedArray, shape: t.sampleShape };
+        return sample;
+      },
     };
-    for (let i = 0; i < files.length && remaining > 0; i++) {
-      const chunk = i === 0 ? first : await readChunk(files[i]!, inputs);
-      const usable = Math.min(chunk.samples, remaining);
-      if (usable === 0) continue;
-      pending.push({ chunk: usable < chunk.samples ? { ...chunk, samples: usable } : chunk, start: 0 });
-      pendingSamples += usable;
-      remaining -= usable;
-      while (pendingSamples >= batchSize) yield take(batchSize);
-    }
-    if (pendingSamples > 0) {
-      // A model with a fixed batch dimension cannot take a short last batch; say so rather than fail late.
-      if (fixedBatch) state.droppedSamples = pendingSamples;
-      else yield take(pendingSamples);
-    }
-  }
-
+  };
+  const dataset = await openDataset(files, { decodeFile, strict: true, samplesPerFile: 'many', ...(limit ? { limit } : {}) });
   return {
     files,
     batchCount,
     get droppedSamples() {
-      return state.droppedSamples;
+      return dataset.report.dropped;
     },
-    [Symbol.asyncIterator]: batches,
+    // A model with a fixed batch dimension cannot take a short last batch: drop (and report) it.
+    [Symbol.asyncIterator]: () => dataset.batches({ batchSize, remainder: fixedBatch ? 'drop' : 'keep', inputName: inputs[0]!.name }),
   };
 }
 

@@ -1,4 +1,4 @@
-export { calibrate, type CalibrateOptions, type ModelInput } from './calibrate.js';
+export { calibrate, type CalibrateOptions, type ModelInput, type TensorAlgorithms, type TensorInfo } from './calibrate.js';
 export {
   CalibrationResult,
   DEFAULT_TENSORRT_VERSION,

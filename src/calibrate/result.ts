@@ -20,6 +20,8 @@ export interface TensorCalibration {
   readonly max?: number;
   /** The |x| histogram the algorithm chose amax from; absent when the range came from a cache. */
   readonly histogram?: TensorHistogram;
+  /** Set when options.tensorAlgorithms chose another algorithm than the calibrator's for this tensor. */
+  readonly algorithm?: CalibrationAlgorithm;
 }
 
 export interface CalibrationParameters {
@@ -129,7 +131,7 @@ export class CalibrationResult {
             counts: Array.from(t.histogram.counts.subarray(0, used)),
           };
         }
-        return { name: t.name, amax: t.amax, scale: amaxToScale(t.amax), min: t.min, max: t.max, histogram };
+        return { name: t.name, amax: t.amax, scale: amaxToScale(t.amax), min: t.min, max: t.max, ...(t.algorithm ? { algorithm: t.algorithm } : {}), histogram };
       }),
     };
   }

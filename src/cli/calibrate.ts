@@ -11,6 +11,10 @@ import { OnnxModel } from '../onnx/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION } from '../calibrate/result.js';
 import { openNpyDataset } from '../calibrate/dataset.js';
+import type { InputSpec } from '../calibrators/types.js';
+import type { DatasetReport, Remainder } from '../data/dataset.js';
+import { ImageCalibrator } from '../images/image-calibrator.js';
+import type { ImagePreprocessorOptions } from '../images/preprocess.js';
 import type { CalibrationProgress } from '../calibrate/progress.js';
 
 import type { CliIO } from './doctor.js';
@@ -19,6 +23,100 @@ import type { CliIO } from './doctor.js';
 export interface ProgressStream {
   readonly isTTY?: boolean;
   write(text: string): unknown;
+}
+
+/** The image flags shared by `calibrate` and `evaluate`. */
+export const IMAGE_USAGE = `Images (--data is a folder of .png/.jpg/.jpeg, recursive, or a list file of them):
+  --image-size <WxH>      turns image mode on: decode, resize to W x H, normalise
+  --resize <mode>         stretch (default), letterbox, center-crop
+  --channels <order>      rgb (default), bgr, gray
+  --layout <layout>       nchw (default), nhwc
+  --scale <s>             pixel multiplier (default 1/255; accepts a fraction like 1/127.5)
+  --mean <m[,m,m]>        subtracted after scaling (default 0), one value or one per channel
+  --std <s[,s,s]>         divides after the mean (default 1)
+  --decoder <name>        js (default: jpeg-js + pngjs) or sharp (faster; npm install sharp)
+  --seed <n>              shuffle the images with this seed (default: file order)
+  --strict                fail on the first unreadable or non-image file instead of skipping it
+`;
+
+export const IMAGE_FLAGS = {
+  'image-size': { type: 'string' },
+  resize: { type: 'string' },
+  channels: { type: 'string' },
+  layout: { type: 'string' },
+  scale: { type: 'string' },
+  mean: { type: 'string' },
+  std: { type: 'string' },
+  seed: { type: 'string' },
+  decoder: { type: 'string' },
+  strict: { type: 'boolean', default: false },
+} as const;
+
+function numberFlag(value: string, flag: string): number {
+  const fraction = /^\s*(-?[\d.e+-]+)\s*\/\s*([\d.e+-]+)\s*$/i.exec(value);
+  const n = fraction ? Number(fraction[1]) / Number(fraction[2]) : value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got "${value}".`);
+  return n;
+}
+
+export interface ImageFlagValues {
+  readonly 'image-size'?: string;
+  readonly resize?: string;
+  readonly channels?: string;
+  readonly layout?: string;
+  readonly scale?: string;
+  readonly mean?: string;
+  readonly std?: string;
+  readonly seed?: string;
+  readonly decoder?: string;
+  readonly strict?: boolean;
+}
+
+/** The preprocessor options of the image flags, or undefined without --image-size (NumPy data). */
+export function imageOptionsFromFlags(values: ImageFlagValues): { preprocess: ImagePreprocessorOptions; seed?: number; strict: boolean } | undefined {
+  const size = values['image-size'];
+  const imageOnly = (['resize', 'channels', 'layout', 'scale', 'mean', 'std', 'seed', 'decoder'] as const).filter((k) => values[k] !== undefined);
+  if (size === undefined) {
+    if (imageOnly.length > 0 || values.strict) throw new UsageError(`--${imageOnly[0] ?? 'strict'} only applies to images: add --image-size WxH.`);
+    return undefined;
+  }
+  const match = /^(\d+)x(\d+)$/i.exec(size.trim());
+  if (!match) throw new UsageError(`--image-size needs WIDTHxHEIGHT, e.g. 224x224, got "${size}".`);
+  const list = (v: string | undefined, flag: string) => (v === undefined ? undefined : v.split(',').map((x) => numberFlag(x, flag)));
+  const mean = list(values.mean, '--mean');
+  const std = list(values.std, '--std');
+  let seed: number | undefined;
+  if (values.seed !== undefined) {
+    if (!/^\d+$/.test(values.seed)) throw new UsageError(`--seed needs a non-negative integer, got "${values.seed}".`);
+    seed = Number(values.seed);
+  }
+  const preprocess: ImagePreprocessorOptions = {
+    width: Number(match[1]),
+    height: Number(match[2]),
+    ...(values.resize !== undefined ? { resize: values.resize as ImagePreprocessorOptions['resize'] } : {}),
+    ...(values.channels !== undefined ? { channels: values.channels as ImagePreprocessorOptions['channels'] } : {}),
+    ...(values.layout !== undefined ? { layout: values.layout as ImagePreprocessorOptions['layout'] } : {}),
+    ...(values.decoder !== undefined ? { decoder: values.decoder as ImagePreprocessorOptions['decoder'] } : {}),
+    ...(values.scale !== undefined ? { scale: numberFlag(values.scale, '--scale') } : {}),
+    ...(mean ? { mean: mean.length === 1 ? mean[0]! : mean } : {}),
+    ...(std ? { std: std.length === 1 ? std[0]! : std } : {}),
+  };
+  return { preprocess, ...(seed !== undefined ? { seed } : {}), strict: Boolean(values.strict) };
+}
+
+/** A model with a fixed batch dimension needs full batches; a dynamic one takes a short last batch. */
+export function remainderFor(inputs: readonly InputSpec[]): Remainder {
+  return inputs.some((i) => (i.shape[0] ?? -1) > 0) ? 'drop' : 'keep';
+}
+
+export function describeReport(report: DatasetReport, io: CliIO): void {
+  const parts = [`${report.used} image(s) used`];
+  if (report.padded) parts.push(`${report.padded} padding copies`);
+  if (report.dropped) parts.push(`${report.dropped} dropped (less than one batch)`);
+  if (report.skipped.length) parts.push(`${report.skipped.length} skipped`);
+  io.stderr(`data: ${parts.join(', ')}.`);
+  for (const s of report.skipped.slice(0, 10)) io.stderr(`  skipped ${s.path}: ${s.reason}`);
+  if (report.skipped.length > 10) io.stderr(`  ... and ${report.skipped.length - 10} more`);
 }
 
 export const CALIBRATE_USAGE = `Usage: trt-int8 calibrate <model.onnx> --data <file.npy|file.npz|list.txt|dir> [options]
@@ -40,7 +138,8 @@ Options:
 
 --data: a .npy (single-input models), a .npz with one array per input name, a folder of them, or a
 text file listing them; each holds samples along the first dimension (or one sample).
-`;
+
+${IMAGE_USAGE}`;
 
 /** Thrown for command-line mistakes: exit code 2 and the usage text. */
 export class UsageError extends Error {
@@ -136,6 +235,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
           exclude: { type: 'string' },
           'max-output-mb': { type: 'string' },
           cuda: { type: 'boolean', default: false },
+          ...IMAGE_FLAGS,
           help: { type: 'boolean', short: 'h', default: false },
         },
       });
@@ -162,9 +262,27 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
     const exclude = values.exclude ? { names: values.exclude.split(',').map((s) => s.trim()).filter(Boolean) } : undefined;
 
+    const images = imageOptionsFromFlags(values);
+
     const model = await OnnxModel.load(positionals[0]!);
-    const dataset = await openNpyDataset(values.data, { inputs: model.inputs(), batchSize, limit });
-    const calibrator = calibratorFromBatches(dataset, { algorithm, percentile, batchCount: dataset.batchCount });
+    const algorithmInput = algorithm === 'percentile' ? { kind: 'percentile' as const, percentile } : algorithm;
+    let dataset: Awaited<ReturnType<typeof openNpyDataset>> | undefined;
+    let imageCalibrator: ImageCalibrator | undefined;
+    if (images) {
+      imageCalibrator = await ImageCalibrator.create({
+        data: values.data,
+        preprocess: images.preprocess,
+        batchSize,
+        remainder: remainderFor(model.inputs()),
+        algorithm: algorithmInput,
+        strict: images.strict,
+        ...(images.seed !== undefined ? { shuffle: { seed: images.seed } } : {}),
+        ...(limit ? { limit } : {}),
+      });
+    } else {
+      dataset = await openNpyDataset(values.data, { inputs: model.inputs(), batchSize, limit });
+    }
+    const calibrator = imageCalibrator ?? calibratorFromBatches(dataset!, { algorithm, percentile, batchCount: dataset!.batchCount });
     const progress = progressReporter(io, progressStream, 'calibrate');
     let result;
     try {
@@ -179,7 +297,8 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     } finally {
       progress.done();
     }
-    if (dataset.droppedSamples > 0) {
+    if (imageCalibrator) describeReport(imageCalibrator.report, io);
+    if (dataset && dataset.droppedSamples > 0) {
       io.stderr(`note: the model's batch size is fixed, so the last ${dataset.droppedSamples} sample(s) (less than one batch) were not used.`);
     }
     const { summary } = result;

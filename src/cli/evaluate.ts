@@ -7,7 +7,21 @@ import { writeFileAtomic } from '../cache/index.js';
 import { OnnxModel } from '../onnx/index.js';
 import { evaluate, type EvaluationResult } from '../calibrate/evaluate.js';
 import { openNpyDataset, readLabels } from '../calibrate/dataset.js';
-import { UsageError, abortOnSigint, positiveInteger, progressReporter, reportError, type ProgressStream } from './calibrate.js';
+import { openDataset } from '../data/dataset.js';
+import { createImagePreprocessor } from '../images/preprocess.js';
+import {
+  IMAGE_FLAGS,
+  IMAGE_USAGE,
+  UsageError,
+  abortOnSigint,
+  describeReport,
+  imageOptionsFromFlags,
+  positiveInteger,
+  progressReporter,
+  remainderFor,
+  reportError,
+  type ProgressStream,
+} from './calibrate.js';
 import type { CliIO } from './doctor.js';
 
 export const EVALUATE_USAGE = `Usage: trt-int8 evaluate <float.onnx> <quantized.onnx> --data <file.npy|file.npz|list.txt|dir> [options]
@@ -20,7 +34,8 @@ Options:
   --layers <n>            how many worst layers to list (default 10)
   --max-output-mb <n>     memory bound: at most n MiB of activations per onnxruntime run
   --json <file>           write the full result as JSON
-`;
+
+${IMAGE_USAGE}`;
 
 function formatSqnr(sqnr: number): string {
   return Number.isFinite(sqnr) ? `${sqnr.toFixed(2)} dB` : sqnr > 0 ? 'identical' : `${sqnr} dB`;
@@ -58,6 +73,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
           layers: { type: 'string', default: '10' },
           'max-output-mb': { type: 'string' },
           json: { type: 'string' },
+          ...IMAGE_FLAGS,
           help: { type: 'boolean', short: 'h', default: false },
         },
       });
@@ -77,7 +93,20 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
     const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
 
     const [floatModel, quantizedModel] = await Promise.all([OnnxModel.load(positionals[0]!), OnnxModel.load(positionals[1]!)]);
-    const dataset = await openNpyDataset(values.data, { inputs: floatModel.inputs(), batchSize, limit });
+    const images = imageOptionsFromFlags(values);
+    const inputs = floatModel.inputs();
+    let imageDataset: Awaited<ReturnType<typeof openDataset>> | undefined;
+    if (images) {
+      imageDataset = await openDataset(values.data, {
+        decodeFile: createImagePreprocessor(images.preprocess),
+        strict: images.strict,
+        ...(images.seed !== undefined ? { shuffle: { seed: images.seed } } : {}),
+        ...(limit ? { limit } : {}),
+      });
+    }
+    const dataset = imageDataset
+      ? { [Symbol.asyncIterator]: () => imageDataset!.batches({ batchSize, remainder: remainderFor(inputs), inputName: inputs[0]!.name, signal: interrupt.signal }) }
+      : await openNpyDataset(values.data, { inputs, batchSize, limit });
     const labels = values.labels ? await readLabels(values.labels) : undefined;
     const progress = progressReporter(io, progressStream, 'evaluate');
     let result;
@@ -92,6 +121,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
     } finally {
       progress.done();
     }
+    if (imageDataset) describeReport(imageDataset.report, io);
     io.stdout(formatEvaluation(result, layers));
     if (values.json) {
       // JSON has no Infinity: identical tensors get sqnr null.

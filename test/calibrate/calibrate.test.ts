@@ -99,6 +99,29 @@ describe('calibrate', () => {
     expect(result.parameters.numBins).toBe(512);
   });
 
+  it('tensorAlgorithms: the graph input takes min-max while activations keep the calibrator\'s entropy', async () => {
+    const direct = await directActivations();
+    const result = await calibrate(model, calibratorFromBatches(batches, { algorithm: 'entropy2' }), {
+      numBins: 512,
+      tensorAlgorithms: ({ isGraphInput }) => (isGraphInput ? 'minmax' : undefined),
+    });
+    const collector = new HistogramCollector({ numBins: 512 });
+    for (let b = 0; b < batches.length; b++) await collector.add(new Map([...direct].map(([name, chunks]) => [name, chunks[b]!])));
+    const reference = collector.histograms();
+    const input = result.tensors.get('input')!;
+    expect(input.amax).toBe(reference.get('input')!.absMax);
+    expect(input.algorithm).toEqual({ kind: 'minmax' });
+    expect(computeAmax(reference.get('input')!, { kind: 'entropy2' })).toBeLessThan(input.amax); // so the override mattered
+    for (const name of planned.filter((n) => n !== 'input')) {
+      expect(result.tensors.get(name)!.amax).toBe(computeAmax(reference.get(name)!, { kind: 'entropy2' }));
+      expect(result.tensors.get(name)!.algorithm).toBeUndefined();
+    }
+    // The map form, and its check of names.
+    const byName = await calibrate(model, calibratorFromBatches(batches, { algorithm: 'entropy2' }), { numBins: 512, tensorAlgorithms: { input: { kind: 'percentile', percentile: 99 } } });
+    expect(byName.tensors.get('input')!.amax).toBe(computeAmax(reference.get('input')!, { kind: 'percentile', percentile: 99 }));
+    await expect(calibrate(model, calibratorFromBatches(batches), { tensorAlgorithms: { nope: 'minmax' } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'tensorAlgorithms' });
+  });
+
   it('writes a cache that round-trips through the codec and is reused instead of recalibrating', async () => {
     const dir = tempDir();
     const cachePath = path.join(dir, 'model.cache');

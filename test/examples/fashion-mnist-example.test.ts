@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { calibrate, evaluate, isTrtInt8Error, type CalibrationResult } from '../../src/index.js';
-import { DEFAULT_EXCLUDED_NODES, FashionMnistCalibrator, testBatches } from '../../examples/fashion-mnist/calibrator.js';
+import { DEFAULT_INPUT_ALGORITHM, FashionMnistCalibrator, testBatches } from '../../examples/fashion-mnist/calibrator.js';
 import { DEFAULT_DATA_DIR, EXAMPLE_DIR, IMAGE_SIZE, calibrationIndices, isFashionMnistPresent, loadFashionMnist } from '../../examples/fashion-mnist/dataset.js';
 
 const dataPresent = await isFashionMnistPresent();
@@ -57,14 +57,18 @@ describe.skipIf(!dataPresent)('the example, end to end', () => {
     const calibration = await loadFashionMnist('train', { indices: calibrationIndices() });
     let progressCalls = 0;
     result = await calibrate(modelPath, new FashionMnistCalibrator(calibration.images, 32), {
-      exclude: { names: DEFAULT_EXCLUDED_NODES },
+      tensorAlgorithms: ({ isGraphInput }) => (isGraphInput ? DEFAULT_INPUT_ALGORITHM : undefined),
       onProgress: () => void progressCalls++,
     });
     expect(progressCalls).toBe(32);
     expect(result.summary).toMatchObject({ batches: 32, samples: 1024, source: 'collected' });
-    // The excluded first convolution's input is not calibrated; the activations after it are.
-    expect(result.tensors.has('input')).toBe(false);
-    expect(result.tensors.has('/stem1/Relu_output_0')).toBe(true);
+    // Every layer is quantized; the graph input's range is its full min-max range (entropy would clip it at the
+    // background spike, 0.81), the activations keep entropy.
+    const input = result.tensors.get('input')!;
+    expect(input.algorithm).toEqual({ kind: 'minmax' });
+    expect(input.amax).toBeCloseTo(Math.max(-input.min!, input.max!), 6);
+    expect(input.amax).toBeGreaterThan(2);
+    expect(result.tensors.get('/stem1/Relu_output_0')?.algorithm).toBeUndefined();
     for (const t of result.tensors.values()) {
       expect(t.amax).toBeGreaterThan(0);
       expect(t.amax).toBeLessThanOrEqual(Math.max(Math.abs(t.min ?? 0), Math.abs(t.max ?? 0)) + 1e-6);

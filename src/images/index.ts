@@ -1,0 +1,3 @@
+export * from './decode.js';
+export * from './preprocess.js';
+export * from './image-calibrator.js';
