@@ -214,7 +214,7 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     const fromFeeds = tensors.filter((t) => inputNames.has(t));
     const fromRuns = tensors.filter((t) => !inputNames.has(t));
     const ort = loadOnnxRuntime();
-    session = await createSession(ort, onnxModel.withExtraOutputs(fromRuns), executionProviders, onnxModel.displayName);
+    session = await createSession(ort, onnxModel.withInlinedExternalData().withExtraOutputs(fromRuns), executionProviders, onnxModel.displayName);
     const runner = new GroupedRunner(session, fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
     collector = new HistogramCollector({ numBins });
     const histograms = collector;

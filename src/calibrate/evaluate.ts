@@ -106,9 +106,9 @@ export async function evaluate(floatModel: ModelInput, quantizedModel: ModelInpu
     const fetched = [...comparedOutputs, ...layers];
 
     const ort = loadOnnxRuntime();
-    const referenceSession = await createSession(ort, reference.withExtraOutputs(layers), executionProviders, reference.displayName);
+    const referenceSession = await createSession(ort, reference.withInlinedExternalData().withExtraOutputs(layers), executionProviders, reference.displayName);
     sessions.push(referenceSession);
-    const quantizedSession = await createSession(ort, quantized.withExtraOutputs(layers), executionProviders, quantized.displayName);
+    const quantizedSession = await createSession(ort, quantized.withInlinedExternalData().withExtraOutputs(layers), executionProviders, quantized.displayName);
     sessions.push(quantizedSession);
     // Groups are planned on the float model; each group's quantized values are fetched right after its
     // float values, so at most one group of each model is in memory (the memory bound holds for both).

@@ -96,7 +96,8 @@ function badTensor(tensorName: string, message: string, options: { expected?: un
   return new TrtInt8Error('ERR_BAD_MODEL', `Tensor "${tensorName}": ${message}`, { input: tensorName, ...options });
 }
 
-function readExternal(tensor: TensorProto, context: ExternalDataContext): Uint8Array {
+/** The bytes of a tensor stored in an external file, checked against the file's size. */
+export function readExternal(tensor: TensorProto, context: ExternalDataContext): Uint8Array {
   const name = tensor.name ?? '';
   const entries = new Map((tensor.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = entries.get('location');

@@ -12,6 +12,7 @@ import {
   encodeModel,
   findAttribute,
   isDType,
+  readExternal,
   tensorDims,
   tensorToFloat32,
   toNumber,
@@ -72,6 +73,9 @@ function valueSpec(info: ValueInfoProto): ValueSpec {
     : undefined;
   return { name, dtype: elemTypeName(tensorType?.elemType ?? 0), shape };
 }
+
+/** Protobuf's 2 GiB message limit, less room for the graph itself. */
+const MAX_INLINE_BYTES = 2 ** 31 - 64 * 2 ** 20;
 
 function badModel(modelName: string, message: string, options: ConstructorParameters<typeof TrtInt8Error>[2] = {}) {
   return new TrtInt8Error('ERR_BAD_MODEL', `${modelName}: ${message}`, { input: modelName, ...options });
@@ -330,6 +334,46 @@ export class OnnxModel {
   /** The serialized model. */
   toBytes(): Uint8Array {
     return encodeModel(this.proto);
+  }
+
+  /**
+   * This model with every externally stored tensor (initializers and Constant values, subgraphs included) read into
+   * the model itself, or this model when it has none. For runtimes handed bytes rather than a path:
+   * onnxruntime's InferenceSession.create(bytes) cannot resolve external files. Protobuf caps a message at 2 GiB, so a
+   * larger model is ERR_BAD_MODEL.
+   */
+  withInlinedExternalData(): OnnxModel {
+    const isExternal = (t: TensorProto) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
+    const tensorsOf = (graph: GraphProto): TensorProto[] => [
+      ...(graph.initializer ?? []),
+      ...(graph.node ?? []).flatMap((n) =>
+        (n.attribute ?? []).flatMap((a) => [
+          ...(a.t ? [a.t as TensorProto] : []),
+          ...((a.tensors ?? []) as TensorProto[]),
+          ...(a.g ? tensorsOf(a.g as GraphProto) : []),
+          ...((a.graphs ?? []) as GraphProto[]).flatMap(tensorsOf),
+        ]),
+      ),
+    ];
+    if (!tensorsOf(this.graph).some(isExternal)) return this;
+    const copy = this.clone();
+    let total = 0;
+    for (const tensor of tensorsOf(copy.graph).filter(isExternal)) {
+      const bytes = readExternal(tensor, this.externalContext);
+      total += bytes.length;
+      if (total > MAX_INLINE_BYTES) {
+        throw badModel(this.displayName, 'its external data is too large to hold inside one ONNX message for onnxruntime.', {
+          input: this.displayName,
+          expected: `at most ${MAX_INLINE_BYTES} bytes of weights`,
+          actual: `more than ${total} bytes`,
+          fixes: ['Calibrate a smaller model, or run collection where the model can be loaded from its path.'],
+        });
+      }
+      tensor.rawData = bytes;
+      tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+      tensor.externalData = [];
+    }
+    return copy;
   }
 
   /** A deep copy (same file path, so external data still resolves). */

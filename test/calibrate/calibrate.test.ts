@@ -11,7 +11,7 @@ import { Calibrator, EntropyCalibrator2, calibratorFromBatches } from '../../src
 import type { Batch, BatchContext } from '../../src/calibrators/types.js';
 import { parseCalibrationCache, formatCalibrationCache } from '../../src/cache/index.js';
 import { HistogramCollector, computeAmax } from '../../src/stats/index.js';
-import { OnnxModel, planQuantization } from '../../src/onnx/index.js';
+import { OnnxModel, onnxProto as onnx, planQuantization } from '../../src/onnx/index.js';
 import { TrtInt8Error } from '../../src/errors.js';
 import * as ort from 'onnxruntime-node';
 import { runModel, cosine } from '../onnx/helpers.js';
@@ -120,6 +120,41 @@ describe('calibrate', () => {
     const byName = await calibrate(model, calibratorFromBatches(batches, { algorithm: 'entropy2' }), { numBins: 512, tensorAlgorithms: { input: { kind: 'percentile', percentile: 99 } } });
     expect(byName.tensors.get('input')!.amax).toBe(computeAmax(reference.get('input')!, { kind: 'percentile', percentile: 99 }));
     await expect(calibrate(model, calibratorFromBatches(batches), { tensorAlgorithms: { nope: 'minmax' } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'tensorAlgorithms' });
+  });
+
+  it('calibrates a model whose weights live in an external data file (inlined for onnxruntime)', async () => {
+    const dir = tempDir();
+    const model = OnnxModel.fromBytes(modelBytes);
+    const external = new Map<string, Float32Array>();
+    let offset = 0;
+    const chunks: Buffer[] = [];
+    for (const init of model.graph.initializer!) {
+      const values = model.tensorWeights(init.name!);
+      external.set(init.name!, values);
+      chunks.push(Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+      init.rawData = new Uint8Array(0);
+      init.floatData = [];
+      init.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      init.externalData = [
+        { key: 'location', value: 'weights.bin' },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(values.byteLength) },
+      ];
+      offset += values.byteLength;
+    }
+    fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat(chunks));
+    fs.writeFileSync(path.join(dir, 'model.onnx'), model.toBytes());
+    expect(fs.statSync(path.join(dir, 'model.onnx')).size).toBeLessThan(offset); // the weights really are outside
+
+    const fromFile = await calibrate(path.join(dir, 'model.onnx'), calibratorFromBatches(batches, { algorithm: 'minmax' }));
+    const inline = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }));
+    for (const [name, t] of inline.tensors) expect(fromFile.tensors.get(name)!.amax).toBe(t.amax);
+
+    // Loaded from bytes there is no folder to find weights.bin in: a typed error naming the tensor.
+    const error = await calibrate(fs.readFileSync(path.join(dir, 'model.onnx')), calibratorFromBatches(batches)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TrtInt8Error);
+    expect((error as TrtInt8Error).code).toBe('ERR_BAD_MODEL');
+    expect(external.has((error as TrtInt8Error).input!)).toBe(true);
   });
 
   it('writes a cache that round-trips through the codec and is reused instead of recalibrating', async () => {
