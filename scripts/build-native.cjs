@@ -55,7 +55,8 @@ function run(cmd, cmdArgs) {
 if (args.includes('--prebuild')) {
   // --napi tags the binary for every Node that has N-API 8; --strip keeps the committed file small.
   env.PREBUILD_NODE_GYP = `"${process.execPath}" "${gyp}"`;
-  run(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--target', process.versions.node]);
+  env.PREBUILD_SHELL = "/bin/sh"; // so that the command above, with its arguments, is run through a shell
+  run(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--tag-libc', '--target', process.versions.node]);
 } else {
   const jobs = ['-j', String(Math.max(1, os.cpus().length))];
   run(process.execPath, [gyp, 'rebuild', ...jobs, ...(args.includes('--debug') ? ['--debug'] : [])]);
