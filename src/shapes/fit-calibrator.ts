@@ -11,7 +11,7 @@ import type { Batch, BatchContext, InputSpec, TypedArray } from '../calibrators/
 import { fitToShape, resolveFitOptions, type FitOptions } from './fit-to-shape.js';
 
 /** Per input: its OPT shape, or an optimization-profile range whose `opt` is used. */
-export type OptShapes = Readonly<Record<string, readonly number[] | { readonly opt: readonly number[] }>>;
+export type OptShapes = Readonly<Record<string, readonly number[] | { readonly min?: readonly number[]; readonly opt: readonly number[]; readonly max?: readonly number[] }>>;
 
 export interface InputFitTotals {
   readonly optShape: readonly number[];

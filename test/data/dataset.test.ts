@@ -93,6 +93,20 @@ describe('openDataset sources', () => {
     expect((batch!.a as SampleTensor).shape).toEqual([2, 2]);
   });
 
+  it("reads files of several samples (samplesPerFile: 'many'), counting the limit in samples", async () => {
+    const files = writeNpySamples(tempDir(), [0, 1, 2]);
+    const decodeFile = async (file: string) => {
+      const k = Number(/sample-(\d+)/.exec(file)![1]);
+      return { rows: 3, row: (i: number) => ({ data: Float32Array.from([10 * k + i]), shape: [1] }) };
+    };
+    const dataset = await openDataset(files, { decodeFile, samplesPerFile: 'many', limit: 7 });
+    expect(dataset.size).toBeUndefined();
+    expect(firstValues(await batchesOf(dataset, 2, 'keep'))).toEqual([0, 1, 2, 10, 11, 12, 20]);
+    const ids: string[] = [];
+    for await (const s of (await openDataset(files.slice(0, 1), { decodeFile, samplesPerFile: 'many' })).samples()) ids.push(s.id);
+    expect(ids).toEqual([0, 1, 2].map((i) => `${files[0]}#${i}`));
+  });
+
   it('rejects items that are not samples, and a shuffle of a stream, naming them', async () => {
     const bad = await rejection(batchesOf(await openDataset([{ data: Float32Array.from([1]), shape: [1] }, { nope: 1 }] as unknown as DatasetItem[]), 1));
     expect(bad.code).toBe('ERR_BAD_BATCH');
