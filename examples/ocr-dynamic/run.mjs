@@ -243,11 +243,12 @@ async function main() {
     console.log(`\n[per-profile-merge] profile A (long side <= 512): ${small.length} images, profile B (> 512): ${large.length} images; caches merged, rule 'max'`);
     t = performance.now();
     const caches = [];
-    for (const files of [small, large]) caches.push((await calibrateOn(model, files, args.algorithm)).toTensorRTCache());
+    // A profile with no image (possible with --calibration N) has nothing to calibrate.
+    for (const files of [small, large].filter((f) => f.length > 0)) caches.push((await calibrateOn(model, files, args.algorithm)).toTensorRTCache());
     const merged = mergeCalibrationCaches(caches, { rule: 'max' });
     await writeFileAtomic(path.join(OUT, 'ppocr-det.merged.cache'), merged.text);
-    const fromB = [...merged.scaleFrom.values()].filter((i) => i === 1).length;
-    console.log(`  calibrated in ${seconds(t)} s; merged ${merged.scales.size} tensors, ${fromB} scales from profile B, ${merged.scales.size - fromB} from A`);
+    const fromLast = [...merged.scaleFrom.values()].filter((i) => i === caches.length - 1).length;
+    console.log(`  calibrated in ${seconds(t)} s; merged ${caches.length} caches, ${merged.scales.size} tensors, ${fromLast} scales from the last profile, ${merged.scales.size - fromLast} from the other`);
     const amax = new Map([...merged.scales].map(([name, scale]) => [name, scaleToAmax(scale)]));
     await evaluateQdq('per-profile-merge', insertQdq(model, { amax }).toBytes());
   }

@@ -99,6 +99,7 @@ export class ShapeFittingCalibrator extends Calibrator {
   readonly #onReport: ((report: FitReport) => void) | undefined;
   readonly #totals = new Map<string, MutableTotals>();
   #reported = false;
+  #checked = false;
 
   constructor(inner: Calibrator, optShapes: OptShapes, options: FitCalibratorOptions = {}) {
     const looksLikeCalibrator = inner !== null && typeof inner === 'object' && typeof inner.getBatch === 'function' && typeof inner.algorithm?.kind === 'string';
@@ -129,14 +130,41 @@ export class ShapeFittingCalibrator extends Calibrator {
     }
   }
 
+  /** optShapes must name inputs of the session, at its rank and, where the session's shape is fixed, at that shape. */
+  #checkAgainstSession(inputs: readonly InputSpec[]): void {
+    const byName = new Map(inputs.map((spec) => [spec.name, spec]));
+    for (const [name, opt] of this.#optShapes) {
+      const spec = byName.get(name);
+      const conflicts = spec && (spec.shape.length !== opt.length || spec.shape.some((d, i) => d >= 0 && d !== opt[i]));
+      if (!spec || conflicts) {
+        throw new TrtInt8Error('ERR_BAD_OPTION', spec
+          ? `fitCalibratorToProfile: the OPT shape of "${name}" does not fit the shape the calibration runs at.`
+          : `fitCalibratorToProfile: optShapes names "${name}", which is not an input of the model.`, {
+          input: `optShapes.${name}`,
+          expected: spec ? `[${spec.shape.join(', ')}] (-1 = any)` : inputs.map((i) => i.name),
+          actual: spec ? `[${opt.join(', ')}]` : name,
+          fixes: spec
+            ? ['Pass the OPT shapes TensorRT calibrates at: buildEngine\'s calibrationProfile, else profiles[0].']
+            : ['Use the model input names exactly (names are case-sensitive).'],
+        });
+      }
+    }
+  }
+
   async getBatch(ctx: BatchContext): Promise<Batch | null> {
+    if (ctx.batchIndex === 0 || !this.#checked) {
+      this.#checkAgainstSession(ctx.inputs);
+      this.#checked = true;
+    }
     // The inner calibrator may return any shape of the right rank: it sees the inputs with every
     // dimension it may vary marked dynamic (-1), whatever OPT shape the session runs at.
     const relaxed: InputSpec[] = ctx.inputs.map((spec) => {
       const opt = this.#optShapes.get(spec.name);
       return opt ? { name: spec.name, dtype: spec.dtype, shape: opt.map(() => -1) } : spec;
     });
-    const batch: unknown = await this.inner.getBatch({ ...ctx, inputs: relaxed });
+    // Buffers the TensorRT bridge lends are OPT-sized: they are for the fitted batch, not for the inner calibrator's.
+    const lent = (ctx as { buffers?: ReadonlyMap<string, TypedArray> | null }).buffers ?? null;
+    const batch: unknown = await this.inner.getBatch({ ...ctx, inputs: relaxed, ...(lent ? { buffers: null } : {}) } as BatchContext);
     if (batch === null) return null;
     const valid = validateBatch(batch, relaxed, { batchIndex: ctx.batchIndex, nonFinite: this.inner.nonFinite, ...(this.inner.onWarning ? { onWarning: this.inner.onWarning } : {}) });
     const out: Record<string, { data: TypedArray; shape: number[] }> = {};
@@ -149,7 +177,8 @@ export class ShapeFittingCalibrator extends Calibrator {
       }
       let fitted;
       try {
-        fitted = fitToShape(tensor, opt, { ...this.#fit, inputName: name });
+        const into = lent?.get(name);
+        fitted = fitToShape(tensor, opt, { ...this.#fit, inputName: name, ...(into ? { into } : {}) });
       } catch (error) {
         if (error instanceof TrtInt8Error && error.code === 'ERR_BAD_BATCH') {
           throw new TrtInt8Error('ERR_BAD_BATCH', `Calibration batch ${ctx.batchIndex}: ${error.message}`.split('\n')[0]!, {

@@ -100,7 +100,16 @@ export function float16Bits(value: number): number {
  * cutting under mode 'pad' (or padding under 'truncate') is ERR_BAD_BATCH naming `inputName`, the target
  * shape and the sample shape.
  */
-export function fitToShape(sample: FitSample, targetShape: readonly number[], options: FitOptions & { readonly inputName?: string } = {}): FittedTensor {
+export function fitToShape(
+  sample: FitSample,
+  targetShape: readonly number[],
+  options: FitOptions & {
+    /** Names the input in errors. */
+    readonly inputName?: string;
+    /** Writes the result here (e.g. a buffer the TensorRT bridge lends) when it is the sample's array type and the target's size. */
+    readonly into?: TypedArray;
+  } = {},
+): FittedTensor {
   const { mode, align, padValue } = resolveFitOptions(options);
   const name = options.inputName ?? 'sample';
   if (sample === null || typeof sample !== 'object' || !ArrayBuffer.isView(sample.data) || !Array.isArray(sample.shape)) {
@@ -157,11 +166,14 @@ export function fitToShape(sample: FitSample, targetShape: readonly number[], op
   const rank = shape.length;
   const total = product(targetShape);
   const Ctor = sample.data.constructor as new (length: number) => TypedArray;
-  const out = new Ctor(total);
+  const into = options.into;
+  const reuse = into !== undefined && into.constructor === Ctor && into.length === total && into.buffer !== sample.data.buffer;
+  const out = reuse ? into : new Ctor(total);
   const fill = sample.data instanceof BigInt64Array || sample.data instanceof BigUint64Array
     ? BigInt(Math.trunc(padValue))
     : sample.dtype === 'float16' ? float16Bits(padValue) : padValue;
-  if (fill !== 0 && fill !== 0n) (out as { fill(v: number | bigint): unknown }).fill(fill);
+  // A fresh array is already zero; a reused one holds the previous batch.
+  if (reuse || (fill !== 0 && fill !== 0n)) (out as { fill(v: number | bigint): unknown }).fill(fill);
 
   // The overlap of sample and target, and where it starts in each.
   const overlap = shape.map((d, i) => Math.min(d, targetShape[i] as number));

@@ -18,6 +18,7 @@ import { calibrate } from '../calibrate/calibrate.js';
 import { runNativeJob } from '../bridge/session.js';
 import { OnnxModel } from '../onnx/model.js';
 import { insertQdq } from '../onnx/qdq.js';
+import { fitCalibratorToProfile } from '../shapes/fit-calibrator.js';
 import { Engine, openTensorRT } from './engine.js';
 import { maxLogSeverity, routeLogLine } from './log.js';
 import { nativeError, type NativeBuildSpec, type NativeTensorRTModule } from './native.js';
@@ -152,7 +153,14 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     ...(implicit && precision !== 'fp32' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
     maxLogSeverity: maxLogSeverity(options.logger),
   };
-  const plan = await runBuild(mod, spec, options, trtCalibrator === 'none' ? undefined : calibrationInputs(inputs, checked.calibrationShapes));
+  const calibration =
+    trtCalibrator === 'none'
+      ? undefined
+      : {
+          inputs: calibrationInputs(inputs, checked.calibrationShapes),
+          calibrator: options.fitToProfile ? fitCalibratorToProfile(options.calibrator!, checked.calibrationShapes, options.fitToProfile) : options.calibrator!,
+        };
+  const plan = await runBuild(mod, spec, options, calibration);
   if (options.timingCache !== undefined && plan.timingCache) await writeFileAtomic(options.timingCache, plan.timingCache);
   return Engine.fromPlan(plan.plan, mod, version);
 }
@@ -172,7 +180,7 @@ function calibrationInputs(inputs: readonly InputSpec[], shapes: Record<string, 
   });
 }
 
-async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, options: BuildEngineOptions, calibration: InputSpec[] | undefined) {
+async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, options: BuildEngineOptions, calibration: { inputs: InputSpec[]; calibrator: Calibrator } | undefined) {
   let handles;
   try {
     handles = mod.createBuildJob(spec);
@@ -180,9 +188,9 @@ async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, option
     throw nativeError(error, 'buildEngine');
   }
   const onLog = (line: { severity: number; message: string }) => routeLogLine(line, options.logger, options.onProgress);
-  const sessionInputs = calibration ?? [{ name: '__no_calibration__', dtype: 'uint8' as const, shape: [1] }];
+  const sessionInputs = calibration?.inputs ?? [{ name: '__no_calibration__', dtype: 'uint8' as const, shape: [1] }];
   try {
-    await runNativeJob(handles.job as Parameters<typeof runNativeJob>[0], calibration ? options.calibrator! : new NoCalibration(), {
+    await runNativeJob(handles.job as Parameters<typeof runNativeJob>[0], calibration?.calibrator ?? new NoCalibration(), {
       inputs: sessionInputs,
       // TensorRT reads calibration batches from device memory; builds without calibration need no session memory.
       memory: calibration ? 'cuda' : 'host',
@@ -195,6 +203,10 @@ async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, option
       throw nativeError(error.actual, 'buildEngine', error.details);
     }
     throw error;
+  } finally {
+    // Calibrator.close() runs once calibration ends or fails, as in calibrate(): it releases the data source, and
+    // fitCalibratorToProfile reports how much it padded and cut there.
+    if (calibration) await Promise.resolve(calibration.calibrator.close()).catch(() => undefined);
   }
   const result = mod.takeBuildResult(handles.result);
   if (!result) throw new TrtInt8Error('ERR_BUILD_FAILED', 'buildEngine: the build finished without an engine.', { input: 'onnx', expected: 'a serialized engine', actual: 'none' });

@@ -62,6 +62,12 @@ export function checkBuildOptions(options: BuildEngineOptions): void {
       for (const [name, range] of Object.entries(profile)) checkRange(`profiles[${p}].${name}`, range);
     });
   }
+  if (o.fitToProfile !== undefined) {
+    const fit = o.fitToProfile as { mode?: unknown } | null;
+    if (fit === null || typeof fit !== 'object' || Array.isArray(fit) || (fit.mode !== undefined && !['pad', 'truncate', 'pad-or-truncate'].includes(fit.mode as string))) {
+      throw badOption('fitToProfile', 'fitToProfile must be fitCalibratorToProfile options.', "{ mode?: 'pad' | 'truncate' | 'pad-or-truncate', padValue?, align?, onReport? }", o.fitToProfile);
+    }
+  }
   if (o.calibrationProfile !== undefined) {
     if (o.calibrationProfile === null || typeof o.calibrationProfile !== 'object' || Array.isArray(o.calibrationProfile)) {
       throw badOption('calibrationProfile', 'calibrationProfile must map input names to one shape each.', '{ inputName: number[] }', o.calibrationProfile);

@@ -1,5 +1,6 @@
 /** The public vocabulary of the TensorRT back end: build options, progress, logging, engine tensors. */
 import type { Calibrator } from '../calibrators/calibrator.js';
+import type { FitCalibratorOptions } from '../shapes/fit-calibrator.js';
 import type { Batch } from '../calibrators/types.js';
 import type { CalibrateOptions } from '../calibrate/calibrate.js';
 import type { TensorRTInstall } from '../capabilities/tensorrt-locator.js';
@@ -67,6 +68,11 @@ export interface BuildEngineOptions {
    * of profiles[0]. Every calibration batch is checked against it.
    */
   readonly calibrationProfile?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * TensorRT 10 implicit calibration only: fit every batch to the calibration shape by padding and/or truncating
+   * (fitCalibratorToProfile) instead of rejecting batches of other shapes. Totals go to `onReport` at the end.
+   */
+  readonly fitToProfile?: FitCalibratorOptions;
   /** Workspace memory pool limit in bytes (default: TensorRT's, the device's memory). */
   readonly workspace?: number;
   /** Timing cache file: read if present, used by the builder, saved back (merged with the new timings) atomically. */

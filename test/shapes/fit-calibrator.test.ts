@@ -143,3 +143,43 @@ describe('fitCalibratorToProfile', () => {
     expect(() => fitCalibratorToProfile(inner, { x: [1] }, { align: 'middle' as never })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION', input: 'align' }));
   });
 });
+
+describe('fitCalibratorToProfile against the session', () => {
+  it('an OPT shape for an unknown input, or one that contradicts the session shape, is ERR_BAD_OPTION at the first batch', async () => {
+    const signal = new AbortController().signal;
+    const typo = fitCalibratorToProfile(new ListCalibrator([{ x: image(8, 8, 1) }]), { X: [1, 3, 8, 8] });
+    await expect(nextValidatedBatch(typo, { inputs: SESSION_INPUTS, batchIndex: 0, signal })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'optShapes.X', actual: 'X' });
+    const other = fitCalibratorToProfile(new ListCalibrator([{ x: image(8, 8, 1) }]), { x: [1, 3, 16, 16] });
+    await expect(nextValidatedBatch(other, { inputs: SESSION_INPUTS, batchIndex: 0, signal })).rejects.toMatchObject({
+      code: 'ERR_BAD_OPTION',
+      input: 'optShapes.x',
+      expected: '[1, 3, 8, 8] (-1 = any)',
+      actual: '[1, 3, 16, 16]',
+    });
+    // A dynamic session shape (calibrate() on a dynamic model) accepts any OPT shape of its rank.
+    const dynamic = fitCalibratorToProfile(new ListCalibrator([{ x: image(8, 8, 1) }]), { x: [1, 3, 16, 16] });
+    const batch = await nextValidatedBatch(dynamic, { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3, -1, -1] }], batchIndex: 0, signal });
+    expect(batch!.get('x')!.shape).toEqual([1, 3, 16, 16]);
+  });
+});
+
+describe('fitCalibratorToProfile with buffers lent by the TensorRT bridge', () => {
+  it('hides the OPT-sized buffers from the inner calibrator and fits straight into them', async () => {
+    const inner = new (class extends ListCalibrator {
+      lentSeen: unknown[] = [];
+      override getBatch(ctx: BatchContext): Batch | null {
+        this.lentSeen.push((ctx as { buffers?: unknown }).buffers);
+        return super.getBatch(ctx);
+      }
+    })([{ x: image(4, 8, 5) }]);
+    const lentBuffer = new Float32Array(3 * 64).fill(99);
+    const fitted = fitCalibratorToProfile(inner, { x: [1, 3, 8, 8] });
+    const ctx = { inputs: SESSION_INPUTS, batchIndex: 0, signal: new AbortController().signal, buffers: new Map([['x', lentBuffer]]) };
+    const batch = await nextValidatedBatch(fitted, ctx);
+    expect(inner.lentSeen).toEqual([null]);
+    // Same memory: the bridge sees the batch as filled in place and skips its copy.
+    expect(batch!.get('x')!.data).toBe(lentBuffer);
+    expect(lentBuffer.filter((v) => v === 5).length).toBe(3 * 32);
+    expect(lentBuffer.filter((v) => v === 0).length).toBe(3 * 32);
+  });
+});

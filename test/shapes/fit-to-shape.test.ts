@@ -85,6 +85,19 @@ describe('fitToShape', () => {
     expect([...big.data]).toEqual([5n, 9n, 9n]);
   });
 
+  it('writes into a given array of the right type and size, overwriting what it held', () => {
+    const into = new Float32Array(6).fill(42);
+    const fitted = fitToShape({ data: Float32Array.from([1, 2]), shape: [1, 2] }, [2, 3], { into });
+    expect(fitted.data).toBe(into);
+    expect([...into]).toEqual([1, 2, 0, 0, 0, 0]);
+    // Wrong size or type: a fresh array, the given one untouched.
+    const small = new Float32Array(5).fill(7);
+    expect(fitToShape({ data: Float32Array.from([1, 2]), shape: [1, 2] }, [2, 3], { into: small }).data).not.toBe(small);
+    expect([...small]).toEqual([7, 7, 7, 7, 7]);
+    const ints = new Int32Array(6);
+    expect(fitToShape({ data: Float32Array.from([1, 2]), shape: [1, 2] }, [2, 3], { into: ints }).data).toBeInstanceOf(Float32Array);
+  });
+
   it('pads float16 inputs with the half bits of padValue', () => {
     expect(float16Bits(1)).toBe(0x3c00);
     expect(float16Bits(-2)).toBe(0xc000);

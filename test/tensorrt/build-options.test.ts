@@ -48,6 +48,14 @@ describe('buildEngine validation (before TensorRT)', () => {
     expect(error.code).toBe('ERR_BAD_MODEL');
   });
 
+  it('rejects fitToProfile options that are not fitting options', async () => {
+    for (const fitToProfile of [null, 'pad', { mode: 'stretch' }]) {
+      const error = await rejection(buildEngine(modelFile, { fitToProfile: fitToProfile as never, tensorrt: { root: emptyTensorRT } }));
+      expect(error.code).toBe('ERR_BAD_OPTION');
+      expect(error.input).toBe('fitToProfile');
+    }
+  });
+
   it('rejects a profile whose min exceeds opt, naming input, expected and actual', async () => {
     const error = await rejection(buildEngine(modelFile, { profiles: [{ input: range(8, 4, 16) }], tensorrt: { root: emptyTensorRT } }));
     expect(error.code).toBe('ERR_BAD_OPTION');
