@@ -6,11 +6,10 @@
 // Environment:
 //   FASHION_MNIST_DEB=/path/to/dataset-fashion-mnist_*.deb   use this package file instead of apt-get download
 //   FASHION_MNIST_DATA_DIR=/some/dir                         extract somewhere else (default examples/fashion-mnist/data)
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DebianPackage, SetupError, copyIntoPlace, pinnedFileProblem } from './lib/debian-package.mjs';
 
 const PACKAGE = 'dataset-fashion-mnist';
 const PACKAGE_DATA_DIR = 'usr/share/datasets/fashion-mnist';
@@ -29,77 +28,12 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = resolve(process.env.FASHION_MNIST_DATA_DIR ?? join(repoRoot, 'examples/fashion-mnist/data'));
 const force = process.argv.includes('--force');
 
-class SetupError extends Error {
-  constructor(message, fixes = []) {
-    super([message, ...(fixes.length ? ['Possible solutions:', ...fixes.map((f) => `- ${f}`)] : [])].join('\n'));
-    this.name = 'SetupError';
-  }
-}
+const debian = new DebianPackage(PACKAGE, 'FASHION_MNIST_DEB');
 
-function sha256(path) {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-/** Why `path` is not the pinned file, or null when it is. Size first: cheap, and catches truncation. */
+/** Why `path` is not the pinned file, or null when it is. */
 function problemWith(path, name) {
-  const expected = EXPECTED_FILES[name];
-  if (!existsSync(path)) return 'missing';
-  const size = statSync(path).size;
-  if (size !== expected.size) return `size ${size} bytes, expected ${expected.size}`;
-  const digest = sha256(path);
-  if (digest !== expected.sha256) return `sha256 ${digest}, expected ${expected.sha256}`;
-  return null;
-}
-
-function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
-  if (result.error && result.error.code === 'ENOENT') {
-    throw new SetupError(`\`${command}\` was not found on PATH.`, [
-      `Install ${command} (Debian/Ubuntu: it ships with apt/dpkg), or download ${PACKAGE}_*.deb elsewhere and set FASHION_MNIST_DEB=/path/to/it.`,
-    ]);
-  }
-  return result;
-}
-
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
-/** Downloads the .deb into workDir with apt-get; falls back to private package lists when the system's have none. */
-function downloadDeb(workDir) {
-  const first = run('apt-get', ['download', PACKAGE], { cwd: workDir });
-  if (first.status === 0) return findDeb(workDir);
-
-  const notLocated = /Unable to locate package|has no installation candidate|No packages found/i.test(first.stderr);
-  if (!notLocated) {
-    throw new SetupError(`\`apt-get download ${PACKAGE}\` failed (exit ${first.status}):\n${first.stderr.trim()}`, [
-      'Check the network connection to your Debian/Ubuntu mirror.',
-      `Download ${PACKAGE}_*.deb elsewhere (https://packages.debian.org/${PACKAGE}) and set FASHION_MNIST_DEB=/path/to/it.`,
-    ]);
-  }
-  // The system's package lists do not know the package (never updated, or not Debian). Refresh a private
-  // copy of the lists under the work dir: this needs no root, unlike `apt-get update`.
-  process.stderr.write(`apt lists do not know ${PACKAGE}; refreshing private lists (no root needed)...\n`);
-  const lists = join(workDir, 'lists');
-  const cache = join(workDir, 'cache');
-  mkdirSync(join(lists, 'partial'), { recursive: true });
-  mkdirSync(join(cache, 'archives', 'partial'), { recursive: true });
-  const privateOptions = [`-oDir::State::Lists=${lists}`, `-oDir::Cache=${cache}`, '-oDebug::NoLocking=1'];
-  const update = run('apt-get', [...privateOptions, 'update'], { cwd: workDir });
-  const second = update.status === 0 ? run('apt-get', [...privateOptions, 'download', PACKAGE], { cwd: workDir }) : update;
-  if (second.status !== 0) {
-    const fixes = [
-      isRoot ? 'Run `apt-get update` and try again.' : 'Run `sudo apt-get update` and try again.',
-      `${PACKAGE} is in Debian bookworm and later (main) and Ubuntu 20.04 and later (universe): make sure such a source is in /etc/apt/sources.list(.d).`,
-      `Download ${PACKAGE}_*.deb elsewhere (https://packages.debian.org/${PACKAGE}) and set FASHION_MNIST_DEB=/path/to/it.`,
-    ];
-    throw new SetupError(`Could not download ${PACKAGE} with apt-get:\n${second.stderr.trim()}`, fixes);
-  }
-  return findDeb(workDir);
-}
-
-function findDeb(dir) {
-  const deb = readdirSync(dir).find((f) => f.startsWith(`${PACKAGE}_`) && f.endsWith('.deb'));
-  if (!deb) throw new SetupError(`apt-get reported success but no ${PACKAGE}_*.deb appeared in ${dir}.`);
-  return join(dir, deb);
+  const { size, sha256 } = EXPECTED_FILES[name];
+  return pinnedFileProblem(path, size, sha256);
 }
 
 function main() {
@@ -114,15 +48,9 @@ function main() {
   // Work inside dataDir so that the final renames stay on one file system (atomic).
   const workDir = mkdtempSync(join(dataDir, '.setup-'));
   try {
-    const deb = process.env.FASHION_MNIST_DEB ? resolve(process.env.FASHION_MNIST_DEB) : downloadDeb(workDir);
-    if (!existsSync(deb)) throw new SetupError(`FASHION_MNIST_DEB points at ${deb}, which does not exist.`);
+    const deb = debian.fetch(workDir);
     const extractDir = join(workDir, 'root');
-    const extract = run('dpkg-deb', ['-x', deb, extractDir]);
-    if (extract.status !== 0) {
-      throw new SetupError(`\`dpkg-deb -x ${deb}\` failed (exit ${extract.status}):\n${extract.stderr.trim()}`, [
-        'Delete the .deb and run the setup again (the download may be corrupt).',
-      ]);
-    }
+    debian.extract(deb, extractDir);
     for (const name of names) {
       const extracted = join(extractDir, PACKAGE_DATA_DIR, name);
       const problem = problemWith(extracted, name);
@@ -133,11 +61,7 @@ function main() {
       }
     }
     for (const name of names) renameSync(join(extractDir, PACKAGE_DATA_DIR, name), join(dataDir, name));
-    const copyright = join(extractDir, PACKAGE_COPYRIGHT);
-    if (existsSync(copyright)) {
-      copyFileSync(copyright, join(workDir, 'COPYRIGHT'));
-      renameSync(join(workDir, 'COPYRIGHT'), join(dataDir, 'COPYRIGHT'));
-    }
+    copyIntoPlace(join(extractDir, PACKAGE_COPYRIGHT), join(dataDir, 'COPYRIGHT'), workDir);
     console.log(`Fashion-MNIST extracted into ${dataDir}:`);
     for (const name of names) console.log(`  ${name}  ${EXPECTED_FILES[name].size} bytes  sha256 ok`);
   } finally {

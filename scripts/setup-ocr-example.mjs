@@ -7,11 +7,10 @@
 // Environment:
 //   OPENCV_DOC_DEB=/path/to/opencv-doc_*.deb   use this package file instead of apt-get download
 //   OCR_EXAMPLE_DATA_DIR=/some/dir             extract somewhere else (default examples/ocr-dynamic/data)
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DebianPackage, SetupError, copyIntoPlace, pinnedFileProblem } from './lib/debian-package.mjs';
 
 const PACKAGE = 'opencv-doc';
 const PACKAGE_EXAMPLES = 'usr/share/doc/opencv-doc/examples';
@@ -68,64 +67,8 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = resolve(process.env.OCR_EXAMPLE_DATA_DIR ?? join(repoRoot, 'examples/ocr-dynamic/data'));
 const force = process.argv.includes('--force');
 
-class SetupError extends Error {
-  constructor(message, fixes = []) {
-    super([message, ...(fixes.length ? ['Possible solutions:', ...fixes.map((f) => `- ${f}`)] : [])].join('\n'));
-    this.name = 'SetupError';
-  }
-}
-
-/** Why `path` is not the pinned file, or null when it is. Size first: cheap, and catches truncation. */
-function problemWith(path, size, sha256) {
-  if (!existsSync(path)) return 'missing';
-  const actual = statSync(path).size;
-  if (actual !== size) return `size ${actual} bytes, expected ${size}`;
-  const digest = createHash('sha256').update(readFileSync(path)).digest('hex');
-  return digest === sha256 ? null : `sha256 ${digest}, expected ${sha256}`;
-}
-
-function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
-  if (result.error && result.error.code === 'ENOENT') {
-    throw new SetupError(`\`${command}\` was not found on PATH.`, [
-      `Install ${command} (Debian/Ubuntu: it ships with apt/dpkg), or download ${PACKAGE}_*.deb elsewhere and set OPENCV_DOC_DEB=/path/to/it.`,
-    ]);
-  }
-  return result;
-}
-
-function findDeb(dir) {
-  const deb = readdirSync(dir).find((f) => f.startsWith(`${PACKAGE}_`) && f.endsWith('.deb'));
-  if (!deb) throw new SetupError(`apt-get reported success but no ${PACKAGE}_*.deb appeared in ${dir}.`);
-  return join(dir, deb);
-}
-
-/** Downloads the .deb (about 96 MB) with apt-get; falls back to private package lists when the system's lack it. */
-function downloadDeb(workDir) {
-  const first = run('apt-get', ['download', PACKAGE], { cwd: workDir });
-  if (first.status === 0) return findDeb(workDir);
-  if (!/Unable to locate package|has no installation candidate|No packages found/i.test(first.stderr)) {
-    throw new SetupError(`\`apt-get download ${PACKAGE}\` failed (exit ${first.status}):\n${first.stderr.trim()}`, [
-      'Check the network connection to your Debian/Ubuntu mirror.',
-      `Download ${PACKAGE}_*.deb elsewhere (https://packages.debian.org/${PACKAGE}) and set OPENCV_DOC_DEB=/path/to/it.`,
-    ]);
-  }
-  process.stderr.write(`apt lists do not know ${PACKAGE}; refreshing private lists (no root needed)...\n`);
-  const lists = join(workDir, 'lists');
-  const cache = join(workDir, 'cache');
-  mkdirSync(join(lists, 'partial'), { recursive: true });
-  mkdirSync(join(cache, 'archives', 'partial'), { recursive: true });
-  const privateOptions = [`-oDir::State::Lists=${lists}`, `-oDir::Cache=${cache}`, '-oDebug::NoLocking=1'];
-  const update = run('apt-get', [...privateOptions, 'update'], { cwd: workDir });
-  const second = update.status === 0 ? run('apt-get', [...privateOptions, 'download', PACKAGE], { cwd: workDir }) : update;
-  if (second.status !== 0) {
-    throw new SetupError(`Could not download ${PACKAGE} with apt-get:\n${second.stderr.trim()}`, [
-      'Run `sudo apt-get update` and try again.',
-      `Download ${PACKAGE}_*.deb elsewhere (https://packages.debian.org/${PACKAGE}) and set OPENCV_DOC_DEB=/path/to/it.`,
-    ]);
-  }
-  return findDeb(workDir);
-}
+const debian = new DebianPackage(PACKAGE, 'OPENCV_DOC_DEB');
+const problemWith = pinnedFileProblem;
 
 /** The destination of a pinned file: <dataDir>/<set>/<file name> (names are unique across data/ and text/). */
 function destination(set, path) {
@@ -143,13 +86,9 @@ function main() {
   // Work inside dataDir so that the final renames stay on one file system (atomic).
   const workDir = mkdtempSync(join(dataDir, '.setup-'));
   try {
-    const deb = process.env.OPENCV_DOC_DEB ? resolve(process.env.OPENCV_DOC_DEB) : downloadDeb(workDir);
-    if (!existsSync(deb)) throw new SetupError(`OPENCV_DOC_DEB points at ${deb}, which does not exist.`);
+    const deb = debian.fetch(workDir); // about 96 MB
     const extractDir = join(workDir, 'root');
-    const extract = run('dpkg-deb', ['-x', deb, extractDir]);
-    if (extract.status !== 0) {
-      throw new SetupError(`\`dpkg-deb -x ${deb}\` failed (exit ${extract.status}):\n${extract.stderr.trim()}`, ['Delete the .deb and run the setup again (the download may be corrupt).']);
-    }
+    debian.extract(deb, extractDir);
     for (const f of missing) {
       const problem = problemWith(join(extractDir, PACKAGE_EXAMPLES, f.path), f.size, f.sha256);
       if (problem) {
@@ -162,11 +101,7 @@ function main() {
       mkdirSync(join(dataDir, f.set), { recursive: true });
       renameSync(join(extractDir, PACKAGE_EXAMPLES, f.path), destination(f.set, f.path));
     }
-    const copyright = join(extractDir, PACKAGE_COPYRIGHT);
-    if (existsSync(copyright)) {
-      copyFileSync(copyright, join(workDir, 'COPYRIGHT'));
-      renameSync(join(workDir, 'COPYRIGHT'), join(dataDir, 'COPYRIGHT'));
-    }
+    copyIntoPlace(join(extractDir, PACKAGE_COPYRIGHT), join(dataDir, 'COPYRIGHT'), workDir);
     writeFileSync(join(workDir, 'SOURCE'), `${basename(deb)}: usr/share/doc/opencv-doc/examples/{data,text}\n`);
     renameSync(join(workDir, 'SOURCE'), join(dataDir, 'SOURCE'));
     console.log(`OCR example images extracted into ${dataDir}: ${HELD_OUT.length} held-out, ${CALIBRATION.length} calibration (sha256 verified).`);
