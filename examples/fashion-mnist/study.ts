@@ -26,7 +26,6 @@ import {
   evaluate,
   insertQdq,
   resolveAlgorithm,
-  type AlgorithmInput,
   type Batch,
   type CalibrationResult,
   type EvaluationResult,
@@ -47,7 +46,7 @@ const VARIANTS: readonly Variant[] = [
   { label: 'entropy2', algorithm: resolveAlgorithm('entropy2') },
   { label: 'entropy', algorithm: resolveAlgorithm('entropy') },
   { label: 'minmax', algorithm: resolveAlgorithm('minmax') },
-  { label: 'percentile 99.99', algorithm: resolveAlgorithm({ kind: 'percentile', percentile: 99.99 } as AlgorithmInput) },
+  { label: 'percentile 99.99', algorithm: resolveAlgorithm({ kind: 'percentile', percentile: 99.99 }) },
   { label: 'legacy (0.5, 0.5)', algorithm: resolveAlgorithm('legacy') },
   { label: 'entropy2, input minmax', algorithm: resolveAlgorithm('entropy2'), inputAlgorithm: resolveAlgorithm('minmax') },
 ];
@@ -114,6 +113,8 @@ async function main(): Promise<void> {
   const test = { images: fullTest.images.subarray(0, count * IMAGE_SIZE), labels: fullTest.labels.subarray(0, count), count };
 
   const rows: Row[] = [];
+  /** Per cell, per tensor: the histogram's resolution at the end of collection and the entropy2 range chosen on it. */
+  const resolution: { calibrationImages: number; batchSize: number; tensors: { name: string; binWidth: number; bins: number; absMax: number; entropy2Amax: number }[] }[] = [];
   let fp32Accuracy = Number.NaN;
   let checkedEquivalence = false;
   for (const size of sizes) {
@@ -135,6 +136,17 @@ async function main(): Promise<void> {
         }
         checkedEquivalence = true;
       }
+      resolution.push({
+        calibrationImages: size,
+        batchSize,
+        tensors: [...collected.tensors.values()].map((t) => ({
+          name: t.name,
+          binWidth: t.histogram!.binWidth,
+          bins: t.histogram!.counts.length,
+          absMax: +t.histogram!.absMax.toFixed(4),
+          entropy2Amax: +computeAmax(t.histogram!, VARIANTS[0]!.algorithm).toFixed(4),
+        })),
+      });
       const evaluatedRanges = new Map<string, EvaluationResult>();
       for (const variant of VARIANTS) {
         const amax = new Map(rangesFor(collected, variant, inputName).map((t) => [t.name, t.amax]));
@@ -194,6 +206,16 @@ async function main(): Promise<void> {
     }).join(' | ')} |`,
     `| (collection s) | ${cells.map((c) => rows.find((x) => x.calibrationImages === c.size && x.batchSize === c.batchSize)!.collectSeconds.toFixed(1)).join(' | ')} |`,
     '',
+    'Histogram resolution per tensor: bins at the end of collection (2048 = the first batch already held max |x|; more =',
+    'bins appended as later batches exceeded it, same bin width), and the entropy2 amax chosen on it:',
+    '',
+    `| tensor | ${cells.map((c) => `${c.size} img, batch ${c.batchSize}`).join(' | ')} |`,
+    `| --- | ${cells.map(() => '---').join(' | ')} |`,
+    ...resolution[0]!.tensors.map((t) => {
+      const entries = cells.map((c) => resolution.find((r) => r.calibrationImages === c.size && r.batchSize === c.batchSize)!.tensors.find((x) => x.name === t.name)!);
+      return `| ${t.name} | ${entries.map((e) => `${e.bins} / ${e.entropy2Amax.toFixed(3)}`).join(' | ')} |`;
+    }),
+    '',
     `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, onnxruntime-node CPU; ${(seconds / 60).toFixed(1)} minutes.`,
   ];
   console.log(lines.join('\n'));
@@ -207,6 +229,7 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model.trim(), node: process.version },
     seconds: +seconds.toFixed(1),
     rows,
+    resolution,
   };
   const jsonPath = path.resolve(values.json!);
   await mkdir(path.dirname(jsonPath), { recursive: true });

@@ -48,7 +48,7 @@ describe('npm run example:tensorrt without TensorRT', () => {
 
   it.skipIf(tensorRTHere)('prints the capability report, the plan and the ERR_TENSORRT_NOT_FOUND fixes, and exits 0', async () => {
     const { code, stdout, stderr } = await runExample();
-    expect(stderr.replace(/^npm warn.*\n?/gm, '')).toBe('');
+    expect(stderr).not.toMatch(/error/i); // explained on stdout, not failed
     expect(code).toBe(0);
     // The capability report, with this machine's answers.
     expect(stdout).toContain('This machine (capabilities()):');
