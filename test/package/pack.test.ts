@@ -84,7 +84,7 @@ beforeAll(() => {
     run(lock ? 'flock' : 'npm', lock ? [path.join(os.tmpdir(), 'trt-int8-dist.lock'), 'npm', 'run', 'build:ts'] : ['run', 'build:ts'], { cwd: root, env });
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-pack-'));
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, env })) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], { cwd: root, env })) as { filename: string; files: { path: string }[] }[];
   const tarball = path.join(tmp, packed[0]!.filename);
   tarballFiles = packed[0]!.files.map((f) => f.path);
   project = path.join(tmp, 'app');
