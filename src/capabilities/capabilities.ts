@@ -118,7 +118,7 @@ function tensorrtStatus(installs: TensorRTInstall[]): TensorRTStatus {
     found: false,
     installs,
     reason: 'No libnvinfer.so.<N> in TENSORRT_ROOT, LD_LIBRARY_PATH, pip tensorrt_libs folders, system library folders or the ld.so cache.',
-    fix: 'pip install tensorrt-cu12 (or unpack the TensorRT tar file and set TENSORRT_ROOT to its folder).',
+    fix: 'pip install "tensorrt-cu13-libs<11" for 10.x (calibrators) or tensorrt-cu13-libs for 11.x (cu12 for CUDA 12), or unpack the TensorRT tar file and set TENSORRT_ROOT to its folder.',
   };
 }
 
@@ -142,7 +142,7 @@ function gpuBackend(
       reason: installs.length ? `${name} needs ${wanted}; found only ${others}.` : `${name} needs ${wanted}; no TensorRT was found.`,
       fix: installs.length
         ? `Install ${wanted} beside it and point TENSORRT_ROOT at it, or use another back end.`
-        : `pip install tensorrt-cu12 (for ${wanted}), or set TENSORRT_ROOT to an unpacked TensorRT.`,
+        : `pip install ${wanted.includes('11') ? 'tensorrt-cu13-libs' : '"tensorrt-cu13-libs<11"'} (for ${wanted}; cu12 for CUDA 12), or set TENSORRT_ROOT to an unpacked TensorRT.`,
     };
   }
   if (!cuda.available) {

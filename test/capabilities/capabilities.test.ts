@@ -108,8 +108,10 @@ describe('back end decisions', () => {
   it('says how to install TensorRT when there is none', async () => {
     const report = await capabilities(options(undefined, undefined));
     expect(report.tensorrt).toMatchObject({ found: false, installs: [] });
-    expect(report.tensorrt.fix).toMatch(/pip install tensorrt/);
+    expect(report.tensorrt.fix).toMatch(/pip install "tensorrt-cu13-libs<11" for 10\.x/);
     expect(report.backends.qdq.fix).toMatch(/TENSORRT_ROOT/);
+    // Implicit calibration needs 10.x: the fix must not install 11.x, which has no calibrators.
+    expect(report.backends.implicitCalibration.fix).toMatch(/"tensorrt-cu13-libs<11"/);
   });
 
   it('needs onnxruntime-node for the statistics engine', async () => {
