@@ -38,6 +38,9 @@ struct SessionBuffers {
   std::unique_ptr<cuda::Stream> stream;
   std::unique_ptr<ExternalMemoryCharge> deviceCharge;
   std::atomic<bool> busy{false};
+  // A finished job's last request is still being answered by JS (a getBatch writing into these buffers): no new
+  // job until it is. Disposing stays allowed: lent ArrayBuffers share the memory they view.
+  std::atomic<bool> staleRequest{false};
 
   int indexOf(const char* name) const {
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -62,6 +65,9 @@ Napi::Value liveJobThreads(const Napi::CallbackInfo& info);
 
 // bridge_test_driver.cc
 Napi::Value createTestDriverJob(const Napi::CallbackInfo& info);
+// For a job made by createTestDriverJob: why it cannot run on `session` (an input it names that the session lacks,
+// or a byteLength larger than the session's buffer, which it would read past), or "" when it can. "" for other jobs.
+std::string testDriverMismatch(const TrtInt8NativeJob& job, const SessionBuffers& session);
 
 // A JS function that owns `data` (deleted when the function is garbage collected).
 template <typename T>

@@ -83,6 +83,13 @@ class Job {
     }
     if (!external->run) throw codedError(env, "ERR_BAD_OPTION", "this native job was already run; create a new one");
     std::shared_ptr<SessionBuffers> buffers = sessionBuffersOf(env, info[1]);
+    std::string mismatch = testDriverMismatch(*external, *buffers);
+    if (!mismatch.empty()) throw codedError(env, "ERR_BAD_OPTION", mismatch);
+    if (buffers->staleRequest) {
+      throw codedError(env, "ERR_BAD_OPTION",
+                       "the calibration session is busy: the calibrator of its last job has not yet answered that job's "
+                       "final request (a getBatch still in progress writes into the session's buffers)");
+    }
     if (buffers->busy.exchange(true)) throw codedError(env, "ERR_BAD_OPTION", "the calibration session is already running a job");
 
     // Move the job out of the External: from now on the core destroys it, the External's finalizer only frees it.
@@ -91,11 +98,19 @@ class Job {
     external->destroy = nullptr;
     external->arg = nullptr;
 
-    auto job = std::make_shared<Job>(env, native, buffers);
+    std::shared_ptr<Job> job;
+    try {
+      job = std::make_shared<Job>(env, native, buffers);
+      job->tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "trt-int8-bridge", 0 /* unbounded: never blocks */, 1,
+                             job.get(), FinalizeTsfn, static_cast<void*>(nullptr));
+    } catch (...) {
+      // Nothing started: give the job back to its External (whose finalizer destroys it) and free the session.
+      *external = native;
+      buffers->busy = false;
+      throw;
+    }
     job->self_ = job;
     job->session_ = Napi::Persistent(info[1].As<Napi::Object>());
-    job->tsfn_ = Tsfn::New(env, info[2].As<Napi::Function>(), "trt-int8-bridge", 0 /* unbounded: never blocks */, 1,
-                           job.get(), FinalizeTsfn, static_cast<void*>(nullptr));
     // Registered after the TSFN's own hook, so it runs first at teardown: it stops and joins the thread while the
     // TSFN is still open.
     napi_add_env_cleanup_hook(env, TeardownHook, job.get());
@@ -160,6 +175,13 @@ class Job {
     }
     if (!hookRan_) napi_remove_env_cleanup_hook(env, TeardownHook, this);
     finished_ = true;
+    {
+      // A request JS has not answered yet (a look-ahead batch after an early end, or the one in flight at an abort)
+      // still has the user's getBatch writing into this session's buffers: no new job until Reply() receives that
+      // answer, so a next job cannot have its batches overwritten.
+      std::lock_guard<std::mutex> lock(mutex_);
+      buffers_->staleRequest = outstandingId_ != 0;
+    }
     buffers_->busy = false;
     if (!teardown_) {
       try {
@@ -202,13 +224,17 @@ class Job {
   }
 
   void ThreadMain() {
-    if (buffers_->device) buffers_->device->driver().cuCtxSetCurrent(buffers_->device->context());
     char error[4096] = {0};
     int status = -1;
-    try {
-      status = native_.run(native_.arg, &source_, error, sizeof error);
-    } catch (...) {
-      std::snprintf(error, sizeof error, "the native job threw a C++ exception across the C ABI");
+    if (buffers_->device && buffers_->device->driver().cuCtxSetCurrent(buffers_->device->context()) != 0) {
+      std::snprintf(error, sizeof error, "could not make the session's CUDA context current on the job thread");
+      StopWith(Stop::kFailed, error);
+    } else {
+      try {
+        status = native_.run(native_.arg, &source_, error, sizeof error);
+      } catch (...) {
+        std::snprintf(error, sizeof error, "the native job threw a C++ exception across the C ABI");
+      }
     }
     error[sizeof error - 1] = '\0';
     try {
@@ -234,6 +260,7 @@ class Job {
       if (stopped_) return false;
       message->id = ++lastRequestId_;
       pendingId_ = message->id;
+      outstandingId_ = message->id;
       answered_ = false;
     }
     Message* raw = message.release();
@@ -414,13 +441,19 @@ class Job {
   Napi::Value Reply(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsNumber() || !info[1].IsNumber()) throw codedError(env, "ERR_BAD_OPTION", "reply(id, status, bytes?)");
-    uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+    double rawId = info[0].As<Napi::Number>().DoubleValue();
+    if (!(rawId >= 1 && rawId <= 9007199254740991.0)) return Napi::Boolean::New(env, false);  // no such request
+    uint64_t id = static_cast<uint64_t>(rawId);
     int status = info[1].As<Napi::Number>().Int32Value();
     uint8_t* bytes = nullptr;
     size_t length = 0;
     bool hasBytes = bytesOf(info[2], &bytes, &length);
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      if (id == outstandingId_) {
+        outstandingId_ = 0;
+        if (finished_) buffers_->staleRequest = false;  // the answer Finish() left the session waiting for
+      }
       if (finished_ || stopped_ || id == 0 || id != pendingId_ || answered_) return Napi::Boolean::New(env, false);
       if (hasBytes) caches_.emplace_back(bytes, bytes + length);
       answerStatus_ = status;
@@ -472,6 +505,7 @@ class Job {
   std::string stopMessage_;
   uint64_t lastRequestId_ = 0;
   uint64_t pendingId_ = 0;
+  uint64_t outstandingId_ = 0;  // the last request sent to JS until JS answers it, even after a stop
   bool answered_ = false;
   int answerStatus_ = 0;
   std::list<std::vector<uint8_t>> caches_;

@@ -57,7 +57,8 @@ class Session : public Napi::ObjectWrap<Session> {
       SessionInput input;
       input.name = spec.Get("name").As<Napi::String>().Utf8Value();
       double bytes = spec.Get("byteLength").As<Napi::Number>().DoubleValue();
-      if (!(bytes >= 0) || bytes != static_cast<double>(static_cast<uint64_t>(bytes))) {
+      // Range first: casting a NaN, negative or huge double to an integer is undefined behaviour.
+      if (!(bytes >= 0 && bytes <= 9007199254740991.0) || bytes != static_cast<double>(static_cast<uint64_t>(bytes))) {
         throw codedError(env, "ERR_BAD_OPTION", "byteLength of input " + input.name + " must be a non-negative integer");
       }
       if (buffers->indexOf(input.name.c_str()) >= 0) throw codedError(env, "ERR_BAD_OPTION", "duplicate input name " + input.name);

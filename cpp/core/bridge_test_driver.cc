@@ -153,6 +153,21 @@ Napi::Value results(const Napi::CallbackInfo& info, DriverState& state) {
 
 }  // namespace
 
+std::string testDriverMismatch(const TrtInt8NativeJob& job, const SessionBuffers& session) {
+  if (job.run != runDriver || !job.arg) return "";
+  const DriverState& state = **static_cast<const std::shared_ptr<DriverState>*>(job.arg);
+  for (size_t i = 0; i < state.names.size(); ++i) {
+    int index = session.indexOf(state.names[i].c_str());
+    if (index < 0) continue;  // reported by get_batch itself, as TensorRT would hit it
+    size_t available = session.inputs[static_cast<size_t>(index)].byteLength;
+    if (state.byteLengths[i] > available) {
+      return "the test driver reads " + std::to_string(state.byteLengths[i]) + " bytes of input \"" + state.names[i] +
+             "\", but the session's buffer holds " + std::to_string(available);
+    }
+  }
+  return "";
+}
+
 // createTestDriverJob({ inputs: [{ name, byteLength }], maxBatches?, delayMs?, readCache?, writeCache?: 'echo' |
 // Uint8Array | null, checksum?, failAfterBatches? }) -> { job: External, results(): {...} }
 Napi::Value createTestDriverJob(const Napi::CallbackInfo& info) {
@@ -168,7 +183,13 @@ Napi::Value createTestDriverJob(const Napi::CallbackInfo& info) {
     if (!entry.IsObject() || !entry.As<Napi::Object>().Get("name").IsString()) throw codedError(env, "ERR_BAD_OPTION", "each input needs a name");
     Napi::Object spec = entry.As<Napi::Object>();
     state->names.push_back(spec.Get("name").As<Napi::String>().Utf8Value());
-    state->byteLengths.push_back(spec.Get("byteLength").IsNumber() ? static_cast<size_t>(spec.Get("byteLength").As<Napi::Number>().Int64Value()) : 0);
+    Napi::Value byteLength = spec.Get("byteLength");
+    double bytes = byteLength.IsNumber() ? byteLength.As<Napi::Number>().DoubleValue() : 0;
+    // Checked before the cast: a NaN, negative or huge double has no size_t value.
+    if (!(bytes >= 0 && bytes <= 9007199254740991.0) || bytes != static_cast<double>(static_cast<uint64_t>(bytes))) {
+      throw codedError(env, "ERR_BAD_OPTION", "input \"" + state->names.back() + "\": byteLength must be a non-negative integer");
+    }
+    state->byteLengths.push_back(static_cast<size_t>(bytes));
   }
   auto intOption = [&](const char* name, int fallback) {
     Napi::Value value = options.Get(name);

@@ -27,7 +27,8 @@ std::shared_ptr<cuda::Device> openDevice(Napi::Env env, const Napi::Value& ordin
 size_t byteLengthArgument(Napi::Env env, const Napi::Value& value) {
   if (!value.IsNumber()) throw codedError(env, "ERR_BAD_OPTION", "byteLength must be a number");
   double bytes = value.As<Napi::Number>().DoubleValue();
-  if (!(bytes >= 0) || bytes != static_cast<double>(static_cast<uint64_t>(bytes)) || bytes > 9007199254740991.0) {
+  // Range first: casting a NaN, negative or huge double to an integer is undefined behaviour.
+  if (!(bytes >= 0 && bytes <= 9007199254740991.0) || bytes != static_cast<double>(static_cast<uint64_t>(bytes))) {
     throw codedError(env, "ERR_BAD_OPTION", "byteLength must be a non-negative integer");
   }
   return static_cast<size_t>(bytes);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -22,6 +23,8 @@
 #include "module_registry.h"
 #include "stats_histogram.h"
 #include "stats_thread_pool.h"
+
+#include <system_error>
 
 namespace trt_int8::stats {
 namespace {
@@ -272,6 +275,8 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
     t->name = name.As<Napi::String>().Utf8Value();
     if (!seen.insert(t->name).second) throw Napi::TypeError::New(env, "add(): duplicate tensor name " + t->name);
     auto array = value.As<Napi::Float32Array>();
+    // Read in place by the pool (no copy per batch): the Persistent below keeps the array alive, and the contract of
+    // add() is that its buffer is not transferred, detached or resized until the promise settles.
     t->data = array.Data();
     t->length = array.ElementLength();
     auto state = states_.find(t->name);
@@ -280,7 +285,13 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
     job->tensors.push_back(std::move(t));
   }
 
-  if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
+  if (!pool_) {
+    try {
+      pool_ = std::make_unique<ThreadPool>(threads_);
+    } catch (const std::system_error& error) {
+      throw Napi::Error::New(env, std::string("could not start the statistics threads: ") + error.what());
+    }
+  }
   job->pool = pool_.get();
   job->threads = threads_;
   job->initialBins = numBins_;

@@ -5,7 +5,14 @@ namespace trt_int8::stats {
 ThreadPool::ThreadPool(unsigned threadCount) {
   if (threadCount == 0) threadCount = 1;
   workers_.reserve(threadCount);
-  for (unsigned i = 0; i < threadCount; ++i) workers_.emplace_back([this] { workerLoop(); });
+  try {
+    for (unsigned i = 0; i < threadCount; ++i) workers_.emplace_back([this] { workerLoop(); });
+  } catch (...) {
+    // A thread could not start (process limits): stop and join the ones that did, so no joinable std::thread is
+    // destroyed (std::terminate), then let the caller report it.
+    shutdown();
+    throw;
+  }
 }
 
 ThreadPool::~ThreadPool() { shutdown(); }

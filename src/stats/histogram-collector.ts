@@ -75,8 +75,10 @@ export class HistogramCollector {
 
   /**
    * Adds one batch: each Float32Array's |x| goes into the histogram of its tensor name. Resolves once the batch
-   * is counted; the JS thread does not wait meanwhile. Do not write to the arrays until it settles. A batch is
-   * applied whole or not at all: on abort or error nothing of it is counted.
+   * is counted; the JS thread does not wait meanwhile. Worker threads read the arrays in place (no copy per batch),
+   * so until it settles do not write to them, and never transfer, detach or resize their buffers (postMessage with
+   * a transfer list, ArrayBuffer.prototype.transfer): that frees memory the threads are reading. A batch is applied
+   * whole or not at all: on abort or error nothing of it is counted.
    */
   async add(tensors: ReadonlyMap<string, Float32Array>, signal?: AbortSignal): Promise<void> {
     this.#throwIfDisposed();

@@ -305,6 +305,43 @@ describe('bridge job lifecycle driven from a native thread', () => {
     }
   });
 
+  it('keeps the session busy until a getBatch still running after the job ended has answered', async () => {
+    // With prefetch, a job that stops early leaves a look-ahead getBatch running; it writes into the session's
+    // buffers, so a next job on the same session must wait for it instead of having its batches overwritten.
+    using session = new CalibrationSession({ inputs: INPUTS, memory: 'host', prefetch: true });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = createBridgeTestDriver({ inputs: driverInputs(), maxBatches: 1, writeCache: null, readCache: false });
+    const calibrator = new TestCalibrator(async (ctx) => {
+      if (ctx.batchIndex === 1) await gate; // the look-ahead request: still running when the job ends
+      return makeBatch(ctx.batchIndex);
+    });
+    const result = await session.run(first.job, calibrator);
+    expect(result.batches).toBe(1);
+    const second = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null, readCache: false });
+    await expect(session.run(second.job, new TestCalibrator(() => null))).rejects.toThrow(/busy/);
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the stale answer arrives and frees the session
+    const batch = makeBatch(9);
+    const third = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null, readCache: false });
+    await session.run(third.job, new TestCalibrator((ctx) => (ctx.batchIndex === 0 ? batch : null)));
+    expect(third.results().checksums).toEqual(checksumsOf([batch]));
+  });
+
+  it('refuses a test driver that would read more bytes than the session holds, and bad byteLengths', async () => {
+    using session = new CalibrationSession({ inputs: INPUTS, memory: 'host' });
+    const tooBig = createBridgeTestDriver({ inputs: driverInputs().map((i) => ({ ...i, byteLength: i.byteLength * 1024 })) });
+    await expect(session.run(tooBig.job, new TestCalibrator(() => null))).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    for (const byteLength of [-1, Number.NaN, 1e20, 1.5]) {
+      expect(() => createBridgeTestDriver({ inputs: [{ name: 'images', byteLength }] })).toThrow(/non-negative integer/);
+    }
+    // The session is still usable afterwards.
+    const batch = makeBatch(3);
+    const ok = createBridgeTestDriver({ inputs: driverInputs(), writeCache: null });
+    await session.run(ok.job, new TestCalibrator((ctx) => (ctx.batchIndex === 0 ? batch : null)));
+    expect(ok.results().checksums).toEqual(checksumsOf([batch]));
+  });
+
   it('reports a failing native job as ERR_BUILD_FAILED with its log', async () => {
     using session = new CalibrationSession({ inputs: INPUTS, memory: 'host' });
     const driver = createBridgeTestDriver({ inputs: driverInputs(), failAfterBatches: 2 });
