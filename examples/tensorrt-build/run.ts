@@ -32,6 +32,7 @@ import {
   type TensorRTInstall,
 } from '../../src/index.js';
 import { DEFAULT_INPUT_ALGORITHM, FashionMnistCalibrator } from '../fashion-mnist/calibrator.js';
+import { predictClasses } from '../fashion-mnist/engine-predictions.js';
 import { CALIBRATION_COUNT, CALIBRATION_SEED, DEFAULT_DATA_DIR, IMAGE_SIZE, calibrationIndices, loadFashionMnist } from '../fashion-mnist/dataset.js';
 
 /** examples/tensorrt-build, also when this file runs bundled into examples/tensorrt-build/out/. */
@@ -76,25 +77,6 @@ function printPlan(install: TensorRTInstall | undefined): void {
     console.log(`     (onnxruntime, entropy2; graph input by ${DEFAULT_INPUT_ALGORITHM}), TensorRT builds the Q/DQ model strongly typed.`);
   }
   console.log('  3. Both engines run the 10,000 test images: accuracy, top-1 agreement, median GPU time per batch of 1, 32, 256.');
-}
-
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
-  return best;
-}
-
-async function predict(engine: Engine, images: Float32Array, count: number): Promise<Uint8Array> {
-  const predictions = new Uint8Array(count);
-  const output = engine.outputs[0]!.name;
-  for (let start = 0; start < count; start += MAX_BATCH) {
-    const n = Math.min(MAX_BATCH, count - start);
-    const { outputs } = await engine.infer({ input: { data: images.subarray(start * IMAGE_SIZE, (start + n) * IMAGE_SIZE), shape: [n, 1, 28, 28] } });
-    const logits = outputs[output]!.data as Float32Array;
-    const classes = logits.length / n;
-    for (let i = 0; i < n; i++) predictions[start + i] = argmax(logits.subarray(i * classes, (i + 1) * classes));
-  }
-  return predictions;
 }
 
 async function medianGpuMs(engine: Engine, images: Float32Array, n: number): Promise<number> {
@@ -170,7 +152,7 @@ async function main(): Promise<number> {
       const buildSeconds = (performance.now() - started) / 1000;
       const enginePath = path.join(outDir, `fashion-mnist.${precision}.engine`);
       await engine.save(enginePath);
-      const predictions = await predict(engine, test.images, test.count);
+      const predictions = await predictClasses(engine, test.images, test.count, MAX_BATCH);
       if (precision === 'fp32') fp32Predictions = predictions;
       let correct = 0;
       let agree = 0;

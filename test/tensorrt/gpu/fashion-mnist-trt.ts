@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { EntropyCalibrator2, buildEngine, type Batch, type BatchContext, type Engine, type Precision } from '../../../src/index.js';
 import { DEFAULT_DATA_DIR, EXAMPLE_DIR, IMAGE_SIZE, calibrationIndices, loadFashionMnist } from '../../../examples/fashion-mnist/dataset.js';
+import { predictClasses } from '../../../examples/fashion-mnist/engine-predictions.js';
 
 const CALIBRATION_BATCH = 32;
 const EVAL_BATCH = 256;
@@ -27,25 +28,6 @@ class FashionCalibrator extends EntropyCalibrator2 {
     if ((start + CALIBRATION_BATCH) * IMAGE_SIZE > this.images.length) return null;
     return { input: { data: this.images.subarray(start * IMAGE_SIZE, (start + CALIBRATION_BATCH) * IMAGE_SIZE), shape: [CALIBRATION_BATCH, 1, 28, 28] } };
   }
-}
-
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
-  return best;
-}
-
-async function predict(engine: Engine, images: Float32Array, count: number): Promise<Uint8Array> {
-  const predictions = new Uint8Array(count);
-  const output = engine.outputs[0]!.name;
-  for (let start = 0; start < count; start += EVAL_BATCH) {
-    const n = Math.min(EVAL_BATCH, count - start);
-    const { outputs } = await engine.infer({ [engine.inputs[0]!.name]: { data: images.subarray(start * IMAGE_SIZE, (start + n) * IMAGE_SIZE), shape: [n, 1, 28, 28] } });
-    const logits = outputs[output]!.data as Float32Array;
-    const classes = logits.length / n;
-    for (let i = 0; i < n; i++) predictions[start + i] = argmax(logits.subarray(i * classes, (i + 1) * classes));
-  }
-  return predictions;
 }
 
 async function latency(engine: Engine, images: Float32Array): Promise<Record<string, { medianMs: number; p90Ms: number }>> {
@@ -82,7 +64,7 @@ async function main(): Promise<void> {
       continue;
     }
     const buildSeconds = (performance.now() - started) / 1000;
-    const predictions = await predict(engine, test.images, test.count);
+    const predictions = await predictClasses(engine, test.images, test.count, EVAL_BATCH);
     fp32Predictions ??= precision === 'fp32' ? predictions : undefined;
     let correct = 0;
     let agree = 0;
