@@ -7,29 +7,18 @@ import {
   OnnxModel,
   onnxProto,
   insertQdq,
-  isTrtInt8Error,
   planQuantization,
   ZERO_CHANNEL_WEIGHT_SCALE,
-  type TrtInt8Error,
   type QuantizationPlan,
 } from '../../src/index.js';
 import { absMax, cosine, runModel, type Feed } from './helpers.js';
 import { cnnModel, convTransposeModel, matmulModel, residualModel, type TestModel } from './models.js';
 import { checkWithPythonOnnx, pythonOnnxDir, pythonOnnxMissing } from './python-onnx.js';
+import { caught } from '../caught.js';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-qdq-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function caught(fn: () => unknown): TrtInt8Error {
-  try {
-    fn();
-  } catch (error) {
-    if (isTrtInt8Error(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a TrtInt8Error');
-}
 
 /** Max calibration: the largest |x| each planned activation takes over the calibration batches. */
 async function calibrateAmax(model: OnnxModel, plan: QuantizationPlan, batches: Record<string, Feed>[]): Promise<Map<string, number>> {

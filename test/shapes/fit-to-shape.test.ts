@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fitToShape, float16Bits, isTrtInt8Error, TrtInt8Error } from '../../src/index.js';
+import { fitToShape, float16Bits, isTrtInt8Error } from '../../src/index.js';
+import { caught } from '../caught.js';
 
 /** 0, 1, 2, ... as float32, so every element says where it came from. */
 function iota(shape: number[]): Float32Array {
@@ -12,16 +13,6 @@ function at(data: ArrayLike<number>, shape: number[], index: number[]): number {
   let flat = 0;
   for (let d = 0; d < shape.length; d++) flat = flat * shape[d]! + index[d]!;
   return data[flat]!;
-}
-
-function caught(fn: () => unknown): TrtInt8Error {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TrtInt8Error) return error;
-    throw error;
-  }
-  throw new Error('expected a TrtInt8Error');
 }
 
 describe('fitToShape', () => {

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { formatCalibrationCache, mergeCalibrationCaches, parseCalibrationCache, TrtInt8Error } from '../../src/index.js';
+import { formatCalibrationCache, mergeCalibrationCaches, parseCalibrationCache } from '../../src/index.js';
+import { caught } from '../caught.js';
 
 function cache(scales: [string, number][], version = '10.3.0', algorithm = 'entropy2'): string {
   return formatCalibrationCache({ version, algorithm, scales: new Map(scales) });
-}
-
-function caught(fn: () => unknown): TrtInt8Error {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TrtInt8Error) return error;
-    throw error;
-  }
-  throw new Error('expected a TrtInt8Error');
 }
 
 describe('mergeCalibrationCaches', () => {

@@ -1,0 +1,12 @@
+/** The TrtInt8Error a synchronous call throws; fails the test when it throws something else or nothing. */
+import { isTrtInt8Error, type TrtInt8Error } from '../src/errors.js';
+
+export function caught(fn: () => unknown): TrtInt8Error {
+  try {
+    fn();
+  } catch (error) {
+    if (isTrtInt8Error(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a TrtInt8Error');
+}
