@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DebianPackage, SetupError, copyIntoPlace, pinnedFileProblem } from './lib/debian-package.mjs';
+import { DebianPackage, SetupError, copyIntoPlace, pinnedFileProblem, runSetup } from './lib/debian-package.mjs';
 
 const PACKAGE = 'dataset-fashion-mnist';
 const PACKAGE_DATA_DIR = 'usr/share/datasets/fashion-mnist';
@@ -69,9 +69,4 @@ function main() {
   }
 }
 
-try {
-  main();
-} catch (error) {
-  console.error(error instanceof SetupError ? error.message : error);
-  process.exit(1);
-}
+runSetup(main);

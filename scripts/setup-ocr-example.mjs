@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DebianPackage, SetupError, copyIntoPlace, pinnedFileProblem } from './lib/debian-package.mjs';
+import { DebianPackage, SetupError, copyIntoPlace, pinnedFileProblem, runSetup } from './lib/debian-package.mjs';
 
 const PACKAGE = 'opencv-doc';
 const PACKAGE_EXAMPLES = 'usr/share/doc/opencv-doc/examples';
@@ -110,9 +110,4 @@ function main() {
   }
 }
 
-try {
-  main();
-} catch (error) {
-  console.error(error instanceof SetupError ? error.message : error);
-  process.exit(1);
-}
+runSetup(main);

@@ -107,3 +107,13 @@ export function copyIntoPlace(from, to, workDir) {
   renameSync(staged, to);
   return true;
 }
+
+/** Runs a setup script's main(): a SetupError prints its message and fixes, anything else its stack; exit 1. */
+export function runSetup(main) {
+  try {
+    main();
+  } catch (error) {
+    console.error(error instanceof SetupError ? error.message : error);
+    process.exit(1);
+  }
+}
