@@ -1,5 +1,5 @@
 // The public API of trt-int8. Importing it never loads native code, CUDA or TensorRT.
-export * from './errors.js';
+export * from './core/index.js';
 export * from './calibrators/index.js';
 export * from './cache/index.js';
 export * from './capabilities/index.js';

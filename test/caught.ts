@@ -1,5 +1,5 @@
 /** The TrtInt8Error a synchronous call throws; fails the test when it throws something else or nothing. */
-import { isTrtInt8Error, type TrtInt8Error } from '../src/errors.js';
+import { isTrtInt8Error, type TrtInt8Error } from '../src/core/errors.js';
 
 export function caught(fn: () => unknown): TrtInt8Error {
   try {

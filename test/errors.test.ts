@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, TrtInt8Error, abortError, isTrtInt8Error, throwIfAborted } from '../src/errors.js';
+import { ErrorCodes, TrtInt8Error, abortError, isTrtInt8Error, throwIfAborted } from '../src/core/errors.js';
 
 describe('TrtInt8Error', () => {
   it('carries a stable code and the structured fields', () => {

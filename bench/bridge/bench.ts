@@ -9,7 +9,8 @@
  */
 import fs from 'node:fs';
 import { EntropyCalibrator2 } from '../../src/calibrators/calibrator.js';
-import type { Batch, BatchContext, InputSpec } from '../../src/calibrators/types.js';
+import type { Batch, BatchContext } from '../../src/core/batch.js';
+import type { InputSpec } from '../../src/core/tensor.js';
 import { CalibrationSession, createBridgeTestDriver, DeviceBuffer, PinnedBuffer, type BridgeBatchContext } from '../../src/bridge/index.js';
 import { nativeModule } from '../../src/native/binding.js';
 

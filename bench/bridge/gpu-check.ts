@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CalibrationSession, createBridgeTestDriver, DeviceBuffer, fnv1a32, PinnedBuffer } from '../../src/bridge/index.js';
-import { isTrtInt8Error } from '../../src/errors.js';
+import { isTrtInt8Error } from '../../src/core/errors.js';
 import { core, nativeModule } from '../../src/native/binding.js';
 import { driverInputs, INPUTS, makeBatch, TestCalibrator } from '../../test/bridge/helpers.js';
 

@@ -10,7 +10,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 import { readIdx } from './idx.js';
 
 /** Mean and standard deviation of the training pixels scaled to [0, 1] (0.28604, 0.35302). */

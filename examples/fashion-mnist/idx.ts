@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 
 export interface IdxArray {
   /** Dimensions from the header, e.g. [60000, 28, 28]. */

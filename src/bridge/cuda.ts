@@ -3,7 +3,7 @@
  * reported to V8 as external memory, freed by dispose() / `using` or, failing that, by the garbage collector.
  * CUDA is loaded at run time, so these throw ERR_CUDA_UNAVAILABLE (with the driver's reason) where it is missing.
  */
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { nativeModule, type NativeCudaProbeResult, type NativeDeviceBuffer, type NativePinnedBuffer } from '../native/binding.js';
 import { callNative } from './native-errors.js';
 

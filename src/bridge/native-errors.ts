@@ -1,5 +1,5 @@
 /** Turns the coded plain Errors the native bridge/cuda modules throw into TrtInt8Errors with fixes. */
-import { ErrorCodes, TrtInt8Error, type ErrorCode } from '../errors.js';
+import { ErrorCodes, TrtInt8Error, type ErrorCode } from '../core/errors.js';
 
 const CUDA_FIXES = [
   'Check that an NVIDIA GPU and driver are present: nvidia-smi must list the device.',

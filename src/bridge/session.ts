@@ -9,8 +9,10 @@
  */
 import type { Calibrator } from '../calibrators/calibrator.js';
 import { nextValidatedBatch } from '../calibrators/calibrator.js';
-import type { BatchContext, DType, InputSpec, NormalizedBatch, TypedArray } from '../calibrators/types.js';
-import { abortError, throwIfAborted, TrtInt8Error } from '../errors.js';
+import type { BatchContext } from '../core/batch.js';
+import { DTYPES, isDType, product, type InputSpec, type NormalizedBatch, type TypedArray } from '../core/tensor.js';
+import { abortError, throwIfAborted, TrtInt8Error } from '../core/errors.js';
+import { optionErrors } from '../core/is.js';
 import {
   nativeModule,
   type NativeBridgeSession,
@@ -75,19 +77,7 @@ export interface RunResult {
   readonly log: readonly NativeLogLine[];
 }
 
-const ELEMENT_TYPES: Record<DType, { bytes: number; make: (buffer: ArrayBuffer, length: number) => TypedArray }> = {
-  float32: { bytes: 4, make: (b, n) => new Float32Array(b, 0, n) },
-  float16: { bytes: 2, make: (b, n) => new Uint16Array(b, 0, n) },
-  int8: { bytes: 1, make: (b, n) => new Int8Array(b, 0, n) },
-  uint8: { bytes: 1, make: (b, n) => new Uint8Array(b, 0, n) },
-  bool: { bytes: 1, make: (b, n) => new Uint8Array(b, 0, n) },
-  int32: { bytes: 4, make: (b, n) => new Int32Array(b, 0, n) },
-  int64: { bytes: 8, make: (b, n) => new BigInt64Array(b, 0, n) },
-};
-
-function badOption(input: string, expected: unknown, actual: unknown, fixes: string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid calibration session option ${input}.`, { input, expected, actual, fixes });
-}
+const badOption = optionErrors('calibration session');
 
 function checkInputs(inputs: unknown): readonly InputSpec[] {
   if (!Array.isArray(inputs) || inputs.length === 0) throw badOption('inputs', 'a non-empty array of { name, shape, dtype }', inputs);
@@ -99,7 +89,7 @@ function checkInputs(inputs: unknown): readonly InputSpec[] {
     }
     if (names.has(spec.name)) throw badOption(`${where}.name`, 'unique input names', spec.name);
     names.add(spec.name);
-    if (!(spec.dtype in ELEMENT_TYPES)) throw badOption(`${spec.name}.dtype`, Object.keys(ELEMENT_TYPES).join(' | '), spec.dtype);
+    if (!isDType(spec.dtype)) throw badOption(`${spec.name}.dtype`, Object.keys(DTYPES).join(' | '), spec.dtype);
     if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw badOption(`${spec.name}.shape`, 'concrete dimensions (integers >= 0)', spec.shape, [
         'Give the shape of one calibration batch; for dynamic axes use the calibration profile\'s OPT shape.',
@@ -110,7 +100,7 @@ function checkInputs(inputs: unknown): readonly InputSpec[] {
 }
 
 function byteLengthOf(spec: InputSpec): number {
-  return spec.shape.reduce((n, d) => n * d, 1) * ELEMENT_TYPES[spec.dtype].bytes;
+  return product(spec.shape) * DTYPES[spec.dtype].bytes;
 }
 
 function bytesView(data: TypedArray): Uint8Array {
@@ -155,7 +145,7 @@ export class CalibrationSession implements Disposable {
       slot.map((buffer, i) => {
         if (!buffer) return null;
         const spec = this.inputs[i]!;
-        return ELEMENT_TYPES[spec.dtype].make(buffer, this.#byteLengths[i]! / ELEMENT_TYPES[spec.dtype].bytes);
+        return DTYPES[spec.dtype].view(buffer, this.#byteLengths[i]! / DTYPES[spec.dtype].bytes);
       }),
     );
     const complete = lent.every((slot) => slot.every((array) => array !== null));

@@ -9,8 +9,8 @@
  * TensorRT silently ignores a cache whose header does not match its own version and the calibrator's
  * algorithm and recalibrates from scratch, so we check the header explicitly (ERR_CACHE_MISMATCH).
  */
-import { TrtInt8Error } from '../errors.js';
-import type { AlgorithmKind } from '../calibrators/types.js';
+import { TrtInt8Error } from '../core/errors.js';
+import type { AlgorithmKind } from '../core/algorithm.js';
 
 /** The algorithm names TensorRT writes into the header, by our algorithm kind. */
 const CACHE_ALGORITHM_NAMES = {

@@ -8,7 +8,7 @@
  * caches keeps the scale it has there (it may exist only in some builds' graphs). The headers must agree
  * on TensorRT version and algorithm, since TensorRT ignores a cache whose header differs from its own.
  */
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { algorithmFromCacheName, parseCalibrationCache, scaleToHex, type CalibrationCache } from './calibration-cache.js';
 
 export type CacheMergeRule = 'max';

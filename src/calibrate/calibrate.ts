@@ -3,9 +3,11 @@
  * tensors to quantize (the CPU statistics engine), and picks each tensor's range with the calibrator's
  * algorithm. No TensorRT involved; the result writes a TensorRT cache and a Q/DQ model.
  */
-import { TrtInt8Error, abortError, throwIfAborted } from '../errors.js';
-import { nextValidatedBatch, resolveAlgorithm, type AlgorithmInput, type Calibrator } from '../calibrators/index.js';
-import type { CalibrationAlgorithm, InputSpec, NormalizedBatch } from '../calibrators/types.js';
+import { TrtInt8Error, abortError, throwIfAborted } from '../core/errors.js';
+import { nextValidatedBatch, type Calibrator } from '../calibrators/index.js';
+import { resolveAlgorithm, type AlgorithmInput } from '../core/algorithm.js';
+import type { CalibrationAlgorithm } from '../core/algorithm.js';
+import type { InputSpec, NormalizedBatch } from '../core/tensor.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
@@ -13,6 +15,7 @@ import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.j
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
 import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type TensorCalibration } from './result.js';
+import { optionErrors } from '../core/is.js';
 
 export type ModelInput = string | Uint8Array | OnnxModel;
 
@@ -73,9 +76,7 @@ function algorithmsPerTensor(tensors: readonly string[], graphInputs: ReadonlySe
   return chosen;
 }
 
-function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid calibrate option ${input}.`, { input, expected, actual, fixes });
-}
+const badOption = optionErrors('calibrate');
 
 function checkOptions(options: CalibrateOptions): void {
   if (options === null || typeof options !== 'object') throw badOption('options', 'an object', options);

@@ -6,9 +6,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TrtInt8Error } from '../errors.js';
-import type { Batch, InputSpec } from '../calibrators/types.js';
-import type { TypedArray } from '../calibrators/types.js';
+import { TrtInt8Error } from '../core/errors.js';
+import type { Batch } from '../core/batch.js';
+import { product, type InputSpec } from '../core/tensor.js';
+import type { TypedArray } from '../core/tensor.js';
 import { readNpy, readNpz, type NpyArray, type NpyData } from '../data/npy.js';
 import { openDataset, readListFile, type FileDecoder, type SampleTensor } from '../data/dataset.js';
 
@@ -112,7 +113,7 @@ function toChunk(source: string, arrays: Map<string, NpyArray>, inputs: readonly
     }
     samples = n;
     const sampleShape = shape.slice(1);
-    tensors.set(input.name, { data, sampleShape, sampleSize: sampleShape.reduce((a, b) => a * b, 1) });
+    tensors.set(input.name, { data, sampleShape, sampleSize: product(sampleShape) });
   }
   return { source, samples: samples ?? 0, tensors };
 }

@@ -4,10 +4,11 @@
  * outputs, and of every intermediate tensor both models compute, worst first, to guide exclusions.
  */
 import path from 'node:path';
-import { TrtInt8Error, abortError, throwIfAborted } from '../errors.js';
-import { validateBatch } from '../calibrators/index.js';
-import type { Batch, InputSpec } from '../calibrators/types.js';
-import { writeFileAtomic } from '../cache/index.js';
+import { TrtInt8Error, abortError, throwIfAborted } from '../core/errors.js';
+import { validateBatch } from '../core/batch.js';
+import type { Batch } from '../core/batch.js';
+import type { InputSpec } from '../core/tensor.js';
+import { writeFileAtomic } from '../core/files.js';
 import { OnnxModel } from '../onnx/index.js';
 import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';

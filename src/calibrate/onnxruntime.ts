@@ -4,7 +4,7 @@
  * declared here so that our types do not depend on a package the user may not have installed.
  */
 import { createRequire } from 'node:module';
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 
 export type OrtTensorType = 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool' | 'string';
 

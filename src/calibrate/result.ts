@@ -3,9 +3,10 @@
  * and the two artefacts TensorRT consumes: a calibration cache (TensorRT 10 implicit INT8) and a Q/DQ
  * ONNX model (TensorRT 10/11 explicit INT8).
  */
-import type { CalibrationAlgorithm } from '../calibrators/types.js';
+import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { TensorHistogram } from '../stats/types.js';
-import { amaxToScale, cacheAlgorithmName, formatCalibrationCache, writeFileAtomic } from '../cache/index.js';
+import { amaxToScale, cacheAlgorithmName, formatCalibrationCache } from '../cache/index.js';
+import { writeFileAtomic } from '../core/files.js';
 import type { CacheAlgorithmKind } from '../cache/index.js';
 import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
 

@@ -7,8 +7,8 @@
  * fetches tensors one at a time and records bytes per sample; later batches pack tensors greedily, in
  * graph order, and re-plan when a tensor turns out bigger than recorded.
  */
-import { TrtInt8Error, throwIfAborted } from '../errors.js';
-import type { NormalizedBatch, TypedArray } from '../calibrators/types.js';
+import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import type { NormalizedBatch, TypedArray } from '../core/tensor.js';
 import type { OrtModule, OrtSession, OrtTensor } from './onnxruntime.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);

@@ -3,7 +3,7 @@
  * tail that decides the clipping threshold is visible, with the chosen amax drawn as a vertical line.
  */
 import type { TensorHistogram } from '../stats/types.js';
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 
 export interface HistogramSvgOptions {
   readonly title?: string;

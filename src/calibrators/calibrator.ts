@@ -2,18 +2,14 @@
  * The calibrator users subclass: they implement getBatch, the rest (algorithm, cache file, NaN policy)
  * is data on the instance that every back end reads the same way.
  */
-import { TrtInt8Error, throwIfAborted } from '../errors.js';
-import { readFileOrNull, writeFileAtomic } from '../cache/atomic-write.js';
-import { resolveAlgorithm, type AlgorithmInput } from './algorithms.js';
-import { validateBatch } from './validate-batch.js';
-import type {
-  Batch,
-  BatchContext,
-  CalibrationAlgorithm,
-  NonFinitePolicy,
-  NormalizedBatch,
-  WarningHandler,
-} from './types.js';
+import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import { readFileOrNull, writeFileAtomic } from '../core/files.js';
+import { resolveAlgorithm, type AlgorithmInput } from '../core/algorithm.js';
+import { validateBatch } from '../core/batch.js';
+import type { Batch, BatchContext, NonFinitePolicy, WarningHandler } from '../core/batch.js';
+import type { CalibrationAlgorithm } from '../core/algorithm.js';
+import type { NormalizedBatch } from '../core/tensor.js';
+import { optionErrors } from '../core/is.js';
 
 export interface CalibratorOptions {
   /** File that readCache/writeCache use by default; without it nothing is cached. */
@@ -40,9 +36,7 @@ export interface PercentileCalibratorOptions extends CalibratorOptions {
 
 const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['error', 'warn', 'allow'];
 
-function badOption(input: string, expected: string, actual: unknown): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid calibrator option ${input}.`, { input, expected, actual });
-}
+const badOption = optionErrors('calibrator');
 
 function checkOptions(options: CalibratorOptions): void {
   if (options === null || typeof options !== 'object') throw badOption('options', 'an object', options);

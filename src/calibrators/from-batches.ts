@@ -1,8 +1,8 @@
 /** A calibrator over an existing (async) iterable of batches, for when subclassing is overkill. */
-import { TrtInt8Error, abortError } from '../errors.js';
-import type { AlgorithmInput } from './algorithms.js';
+import { TrtInt8Error, abortError } from '../core/errors.js';
+import type { AlgorithmInput } from '../core/algorithm.js';
 import { Calibrator, type CalibratorOptions, type LegacyCalibratorOptions, type PercentileCalibratorOptions } from './calibrator.js';
-import type { Batch, BatchContext } from './types.js';
+import type { Batch, BatchContext } from '../core/batch.js';
 
 export type BatchSource = Iterable<Batch> | AsyncIterable<Batch>;
 

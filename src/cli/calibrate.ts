@@ -3,15 +3,16 @@
  * engine (onnxruntime runs the model) and writes a TensorRT cache, a Q/DQ model and/or a JSON report.
  */
 import { parseArgs } from 'node:util';
-import { TrtInt8Error } from '../errors.js';
-import { ALGORITHM_KINDS, calibratorFromBatches } from '../calibrators/index.js';
-import type { AlgorithmKind } from '../calibrators/types.js';
-import { writeFileAtomic } from '../cache/index.js';
+import { TrtInt8Error } from '../core/errors.js';
+import { ALGORITHM_KINDS } from '../core/algorithm.js';
+import { calibratorFromBatches } from '../calibrators/index.js';
+import type { AlgorithmKind } from '../core/algorithm.js';
+import { writeFileAtomic } from '../core/files.js';
 import { OnnxModel } from '../onnx/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION } from '../calibrate/result.js';
 import { openNpyDataset } from '../calibrate/dataset.js';
-import type { InputSpec } from '../calibrators/types.js';
+import type { InputSpec } from '../core/tensor.js';
 import type { DatasetReport, Remainder } from '../data/dataset.js';
 import { ImageCalibrator } from '../images/image-calibrator.js';
 import type { ImagePreprocessorOptions } from '../images/preprocess.js';

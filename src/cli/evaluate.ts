@@ -3,7 +3,7 @@
  * one (top-1 agreement, accuracy with --labels, output and per-layer cosine/SQNR), with onnxruntime on CPU.
  */
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../cache/index.js';
+import { writeFileAtomic } from '../core/files.js';
 import { OnnxModel } from '../onnx/index.js';
 import { evaluate, type EvaluationResult } from '../calibrate/evaluate.js';
 import { openNpyDataset, readLabels } from '../calibrate/dataset.js';

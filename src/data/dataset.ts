@@ -6,10 +6,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TrtInt8Error, throwIfAborted } from '../errors.js';
-import type { Batch, TypedArray } from '../calibrators/types.js';
+import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import type { Batch } from '../core/batch.js';
+import { product, type TypedArray } from '../core/tensor.js';
 import { readNpy, readNpz, type NpyArray } from './npy.js';
 import { seededShuffle } from './shuffle.js';
+import { optionErrors } from '../core/is.js';
 
 /** One input's value for one sample, without the batch dimension. */
 export interface SampleTensor {
@@ -110,9 +112,7 @@ export interface Dataset {
   batchCount(batchSize: number, remainder?: Remainder): number | undefined;
 }
 
-function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid dataset option ${input}.`, { input, expected, actual, fixes });
-}
+const badOption = optionErrors('dataset');
 
 function emptyDataset(source: string, skipped: readonly SkippedFile[]): TrtInt8Error {
   const shown = skipped.slice(0, 5).map((s) => `${s.path}: ${s.reason}`);
@@ -234,7 +234,7 @@ function arrayRows(source: string, arrays: Map<string, NpyArray>): { count: numb
       const tensors: Record<string, SampleTensor> = {};
       for (const [name, array] of arrays) {
         const shape = array.shape.slice(1);
-        const size = shape.reduce((a, b) => a * b, 1);
+        const size = product(shape);
         tensors[name] = { data: array.data.subarray(i * size, (i + 1) * size) as TypedArray, shape };
       }
       return single ? tensors['']! : tensors;
@@ -535,7 +535,7 @@ class BatchStacker {
     if (!this.first) {
       const slots: Slot[] = [];
       for (const [name, t] of tensors) {
-        const size = t.shape.reduce((a, b) => a * b, 1);
+        const size = product(t.shape);
         if (t.shape.some((d) => !Number.isInteger(d) || d < 0) || size !== t.data.length) {
           throw new TrtInt8Error('ERR_BAD_BATCH', `Sample ${id}: "${name}" has ${t.data.length} elements but shape [${t.shape.join(', ')}].`, {
             input: id,

@@ -4,9 +4,10 @@
  * Only little-endian, C-ordered arrays of the dtypes calibration uses are accepted; anything else is a
  * typed error naming the file, never a silent reinterpretation.
  */
+import { product } from '../core/tensor.js';
 import fs from 'node:fs/promises';
 import zlib from 'node:zlib';
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 
 export type NpyDType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int32' | 'int64';
 
@@ -101,7 +102,7 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
       bigEndian ? 'Convert to little-endian: array.astype(array.dtype.newbyteorder("<"))' : 'Convert the array: array.astype(np.float32)',
     ]);
   }
-  const elements = shape.reduce((a, b) => a * b, 1);
+  const elements = product(shape);
   if (fortranOrder && shape.filter((d) => d > 1).length > 1) {
     throw formatError(source, 'Fortran-ordered (column-major) arrays are not supported.', "fortran_order: False (C order)", 'fortran_order: True', [
       'Save a C-ordered copy: numpy.save(path, numpy.ascontiguousarray(array))',

@@ -4,7 +4,7 @@
  * thread. Both are loaded lazily, so importing trt-int8 costs nothing until an image is decoded.
  */
 import { createRequire } from 'node:module';
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 
 /** Decoded pixels: 8-bit RGBA, row-major (`width * height * 4` bytes). */
 export interface DecodedImage {

@@ -3,10 +3,10 @@
  * Calibrator that calibrate() and the TensorRT back end both take. Images are decoded one at a time as
  * TensorRT (or calibrate()) asks for batches.
  */
-import { TrtInt8Error, abortError } from '../errors.js';
+import { TrtInt8Error, abortError } from '../core/errors.js';
 import { Calibrator, type CalibratorOptions } from '../calibrators/calibrator.js';
-import type { AlgorithmInput } from '../calibrators/algorithms.js';
-import type { Batch, BatchContext } from '../calibrators/types.js';
+import type { AlgorithmInput } from '../core/algorithm.js';
+import type { Batch, BatchContext } from '../core/batch.js';
 import { openDataset, type Dataset, type DatasetOptions, type DatasetReport, type DatasetSource, type Remainder } from '../data/dataset.js';
 import { createImagePreprocessor, type ImagePreprocessor, type ImagePreprocessorOptions } from './preprocess.js';
 

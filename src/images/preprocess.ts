@@ -4,8 +4,9 @@
  * (pixel * scale - mean) / std -> NCHW or NHWC float32.
  */
 import fs from 'node:fs/promises';
-import { TrtInt8Error, throwIfAborted } from '../errors.js';
+import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import { decodeImage, decodeImageWithSharp, requireSharp, type ImageDecoder } from './decode.js';
+import { optionErrors } from '../core/is.js';
 
 export type ResizeMode = 'stretch' | 'letterbox' | 'center-crop';
 export type ChannelOrder = 'rgb' | 'bgr' | 'gray';
@@ -94,9 +95,7 @@ const LAYOUTS: readonly ImageLayout[] = ['nchw', 'nhwc'];
 /** Larger inputs are surely a mistake (e.g. width and height swapped with a file size). */
 const MAX_SIDE = 16384;
 
-function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid image preprocessor option ${input}.`, { input, expected, actual, fixes });
-}
+const badOption = optionErrors('image preprocessor');
 
 function perChannel(name: 'mean' | 'std', value: number | readonly number[] | undefined, fallback: number, channels: number): number[] {
   const values = value === undefined ? [fallback] : typeof value === 'number' ? [value] : Array.isArray(value) ? [...value] : null;

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 
 // ---- stats (cpp/core/stats_*.cc) -------------------------------------------------------------
 /** One tensor's committed histogram of |x| (cpp/core/stats_histogram.h); binWidth 0 while only zeros were seen. */

@@ -7,8 +7,8 @@ import path from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
 import type Long from 'long';
 import { onnx } from './proto/onnx.js';
-import { TrtInt8Error } from '../errors.js';
-import type { DType } from '../calibrators/types.js';
+import { TrtInt8Error } from '../core/errors.js';
+import { product, type DType } from '../core/tensor.js';
 
 export type ModelProto = onnx.ModelProto;
 export type GraphProto = onnx.GraphProto.$Properties;
@@ -76,9 +76,6 @@ export function toNumber(value: number | Long | null | undefined, what: string):
   return n;
 }
 
-export function elementCount(dims: readonly number[]): number {
-  return dims.reduce((a, b) => a * b, 1);
-}
 
 export function tensorDims(tensor: TensorProto): number[] {
   return (tensor.dims ?? []).map((d, i) => toNumber(d, `${tensor.name ?? 'tensor'}.dims[${i}]`));
@@ -170,7 +167,7 @@ function float16ToFloat32(h: number): number {
 export function tensorToFloat32(tensor: TensorProto, context: ExternalDataContext): Float32Array {
   const name = tensor.name ?? '';
   const dims = tensorDims(tensor);
-  const count = elementCount(dims);
+  const count = product(dims);
   const dataType = tensor.dataType ?? 0;
   const external = tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
   const raw = external ? readExternal(tensor, context) : tensor.rawData && tensor.rawData.length > 0 ? tensor.rawData : undefined;

@@ -1,9 +1,9 @@
 /** OnnxModel: load, inspect and rewrite an ONNX model in TypeScript. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TrtInt8Error } from '../errors.js';
-import { ioError, writeFileAtomic } from '../cache/atomic-write.js';
-import type { InputSpec } from '../calibrators/types.js';
+import { TrtInt8Error } from '../core/errors.js';
+import { ioError, writeFileAtomic } from '../core/files.js';
+import type { InputSpec } from '../core/tensor.js';
 import { onnx } from './proto/onnx.js';
 import {
   DataType,

@@ -2,9 +2,10 @@
  * Q/DQ placement and writing for TensorRT explicit quantization (see docs/qdq.md for the rules and
  * why): symmetric INT8, activations per tensor (scale = amax / 127), weights per output channel.
  */
-import { TrtInt8Error } from '../errors.js';
+import { product } from '../core/tensor.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { onnx } from './proto/onnx.js';
-import { DataType, elementCount, elemTypeName, intAttribute, makeFloatTensor, makeInt8Tensor, type NodeProto, type TensorProto } from './codec.js';
+import { DataType, elemTypeName, intAttribute, makeFloatTensor, makeInt8Tensor, type NodeProto, type TensorProto } from './codec.js';
 import { OnnxModel, type OnnxNode } from './model.js';
 import { inferElemTypes } from './elem-types.js';
 
@@ -263,7 +264,7 @@ function amaxLookup(amax: InsertQdqOptions['amax']): (name: string) => number | 
 /** Symmetric int8 scale per channel along `axis` (or one scale when axis is undefined). */
 function weightScales(tensor: string, values: Float32Array, dims: readonly number[], axis: number | undefined): Float32Array {
   const channels = axis === undefined ? 1 : dims[axis]!;
-  const inner = axis === undefined ? values.length : elementCount(dims.slice(axis + 1));
+  const inner = axis === undefined ? values.length : product(dims.slice(axis + 1));
   const absMax = new Float64Array(channels);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;

@@ -4,10 +4,11 @@
  * Each batch is validated as it comes (any shape of the right rank), fitted with fitToShape, and the
  * padding and cutting are totalled per input and reported when calibration ends.
  */
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { Calibrator, type CalibratorOptions } from '../calibrators/calibrator.js';
-import { validateBatch } from '../calibrators/validate-batch.js';
-import type { Batch, BatchContext, InputSpec, TypedArray } from '../calibrators/types.js';
+import { validateBatch } from '../core/batch.js';
+import type { Batch, BatchContext } from '../core/batch.js';
+import type { InputSpec, TypedArray } from '../core/tensor.js';
 import { fitToShape, resolveFitOptions, type FitOptions } from './fit-to-shape.js';
 
 /** Per input: its OPT shape, or an optimization-profile range whose `opt` is used. */

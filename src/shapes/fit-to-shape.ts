@@ -4,8 +4,9 @@
  * or cut is counted, because both bias the statistics: padding adds values the data never had (padValue),
  * cutting drops values the data had.
  */
-import { TrtInt8Error } from '../errors.js';
-import type { DType, TypedArray } from '../calibrators/types.js';
+import { TrtInt8Error } from '../core/errors.js';
+import { product, type DType, type TypedArray } from '../core/tensor.js';
+import { optionErrors } from '../core/is.js';
 
 /** 'pad': only grow (a larger sample is an error); 'truncate': only cut; 'pad-or-truncate': both. */
 export type FitMode = 'pad' | 'truncate' | 'pad-or-truncate';
@@ -45,13 +46,7 @@ function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function badOption(input: string, expected: string, actual: unknown): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid fitToShape option ${input}.`, { input, expected, actual });
-}
+const badOption = optionErrors('fitToShape');
 
 /** Validated options with defaults; shared with fitCalibratorToProfile so both fail the same way. */
 export function resolveFitOptions(options: FitOptions | undefined): Required<FitOptions> {

@@ -1,6 +1,6 @@
 /** min-max and the dispatcher from a calibrator's algorithm to the statistics engine's methods. */
-import type { CalibrationAlgorithm } from '../calibrators/types.js';
-import { TrtInt8Error } from '../errors.js';
+import type { CalibrationAlgorithm } from '../core/algorithm.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { entropyAmax } from './entropy.js';
 import { legacyAmax } from './legacy.js';
 import { percentileAmax } from './percentile.js';

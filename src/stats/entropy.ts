@@ -9,7 +9,7 @@
  * - among equal divergences the LAST (largest) candidate wins; the amax is the left edge of bin i.
  * Sums use numpy's pairwise summation so that ties resolve exactly as in the reference. See docs/algorithms.md.
  */
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { pairwiseSum } from './pairwise-sum.js';
 import type { TensorHistogram } from './types.js';
 import { checkHistogram, checkInteger, requireCounts } from './validate.js';

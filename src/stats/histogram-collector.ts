@@ -6,9 +6,10 @@
  * of batches. See docs/algorithms.md.
  */
 import os from 'node:os';
-import { abortError, throwIfAborted, TrtInt8Error } from '../errors.js';
+import { abortError, throwIfAborted, TrtInt8Error } from '../core/errors.js';
 import { nativeModule, type NativeBatchOutcome, type NativeHistogramCollector } from '../native/binding.js';
 import type { TensorHistogram } from './types.js';
+import { optionErrors } from '../core/is.js';
 
 export interface HistogramCollectorOptions {
   /** Bins of the first range. Default 2048 (as pytorch-quantization). */
@@ -27,9 +28,7 @@ export const DEFAULT_MAX_BINS = 65536;
 const MAX_BINS_LIMIT = 1 << 24;
 const MAX_THREADS = 256;
 
-function badOption(input: string, expected: string, actual: unknown): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid HistogramCollector option ${input}.`, { input, expected, actual });
-}
+const badOption = optionErrors('HistogramCollector');
 
 function integerOption(input: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;

@@ -11,7 +11,7 @@
  *    clamped to [Q, absMax]. Without a decaying fit (fewer than 2 bins, or b >= 0) amax = absMax.
  * See docs/algorithms.md.
  */
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import type { TensorHistogram } from './types.js';
 import { checkHistogram, requireCounts } from './validate.js';
 

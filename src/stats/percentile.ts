@@ -3,7 +3,7 @@
  * whose cumulative fraction reaches percentile / 100 (np.searchsorted(np.cumsum(hist / total), p / 100)).
  * The same float64 operations in the same order, so results match the reference exactly.
  */
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import type { TensorHistogram } from './types.js';
 import { checkHistogram, requireCounts } from './validate.js';
 

@@ -1,5 +1,5 @@
 /** Checks shared by the amax algorithms: a well-formed histogram, integer options, and data to work on. */
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import type { TensorHistogram } from './types.js';
 
 function label(h: TensorHistogram): string {

@@ -9,11 +9,11 @@
  *   the ranges (or a TensorRT calibration cache provides them), we insert QuantizeLinear/DequantizeLinear
  *   pairs, and TensorRT builds that model.
  */
-import { TrtInt8Error, throwIfAborted } from '../errors.js';
-import { readFileOrNull, writeFileAtomic } from '../cache/atomic-write.js';
+import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import { readFileOrNull, writeFileAtomic } from '../core/files.js';
 import { parseCalibrationCache, scaleToAmax } from '../cache/calibration-cache.js';
 import { Calibrator } from '../calibrators/calibrator.js';
-import type { InputSpec } from '../calibrators/types.js';
+import type { InputSpec } from '../core/tensor.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { runNativeJob } from '../bridge/session.js';
 import { OnnxModel } from '../onnx/model.js';

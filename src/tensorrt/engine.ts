@@ -1,10 +1,11 @@
 /** A built TensorRT engine: its plan bytes, I/O description, layer inspection and inference. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TrtInt8Error } from '../errors.js';
-import { writeFileAtomic, ioError } from '../cache/atomic-write.js';
-import { validateBatch } from '../calibrators/validate-batch.js';
-import type { Batch, InputSpec, DType } from '../calibrators/types.js';
+import { TrtInt8Error } from '../core/errors.js';
+import { writeFileAtomic, ioError } from '../core/files.js';
+import { validateBatch } from '../core/batch.js';
+import type { Batch } from '../core/batch.js';
+import type { InputSpec, DType } from '../core/tensor.js';
 import { loadTensorRTModule, nativeError, type NativeEngine, type NativeTensorRTModule, type NativeVersion } from './native.js';
 import { resolveTensorRT } from './select.js';
 import type { EngineTensor, InferOptions, InferOutput, InferResult, TensorRTChoice } from './types.js';

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { packageRoot } from '../native/binding.js';
 
 export interface NativeVersion {

@@ -2,8 +2,8 @@
  * Validation of buildEngine() options, in JS and before any native code runs (sharp style): every bad
  * option is an ERR_BAD_OPTION naming the option, what was expected and what was given.
  */
-import { TrtInt8Error } from '../errors.js';
-import type { InputSpec } from '../calibrators/types.js';
+import { TrtInt8Error } from '../core/errors.js';
+import type { InputSpec } from '../core/tensor.js';
 import type { OnnxNode } from '../onnx/model.js';
 import type { BuildEngineOptions, OptimizationProfile, Precision, PrecisionExclusion, ShapeRange } from './types.js';
 

@@ -1,7 +1,7 @@
 /** The public vocabulary of the TensorRT back end: build options, progress, logging, engine tensors. */
 import type { Calibrator } from '../calibrators/calibrator.js';
 import type { FitCalibratorOptions } from '../shapes/fit-calibrator.js';
-import type { Batch } from '../calibrators/types.js';
+import type { Batch } from '../core/batch.js';
 import type { CalibrateOptions } from '../calibrate/calibrate.js';
 import type { TensorRTInstall } from '../capabilities/tensorrt-locator.js';
 

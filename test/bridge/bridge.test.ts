@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CalibrationSession, createBridgeTestDriver, fnv1a32 } from '../../src/bridge/index.js';
-import { isTrtInt8Error, TrtInt8Error } from '../../src/errors.js';
+import { isTrtInt8Error, TrtInt8Error } from '../../src/core/errors.js';
 import { addonReport, core, nativeModule } from '../../src/native/binding.js';
 import { driverInputs, INPUTS, makeBatch, TestCalibrator } from './helpers.js';
 

@@ -1,5 +1,6 @@
 import { EntropyCalibrator2 } from '../../src/calibrators/calibrator.js';
-import type { Batch, BatchContext, InputSpec } from '../../src/calibrators/types.js';
+import type { Batch, BatchContext } from '../../src/core/batch.js';
+import type { InputSpec } from '../../src/core/tensor.js';
 
 export const INPUTS: readonly InputSpec[] = [
   { name: 'images', shape: [2, 3, 8, 8], dtype: 'float32' },

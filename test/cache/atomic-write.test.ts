@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/cache/index.js';
-import { readFileOrNull } from '../../src/cache/atomic-write.js';
-import { isTrtInt8Error } from '../../src/errors.js';
+import { writeFileAtomic } from '../../src/core/files.js';
+import { readFileOrNull } from '../../src/core/files.js';
+import { isTrtInt8Error } from '../../src/core/errors.js';
 
 let dir: string;
 beforeEach(() => {

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  amaxToScale,
-  cacheAlgorithmName,
-  formatCalibrationCache,
-  hexToScale,
-  parseCalibrationCache,
-  scaleToAmax,
-  scaleToHex,
-  tensorRTVersionCode,
-  versionFromCode,
-} from '../../src/cache/index.js';
-import { TrtInt8Error, type ErrorCode } from '../../src/errors.js';
+import { amaxToScale, cacheAlgorithmName, formatCalibrationCache, hexToScale, parseCalibrationCache, scaleToAmax, scaleToHex, tensorRTVersionCode, versionFromCode } from '../../src/cache/index.js';
+import { TrtInt8Error, type ErrorCode } from '../../src/core/errors.js';
 
 function thrown(fn: () => unknown): TrtInt8Error {
   try {

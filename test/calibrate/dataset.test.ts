@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openNpyDataset, readLabels, resolveDataFiles } from '../../src/calibrate/dataset.js';
-import type { Batch, InputSpec } from '../../src/calibrators/types.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import type { Batch } from '../../src/core/batch.js';
+import type { InputSpec } from '../../src/core/tensor.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 import { npyBytes, randomValues, tempDir } from './helpers.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');

@@ -6,7 +6,7 @@ import { calibrate, evaluate, writeWorstLayerPlots } from '../../src/calibrate/i
 import { calibratorFromBatches } from '../../src/calibrators/index.js';
 import { OnnxModel, insertQdq } from '../../src/onnx/index.js';
 import { argmaxRows } from '../../src/calibrate/metrics.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 import { runModel } from '../onnx/helpers.js';
 import { cnnBatches, smallCnn, tempDir } from './helpers.js';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildModel, initializer, node, randomValues, valueInfo } from '../onnx/helpers.js';
-import type { Batch } from '../../src/calibrators/types.js';
+import type { Batch } from '../../src/core/batch.js';
 
 export { randomValues };
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SignalAgreement, argmaxRows } from '../../src/calibrate/metrics.js';
 import { renderHistogramSvg } from '../../src/calibrate/svg.js';
 import type { TensorHistogram } from '../../src/stats/types.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 import { randomValues } from './helpers.js';
 
 describe('SignalAgreement', () => {

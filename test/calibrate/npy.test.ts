@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseNpy, parseNpz, readNpy, readNpz } from '../../src/data/npy.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 
 // Fixtures are written by numpy (fixtures/make_npy_fixtures.py); expected values are recomputed here from the same formulas.
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel } from '../../src/onnx/index.js';
-import { validateBatch } from '../../src/calibrators/index.js';
+import { validateBatch } from '../../src/core/batch.js';
 import { loadOnnxRuntime, createSession } from '../../src/calibrate/onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from '../../src/calibrate/runner.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 import { cnnBatches, smallCnn } from './helpers.js';
 
 const tensors = ['conv1', 'relu1', 'conv2', 'relu2', 'flat'];

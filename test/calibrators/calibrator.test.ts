@@ -2,21 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  Calibrator,
-  EntropyCalibrator,
-  EntropyCalibrator2,
-  LegacyCalibrator,
-  MinMaxCalibrator,
-  PercentileCalibrator,
-  nextValidatedBatch,
-  resolveAlgorithm,
-  type Batch,
-  type BatchContext,
-  type CalibratorOptions,
-  type InputSpec,
-} from '../../src/calibrators/index.js';
-import { TrtInt8Error, isTrtInt8Error } from '../../src/errors.js';
+import { Calibrator, EntropyCalibrator, EntropyCalibrator2, LegacyCalibrator, MinMaxCalibrator, PercentileCalibrator, nextValidatedBatch, type CalibratorOptions } from '../../src/calibrators/index.js';
+import { resolveAlgorithm } from '../../src/core/algorithm.js';
+import { type Batch, type BatchContext } from '../../src/core/batch.js';
+import { type InputSpec } from '../../src/core/tensor.js';
+import { TrtInt8Error, isTrtInt8Error } from '../../src/core/errors.js';
 
 const INPUTS: readonly InputSpec[] = [{ name: 'x', shape: [-1, 4], dtype: 'float32' }];
 

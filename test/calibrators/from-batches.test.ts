@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { calibratorFromBatches, nextValidatedBatch, type Batch, type BatchContext, type InputSpec } from '../../src/calibrators/index.js';
-import { isTrtInt8Error } from '../../src/errors.js';
+import { calibratorFromBatches, nextValidatedBatch } from '../../src/calibrators/index.js';
+import { type Batch, type BatchContext } from '../../src/core/batch.js';
+import { type InputSpec } from '../../src/core/tensor.js';
+import { isTrtInt8Error } from '../../src/core/errors.js';
 
 const INPUTS: readonly InputSpec[] = [{ name: 'x', shape: [1, 2], dtype: 'float32' }];
 const ctx = (batchIndex: number, signal = new AbortController().signal): BatchContext => ({ inputs: INPUTS, batchIndex, signal });

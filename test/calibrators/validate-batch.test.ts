@@ -1,7 +1,8 @@
 import ndarray from 'ndarray';
 import { describe, expect, it, vi } from 'vitest';
-import { validateBatch, type InputSpec, type CalibrationWarning } from '../../src/calibrators/index.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { validateBatch, type CalibrationWarning } from '../../src/core/batch.js';
+import { type InputSpec } from '../../src/core/tensor.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 
 const IMAGE: InputSpec = { name: 'images', shape: [-1, 3, 2, 2], dtype: 'float32' };
 const MASK: InputSpec = { name: 'mask', shape: [2, 3], dtype: 'bool' };

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openDataset, seededShuffle, type Dataset, type DatasetItem, type SampleTensor } from '../../src/data/index.js';
 import { createImagePreprocessor } from '../../src/images/index.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 import { shuffledIndices } from '../../examples/fashion-mnist/dataset.js';
 import { npyBytes } from '../calibrate/helpers.js';
 import { firstValues, pngBytes, tempDir, writeNpySamples } from './helpers.js';

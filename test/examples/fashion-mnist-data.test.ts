@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { isTrtInt8Error } from '../../src/errors.js';
+import { isTrtInt8Error } from '../../src/core/errors.js';
 import { parseIdx, readIdx } from '../../examples/fashion-mnist/idx.js';
 import {
   CALIBRATION_COUNT,

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { calibrate } from '../../src/calibrate/index.js';
-import { calibratorFromBatches, type Batch } from '../../src/calibrators/index.js';
+import { calibratorFromBatches } from '../../src/calibrators/index.js';
+import { type Batch } from '../../src/core/batch.js';
 import { ImageCalibrator, createImageCalibrator, decodeImage } from '../../src/images/index.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 import { smallCnn } from '../calibrate/helpers.js';
 import { pngBytes, tempDir } from '../data/helpers.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from '../../src/data/npy.js';
 import { createImagePreprocessor, decodeImage, decodeImageWithSharp, requireSharp, type ImagePreprocessorOptions } from '../../src/images/index.js';
-import { TrtInt8Error } from '../../src/errors.js';
+import { TrtInt8Error } from '../../src/core/errors.js';
 
 // Fixtures from fixtures/make_image_fixtures.py: Pillow decodes, OpenCV resizes, numpy normalises.
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');

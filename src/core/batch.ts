@@ -3,18 +3,53 @@
  * form. Everything that could make calibration quietly wrong (a missing or extra input, a wrong
  * dtype or shape, a short buffer, NaN) is a loud ERR_BAD_BATCH naming the input and the batch.
  */
-import { TrtInt8Error } from '../errors.js';
-import type {
-  Batch,
-  BatchValue,
-  DType,
-  InputSpec,
-  NonFinitePolicy,
-  NormalizedBatch,
-  NormalizedTensor,
-  TypedArray,
-  WarningHandler,
-} from './types.js';
+import { TrtInt8Error } from './errors.js';
+import { DTYPES, product, shapeText, strides, typedArrayName, type DType, type InputSpec, type NormalizedBatch, type NormalizedTensor, type TypedArray } from './tensor.js';
+
+/** What a calibrator's getBatch receives. */
+export interface BatchContext {
+  /** The inputs expected, in the model's order. */
+  readonly inputs: readonly InputSpec[];
+  /** 0-based index of the batch being asked for. */
+  readonly batchIndex: number;
+  /** Aborted when the caller gives up (user abort, failed build, environment teardown). */
+  readonly signal: AbortSignal;
+}
+
+/** One input's value in a batch: a TypedArray (shape taken from the spec), an ndarray, or data with its shape. */
+export type BatchValue = TypedArray | NdArrayLike | { readonly data: TypedArray; readonly shape: readonly number[] };
+
+/**
+ * An ndarray view (the \`ndarray\` package's shape), declared structurally so that our types need
+ * nobody else's: any object with data, shape, stride and offset is read as a strided view.
+ */
+export interface NdArrayLike {
+  readonly data: TypedArray | ArrayLike<unknown>;
+  readonly shape: readonly number[];
+  readonly stride: readonly number[];
+  readonly offset: number;
+}
+
+/** A batch maps input name -> value. */
+export type Batch = Readonly<Record<string, BatchValue>>;
+
+/** What to do with NaN or ±Infinity in a batch. */
+export type NonFinitePolicy = 'error' | 'warn' | 'allow';
+
+/** A problem worth telling the user about that does not stop calibration (nonFinite: 'warn'). */
+export interface CalibrationWarning {
+  readonly code: 'NON_FINITE_VALUES';
+  readonly message: string;
+  /** The input tensor concerned. */
+  readonly input: string;
+  readonly batchIndex: number;
+  /** How many NaN / ±Infinity values the tensor holds. */
+  readonly count: number;
+  /** Flat (row-major) index of the first one. */
+  readonly firstIndex: number;
+}
+
+export type WarningHandler = (warning: CalibrationWarning) => void;
 
 export interface ValidateBatchOptions {
   /** 0-based index of the batch, for error messages. */
@@ -23,39 +58,6 @@ export interface ValidateBatchOptions {
   readonly nonFinite?: NonFinitePolicy;
   /** Receives warnings when nonFinite is 'warn'; without it they go to process.emitWarning. */
   readonly onWarning?: WarningHandler;
-}
-
-/** The TypedArray each dtype must arrive in. float16 arrives as its raw bits in a Uint16Array. */
-const ARRAY_TYPE_OF: Record<DType, string> = {
-  float32: 'Float32Array',
-  float16: 'Uint16Array',
-  int8: 'Int8Array',
-  uint8: 'Uint8Array',
-  bool: 'Uint8Array',
-  int32: 'Int32Array',
-  int64: 'BigInt64Array',
-};
-
-const TYPED_ARRAY_NAMES = new Set([
-  'Float32Array',
-  'Float64Array',
-  'Int8Array',
-  'Uint8Array',
-  'Uint8ClampedArray',
-  'Int16Array',
-  'Uint16Array',
-  'Int32Array',
-  'Uint32Array',
-  'BigInt64Array',
-  'BigUint64Array',
-  'Float16Array',
-]);
-
-/** The TypedArray class name, or undefined for anything else. Works across realms, unlike instanceof. */
-function typedArrayName(value: unknown): string | undefined {
-  if (!ArrayBuffer.isView(value)) return undefined;
-  const tag = Object.prototype.toString.call(value).slice(8, -1);
-  return TYPED_ARRAY_NAMES.has(tag) ? tag : undefined;
 }
 
 function describeValue(value: unknown): string {
@@ -67,14 +69,6 @@ function describeValue(value: unknown): string {
   if (ArrayBuffer.isView(value)) return Object.prototype.toString.call(value).slice(8, -1);
   if (typeof value === 'object') return `an object with keys [${Object.keys(value as object).join(', ')}]`;
   return typeof value;
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 interface BatchErrorArgs {
@@ -98,17 +92,6 @@ function isNdArray(value: object): value is { data: unknown; shape: unknown; str
   return 'data' in value && 'shape' in value && 'stride' in value;
 }
 
-/** Row-major strides of a dense array of this shape. */
-function denseStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i] as number;
-  }
-  return strides;
-}
-
 function isShapeArray(shape: unknown): shape is number[] {
   return Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0);
 }
@@ -130,9 +113,9 @@ function densifyNdArray(
   if (!arrayType) {
     throw batchError(batchIndex, `ndarray "${spec.name}" is not backed by a TypedArray.`, {
       input: spec.name,
-      expected: `an ndarray over a ${ARRAY_TYPE_OF[spec.dtype]}`,
+      expected: `an ndarray over a ${DTYPES[spec.dtype].arrayName}`,
       actual: `an ndarray over ${describeValue(data)}`,
-      fixes: [`Create it with ndarray(new ${ARRAY_TYPE_OF[spec.dtype]}(...), shape).`],
+      fixes: [`Create it with ndarray(new ${DTYPES[spec.dtype].arrayName}(...), shape).`],
     });
   }
   if (!isShapeArray(shape) || !Array.isArray(stride) || stride.length !== shape.length || !stride.every(Number.isInteger) || !Number.isInteger(offset)) {
@@ -161,7 +144,7 @@ function densifyNdArray(
       actual: `indices [${lo}, ${hi}] for shape ${shapeText(shape)}, stride ${shapeText(stride)}, offset ${off}`,
     });
   }
-  const dense = denseStrides(shape);
+  const dense = strides(shape);
   const contiguous = shape.every((d, i) => d <= 1 || stride[i] === dense[i]);
   if (contiguous) return { data: typed.subarray(off, off + size) as TypedArray, shape: [...shape] };
 
@@ -189,9 +172,9 @@ function resolveValue(spec: InputSpec, batchIndex: number, value: BatchValue | u
   if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
     throw batchError(batchIndex, `input "${spec.name}" is not a TypedArray, an ndarray or { data, shape }.`, {
       input: spec.name,
-      expected: `a ${ARRAY_TYPE_OF[spec.dtype]}, an ndarray or { data, shape }`,
+      expected: `a ${DTYPES[spec.dtype].arrayName}, an ndarray or { data, shape }`,
       actual: describeValue(value),
-      fixes: Array.isArray(value) ? [`Convert the Array: new ${ARRAY_TYPE_OF[spec.dtype]}(values).`] : [],
+      fixes: Array.isArray(value) ? [`Convert the Array: new ${DTYPES[spec.dtype].arrayName}(values).`] : [],
     });
   }
   if (isNdArray(value)) return densifyNdArray(spec, batchIndex, value);
@@ -199,7 +182,7 @@ function resolveValue(spec: InputSpec, batchIndex: number, value: BatchValue | u
   if (!typedArrayName(data)) {
     throw batchError(batchIndex, `input "${spec.name}".data is not a TypedArray.`, {
       input: spec.name,
-      expected: `{ data: ${ARRAY_TYPE_OF[spec.dtype]}, shape: number[] }`,
+      expected: `{ data: ${DTYPES[spec.dtype].arrayName}, shape: number[] }`,
       actual: `data is ${describeValue(data)}`,
     });
   }
@@ -337,7 +320,7 @@ export function validateBatch(batch: unknown, inputs: readonly InputSpec[], opti
     }
     const resolved = resolveValue(spec, batchIndex, record[spec.name]);
     const arrayType = typedArrayName(resolved.data) as string;
-    const wanted = ARRAY_TYPE_OF[spec.dtype];
+    const wanted = DTYPES[spec.dtype].arrayName;
     if (arrayType !== wanted) {
       throw batchError(batchIndex, `input "${spec.name}" is ${spec.dtype} and must arrive as a ${wanted}, got a ${arrayType}.`, {
         input: spec.name,

@@ -1,6 +1,18 @@
 /** Calibration algorithms as validated data, with the defaults every back end shares. */
-import { TrtInt8Error } from '../errors.js';
-import type { AlgorithmKind, CalibrationAlgorithm } from './types.js';
+import { badOption } from './is.js';
+
+/**
+ * The calibration algorithm, as data on the calibrator so that every back end (TensorRT 10's
+ * IInt8*Calibrator, our statistics engine) reads the same thing.
+ */
+export type CalibrationAlgorithm =
+  | { readonly kind: 'entropy2' }
+  | { readonly kind: 'entropy' }
+  | { readonly kind: 'minmax' }
+  | { readonly kind: 'legacy'; readonly quantile: number; readonly regressionCutoff: number }
+  | { readonly kind: 'percentile'; readonly percentile: number };
+
+export type AlgorithmKind = CalibrationAlgorithm['kind'];
 
 export const ALGORITHM_KINDS: readonly AlgorithmKind[] = ['entropy2', 'entropy', 'minmax', 'legacy', 'percentile'];
 
@@ -14,15 +26,11 @@ export const DEFAULT_LEGACY_REGRESSION_CUTOFF = 0.5;
 /** Percentile of |x| taken as amax by the percentile algorithm (our statistics engine; TensorRT has none). */
 export const DEFAULT_PERCENTILE = 99.99;
 
-function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid calibration option ${input}.`, { input, expected, actual, fixes });
-}
-
 /** Checks `value` is a number in (lo, hi]; undefined gives the default. */
 function fraction(input: string, value: unknown, fallback: number, lo: number, hi: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= lo || value > hi) {
-    throw badOption(input, `a number greater than ${lo} and at most ${hi}`, value);
+    throw badOption('calibration', input, `a number greater than ${lo} and at most ${hi}`, value);
   }
   return value;
 }
@@ -39,7 +47,7 @@ export function resolveAlgorithm(input: AlgorithmInput | undefined, fallback: Al
   const spec: { kind?: unknown; quantile?: unknown; regressionCutoff?: unknown; percentile?: unknown } =
     input === undefined ? { kind: fallback } : typeof input === 'string' ? { kind: input } : (input as object);
   if (spec === null || typeof spec !== 'object' || !ALGORITHM_KINDS.includes(spec.kind as AlgorithmKind)) {
-    throw badOption('algorithm', `one of ${ALGORITHM_KINDS.join(', ')} (or { kind, ... })`, typeof input === 'object' && input !== null ? (input as { kind?: unknown }).kind : input);
+    throw badOption('calibration', 'algorithm', `one of ${ALGORITHM_KINDS.join(', ')} (or { kind, ... })`, typeof input === 'object' && input !== null ? (input as { kind?: unknown }).kind : input);
   }
   switch (spec.kind as AlgorithmKind) {
     case 'legacy':

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TrtInt8Error } from '../errors.js';
+import { TrtInt8Error } from './errors.js';
 
 export interface WriteFileAtomicOptions {
   /** File mode of the new file (default 0o644, before the umask). */
