@@ -223,13 +223,13 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
       io.stdout(CALIBRATE_USAGE);
       return EXIT_OK;
     }
-    const images = imageOptionsFromFlags(plan.values);
     requireExisting(plan.modelPath, 'model');
     requireExisting(plan.data, '--data');
     checkCalibrateOutputs(plan);
     const model = await OnnxModel.load(plan.modelPath);
     const firstInput = model.inputs()[0];
     await checkDataMatchesFlags(plan.data, plan.values, firstInput);
+    const images = imageOptionsFromFlags(plan.values);
     if (images) checkChannelsMatchModel(images, firstInput);
     const reused = cacheToReuse(plan, io);
     const { calibrator, after } = await openCalibrator(plan, model, images, io, reused);

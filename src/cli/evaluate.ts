@@ -130,7 +130,6 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
       io.stdout(EVALUATE_USAGE);
       return EXIT_OK;
     }
-    const images = imageOptionsFromFlags(plan.values);
     const inputs = [
       { role: 'float model', file: plan.floatPath },
       { role: 'quantized model', file: plan.quantizedPath },
@@ -142,6 +141,7 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
     const [floatModel, quantizedModel] = await Promise.all([OnnxModel.load(plan.floatPath), OnnxModel.load(plan.quantizedPath)]);
     const firstInput = floatModel.inputs()[0];
     await checkDataMatchesFlags(plan.data, plan.values, firstInput);
+    const images = imageOptionsFromFlags(plan.values);
     if (images) checkChannelsMatchModel(images, firstInput);
     const data = await openEvaluationData(plan, floatModel, images, signal);
     const labels = plan.values.labels ? await readLabels(plan.values.labels) : undefined;

@@ -75,6 +75,19 @@ export function progressReporter(io: CliIO, stream: ProgressStream, label: strin
   };
 }
 
+/** API options named in error fixes, and what the command line says instead. */
+const CLI_EQUIVALENTS: readonly { readonly api: RegExp; readonly cli: string }[] = [
+  { api: /\bnonFinite\b/, cli: '--non-finite warn (or allow) calibrates anyway; the statistics skip NaN and Infinity.' },
+  { api: /\bexecutionProviders\b/, cli: '--cpu runs onnxruntime on the CPU only (the default); --cuda uses its CUDA provider.' },
+  { api: /model\.nodes\b/, cli: 'trt-int8 inspect <model.onnx> lists the node names and op types (for --exclude).' },
+];
+
+/** The command-line equivalents of the API options a TrtInt8Error's fixes name. */
+export function cliEquivalents(error: TrtInt8Error): string[] {
+  const text = [error.message, ...error.fixes].join('\n');
+  return CLI_EQUIVALENTS.filter((e) => e.api.test(text)).map((e) => e.cli);
+}
+
 /** Prints a usage mistake (exit 2), a TrtInt8Error with its fixes (exit 1; 130 when interrupted) or anything else (exit 1). */
 export function reportError(error: unknown, io: CliIO, usage: string): number {
   if (error instanceof UsageError) {
@@ -82,7 +95,8 @@ export function reportError(error: unknown, io: CliIO, usage: string): number {
     return EXIT_USAGE;
   }
   if (error instanceof TrtInt8Error) {
-    io.stderr(`error [${error.code}]: ${error.message}`);
+    const equivalents = cliEquivalents(error);
+    io.stderr(`error [${error.code}]: ${error.message}${equivalents.length ? `\nOn the command line:\n${equivalents.map((e) => `- ${e}`).join('\n')}` : ''}`);
     return error.code === 'ABORT_ERR' ? EXIT_INTERRUPTED : EXIT_FAILURE;
   }
   io.stderr(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -61,11 +61,12 @@ function coveredBy(input: string, output: string): boolean {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) && fs.statSync(input, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
-/** Paths listed in a list file (one per line, relative to the list) are inputs too. */
+/** Paths listed in a list file (one per line, relative to the list) are inputs too; data files and binary files are no lists. */
 export function listedFiles(listFile: string): string[] {
   const stat = fs.statSync(listFile, { throwIfNoEntry: false });
-  if (!stat?.isFile() || /\.(npy|npz|png|jpe?g)$/i.test(listFile)) return [];
+  if (!stat?.isFile() || stat.size > 16 * 1024 * 1024 || /\.(npy|npz|png|jpe?g|onnx)$/i.test(listFile)) return [];
   const text = fs.readFileSync(listFile, 'utf8');
+  if (text.includes('\0')) return [];
   return text
     .split(/\r?\n/)
     .map((l) => l.trim())
