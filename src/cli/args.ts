@@ -19,7 +19,8 @@ export class UsageError extends TrtInt8Error {
   /** A typed error raised while checking flags (e.g. by the image preprocessor) is a command-line mistake too. */
   static from(error: unknown): unknown {
     if (error instanceof TrtInt8Error && error.code === 'ERR_BAD_OPTION' && !(error instanceof UsageError)) {
-      return new UsageError(error.message, { input: error.input, expected: error.expected, actual: error.actual, cause: error });
+      // The message already holds expected/actual/fixes; rebuild from its first line so they print once.
+      return new UsageError(error.message.split('\n')[0]!, { input: error.input, expected: error.expected, actual: error.actual, fixes: error.fixes, cause: error });
     }
     return error;
   }

@@ -7,15 +7,12 @@ import fs from 'node:fs';
 import { ALGORITHM_KINDS, type AlgorithmKind } from '../core/algorithm.js';
 import type { NonFinitePolicy } from '../core/batch.js';
 import { writeFileAtomic } from '../core/files.js';
-import { calibratorFromBatches } from '../calibrators/index.js';
-import type { Calibrator } from '../calibrators/calibrator.js';
 import { OnnxModel } from '../onnx/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION, type CalibrationResult } from '../calibrate/result.js';
-import { openNpyDataset } from '../calibrate/dataset.js';
-import { ImageCalibrator } from '../images/image-calibrator.js';
 import { UsageError, requireExisting, choiceFlag, listFlag, parseFlags, positiveInteger } from './args.js';
-import { IMAGE_FLAGS, IMAGE_USAGE, checkChannelsMatchModel, checkDataMatchesFlags, describeReport, imageOptionsFromFlags, remainderFor, type ImageOptions } from './images.js';
+import { IMAGE_FLAGS, IMAGE_USAGE, checkChannelsMatchModel, checkDataMatchesFlags, imageOptionsFromFlags, remainderFor } from './images.js';
+import { openCalibrator } from './calibration-data.js';
 import { EXIT_OK, progressReporter, runCommand, type CliIO, type ProgressStream } from './io.js';
 import { checkOutputs, plannedOutputs } from './outputs.js';
 
@@ -31,7 +28,7 @@ Runs the model on the data with onnxruntime (CPU), picks each activation's INT8 
   --json <file>           ranges, histograms and timings as JSON
 
 Options:
-  --algorithm <name>      ${ALGORITHM_KINDS.join(', ')} (default ${ALGORITHM_KINDS[0]})
+  --algorithm <name>      ${ALGORITHM_KINDS.join(', ')} (default: the library's default calibrator)
   --percentile <p>        percentile of |x| for --algorithm percentile, in (0, 100] (default 99.99)
   --batch <n>             samples per batch (default 32)
   --limit <n>             use at most n samples
@@ -78,7 +75,7 @@ type CalibrateValues = ReturnType<typeof parseFlags<typeof CALIBRATE_FLAGS>>['va
 interface CalibratePlan {
   readonly modelPath: string;
   readonly data: string;
-  readonly algorithm: AlgorithmKind;
+  readonly algorithm?: AlgorithmKind;
   readonly percentile?: number;
   readonly batchSize: number;
   readonly limit?: number;
@@ -88,18 +85,19 @@ interface CalibratePlan {
   readonly values: CalibrateValues;
 }
 
-function parsePercentile(values: CalibrateValues, algorithm: AlgorithmKind): number | undefined {
-  if (values.percentile === undefined) return undefined;
-  if (algorithm !== 'percentile') throw new UsageError('--percentile only applies to --algorithm percentile.', { input: '--percentile', expected: '--algorithm percentile', actual: `--algorithm ${algorithm}` });
-  const percentile = Number(values.percentile);
-  if (values.percentile.trim() === '' || !Number.isFinite(percentile) || percentile <= 0 || percentile > 100) {
-    throw new UsageError(`--percentile needs a number in (0, 100], got "${values.percentile}".`, { input: '--percentile', expected: 'a number greater than 0 and at most 100', actual: values.percentile });
+export function parsePercentile(value: string | undefined, algorithm: AlgorithmKind | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (algorithm !== 'percentile') throw new UsageError('--percentile only applies to --algorithm percentile.', { input: '--percentile', expected: '--algorithm percentile', actual: `--algorithm ${algorithm ?? '(default)'}` });
+  const percentile = Number(value);
+  if (value.trim() === '' || !Number.isFinite(percentile) || percentile <= 0 || percentile > 100) {
+    throw new UsageError(`--percentile needs a number in (0, 100], got "${value}".`, { input: '--percentile', expected: 'a number greater than 0 and at most 100', actual: value });
   }
   return percentile;
 }
 
-function parseAlgorithm(value: string | undefined): AlgorithmKind {
-  return choiceFlag(value, '--algorithm', ALGORITHM_KINDS) ?? ALGORITHM_KINDS[0]!;
+/** undefined leaves the choice to the library's default algorithm. */
+export function parseAlgorithm(value: string | undefined): AlgorithmKind | undefined {
+  return choiceFlag(value, '--algorithm', ALGORITHM_KINDS);
 }
 
 /** The command line as a plan, or a UsageError (exit 2); undefined for --help. */
@@ -111,7 +109,7 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
   if (values.cuda && values.cpu) throw new UsageError('--cuda and --cpu contradict each other; pass one.', { input: '--cpu', expected: 'one of --cuda, --cpu', actual: '--cuda --cpu' });
   if (values.recalibrate && !values.cache) throw new UsageError('--recalibrate only applies with --cache (an existing cache is otherwise never read).', { input: '--recalibrate', expected: '--cache <file>', actual: 'no --cache' });
   const algorithm = parseAlgorithm(values.algorithm);
-  const percentile = parsePercentile(values, algorithm);
+  const percentile = parsePercentile(values.percentile, algorithm);
   const names = listFlag(values.exclude);
   const nonFinite = choiceFlag(values['non-finite'], '--non-finite', NON_FINITE_CHOICES);
   const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
@@ -119,7 +117,7 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
   return {
     modelPath: positionals[0]!,
     data: values.data,
-    algorithm,
+    ...(algorithm ? { algorithm } : {}),
     batchSize: positiveInteger(values.batch, '--batch')!,
     ...(percentile !== undefined ? { percentile } : {}),
     ...(limit !== undefined ? { limit } : {}),
@@ -144,36 +142,6 @@ function checkCalibrateOutputs(plan: CalibratePlan): void {
     { role: 'model', file: plan.modelPath },
     { role: '--data', file: plan.data },
   ]);
-}
-
-/** The calibrator of the data: images with --image-size, NumPy arrays otherwise. */
-async function openCalibrator(plan: CalibratePlan, model: OnnxModel, images: ImageOptions | undefined, io: CliIO, cachePath: string | undefined) {
-  const algorithmInput = plan.algorithm === 'percentile' ? { kind: 'percentile' as const, percentile: plan.percentile } : plan.algorithm;
-  const common = {
-    ...(cachePath ? { cachePath } : {}),
-    ...(plan.nonFinite ? { nonFinite: plan.nonFinite } : {}),
-    onWarning: (w: { message: string }) => io.stderr(`warning: ${w.message}`),
-  };
-  if (images) {
-    const calibrator = await ImageCalibrator.create({
-      data: plan.data,
-      preprocess: images.preprocess,
-      batchSize: plan.batchSize,
-      remainder: remainderFor(model.inputs()),
-      algorithm: algorithmInput,
-      strict: images.strict,
-      ...(images.seed !== undefined ? { shuffle: { seed: images.seed } } : {}),
-      ...(plan.limit ? { limit: plan.limit } : {}),
-      ...common,
-    });
-    return { calibrator: calibrator as Calibrator, after: () => describeReport(calibrator.report, io) };
-  }
-  const dataset = await openNpyDataset(plan.data, { inputs: model.inputs(), batchSize: plan.batchSize, limit: plan.limit });
-  const calibrator = calibratorFromBatches(dataset, { algorithm: plan.algorithm, percentile: plan.percentile, batchCount: dataset.batchCount, ...common });
-  const after = () => {
-    if (dataset.droppedSamples > 0) io.stderr(`note: the model's batch size is fixed, so the last ${dataset.droppedSamples} sample(s) (less than one batch) were not used.`);
-  };
-  return { calibrator, after };
 }
 
 /** The --cache file to read ranges from: an existing one unless --recalibrate. Says so, since the data is then not read. */
@@ -232,7 +200,11 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     const images = imageOptionsFromFlags(plan.values);
     if (images) checkChannelsMatchModel(images, firstInput);
     const reused = cacheToReuse(plan, io);
-    const { calibrator, after } = await openCalibrator(plan, model, images, io, reused);
+    const { calibrator, describe } = await openCalibrator(plan, model.inputs(), io, {
+      ...(images ? { images } : {}),
+      ...(reused ? { cachePath: reused } : {}),
+      remainder: remainderFor(model.inputs()),
+    });
     const progress = progressReporter(io, progressStream, 'calibrate');
     let result;
     try {
@@ -247,7 +219,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     } finally {
       progress.done();
     }
-    after();
+    describe();
     describeResult(result, reused, io);
     await writeOutputs(result, plan, io);
     return EXIT_OK;

@@ -79,6 +79,7 @@ export function progressReporter(io: CliIO, stream: ProgressStream, label: strin
 const CLI_EQUIVALENTS: readonly { readonly api: RegExp; readonly cli: string }[] = [
   { api: /\bnonFinite\b/, cli: '--non-finite warn (or allow) calibrates anyway; the statistics skip NaN and Infinity.' },
   { api: /\bexecutionProviders\b/, cli: '--cpu runs onnxruntime on the CPU only (the default); --cuda uses its CUDA provider.' },
+  { api: /tensorrt: \{ root/, cli: '--tensorrt <folder> points build and inspect at a TensorRT folder (or set TENSORRT_ROOT).' },
   { api: /model\.nodes\b/, cli: 'trt-int8 inspect <model.onnx> lists the node names and op types (for --exclude).' },
 ];
 

@@ -6,6 +6,8 @@ import { nearestOption } from './args.js';
 import { runDoctor } from './doctor.js';
 import { runCalibrateCommand } from './calibrate.js';
 import { runEvaluateCommand } from './evaluate.js';
+import { runBuildCommand } from './build.js';
+import { runInspectCommand } from './inspect.js';
 import { EXIT_OK, EXIT_USAGE, type CliIO, type ProgressStream } from './io.js';
 
 interface Command {
@@ -17,6 +19,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   doctor: { summary: 'report what this machine can run (addon, CUDA, TensorRT, back ends)', run: runDoctor },
   calibrate: { summary: 'calibrate an ONNX model on .npy/.npz data or images: TensorRT cache, Q/DQ model, JSON', run: runCalibrateCommand },
   evaluate: { summary: 'compare a quantized model with the float one (top-1, accuracy, per-layer SQNR)', run: runEvaluateCommand },
+  build: { summary: 'build a TensorRT engine from an ONNX model: FP16, INT8 (calibration or cache), profiles (needs TensorRT)', run: runBuildCommand },
+  inspect: { summary: "list an ONNX model's inputs, outputs and nodes, or an engine's layers with precision and tactic", run: runInspectCommand },
 };
 
 function usage(): string {
