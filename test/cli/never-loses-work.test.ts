@@ -102,6 +102,12 @@ describe('trt-int8 calibrate with an existing cache', () => {
     expect(re.err).not.toMatch(/reused/);
     expect(fs.readFileSync(cache, 'utf8')).not.toBe(written);
 
+    // A cache of another algorithm is not used, and the CLI says why.
+    const other = await cli(['calibrate', model, '--data', data, '--batch', '4', '--cache', cache, '--algorithm', 'minmax']);
+    expect(other.code).toBe(0);
+    expect(other.err).toMatch(/the existing cache .*model\.cache was not used: .*calibrated instead/);
+    expect(other.out).toMatch(/^Calibrated .*\(minmax\) on 8 samples/);
+
     const alone = await cli(['calibrate', model, '--data', data, '--json', path.join(dir, 'r.json'), '--recalibrate']);
     expect(alone.code).toBe(2);
     expect(alone.err).toMatch(/--recalibrate only applies with --cache/);
