@@ -2,12 +2,11 @@
  * `trt-int8 doctor [--json]`: what this machine can do, and how to fix what it cannot.
  * Always exits 0 once it has run: a missing GPU is a finding, not a failure of the command.
  */
+import { UsageError, parseFlags } from './args.js';
+import { EXIT_OK, runCommand, type CliIO } from './io.js';
 import { capabilities, type BackendStatus, type CapabilityReport } from '../capabilities/capabilities.js';
 
-export interface CliIO {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
+export type { CliIO };
 
 export const DOCTOR_USAGE = `Usage: trt-int8 doctor [--json]
 
@@ -79,18 +78,15 @@ export function formatDoctorReport(report: CapabilityReport): string {
 }
 
 export async function runDoctor(args: readonly string[], io: CliIO): Promise<number> {
-  let json = false;
-  for (const arg of args) {
-    if (arg === '--json') json = true;
-    else if (arg === '--help' || arg === '-h') {
+  return runCommand(io, DOCTOR_USAGE, async () => {
+    const { values, positionals } = parseFlags(args, { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } });
+    if (values.help) {
       io.stdout(DOCTOR_USAGE);
-      return 0;
-    } else {
-      io.stderr(`trt-int8 doctor: unknown option "${arg}"\n\n${DOCTOR_USAGE}`);
-      return 2;
+      return EXIT_OK;
     }
-  }
-  const report = await capabilities();
-  io.stdout(json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
-  return 0;
+    if (positionals.length > 0) throw new UsageError(`doctor takes no arguments, got "${positionals.join(' ')}".`, { input: positionals[0], expected: 'no arguments', actual: positionals });
+    const report = await capabilities();
+    io.stdout(values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+    return EXIT_OK;
+  });
 }

@@ -63,11 +63,11 @@ describe('trt-int8 calibrate / evaluate', () => {
     expect(ttyWrites.some((t) => t.startsWith('\r'))).toBe(true);
     expect(ttyWrites.at(-1)).toBe('\n');
 
-    // Not a terminal and no known batch count: throttled lines, but always the final count; JSON has null for Infinity.
+    // Not a terminal: throttled lines with the total (evaluate knows the batch count of one .npy), always the final count; JSON has null for Infinity.
     const plain = captureIo();
     const jsonPath = path.join(dir, 'eval.json');
     expect(await runEvaluateCommand([modelPath, modelPath, '--data', dataPath, '--batch', '6', '--json', jsonPath], plain.io, notTty)).toBe(0);
-    expect(plain.err.at(-1)).toMatch(/^evaluate: batch 4, 20 samples/);
+    expect(plain.err.at(-1)).toMatch(/^evaluate: batch 4\/4, 20 samples/);
     const saved = JSON.parse(fs.readFileSync(jsonPath, 'utf8')) as { top1Agreement: number; outputs: { sqnr: number | null }[] };
     expect(saved.top1Agreement).toBe(1);
     expect(saved.outputs[0]!.sqnr).toBeNull();
@@ -80,10 +80,11 @@ describe('trt-int8 calibrate / evaluate', () => {
       expect(err.join('\n')).toMatch(/Usage: trt-int8 calibrate/);
     }
     const missing = captureIo();
-    expect(await runCalibrateCommand([path.join(dir, 'nope.onnx'), '--data', dataPath], missing.io, notTty)).toBe(1);
+    // A missing input or output folder is a command-line mistake (exit 2), found before any work, still ERR_IO.
+    expect(await runCalibrateCommand([path.join(dir, 'nope.onnx'), '--data', dataPath, '--json', path.join(dir, 'x.json')], missing.io, notTty)).toBe(2);
     expect(missing.err.join('\n')).toMatch(/ERR_IO/);
     const unwritable = captureIo();
-    expect(await runCalibrateCommand([modelPath, '--data', dataPath, '--algorithm', 'minmax', '--cache', path.join(dir, 'no', 'dir', 'x.cache')], unwritable.io, notTty)).toBe(1);
+    expect(await runCalibrateCommand([modelPath, '--data', dataPath, '--algorithm', 'minmax', '--cache', path.join(dir, 'no', 'dir', 'x.cache')], unwritable.io, notTty)).toBe(2);
     expect(unwritable.err.join('\n')).toMatch(/ERR_IO/);
     const evalUsage = captureIo();
     expect(await runEvaluateCommand([modelPath, '--data', dataPath], evalUsage.io, notTty)).toBe(2);

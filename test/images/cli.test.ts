@@ -63,10 +63,10 @@ describe('trt-int8 calibrate --image-size', () => {
       expect(await runCalibrateCommand([modelPath, '--data', images, ...extra], usage.io, notTty), extra.join(' ')).toBe(2);
     }
     const strict = captureIo();
-    expect(await runCalibrateCommand([modelPath, '--data', images, '--image-size', '8x8', '--channels', 'gray', '--strict'], strict.io, notTty)).toBe(1);
+    expect(await runCalibrateCommand([modelPath, '--data', images, '--image-size', '8x8', '--channels', 'gray', '--strict', '--json', path.join(dir, 'strict.json')], strict.io, notTty)).toBe(1);
     expect(strict.err.join('\n')).toMatch(/ERR_BAD_BATCH.*broken\.jpg/);
     const wrongChannels = captureIo();
-    expect(await runCalibrateCommand([modelPath, '--data', images, '--image-size', '8x8', '--channels', 'cmyk'], wrongChannels.io, notTty)).toBe(1);
+    expect(await runCalibrateCommand([modelPath, '--data', images, '--image-size', '8x8', '--channels', 'cmyk'], wrongChannels.io, notTty)).toBe(2); // a command-line mistake
     expect(wrongChannels.err.join('\n')).toMatch(/ERR_BAD_OPTION/);
   });
 });
