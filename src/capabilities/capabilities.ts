@@ -5,9 +5,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { addonReport, packageRoot } from '../native/binding.js';
-import { probeCuda, type CudaReport, type ProbeCudaOptions } from './cuda-probe.js';
-import { locateTensorRT, type LocateTensorRTOptions, type TensorRTInstall } from './tensorrt-locator.js';
+import {
+  addonReport,
+  checkBuilderResource,
+  locateTensorRT,
+  packageRoot,
+  probeCuda,
+  type BuilderResourceCheck,
+  type CudaReport,
+  type LocateTensorRTOptions,
+  type ProbeCudaOptions,
+  type TensorRTInstall,
+} from '../native/index.js';
 
 export interface BackendStatus {
   readonly usable: boolean;
@@ -28,6 +37,11 @@ export interface TensorRTStatus {
   readonly found: boolean;
   /** Every install found, the preferred first (see locateTensorRT for the search order). */
   readonly installs: readonly TensorRTInstall[];
+  /**
+   * For each install and each GPU model found: whether its builder resource covers that GPU (running engines needs
+   * no builder resource; building them does). Empty without GPUs listed by the addon's cuda module.
+   */
+  readonly builders?: readonly BuilderResourceCheck[];
   readonly reason?: string;
   readonly fix?: string;
 }
@@ -112,14 +126,23 @@ function onnxRuntimeStatus(resolvePaths: readonly string[]): OnnxRuntimeStatus {
   };
 }
 
-function tensorrtStatus(installs: TensorRTInstall[]): TensorRTStatus {
-  if (installs.length > 0) return { found: true, installs };
+function tensorrtStatus(installs: TensorRTInstall[], cuda: CudaReport): TensorRTStatus {
+  const builders = installs.flatMap((install) => gpuModels(cuda).map((cc) => checkBuilderResource(install, cc)));
+  if (installs.length > 0) return { found: true, installs, builders };
   return {
     found: false,
     installs,
+    builders,
     reason: 'No libnvinfer.so.<N> in TENSORRT_ROOT, LD_LIBRARY_PATH, pip tensorrt_libs folders, system library folders or the ld.so cache.',
     fix: 'pip install "tensorrt-cu13-libs<11" for 10.x (calibrators) or tensorrt-cu13-libs for 11.x (cu12 for CUDA 12), or unpack the TensorRT tar file and set TENSORRT_ROOT to its folder.',
   };
+}
+
+/** Each distinct compute capability among the GPUs, in device order. */
+function gpuModels(cuda: CudaReport): (readonly [number, number])[] {
+  const seen = new Map<string, readonly [number, number]>();
+  for (const device of cuda.devices) seen.set(device.computeCapability.join('.'), device.computeCapability);
+  return [...seen.values()];
 }
 
 function versionText(install: TensorRTInstall): string {
@@ -152,7 +175,24 @@ function gpuBackend(
       fix: cuda.fix ?? 'Run on a machine with an NVIDIA GPU and driver.',
     };
   }
+  // Both back ends build engines, which needs the builder resource for the GPU's SM, not only libnvinfer.
+  const cannotBuild = gpuModels(cuda)
+    .map((cc) => checkBuilderResource(fitting, cc))
+    .find((check) => !check.canBuild);
+  if (cannotBuild) return { usable: false, reason: `${name}: ${cannotBuild.reason}`, fix: cannotBuild.fix! };
   return { usable: true, reason: `TensorRT ${versionText(fitting)} (${fitting.root}) and a CUDA driver${cuda.libraryPath ? ` (${cuda.libraryPath})` : ''}.` };
+}
+
+/**
+ * The two GPU back ends for these TensorRT installs (in locateTensorRT's order: the first fitting one is the one a
+ * build uses) and this CUDA report.
+ */
+export function gpuBackends(cuda: CudaReport, installs: readonly TensorRTInstall[]): Pick<CapabilityReport['backends'], 'implicitCalibration' | 'qdq'> {
+  return {
+    // TensorRT 11 removed IInt8Calibrator, so implicit calibration stops at 10.x.
+    implicitCalibration: gpuBackend('Implicit calibration', cuda, installs, (major) => major <= 10, 'TensorRT 10.x'),
+    qdq: gpuBackend('The Q/DQ back end', cuda, installs, (major) => major === 10 || major === 11, 'TensorRT 10.x or 11.x'),
+  };
 }
 
 function statisticsBackend(addon: AddonStatus, ort: OnnxRuntimeStatus): BackendStatus {
@@ -185,13 +225,8 @@ export async function capabilities(options: CapabilitiesOptions = {}): Promise<C
     platform: { os: process.platform, arch: process.arch, node: process.versions.node, napi: process.versions.napi ?? 'unknown' },
     addon,
     cuda,
-    tensorrt: tensorrtStatus(installs),
+    tensorrt: tensorrtStatus(installs, cuda),
     onnxruntime,
-    backends: {
-      // TensorRT 11 removed IInt8Calibrator, so implicit calibration stops at 10.x.
-      implicitCalibration: gpuBackend('Implicit calibration', cuda, installs, (major) => major <= 10, 'TensorRT 10.x'),
-      qdq: gpuBackend('The Q/DQ back end', cuda, installs, (major) => major === 10 || major === 11, 'TensorRT 10.x or 11.x'),
-      statistics: statisticsBackend(addon, onnxruntime),
-    },
+    backends: { ...gpuBackends(cuda, installs), statistics: statisticsBackend(addon, onnxruntime) },
   };
 }

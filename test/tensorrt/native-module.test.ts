@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrtInt8Error, buildEngine } from '../../src/index.js';
-import { loadTensorRTModule, tensorRTModulePath } from '../../src/tensorrt/native.js';
+import { loadTensorRTModule, tensorRTModulePath } from '../../src/native/index.js';
 import { cnn } from './models.js';
 
 const built = ([10, 11] as const).filter((major) => fs.existsSync(tensorRTModulePath(major)));
