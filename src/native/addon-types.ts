@@ -311,4 +311,6 @@ export interface NativeTensorRTModule {
    */
   takeBuildResult(result: NativeBuildResultHandle): NativeBuildResult | null;
   deserializeEngine(plan: Uint8Array): Promise<NativeEngine>;
+  /** The class of deserializeEngine's engines; constructing it from JS throws a TypeError (ERR_BAD_OPTION). */
+  readonly NativeEngine: new () => NativeEngine;
 }
