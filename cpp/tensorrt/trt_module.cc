@@ -22,8 +22,9 @@ namespace trt_int8::trt {
 
 namespace {
 
-// Bumped when anything src/native/addon-types.ts relies on changes.
-constexpr int kModuleAbiVersion = 1;
+// Bumped when anything src/native/addon-types.ts relies on changes. 2: errors carry `code` (no "ERR_X: " prefix)
+// and takeBuildResult throws a failed build's coded error.
+constexpr int kModuleAbiVersion = 2;
 
 const TrtLibrary* requireLibrary(Napi::Env env) {
   const TrtLibrary* library = loadedTensorRT();

@@ -1,11 +1,16 @@
 export * from './capabilities.js';
-// The CUDA and TensorRT probes live by the native code they look for (src/native); they stay public here.
-export { probeCuda, type CudaDevice, type CudaReport, type NativeCudaProbe, type ProbeCudaOptions } from '../native/cuda-probe.js';
+// The CUDA and TensorRT probes live beside the native code they look for (src/native); they stay public here.
 export {
+  checkBuilderResource,
   inspectTensorRTDir,
   locateTensorRT,
+  probeCuda,
+  type BuilderResourceCheck,
+  type CudaDevice,
+  type CudaReport,
   type LocateTensorRTOptions,
+  type NativeCudaProbe,
+  type ProbeCudaOptions,
   type TensorRTInstall,
   type TensorRTSource,
-} from '../native/tensorrt-locator.js';
-export { checkBuilderResource, type BuilderResourceCheck } from '../native/builder-resource.js';
+} from '../native/index.js';

@@ -10,8 +10,11 @@ import { TrtInt8Error } from '../core/errors.js';
 import type { NativeTensorRTModule } from './addon-types.js';
 import { packageRoot } from './package-root.js';
 
-/** Bumped with kModuleAbiVersion in cpp/tensorrt/trt_module.cc. */
-export const EXPECTED_TENSORRT_MODULE_ABI = 1;
+/**
+ * Bumped with kModuleAbiVersion in cpp/tensorrt/trt_module.cc. 2: errors carry `code`, and takeBuildResult throws a
+ * failed build's coded error; a module built before is refused with the command that rebuilds it.
+ */
+export const EXPECTED_TENSORRT_MODULE_ABI = 2;
 export const SUPPORTED_MAJORS = [10, 11] as const;
 
 /** Where the module for `major` is looked for: $TRT_INT8_TENSORRT_MODULE_DIR, then <package>/build/tensorrt. */
