@@ -7,19 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { TrtInt8Error } from '../../src/core/errors.js';
 import { addonReport, callNative, fromNativeError, nativeModule } from '../../src/native/index.js';
+import { nativeThrow } from './native-throw.js';
+import { caught } from '../caught.js';
 
 const report = addonReport();
 const has = (name: string) => report.loaded && (report.modules ?? []).includes(name);
-
-function nativeThrow(call: () => unknown): Error & { code?: string } {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Error);
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected the native call to throw');
-}
 
 describe('native modules set `code` on what they throw', () => {
   it.skipIf(!has('stats'))('stats: a misused constructor is a TypeError with code ERR_BAD_OPTION', () => {
@@ -45,14 +37,7 @@ describe('native modules set `code` on what they throw', () => {
 
   it.skipIf(!has('bridge'))('bridge: a bad test-driver spec is ERR_BAD_OPTION, mapped with the call that failed', () => {
     const bridge = nativeModule('bridge');
-    const error = (() => {
-      try {
-        callNative('createBridgeTestDriver', () => bridge.createTestDriverJob({ inputs: [{ name: 'x', byteLength: -1 }] }));
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })() as TrtInt8Error;
+    const error = caught(() => callNative('createBridgeTestDriver', () => bridge.createTestDriverJob({ inputs: [{ name: 'x', byteLength: -1 }] })));
     expect(error).toBeInstanceOf(TrtInt8Error);
     expect(error.code).toBe('ERR_BAD_OPTION');
     expect(error.input).toBe('createBridgeTestDriver');

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrtInt8Error, buildEngine } from '../../src/index.js';
 import { addonReport, fromNativeError, loadTensorRTModule, nativeModule, tensorRTModulePath } from '../../src/native/index.js';
 import { cnn } from './models.js';
+import { nativeThrow } from '../native/native-throw.js';
 
 const built = ([10, 11] as const).filter((major) => fs.existsSync(tensorRTModulePath(major)));
 const bridgeBuilt = addonReport().loaded && (addonReport().modules ?? []).includes('bridge');
@@ -57,17 +58,6 @@ function fakeTensorRT(major: number): string {
       'void* createInferRuntime_INTERNAL(void* logger, int version) { return 0; }',
     ].join('\n'),
   );
-}
-
-/** What a native call threw, as the coded Error every native module throws. */
-function nativeThrow(call: () => unknown): Error & { code?: string } {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Error);
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected the native call to throw');
 }
 
 afterAll(() => {
