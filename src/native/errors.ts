@@ -5,6 +5,7 @@
  * message parsing.
  */
 import { ErrorCodes, TrtInt8Error, type ErrorCode } from '../core/errors.js';
+import type { NativeCodedError } from './addon-types.js';
 
 const FIXES: Partial<Record<ErrorCode, readonly string[]>> = {
   ERR_CUDA_UNAVAILABLE: [
@@ -35,7 +36,7 @@ function isErrorCode(code: unknown): code is ErrorCode {
  */
 export function fromNativeError(raw: unknown, input: string, context: NativeErrorContext = {}): TrtInt8Error {
   if (raw instanceof TrtInt8Error) return raw;
-  const nativeCode = raw instanceof Error ? (raw as { code?: unknown }).code : undefined;
+  const nativeCode = raw instanceof Error ? (raw as NativeCodedError).code : undefined;
   const code = isErrorCode(nativeCode) ? nativeCode : (context.fallback ?? 'ERR_BUILD_FAILED');
   const text = raw instanceof Error ? raw.message : String(raw);
   return new TrtInt8Error(code, `${input}: ${text}`, {
