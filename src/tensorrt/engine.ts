@@ -72,7 +72,7 @@ export class Engine {
     try {
       native = await mod.deserializeEngine(plan);
     } catch (error) {
-      throw fromNativeError(error, 'Engine.load');
+      throw fromNativeError(error, 'Engine (deserializing the plan)');
     }
     return new Engine(plan, native, version);
   }
