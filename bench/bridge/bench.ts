@@ -12,7 +12,7 @@ import { EntropyCalibrator2 } from '../../src/calibrators/calibrator.js';
 import type { Batch, BatchContext } from '../../src/core/batch.js';
 import type { InputSpec } from '../../src/core/tensor.js';
 import { CalibrationSession, createBridgeTestDriver, DeviceBuffer, PinnedBuffer, type BridgeBatchContext } from '../../src/bridge/index.js';
-import { nativeModule } from '../../src/native/binding.js';
+import { nativeModule } from '../../src/native/index.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CalibrationSession, createBridgeTestDriver, DeviceBuffer, fnv1a32, PinnedBuffer } from '../../src/bridge/index.js';
 import { isTrtInt8Error } from '../../src/core/errors.js';
-import { core, nativeModule } from '../../src/native/binding.js';
+import { core, nativeModule } from '../../src/native/index.js';
 import { driverInputs, INPUTS, makeBatch, TestCalibrator } from '../../test/bridge/helpers.js';
 
 // --host runs the same scenarios on host memory (to check this script where there is no GPU).

@@ -10,15 +10,9 @@
 #include <string>
 
 #include "cuda_memory.h"
+#include "native_error.h"  // codedError: the cuda and bridge modules throw coded errors
 
 namespace trt_int8 {
-
-// A JS Error with a stable `code` that the TypeScript layer turns into a TrtInt8Error with fixes.
-inline Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Value().Set("code", Napi::String::New(env, code));
-  return error;
-}
 
 // Host memory the native side owns and JS may view: pinned (CUDA) or plain aligned memory.
 class HostBlock {

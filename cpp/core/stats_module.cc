@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "module_registry.h"
+#include "native_error.h"
 #include "stats_histogram.h"
 #include "stats_thread_pool.h"
 
@@ -172,7 +173,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
   explicit Collector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Collector>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-      throw Napi::TypeError::New(env, "HistogramCollector(numBins, threads, maxBins) expects three numbers");
+      throw codedTypeError(env, "ERR_BAD_OPTION", "HistogramCollector(numBins, threads, maxBins) expects three numbers");
     }
     const double numBins = info[0].As<Napi::Number>().DoubleValue();
     const double threads = info[1].As<Napi::Number>().DoubleValue();
@@ -252,14 +253,14 @@ void onJobDone(Napi::Env env, Napi::Function, Collector* collector, std::shared_
 
 Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (disposed_) throw Napi::Error::New(env, "HistogramCollector: add() after dispose()");
-  if (running_) throw Napi::Error::New(env, "HistogramCollector: add() while another batch is running");
+  if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: add() after dispose()");
+  if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: add() while another batch is running");
   if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
-    throw Napi::TypeError::New(env, "add(names, values) expects two arrays");
+    throw codedTypeError(env, "ERR_BAD_OPTION", "add(names, values) expects two arrays");
   }
   Napi::Array names = info[0].As<Napi::Array>();
   Napi::Array values = info[1].As<Napi::Array>();
-  if (names.Length() != values.Length()) throw Napi::TypeError::New(env, "add(): names and values differ in length");
+  if (names.Length() != values.Length()) throw codedTypeError(env, "ERR_BAD_OPTION", "add(): names and values differ in length");
 
   auto job = std::make_shared<Job>();
   std::vector<Napi::ObjectReference> pinned;
@@ -267,13 +268,13 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < names.Length(); ++i) {
     Napi::Value name = names.Get(i);
     Napi::Value value = values.Get(i);
-    if (!name.IsString()) throw Napi::TypeError::New(env, "add(): tensor names must be strings");
+    if (!name.IsString()) throw codedTypeError(env, "ERR_BAD_OPTION", "add(): tensor names must be strings");
     if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throw Napi::TypeError::New(env, "add(): tensor values must be Float32Arrays");
+      throw codedTypeError(env, "ERR_BAD_OPTION", "add(): tensor values must be Float32Arrays");
     }
     auto t = std::make_unique<TensorBatch>();
     t->name = name.As<Napi::String>().Utf8Value();
-    if (!seen.insert(t->name).second) throw Napi::TypeError::New(env, "add(): duplicate tensor name " + t->name);
+    if (!seen.insert(t->name).second) throw codedTypeError(env, "ERR_BAD_OPTION", "add(): duplicate tensor name " + t->name);
     auto array = value.As<Napi::Float32Array>();
     // Read in place by the pool (no copy per batch): the Persistent below keeps the array alive, and the contract of
     // add() is that its buffer is not transferred, detached or resized until the promise settles.
@@ -289,7 +290,8 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
     try {
       pool_ = std::make_unique<ThreadPool>(threads_);
     } catch (const std::system_error& error) {
-      throw Napi::Error::New(env, std::string("could not start the statistics threads: ") + error.what());
+      // Too many threads for this process: the `threads` option is what to change.
+      throw codedError(env, "ERR_BAD_OPTION", std::string("could not start the statistics threads: ") + error.what());
     }
   }
   job->pool = pool_.get();
@@ -360,7 +362,7 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
   } catch (const Napi::Error& e) {
     deferred->Reject(e.Value());
   } catch (const std::exception& e) {
-    deferred->Reject(Napi::Error::New(env, std::string("HistogramCollector: ") + e.what()).Value());
+    deferred->Reject(codedError(env, "ERR_BAD_BATCH", std::string("HistogramCollector: ") + e.what()).Value());
   }
   if (disposed_) {
     ShutdownPool();

@@ -16,7 +16,7 @@ namespace trt_int8::trt {
 
 namespace {
 
-// A failed build: the message starts with a stable code that src/tensorrt maps to a TrtInt8Error.
+// A failed build: a stable code (an ErrorCode of src/core/errors.ts) and a message for people.
 struct BuildFailure {
   std::string code;
   std::string message;
@@ -265,6 +265,13 @@ void writeError(char* error, size_t capacity, const std::string& text) {
   error[n] = '\0';
 }
 
+// The bridge gets the message (its runError, for people); the result keeps code and message for takeBuildResult,
+// which throws them as one coded JS error (cpp/core/native_error.h).
+void recordFailure(BuildJobState& job, char* error, size_t capacity, const std::string& code, const std::string& message) {
+  writeError(error, capacity, message);
+  if (job.result) job.result->failure = {code, message};
+}
+
 }  // namespace
 
 int runBuildJob(void* arg, TrtInt8BatchSource* source, char* error, size_t capacity) {
@@ -275,13 +282,13 @@ int runBuildJob(void* arg, TrtInt8BatchSource* source, char* error, size_t capac
   try {
     build(*job, source, logger);
   } catch (const BuildFailure& f) {
-    writeError(error, capacity, f.code + ": " + f.message);
+    recordFailure(*job, error, capacity, f.code, f.message);
     rc = 1;
   } catch (const std::exception& e) {
-    writeError(error, capacity, std::string("ERR_BUILD_FAILED: ") + e.what());
+    recordFailure(*job, error, capacity, "ERR_BUILD_FAILED", e.what());
     rc = 1;
   } catch (...) {
-    writeError(error, capacity, "ERR_BUILD_FAILED: unknown native error");
+    recordFailure(*job, error, capacity, "ERR_BUILD_FAILED", "unknown native error");
     rc = 1;
   }
   logger.flush();

@@ -46,6 +46,11 @@ struct BuildResult {
   int calibrationBatches = 0;
   bool calibrationCacheUsed = false;
   std::vector<std::string> excludedLayers;  // the layer names the exclusions matched
+  // Why the build failed (code empty when it did not): takeBuildResult throws it as a coded JS error.
+  struct {
+    std::string code;
+    std::string message;
+  } failure;
 };
 
 struct BuildJobState {

@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "../core/native_error.h"
 #include "trt_library.h"
 
 namespace trt_int8::trt {
@@ -57,7 +58,8 @@ size_t dtypeSize(nvinfer1::DataType t) {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& code, const std::string& message) { throw std::runtime_error(code + ": " + message); }
+// Engine calls run on AsyncWorker threads: the code travels in the exception to the worker's OnError.
+[[noreturn]] void fail(const std::string& code, const std::string& message) { throw CodedFailure(code, message); }
 
 std::vector<int64_t> toVector(const nvinfer1::Dims& d) {
   std::vector<int64_t> v;

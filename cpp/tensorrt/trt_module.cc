@@ -1,5 +1,6 @@
 // The N-API face of the TensorRT module (trt_int8_trt10.node / trt_int8_trt11.node). Declared for JS in
-// src/tensorrt/native.ts; keep the two in step. Engine builds run on the core addon's job thread through
+// src/native/addon-types.ts; keep the two in step. Every error thrown or rejected here carries a `code`
+// (cpp/core/native_error.h). Engine builds run on the core addon's job thread through
 // the calibrator bridge (cpp/core/bridge_abi.h); deserialization and inference run as AsyncWorkers.
 #include <napi.h>
 
@@ -8,6 +9,7 @@
 #include <stdexcept>
 
 #include "../core/bridge_abi.h"
+#include "../core/native_error.h"
 #include "trt_build_job.h"
 #include "trt_engine.h"
 #include "trt_library.h"
@@ -20,18 +22,19 @@ namespace trt_int8::trt {
 
 namespace {
 
-// Bumped when anything src/tensorrt/native.ts relies on changes.
-constexpr int kModuleAbiVersion = 1;
+// Bumped when anything src/native/addon-types.ts relies on changes. 2: errors carry `code` (no "ERR_X: " prefix)
+// and takeBuildResult throws a failed build's coded error.
+constexpr int kModuleAbiVersion = 2;
 
 const TrtLibrary* requireLibrary(Napi::Env env) {
   const TrtLibrary* library = loadedTensorRT();
-  if (!library) throw Napi::Error::New(env, "ERR_TENSORRT_NOT_FOUND: call loadLibrary() first");
+  if (!library) throw codedError(env, "ERR_TENSORRT_NOT_FOUND", "call loadLibrary() first");
   return library;
 }
 
 std::vector<uint8_t> bytesOf(const Napi::Value& value, const char* what) {
   if (!value.IsTypedArray() && !value.IsBuffer())
-    throw Napi::TypeError::New(value.Env(), std::string("ERR_BAD_OPTION: ") + what + " must be a Uint8Array");
+    throw codedTypeError(value.Env(), "ERR_BAD_OPTION", std::string(what) + " must be a Uint8Array");
   Napi::TypedArray array = value.As<Napi::TypedArray>();
   Napi::ArrayBuffer buffer = array.ArrayBuffer();
   const auto* start = static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
@@ -39,10 +42,10 @@ std::vector<uint8_t> bytesOf(const Napi::Value& value, const char* what) {
 }
 
 std::vector<int64_t> dimsOf(const Napi::Value& value, const std::string& what) {
-  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), "ERR_BAD_OPTION: " + what + " must be an array of integers");
+  if (!value.IsArray()) throw codedTypeError(value.Env(), "ERR_BAD_OPTION", what + " must be an array of integers");
   Napi::Array array = value.As<Napi::Array>();
   if (array.Length() > static_cast<uint32_t>(nvinfer1::Dims::MAX_DIMS))
-    throw Napi::TypeError::New(value.Env(), "ERR_BAD_OPTION: " + what + " has more than 8 dimensions");
+    throw codedTypeError(value.Env(), "ERR_BAD_OPTION", what + " has more than 8 dimensions");
   std::vector<int64_t> dims;
   for (uint32_t i = 0; i < array.Length(); ++i) dims.push_back(array.Get(i).As<Napi::Number>().Int64Value());
   return dims;
@@ -87,7 +90,7 @@ Precision precisionOf(Napi::Env env, const std::string& p) {
   if (p == "fp16") return Precision::kFP16;
   if (p == "int8") return Precision::kINT8;
   if (p == "best") return Precision::kBEST;
-  throw Napi::TypeError::New(env, "ERR_BAD_OPTION: unknown precision " + p);
+  throw codedTypeError(env, "ERR_BAD_OPTION", "unknown precision " + p);
 }
 
 CalibratorKind calibratorOf(Napi::Env env, const std::string& k) {
@@ -96,7 +99,7 @@ CalibratorKind calibratorOf(Napi::Env env, const std::string& k) {
   if (k == "entropy") return CalibratorKind::kEntropy;
   if (k == "minmax") return CalibratorKind::kMinMax;
   if (k == "legacy") return CalibratorKind::kLegacy;
-  throw Napi::TypeError::New(env, "ERR_BAD_OPTION: calibrator kind " + k + " has no TensorRT " +
+  throw codedTypeError(env, "ERR_BAD_OPTION", "calibrator kind " + k + " has no TensorRT " +
                                       std::to_string(kCompiledMajor) + ".x counterpart");
 }
 
@@ -116,7 +119,7 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
   spec.calibrator = calibratorOf(env, o.Get("calibrator").As<Napi::String>());
 #if !TRT_INT8_IMPLICIT_QUANTIZATION
   if (spec.calibrator != CalibratorKind::kNone)
-    throw Napi::TypeError::New(env, "ERR_TENSORRT_UNSUPPORTED_VERSION: TensorRT 11 has no implicit calibration");
+    throw codedError(env, "ERR_TENSORRT_UNSUPPORTED_VERSION", "TensorRT 11 has no implicit calibration");
 #endif
   if (o.Get("legacyQuantile").IsNumber()) spec.legacyQuantile = o.Get("legacyQuantile").As<Napi::Number>();
   if (o.Get("legacyRegressionCutoff").IsNumber()) spec.legacyRegressionCutoff = o.Get("legacyRegressionCutoff").As<Napi::Number>();
@@ -158,7 +161,7 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
   state->result = result;
 
   auto* job = static_cast<TrtInt8NativeJob*>(std::calloc(1, sizeof(TrtInt8NativeJob)));
-  if (!job) throw Napi::Error::New(env, "ERR_BUILD_FAILED: out of memory");
+  if (!job) throw codedError(env, "ERR_BUILD_FAILED", "out of memory");
   job->abi_version = TRT_INT8_BRIDGE_ABI_VERSION;
   job->struct_size = sizeof(TrtInt8NativeJob);
   job->arg = state.release();
@@ -168,7 +171,7 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
   napi_status status = napi_create_external(env, job, trt_int8_native_job_finalize, nullptr, &external);
   if (status != napi_ok) {
     trt_int8_native_job_finalize(env, job, nullptr);
-    throw Napi::Error::New(env, "ERR_BUILD_FAILED: napi_create_external failed");
+    throw codedError(env, "ERR_BUILD_FAILED", "napi_create_external failed");
   }
   NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, external, &trt_int8_native_job_type_tag), Napi::Value());
 
@@ -178,10 +181,12 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// takeBuildResult(result) -> { plan, timingCache?, calibrationBatches, calibrationCacheUsed, excludedLayers } | null
+// takeBuildResult(result) -> { plan, timingCache?, calibrationBatches, calibrationCacheUsed, excludedLayers } | null;
+// throws the build's own coded error when it failed (the bridge reports only that the job failed, and why in words).
 Napi::Value TakeBuildResult(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ResultHandle& handle = *info[0].As<Napi::External<ResultHandle>>().Data();
+  if (handle && !handle->failure.code.empty()) throw codedError(env, handle->failure.code, handle->failure.message);
   if (!handle || !handle->done) return env.Null();
   BuildResult& r = *handle;
   Napi::Object out = Napi::Object::New(env);
@@ -207,21 +212,21 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   }
   explicit NativeEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEngine>(info) {
     if (info.Length() < 1 || !info[0].IsExternal())
-      throw Napi::TypeError::New(info.Env(), "NativeEngine is created by deserializeEngine()");
+      throw codedTypeError(info.Env(), "ERR_BAD_OPTION", "NativeEngine is created by deserializeEngine()");
     engine_ = *info[0].As<Napi::External<std::shared_ptr<RuntimeEngine>>>().Data();
   }
 
  private:
   std::shared_ptr<RuntimeEngine> live(Napi::Env env) {
-    if (!engine_) throw Napi::Error::New(env, "ERR_BAD_OPTION: the engine was disposed");
+    if (!engine_) throw codedError(env, "ERR_BAD_OPTION", "the engine was disposed");
     return engine_;
   }
   Napi::Value Io(const Napi::CallbackInfo& info);
   Napi::Value Inspect(const Napi::CallbackInfo& info) {
     try {
       return Napi::String::New(info.Env(), live(info.Env())->inspect());
-    } catch (const std::runtime_error& e) {
-      throw Napi::Error::New(info.Env(), e.what());
+    } catch (const std::exception& e) {
+      throw codedError(info.Env(), e, "ERR_BUILD_FAILED");
     }
   }
   Napi::Value Infer(const Napi::CallbackInfo& info);
@@ -266,7 +271,7 @@ class DeserializeWorker : public Napi::AsyncWorker {
     try {
       engine_ = RuntimeEngine::deserialize(*library_, plan_);
     } catch (const std::exception& e) {
-      SetError(e.what());
+      failWith(e);
     }
     plan_.clear();
   }
@@ -276,10 +281,17 @@ class DeserializeWorker : public Napi::AsyncWorker {
                                                                      [](Napi::Env, std::shared_ptr<RuntimeEngine>* p) { delete p; });
     deferred_.Resolve(engineConstructor(env)->New({holder}));
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(codedError(Env(), code_, e.Message()).Value()); }
 
  private:
+  // Execute runs off the JS thread: keep the code for OnError, which makes the JS error.
+  void failWith(const std::exception& e) {
+    const auto* coded = dynamic_cast<const CodedFailure*>(&e);
+    code_ = coded ? coded->code() : "ERR_BUILD_FAILED";
+    SetError(e.what());
+  }
   Napi::Promise::Deferred deferred_;
+  std::string code_ = "ERR_BUILD_FAILED";
   const TrtLibrary* library_;
   std::vector<uint8_t> plan_;
   std::shared_ptr<RuntimeEngine> engine_;
@@ -308,7 +320,7 @@ class InferWorker : public Napi::AsyncWorker {
     try {
       outputs_ = engine_->infer(inputs_, warmup_, repeat_, timing_);
     } catch (const std::exception& e) {
-      SetError(e.what());
+      failWith(e);
     }
   }
   void OnOK() override {
@@ -331,10 +343,17 @@ class InferWorker : public Napi::AsyncWorker {
     out.Set("copyOutMs", timing_.copyOutMs);
     deferred_.Resolve(out);
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(codedError(Env(), code_, e.Message()).Value()); }
 
  private:
+  // Execute runs off the JS thread: keep the code for OnError, which makes the JS error.
+  void failWith(const std::exception& e) {
+    const auto* coded = dynamic_cast<const CodedFailure*>(&e);
+    code_ = coded ? coded->code() : "ERR_BUILD_FAILED";
+    SetError(e.what());
+  }
   Napi::Promise::Deferred deferred_;
+  std::string code_ = "ERR_BUILD_FAILED";
   std::shared_ptr<RuntimeEngine> engine_;
   std::vector<HostTensor> inputs_;
   std::vector<HostTensor> outputs_;

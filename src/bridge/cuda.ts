@@ -4,13 +4,7 @@
  * CUDA is loaded at run time, so these throw ERR_CUDA_UNAVAILABLE (with the driver's reason) where it is missing.
  */
 import { TrtInt8Error } from '../core/errors.js';
-import { nativeModule, type NativeCudaProbeResult, type NativeDeviceBuffer, type NativePinnedBuffer } from '../native/binding.js';
-import { callNative } from './native-errors.js';
-
-/** The raw driver probe (the public, richer report is probeCuda() in src/capabilities). */
-export function probeCudaNative(): NativeCudaProbeResult {
-  return nativeModule('cuda').probe();
-}
+import { callNative, nativeModule, type NativeDeviceBuffer, type NativePinnedBuffer } from '../native/index.js';
 
 type HostBytes = ArrayBufferView | ArrayBuffer;
 

@@ -14,14 +14,15 @@ import { DTYPES, isDType, product, type InputSpec, type NormalizedBatch, type Ty
 import { abortError, throwIfAborted, TrtInt8Error } from '../core/errors.js';
 import { optionErrors } from '../core/is.js';
 import {
+  callNative,
+  fromNativeError,
   nativeModule,
   type NativeBridgeSession,
   type NativeJobExternal,
   type NativeJobResult,
   type NativeJobRun,
   type NativeLogLine,
-} from '../native/binding.js';
-import { callNative, fromNativeError } from './native-errors.js';
+} from '../native/index.js';
 
 /** Status numbers of cpp/core/bridge_abi.h. */
 const BATCH_READY = 1;

@@ -3,9 +3,8 @@
  * does (read the cache, get_batch until end of data, write the cache) and checksums every byte it receives. Useful
  * to check an installation (and the GPU copy path) without TensorRT.
  */
-import { nativeModule, type NativeTestDriverOptions, type NativeTestDriverResults } from '../native/binding.js';
+import { callNative, nativeModule, type NativeTestDriverOptions, type NativeTestDriverResults } from '../native/index.js';
 import type { NativeJob } from './session.js';
-import { callNative } from './native-errors.js';
 
 export type BridgeTestDriverOptions = NativeTestDriverOptions;
 export type BridgeTestDriverResults = NativeTestDriverResults;

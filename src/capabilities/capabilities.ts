@@ -5,17 +5,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { addonReport, packageRoot } from '../native/binding.js';
-import { probeCuda, type CudaReport, type ProbeCudaOptions } from './cuda-probe.js';
-import { locateTensorRT, type LocateTensorRTOptions, type TensorRTInstall } from './tensorrt-locator.js';
+import {
+  addonReport,
+  checkBuilderResource,
+  locateTensorRT,
+  packageRoot,
+  probeCuda,
+  type BuilderResourceCheck,
+  type CudaReport,
+  type LocateTensorRTOptions,
+  type ProbeCudaOptions,
+  type TensorRTInstall,
+} from '../native/index.js';
+import { gpuBackends, gpuModels, type BackendStatus } from './gpu-backends.js';
 
-export interface BackendStatus {
-  readonly usable: boolean;
-  /** Why it is (or is not) usable. */
-  readonly reason: string;
-  /** How to make it usable; present whenever usable is false. */
-  readonly fix?: string;
-}
+export type { BackendStatus } from './gpu-backends.js';
 
 export interface AddonStatus {
   readonly loaded: boolean;
@@ -28,6 +32,11 @@ export interface TensorRTStatus {
   readonly found: boolean;
   /** Every install found, the preferred first (see locateTensorRT for the search order). */
   readonly installs: readonly TensorRTInstall[];
+  /**
+   * For each install and each GPU model found: whether its builder resource covers that GPU (running engines needs
+   * no builder resource; building them does). Empty without GPUs listed by the addon's cuda module.
+   */
+  readonly builders?: readonly BuilderResourceCheck[];
   readonly reason?: string;
   readonly fix?: string;
 }
@@ -112,47 +121,16 @@ function onnxRuntimeStatus(resolvePaths: readonly string[]): OnnxRuntimeStatus {
   };
 }
 
-function tensorrtStatus(installs: TensorRTInstall[]): TensorRTStatus {
-  if (installs.length > 0) return { found: true, installs };
+function tensorrtStatus(installs: TensorRTInstall[], cuda: CudaReport): TensorRTStatus {
+  const builders = installs.flatMap((install) => gpuModels(cuda).map((cc) => checkBuilderResource(install, cc)));
+  if (installs.length > 0) return { found: true, installs, builders };
   return {
     found: false,
     installs,
+    builders,
     reason: 'No libnvinfer.so.<N> in TENSORRT_ROOT, LD_LIBRARY_PATH, pip tensorrt_libs folders, system library folders or the ld.so cache.',
     fix: 'pip install "tensorrt-cu13-libs<11" for 10.x (calibrators) or tensorrt-cu13-libs for 11.x (cu12 for CUDA 12), or unpack the TensorRT tar file and set TENSORRT_ROOT to its folder.',
   };
-}
-
-function versionText(install: TensorRTInstall): string {
-  const v = install.version;
-  return install.versionExact ? `${v.major}.${v.minor}.${v.patch}` : `${v.major}.x`;
-}
-
-function gpuBackend(
-  name: string,
-  cuda: CudaReport,
-  installs: readonly TensorRTInstall[],
-  accepts: (major: number) => boolean,
-  wanted: string,
-): BackendStatus {
-  const fitting = installs.find((i) => accepts(i.version.major));
-  if (!fitting) {
-    const others = installs.map((i) => `${versionText(i)} at ${i.root}`).join('; ');
-    return {
-      usable: false,
-      reason: installs.length ? `${name} needs ${wanted}; found only ${others}.` : `${name} needs ${wanted}; no TensorRT was found.`,
-      fix: installs.length
-        ? `Install ${wanted} beside it and point TENSORRT_ROOT at it, or use another back end.`
-        : `pip install ${wanted.includes('11') ? 'tensorrt-cu13-libs' : '"tensorrt-cu13-libs<11"'} (for ${wanted}; cu12 for CUDA 12), or set TENSORRT_ROOT to an unpacked TensorRT.`,
-    };
-  }
-  if (!cuda.available) {
-    return {
-      usable: false,
-      reason: `${name} needs an NVIDIA GPU: ${cuda.reason ?? 'no CUDA driver.'}`,
-      fix: cuda.fix ?? 'Run on a machine with an NVIDIA GPU and driver.',
-    };
-  }
-  return { usable: true, reason: `TensorRT ${versionText(fitting)} (${fitting.root}) and a CUDA driver${cuda.libraryPath ? ` (${cuda.libraryPath})` : ''}.` };
 }
 
 function statisticsBackend(addon: AddonStatus, ort: OnnxRuntimeStatus): BackendStatus {
@@ -185,13 +163,8 @@ export async function capabilities(options: CapabilitiesOptions = {}): Promise<C
     platform: { os: process.platform, arch: process.arch, node: process.versions.node, napi: process.versions.napi ?? 'unknown' },
     addon,
     cuda,
-    tensorrt: tensorrtStatus(installs),
+    tensorrt: tensorrtStatus(installs, cuda),
     onnxruntime,
-    backends: {
-      // TensorRT 11 removed IInt8Calibrator, so implicit calibration stops at 10.x.
-      implicitCalibration: gpuBackend('Implicit calibration', cuda, installs, (major) => major <= 10, 'TensorRT 10.x'),
-      qdq: gpuBackend('The Q/DQ back end', cuda, installs, (major) => major === 10 || major === 11, 'TensorRT 10.x or 11.x'),
-      statistics: statisticsBackend(addon, onnxruntime),
-    },
+    backends: { ...gpuBackends(cuda, installs), statistics: statisticsBackend(addon, onnxruntime) },
   };
 }

@@ -1,3 +1,16 @@
 export * from './capabilities.js';
-export * from './cuda-probe.js';
-export * from './tensorrt-locator.js';
+// The CUDA and TensorRT probes live beside the native code they look for (src/native); they stay public here.
+export {
+  checkBuilderResource,
+  inspectTensorRTDir,
+  locateTensorRT,
+  probeCuda,
+  type BuilderResourceCheck,
+  type CudaDevice,
+  type CudaReport,
+  type LocateTensorRTOptions,
+  type NativeCudaProbe,
+  type ProbeCudaOptions,
+  type TensorRTInstall,
+  type TensorRTSource,
+} from '../native/index.js';

@@ -1,7 +1,7 @@
 // trt-int8 command line: dispatches to the subcommands beside this file (main.ts wires it to the process).
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../native/binding.js';
+import { packageRoot } from '../native/index.js';
 import { nearestOption } from './args.js';
 import { runDoctor } from './doctor.js';
 import { runCalibrateCommand } from './calibrate.js';

@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import { abortError, throwIfAborted, TrtInt8Error } from '../core/errors.js';
-import { nativeModule, type NativeBatchOutcome, type NativeHistogramCollector } from '../native/binding.js';
+import { nativeModule, type NativeBatchOutcome, type NativeHistogramCollector } from '../native/index.js';
 import type { TensorHistogram } from './types.js';
 import { optionErrors } from '../core/is.js';
 

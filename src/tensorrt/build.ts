@@ -21,7 +21,7 @@ import { insertQdq } from '../onnx/qdq.js';
 import { fitCalibratorToProfile } from '../shapes/fit-calibrator.js';
 import { Engine, openTensorRT } from './engine.js';
 import { maxLogSeverity, routeLogLine } from './log.js';
-import { nativeError, type NativeBuildSpec, type NativeTensorRTModule } from './native.js';
+import { callNative, type NativeBuildSpec, type NativeTensorRTModule } from '../native/index.js';
 import { checkAgainstModel, checkBuildOptions } from './options.js';
 import type { BuildEngineOptions, Precision } from './types.js';
 
@@ -181,16 +181,11 @@ function calibrationInputs(inputs: readonly InputSpec[], shapes: Record<string, 
 }
 
 async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, options: BuildEngineOptions, calibration: { inputs: InputSpec[]; calibrator: Calibrator } | undefined) {
-  let handles;
-  try {
-    handles = mod.createBuildJob(spec);
-  } catch (error) {
-    throw nativeError(error, 'buildEngine');
-  }
+  const handles = callNative('buildEngine', () => mod.createBuildJob(spec));
   const onLog = (line: { severity: number; message: string }) => routeLogLine(line, options.logger, options.onProgress);
   const sessionInputs = calibration?.inputs ?? [{ name: '__no_calibration__', dtype: 'uint8' as const, shape: [1] }];
   try {
-    await runNativeJob(handles.job as Parameters<typeof runNativeJob>[0], calibration?.calibrator ?? new NoCalibration(), {
+    await runNativeJob(handles.job, calibration?.calibrator ?? new NoCalibration(), {
       inputs: sessionInputs,
       // TensorRT reads calibration batches from device memory; builds without calibration need no session memory.
       memory: calibration ? 'cuda' : 'host',
@@ -198,10 +193,9 @@ async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, option
       onLog,
     });
   } catch (error) {
-    // The job's own failure comes back as ERR_BUILD_FAILED whose `actual` is our "CODE: message" text.
-    if (error instanceof TrtInt8Error && error.code === 'ERR_BUILD_FAILED' && typeof error.actual === 'string' && /^(ERR_[A-Z_]+|ABORT_ERR): /.test(error.actual)) {
-      throw nativeError(error.actual, 'buildEngine', error.details);
-    }
+    // The bridge knows only that the job failed; the TensorRT module kept the build's own coded error, which
+    // takeBuildResult throws (with the job's log from the bridge's error as details).
+    if (error instanceof TrtInt8Error && error.code === 'ERR_BUILD_FAILED') callNative('buildEngine', () => mod.takeBuildResult(handles.result), { details: error.details });
     throw error;
   } finally {
     // Calibrator.close() runs once calibration ends or fails, as in calibrate(): it releases the data source, and

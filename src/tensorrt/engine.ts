@@ -6,7 +6,7 @@ import { writeFileAtomic, ioError } from '../core/files.js';
 import { validateBatch } from '../core/batch.js';
 import type { Batch } from '../core/batch.js';
 import type { InputSpec, DType } from '../core/tensor.js';
-import { loadTensorRTModule, nativeError, type NativeEngine, type NativeTensorRTModule, type NativeVersion } from './native.js';
+import { fromNativeError, loadTensorRTModule, type NativeEngine, type NativeTensorRTModule, type NativeVersion } from '../native/index.js';
 import { resolveTensorRT } from './select.js';
 import type { EngineTensor, InferOptions, InferOutput, InferResult, TensorRTChoice } from './types.js';
 
@@ -72,7 +72,7 @@ export class Engine {
     try {
       native = await mod.deserializeEngine(plan);
     } catch (error) {
-      throw nativeError(error, 'Could not load the engine');
+      throw fromNativeError(error, 'Engine (deserializing the plan)');
     }
     return new Engine(plan, native, version);
   }
@@ -116,7 +116,7 @@ export class Engine {
     try {
       text = this.#live().inspect();
     } catch (error) {
-      throw nativeError(error, 'Engine.inspect');
+      throw fromNativeError(error, 'Engine.inspect');
     }
     return JSON.parse(text) as { Layers: unknown[] } & Record<string, unknown>;
   }
@@ -155,7 +155,7 @@ export class Engine {
     try {
       raw = await native.infer(tensors, warmup, repeat);
     } catch (error) {
-      throw nativeError(error, 'Engine.infer');
+      throw fromNativeError(error, 'Engine.infer');
     }
     const outputs: Record<string, InferOutput> = {};
     for (const o of raw.outputs) outputs[o.name] = { name: o.name, dtype: o.dtype, shape: [...o.shape], data: outputView(o.dtype, o.data) };

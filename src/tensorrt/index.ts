@@ -3,7 +3,7 @@
 export { buildEngine } from './build.js';
 export { Engine } from './engine.js';
 export { selectTensorRT, resolveTensorRT } from './select.js';
-export { tensorRTModulePath, SUPPORTED_MAJORS } from './native.js';
+export { tensorRTModulePath, SUPPORTED_MAJORS } from '../native/index.js';
 export type {
   BuildEngineOptions,
   BuildProgress,

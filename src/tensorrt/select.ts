@@ -1,8 +1,7 @@
 /** Which TensorRT to use, and which of our modules serves it. */
 import path from 'node:path';
 import { TrtInt8Error } from '../core/errors.js';
-import { inspectTensorRTDir, locateTensorRT, type TensorRTInstall } from '../capabilities/tensorrt-locator.js';
-import { SUPPORTED_MAJORS } from './native.js';
+import { inspectTensorRTDir, locateTensorRT, SUPPORTED_MAJORS, type TensorRTInstall } from '../native/index.js';
 import type { TensorRTChoice } from './types.js';
 
 const INSTALL_FIXES = [

@@ -3,7 +3,7 @@ import type { Calibrator } from '../calibrators/calibrator.js';
 import type { FitCalibratorOptions } from '../shapes/fit-calibrator.js';
 import type { Batch } from '../core/batch.js';
 import type { CalibrateOptions } from '../calibrate/calibrate.js';
-import type { TensorRTInstall } from '../capabilities/tensorrt-locator.js';
+import type { TensorRTInstall } from '../native/index.js';
 
 /**
  * - 'fp32': no reduced precision.

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CalibrationSession, createBridgeTestDriver, fnv1a32 } from '../../src/bridge/index.js';
 import { isTrtInt8Error, TrtInt8Error } from '../../src/core/errors.js';
-import { addonReport, core, nativeModule } from '../../src/native/binding.js';
+import { addonReport, core, nativeModule } from '../../src/native/index.js';
 import { driverInputs, INPUTS, makeBatch, TestCalibrator } from './helpers.js';
 
 // The .node file the loader chose (build/Release, a prebuild, or TRT_INT8_ADDON_PATH): child processes and

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { capabilities, probeCuda, type CapabilitiesOptions } from '../../src/capabilities/index.js';
-import { addonReport } from '../../src/native/binding.js';
+import { addonReport } from '../../src/native/index.js';
 
 let tmp: string;
 beforeEach(() => {

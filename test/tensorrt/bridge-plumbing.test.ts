@@ -13,8 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntropyCalibrator2, TrtInt8Error, buildEngine } from '../../src/index.js';
-import { addonReport } from '../../src/native/binding.js';
-import { tensorRTModulePath } from '../../src/tensorrt/native.js';
+import { addonReport, tensorRTModulePath } from '../../src/native/index.js';
 import { cnn } from './models.js';
 
 const moduleBuilt = fs.existsSync(tensorRTModulePath(10));

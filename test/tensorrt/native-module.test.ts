@@ -13,10 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrtInt8Error, buildEngine } from '../../src/index.js';
-import { loadTensorRTModule, tensorRTModulePath } from '../../src/tensorrt/native.js';
+import { addonReport, fromNativeError, loadTensorRTModule, nativeModule, tensorRTModulePath } from '../../src/native/index.js';
 import { cnn } from './models.js';
+import { nativeThrow } from '../native/native-throw.js';
 
 const built = ([10, 11] as const).filter((major) => fs.existsSync(tensorRTModulePath(major)));
+const bridgeBuilt = addonReport().loaded && (addonReport().modules ?? []).includes('bridge');
 
 let dir: string;
 let noSymbols: string;
@@ -45,6 +47,19 @@ beforeAll(() => {
     ].join('\n'),
   );
 });
+/** A libnvinfer fixture that reports TensorRT <major>.1.0 and returns no builder or runtime (what a broken install does). */
+function fakeTensorRT(major: number): string {
+  fs.mkdirSync(path.join(dir, `trt${major}`), { recursive: true });
+  return compileFixture(
+    `trt${major}/libnvinfer.so.${major}`,
+    [
+      `int getInferLibVersion(void) { return ${major * 10000 + 100}; }`,
+      'void* createInferBuilder_INTERNAL(void* logger, int version) { return 0; }',
+      'void* createInferRuntime_INTERNAL(void* logger, int version) { return 0; }',
+    ].join('\n'),
+  );
+}
+
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -87,12 +102,25 @@ describe.skipIf(built.length === 0)('TensorRT modules (built against real header
         }
       });
 
-      it('will not create a build job before TensorRT is loaded', () => {
+      it('will not create a build job before TensorRT is loaded: an Error with code ERR_TENSORRT_NOT_FOUND and a plain message', () => {
         const mod = loadTensorRTModule(major);
-        expect(() =>
-          mod.createBuildJob({ onnx: new Uint8Array(4), precision: 'fp32', calibrator: 'none', profiles: [], maxLogSeverity: 1 }),
-        ).toThrow(/ERR_TENSORRT_NOT_FOUND/);
+        const raw = nativeThrow(() => mod.createBuildJob({ onnx: new Uint8Array(4), precision: 'fp32', calibrator: 'none', profiles: [], maxLogSeverity: 1 }));
+        expect(raw.code).toBe('ERR_TENSORRT_NOT_FOUND');
+        expect(raw.message).toBe('call loadLibrary() first');
+        const mapped = fromNativeError(raw, 'buildEngine');
+        expect(mapped).toBeInstanceOf(TrtInt8Error);
+        expect(mapped.code).toBe('ERR_TENSORRT_NOT_FOUND');
+        expect(mapped.message).toMatch(/^buildEngine: call loadLibrary\(\) first/);
       });
+
+      it('a misused argument is a TypeError with code ERR_BAD_OPTION', () => {
+        const { NativeEngine } = loadTensorRTModule(major);
+        const raw = nativeThrow(() => new NativeEngine());
+        expect(raw).toBeInstanceOf(TypeError);
+        expect(raw.code).toBe('ERR_BAD_OPTION');
+        expect(raw.message).toBe('NativeEngine is created by deserializeEngine()');
+      });
+
     });
   }
 
@@ -102,4 +130,40 @@ describe.skipIf(built.length === 0)('TensorRT modules (built against real header
     expect((error as TrtInt8Error).code).toBe('ERR_TENSORRT_UNSUPPORTED_VERSION');
     expect((error as TrtInt8Error).input).toBe(versionNine);
   });
+});
+
+// Last: these load a fixture libnvinfer into this process for good, and the tests above need none loaded.
+describe.skipIf(built.length === 0)('TensorRT modules: errors from worker threads', () => {
+  for (const major of built) {
+    it(`trt_int8_trt${major}.node: an engine call that fails on its worker thread rejects with the code it failed with`, async () => {
+      const mod = loadTensorRTModule(major);
+      const loaded = mod.loadLibrary(fakeTensorRT(major));
+      expect(loaded.ok).toBe(true);
+      const raw = (await mod.deserializeEngine(new Uint8Array(16)).catch((e: unknown) => e)) as Error & { code?: string };
+      expect(raw).toBeInstanceOf(Error);
+      // No GPU here: CUDA fails first; on a GPU machine the fixture's createInferRuntime returns no runtime.
+      expect(['ERR_CUDA_UNAVAILABLE', 'ERR_BUILD_FAILED']).toContain(raw.code);
+      expect(raw.message).not.toMatch(/^ERR_/);
+      expect(fromNativeError(raw, 'Engine.load').code).toBe(raw.code);
+    });
+
+    it.skipIf(!bridgeBuilt)(`trt_int8_trt${major}.node: a failed build job leaves the bridge a plain message and takeBuildResult the coded error`, async () => {
+      const mod = loadTensorRTModule(major);
+      mod.loadLibrary(fakeTensorRT(major));
+      const { job, result } = mod.createBuildJob({ onnx: new Uint8Array(4), precision: 'fp32', calibrator: 'none', profiles: [], maxLogSeverity: 1 });
+      expect(mod.takeBuildResult(result)).toBeNull(); // not run yet
+      const bridge = nativeModule('bridge');
+      const session = new bridge.Session({ inputs: [{ name: 'unused', byteLength: 1 }], memory: 'host' });
+      try {
+        const outcome = await bridge.runJob(job, session, () => undefined).promise;
+        expect(outcome.status).toBe('failed');
+        expect(outcome.runError).toMatch(/^createInferBuilder failed/);
+        const raw = nativeThrow(() => mod.takeBuildResult(result));
+        expect(raw.code).toBe('ERR_BUILD_FAILED');
+        expect(raw.message).toBe(outcome.runError);
+      } finally {
+        session.dispose();
+      }
+    });
+  }
 });

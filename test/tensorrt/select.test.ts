@@ -8,8 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, TrtInt8Error, resolveTensorRT, selectTensorRT } from '../../src/index.js';
-import { inspectTensorRTDir } from '../../src/capabilities/tensorrt-locator.js';
-import { loadTensorRTModule } from '../../src/tensorrt/native.js';
+import { inspectTensorRTDir, loadTensorRTModule } from '../../src/native/index.js';
 
 let dir: string;
 

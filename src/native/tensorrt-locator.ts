@@ -48,7 +48,8 @@ export interface LocateTensorRTOptions {
 }
 
 const LIB_NAME = /^libnvinfer\.so\.(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.\d+)*$/;
-const RESOURCE_NAME = /^libnvinfer_builder_resource\.so\.(\d+)\.(\d+)\.(\d+)(?:\.\d+)*$/;
+// Any builder resource: the all-GPU one, a per-SM one (_sm90) or the PTX one (_ptx) names the exact version.
+const RESOURCE_NAME = /^libnvinfer_builder_resource(?:_sm\d+|_ptx)?\.so\.(\d+)\.(\d+)\.(\d+)(?:\.\d+)*$/;
 const WHEEL_DIST_INFO = /^tensorrt(?:_cu\d+)?_libs-[^/]*\.dist-info$/;
 
 function readDir(dir: string): string[] {

@@ -6,25 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { addonReport, nativeModule } from '../native/binding.js';
+import type { NativeCudaDevice, NativeCudaProbeResult } from './addon-types.js';
+import { loadedNativeModule } from './core-addon.js';
 
-export interface CudaDevice {
-  readonly index: number;
-  readonly name: string;
-  readonly computeCapability: readonly [number, number];
-  /** Bytes. */
-  readonly totalMemory: number;
-}
+/** One GPU as the addon's cuda module lists it. */
+export type CudaDevice = NativeCudaDevice;
 
-/** What the addon's cuda module's probe() returns (cpp/core/cuda_*.cc). */
-export interface NativeCudaProbe {
-  available: boolean;
-  reason?: string;
-  /** cuDriverGetVersion's value, e.g. 12040 for CUDA 12.4. */
-  driverVersion?: number;
-  libraryPath?: string;
-  devices: CudaDevice[];
-}
+/** What the addon's cuda module's probe() returns; kept under this public name (it is declared in addon-types.ts). */
+export type NativeCudaProbe = NativeCudaProbeResult;
 
 export interface CudaReport {
   /** A driver library was found (and, from the addon, initialised). */
@@ -60,13 +49,11 @@ function cudaVersionText(code: number): string {
 }
 
 function fromAddon(): CudaReport | undefined {
-  const report = addonReport();
-  if (!report.loaded || !report.modules?.includes('cuda')) return undefined;
-  const cuda = nativeModule('cuda') as Partial<{ probe: () => unknown }>;
-  if (typeof cuda.probe !== 'function') return undefined;
-  let probe: NativeCudaProbe;
+  const cuda = loadedNativeModule('cuda');
+  if (!cuda) return undefined;
+  let probe: NativeCudaProbeResult;
   try {
-    probe = cuda.probe() as NativeCudaProbe;
+    probe = cuda.probe();
   } catch (error) {
     return {
       available: false,
@@ -76,18 +63,23 @@ function fromAddon(): CudaReport | undefined {
       fix: INSTALL_DRIVER_FIX,
     };
   }
-  const devices = Array.isArray(probe?.devices) ? probe.devices : [];
+  return fromProbe(probe);
+}
+
+/** The addon's raw probe as a report: the driver's CUDA version as text, and a reason and fix for every "no". */
+function fromProbe(probe: NativeCudaProbeResult): CudaReport {
+  const usable = probe.available && probe.devices.length > 0;
   return {
-    available: probe?.available === true,
+    available: probe.available,
     probedBy: 'addon',
-    ...(typeof probe?.driverVersion === 'number' ? { driverCudaVersion: cudaVersionText(probe.driverVersion) } : {}),
-    ...(typeof probe?.libraryPath === 'string' ? { libraryPath: probe.libraryPath } : {}),
-    devices,
-    ...(probe?.available === true && devices.length > 0
+    ...(probe.driverVersion !== undefined ? { driverCudaVersion: cudaVersionText(probe.driverVersion) } : {}),
+    ...(probe.libraryPath !== undefined ? { libraryPath: probe.libraryPath } : {}),
+    devices: probe.devices,
+    ...(usable
       ? {}
       : {
-          reason: probe?.reason ?? (probe?.available ? 'The driver reports no CUDA devices.' : 'The CUDA driver could not be initialised.'),
-          fix: probe?.available ? 'Check that the GPU is visible (nvidia-smi; CUDA_VISIBLE_DEVICES).' : INSTALL_DRIVER_FIX,
+          reason: probe.reason ?? (probe.available ? 'The driver reports no CUDA devices.' : 'The CUDA driver could not be initialised.'),
+          fix: probe.available ? 'Check that the GPU is visible (nvidia-smi; CUDA_VISIBLE_DEVICES).' : INSTALL_DRIVER_FIX,
         }),
   };
 }

@@ -1,14 +1,30 @@
 /**
- * The typed raw-binding layer: this file declares exactly what the core `.node` file exports.
- * Nothing else in the package touches the addon object directly; public classes wrap these.
- *
- * Each native module under cpp/core registers itself under one key (TRT_INT8_MODULE(name, ...)).
- * Keep each interface below in step with its C++ file.
+ * What each `.node` file exports, declared exactly and nothing else (types only: no code runs here).
+ * - the core addon (cpp/core, trt_int8_core.node or the prebuild): one object per native module, registered
+ *   under its key by TRT_INT8_MODULE(name, ...): stats, bridge, cuda;
+ * - the TensorRT modules (cpp/tensorrt/trt_module.cc), one per TensorRT major: trt_int8_trt10.node, trt_int8_trt11.node.
+ * Keep each interface in step with its C++ file. Every native module throws Errors whose `code` property is an
+ * ErrorCode (cpp/core/native_error.h); src/native/errors.ts turns them into TrtInt8Errors.
+ * The loaders beside this file (core-addon.ts, tensorrt-module.ts) are the only code that loads a `.node` file.
  */
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import path from 'node:path';
-import { TrtInt8Error } from '../core/errors.js';
+
+declare const handleKind: unique symbol;
+
+/** An opaque native handle (a napi External): JS can only pass it back to the native call that expects this kind. */
+export type NativeHandle<Kind extends string> = object & { readonly [handleKind]: Kind };
+
+/** A TrtInt8NativeJob (cpp/core/bridge_abi.h), made by a TensorRT module or the test driver; bridge.runJob consumes it. */
+export type NativeJobExternal = NativeHandle<'TrtInt8NativeJob'>;
+
+/** A build's result slot (cpp/tensorrt/trt_build_job.h BuildResult); TensorRT modules' takeBuildResult reads it. */
+export type NativeBuildResultHandle = NativeHandle<'BuildResult'>;
+
+/** The `code` every native module sets on the Errors it throws (an ErrorCode of src/core/errors.ts). */
+export interface NativeCodedError extends Error {
+  readonly code?: string;
+}
+
+// =================================== the core addon =============================================
 
 // ---- stats (cpp/core/stats_*.cc) -------------------------------------------------------------
 /** One tensor's committed histogram of |x| (cpp/core/stats_histogram.h); binWidth 0 while only zeros were seen. */
@@ -49,9 +65,6 @@ export interface NativeStatsModule {
 }
 
 // ---- bridge (cpp/core/bridge_*.cc) -----------------------------------------------------------
-/** An opaque napi External holding a TrtInt8NativeJob (cpp/core/bridge_abi.h); runJob consumes it. */
-export type NativeJobExternal = object & { readonly __trtInt8NativeJob?: never };
-
 /** cpp/core/bridge_session.cc: one input's staging (and device) memory per name, byte sizes fixed. */
 export interface NativeBridgeSession {
   readonly memory: 'host' | 'cuda';
@@ -145,12 +158,23 @@ export interface NativeBridgeModule {
 }
 
 // ---- cuda (cpp/core/cuda_*.cc) ---------------------------------------------------------------
+export interface NativeCudaDevice {
+  readonly index: number;
+  readonly name: string;
+  /** [major, minor]: [9, 0] is sm_90 (H100/H200). */
+  readonly computeCapability: readonly [number, number];
+  /** Bytes. */
+  readonly totalMemory: number;
+}
+
+/** cuda.probe(): never throws for a missing driver; says so in `available` and `reason`. */
 export interface NativeCudaProbeResult {
-  available: boolean;
-  reason?: string;
-  driverVersion?: number;
-  libraryPath?: string;
-  devices: { index: number; name: string; computeCapability: [number, number]; totalMemory: number }[];
+  readonly available: boolean;
+  readonly reason?: string;
+  /** cuDriverGetVersion's value, e.g. 12040 for CUDA 12.4. */
+  readonly driverVersion?: number;
+  readonly libraryPath?: string;
+  readonly devices: readonly NativeCudaDevice[];
 }
 
 export interface NativePinnedBuffer {
@@ -190,99 +214,103 @@ export interface NativeCore {
   readonly cuda: NativeCudaModule;
 }
 
-export const EXPECTED_ABI_VERSION = 1;
+// ============================ the TensorRT modules (one per major) ===============================
 
-/** The package root: the nearest folder upwards whose package.json names trt-int8. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg)) {
-      try {
-        if (JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'trt-int8') return dir;
-      } catch {
-        /* keep looking */
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return path.resolve(__dirname, '..', '..');
-    dir = parent;
-  }
+export interface NativeVersion {
+  readonly major: number;
+  readonly minor: number;
+  readonly patch: number;
 }
 
-export interface AddonLoadReport {
-  loaded: boolean;
-  path?: string;
-  modules?: readonly string[];
-  error?: TrtInt8Error;
+export type NativeLoadResult =
+  | { readonly ok: true; readonly version: NativeVersion; readonly nvinferPath: string; readonly onnxparserPath: string }
+  | { readonly ok: false; readonly error: string; readonly reason: 'not-found' | 'missing-symbol' | 'version-mismatch' };
+
+export interface NativeShapeRange {
+  readonly min: readonly number[];
+  readonly opt: readonly number[];
+  readonly max: readonly number[];
 }
 
-let cached: { core?: NativeCore; report: AddonLoadReport } | undefined;
-
-function load(): { core?: NativeCore; report: AddonLoadReport } {
-  const req = createRequire(__filename);
-  const root = packageRoot();
-  const override = process.env.TRT_INT8_ADDON_PATH;
-  try {
-    let file: string;
-    if (override) {
-      file = path.resolve(override);
-    } else {
-      const nodeGypBuild = req('node-gyp-build') as { resolve?: (dir: string) => string };
-      file = nodeGypBuild.resolve ? nodeGypBuild.resolve(root) : path.join(root, 'build', 'Release', 'trt_int8_core.node');
-    }
-    const core = req(file) as NativeCore;
-    if (core.abiVersion !== EXPECTED_ABI_VERSION) {
-      throw new TrtInt8Error('ERR_ADDON_NOT_FOUND', `The trt-int8 native addon at ${file} is from another version of the package.`, {
-        input: file,
-        expected: `abiVersion ${EXPECTED_ABI_VERSION}`,
-        actual: `abiVersion ${core.abiVersion}`,
-        fixes: ['Rebuild it: npm run build:native', 'Reinstall trt-int8 so the prebuilt binary matches the JavaScript.'],
-      });
-    }
-    return { core, report: { loaded: true, path: file, modules: core.modules } };
-  } catch (cause) {
-    const error =
-      cause instanceof TrtInt8Error
-        ? cause
-        : new TrtInt8Error('ERR_ADDON_NOT_FOUND', `Could not load the trt-int8 native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}, N-API ${process.versions.napi}).`, {
-            input: override ? 'TRT_INT8_ADDON_PATH' : 'prebuilds/ or build/Release',
-            expected: 'prebuilds/linux-x64/trt-int8.glibc.node or build/Release/trt_int8_core.node',
-            actual: cause instanceof Error ? cause.message.split('\n')[0] : String(cause),
-            fixes: [
-              'Build it from source: npm run build:native (needs a C++17 compiler, make and python3).',
-              'Use a supported platform with a prebuilt binary: linux-x64 with glibc.',
-              ...(override ? [`Check that TRT_INT8_ADDON_PATH=${override} points at a built trt_int8_core.node.`] : []),
-            ],
-            cause,
-          });
-    return { report: { loaded: false, error } };
-  }
+/** What createBuildJob reads (all validated in src/tensorrt/options.ts first). */
+export interface NativeBuildSpec {
+  readonly onnx: Uint8Array;
+  readonly onnxPath?: string;
+  readonly precision: 'fp32' | 'fp16' | 'int8' | 'best';
+  readonly calibrator: 'none' | 'entropy2' | 'entropy' | 'minmax' | 'legacy';
+  readonly legacyQuantile?: number;
+  readonly legacyRegressionCutoff?: number;
+  readonly profiles: readonly Readonly<Record<string, NativeShapeRange>>[];
+  readonly calibrationProfile?: Readonly<Record<string, readonly number[]>>;
+  readonly workspaceBytes?: number;
+  /** Present (maybe empty) = use a timing cache starting from these bytes. */
+  readonly timingCache?: Uint8Array;
+  readonly builderOptimizationLevel?: number;
+  /** TensorRT layer names kept in FP32 (10.x). */
+  readonly exclude?: readonly string[];
+  /** Highest ILogger severity number forwarded (0 internal error .. 4 verbose). */
+  readonly maxLogSeverity: number;
 }
 
-/** Loads the addon once, lazily. Importing the package never does this; only calls that need native code. */
-export function addonReport(): AddonLoadReport {
-  cached ??= load();
-  return cached.report;
+/** Opaque handles: `job` goes to the core's bridge.runJob, `result` to takeBuildResult afterwards. */
+export interface NativeBuildJob {
+  readonly job: NativeJobExternal;
+  readonly result: NativeBuildResultHandle;
 }
 
-/** The addon, or a thrown ERR_ADDON_NOT_FOUND with fixes. */
-export function core(): NativeCore {
-  cached ??= load();
-  if (!cached.core) throw cached.report.error!;
-  return cached.core;
+export interface NativeBuildResult {
+  readonly plan: Uint8Array;
+  readonly timingCache?: Uint8Array;
+  readonly calibrationBatches: number;
+  readonly calibrationCacheUsed: boolean;
+  readonly excludedLayers: readonly string[];
 }
 
-/** A named native module, or ERR_ADDON_NOT_FOUND if this build lacks it. */
-export function nativeModule<K extends 'stats' | 'bridge' | 'cuda'>(name: K): NativeCore[K] {
-  const c = core();
-  if (!c.modules.includes(name)) {
-    throw new TrtInt8Error('ERR_ADDON_NOT_FOUND', `The trt-int8 native addon was built without its "${name}" module.`, {
-      input: name,
-      expected: `a build containing ${name}`,
-      actual: `modules: ${c.modules.join(', ') || '(none)'}`,
-      fixes: ['Rebuild the addon from a complete checkout: npm run build:native'],
-    });
-  }
-  return c[name];
+export interface NativeTensorInfo {
+  readonly name: string;
+  readonly mode: 'input' | 'output';
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly profile?: NativeShapeRange;
+}
+
+export interface NativeHostTensor {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly data: Uint8Array;
+}
+
+export interface NativeInferResult {
+  readonly outputs: readonly NativeHostTensor[];
+  readonly gpuMs: readonly number[];
+  readonly copyInMs: number;
+  readonly copyOutMs: number;
+}
+
+export interface NativeEngine {
+  io(): NativeTensorInfo[];
+  /** IEngineInspector's JSON (LayerInformationFormat::kJSON). */
+  inspect(): string;
+  infer(inputs: readonly NativeHostTensor[], warmup: number, repeat: number): Promise<NativeInferResult>;
+  dispose(): void;
+}
+
+export interface NativeTensorRTModule {
+  readonly moduleAbiVersion: number;
+  readonly bridgeAbiVersion: number;
+  /** The TensorRT headers the module was compiled against. */
+  readonly compiledVersion: NativeVersion;
+  /** True for 10.x (calibrators, kINT8), false for 11.x (Q/DQ only). */
+  readonly implicitQuantization: boolean;
+  loadLibrary(nvinferPath: string, onnxparserPath?: string): NativeLoadResult;
+  createBuildJob(spec: NativeBuildSpec): NativeBuildJob;
+  /**
+   * The finished build's engine; null while the job has not finished. Throws the build's own coded error
+   * (e.g. ERR_BAD_MODEL, ERR_BUILD_FAILED with TensorRT's log) when the job failed: the bridge only knows that it did.
+   */
+  takeBuildResult(result: NativeBuildResultHandle): NativeBuildResult | null;
+  deserializeEngine(plan: Uint8Array): Promise<NativeEngine>;
+  /** The class of deserializeEngine's engines; constructing it from JS throws a TypeError (ERR_BAD_OPTION). */
+  readonly NativeEngine: new () => NativeEngine;
 }
