@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createImagePreprocessor, decodeImage, type Engine, type ImagePreprocessor } from '../../../../src/index.js';
+import { createImagePreprocessor, decodeImage, type Engine, type ImagePreprocessor, type OnnxModel } from '../../../../src/index.js';
 
 export const OCR_MODEL_FILE = 'ch_PP-OCRv4_det_infer.onnx';
 const LIMIT_SIDE_LEN = 960;
@@ -91,4 +91,22 @@ export function mapAgreement(reference: readonly Float32Array[], other: readonly
     pixels += p.length;
   });
   return { iou: either === 0 ? 1 : both / either, meanAbsDiff: sumAbs / Math.max(1, pixels), textPixels };
+}
+
+/** Op types whose semantics do not change from opset 11 to 13 in the ways this model uses them (as in the example). */
+const OPSET_13_SAFE = new Set(['Constant', 'Conv', 'ConvTranspose', 'BatchNormalization', 'Mul', 'Add', 'Div', 'Clip', 'GlobalAveragePool', 'Relu', 'HardSigmoid', 'Resize', 'Concat', 'Sigmoid']);
+
+/**
+ * The detector is opset 11; Q/DQ with per-channel weights needs 13. None of its op types changed meaning from 11
+ * to 13 (examples/ocr-dynamic/run.mjs checks the outputs are identical), so raising the import is enough.
+ */
+export function ocrModelAtOpset13(model: OnnxModel): OnnxModel {
+  const unknown = [...new Set(model.nodes.map((n) => n.opType))].filter((t) => !OPSET_13_SAFE.has(t));
+  if (unknown.length > 0) throw new Error(`not known to be unchanged from opset 11 to 13: ${unknown.join(', ')}`);
+  const upgraded = model.clone();
+  const entry = upgraded.proto.opsetImport.find((o) => !o.domain);
+  if (!entry) throw new Error('the model imports no default-domain opset');
+  entry.version = 13;
+  if (Number(upgraded.proto.irVersion) < 7) upgraded.proto.irVersion = 7;
+  return upgraded;
 }
