@@ -130,8 +130,12 @@ fi
 export TRT_INT8_ADDON_PATH="$_run/addon/trt_int8_core.node"
 export TRT_INT8_TENSORRT_MODULE_DIR="$_run/trt"
 export TENSORRT_ROOT="${TENSORRT_ROOT:-/tmp/trt}"
-if [ "${TRT_INT8_NO_LD_PATH:-0}" != 1 ]; then export LD_LIBRARY_PATH="$TENSORRT_ROOT${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
-export LD_LIBRARY_PATH="$_ort${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"   # onnxruntime's library only
+# Idempotent: entries are added once; with TRT_INT8_NO_LD_PATH=1 the TensorRT folder is taken out.
+_without() { echo ":${LD_LIBRARY_PATH:-}:" | sed "s#:$1:#:#g; s#^:##; s#:\$##"; }
+LD_LIBRARY_PATH="$(_without "$TENSORRT_ROOT")"
+LD_LIBRARY_PATH="$(_without "$_ort")"
+if [ "${TRT_INT8_NO_LD_PATH:-0}" != 1 ]; then LD_LIBRARY_PATH="$TENSORRT_ROOT${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+export LD_LIBRARY_PATH="$_ort${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"   # onnxruntime's library; never TensorRT's
 export OUT="${OUT:-$PWD/.device/out}"
 mkdir -p "$OUT"
 echo "node $(node --version); TENSORRT_ROOT=$TENSORRT_ROOT; LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-<unset>}; OUT=$OUT"

@@ -15,7 +15,7 @@ export interface LayerPrecisionCounts {
   readonly fp32: number;
   /** Layers whose types could not be read (other types such as INT32/BOOL shape layers, or no I/O listed). */
   readonly other: number;
-  /** Of all layers, how many are TensorRT-inserted reformats (type conversions between precisions/layouts). */
+  /** TensorRT-inserted reformats (conversions between precisions/layouts): in `total`, in none of the precisions. */
   readonly reformats: number;
   readonly total: number;
   /** Names of the layers in INT8 (at most 200), so a reader can tell which convolutions made it. */
@@ -66,9 +66,13 @@ export function countLayerPrecisions(inspected: { Layers: readonly unknown[] }):
       continue;
     }
     const layer = raw as InspectorLayer;
+    // A reformat only converts between types or layouts: counting it as INT8 would inflate the INT8 count.
+    if (/reformat/i.test(layer.LayerType ?? '')) {
+      reformats++;
+      continue;
+    }
     const precision = layerPrecision(layer);
     counts[precision]++;
-    if (/reformat/i.test(layer.LayerType ?? '')) reformats++;
     if (precision === 'int8' && int8Layers.length < 200) int8Layers.push(layer.Name ?? '?');
   }
   return { ...counts, reformats, total: inspected.Layers.length, int8Layers };
