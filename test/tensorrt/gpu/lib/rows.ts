@@ -51,8 +51,11 @@ export function selectRows<C>(rows: readonly Row<C>[], only: readonly string[]):
   return rows.filter((r) => only.includes(r.name));
 }
 
-/** Runs the rows one after the other; every row gets a verdict, whatever the others did. */
-export async function runRows<C>(rows: readonly Row<C>[], ctx: C, log: (line: string) => void = console.log): Promise<RowResult[]> {
+/**
+ * Runs the rows one after the other; every row gets a verdict, whatever the others did. `onResult` sees the
+ * results so far after each row (to write them out: a command killed at its time limit keeps what it finished).
+ */
+export async function runRows<C>(rows: readonly Row<C>[], ctx: C, log: (line: string) => void = console.log, onResult?: (soFar: readonly RowResult[]) => Promise<void>): Promise<RowResult[]> {
   const results: RowResult[] = [];
   for (const row of rows) {
     const started = performance.now();
@@ -66,6 +69,7 @@ export async function runRows<C>(rows: readonly Row<C>[], ctx: C, log: (line: st
     const result = { name: row.name, what: row.what, seconds: Math.round(performance.now() - started) / 1000, ...outcome };
     log(`   ${result.pass ? 'PASS' : 'FAIL'} (${result.seconds.toFixed(1)} s) ${result.reason}`);
     results.push(result);
+    await onResult?.(results);
   }
   return results;
 }
