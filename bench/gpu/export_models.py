@@ -34,22 +34,20 @@ def export(name: str, out_dir: str, force: bool) -> dict:
     model = getattr(torchvision.models, MODELS[name])(weights=None).eval()
     example = torch.randn(1, 3, 224, 224)
     tmp = f"{path}.tmp-{os.getpid()}"
-    kwargs = dict(
-        input_names=["input"],
-        output_names=["logits"],
-        opset_version=17,
-        do_constant_folding=True,
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-    )
+    names = dict(input_names=["input"], output_names=["logits"], opset_version=17)
+    exporter = "torchscript"
     with torch.no_grad():
         try:
             # The TorchScript exporter, as examples/fashion-mnist/train.py uses: folds BatchNorm, names the batch axis.
-            torch.onnx.export(model, (example,), tmp, dynamo=False, **kwargs)
-        except TypeError:
-            # A torch without the dynamo switch: its only exporter is the TorchScript one.
-            torch.onnx.export(model, (example,), tmp, **kwargs)
+            torch.onnx.export(model, (example,), tmp, do_constant_folding=True, dynamo=False,
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, **names)
+        except Exception as error:  # the TorchScript exporter may be gone in a later torch
+            print(f"TorchScript export failed ({error!r}); trying the dynamo exporter", file=sys.stderr, flush=True)
+            batch = torch.export.Dim("batch", min=1, max=1024)
+            torch.onnx.export(model, (example,), tmp, dynamic_shapes={"x": {0: batch}}, dynamo=True, external_data=False, **names)
+            exporter = "dynamo"
     os.replace(tmp, path)  # atomic: a reader never sees half a model
-    return {"model": name, "file": path, "bytes": os.path.getsize(path), "seconds": round(time.time() - started, 1), "opset": 17}
+    return {"model": name, "file": path, "bytes": os.path.getsize(path), "seconds": round(time.time() - started, 1), "opset": 17, "exporter": exporter}
 
 
 def check(path: str) -> dict:
