@@ -7,6 +7,7 @@
  *
  *   python3 bench/gpu/export_models.py --model resnet50      # ResNet-50 / MobileNetV3-Large, random weights
  *   node .device/run/js/qdq-speed.mjs --model resnet50 [--level 3] [--variants fp32,fp16,best,qdq] [--out FILE]
+ *   node .device/run/js/qdq-speed.mjs --model fashion,ppocr --prepare-only    # the CPU half only, no TensorRT
  *
  * Inputs. fashion: the real Fashion-MNIST calibration and test images. ppocr: the real photos of `setup:ocr`,
  * stretched to 640x640. resnet50 / mobilenetv3: random weights, so their calibration and evaluation inputs are
@@ -304,6 +305,27 @@ function ratios(results: readonly VariantResult[], batches: readonly number[]): 
   return out;
 }
 
+/**
+ * --prepare-only: everything before TensorRT (inputs, calibrate() on the CPU, insertQdq for each Q/DQ variant),
+ * so the CPU half can be checked where there is no GPU, and on the GPU machine before builds take device time.
+ */
+async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Promise<Record<string, unknown>> {
+  const started = performance.now();
+  const model = await spec.onnx();
+  const calibration = await spec.calibration();
+  const evaluation = await spec.evaluation();
+  const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s })), { algorithm: 'entropy2' }));
+  const qdq: Record<string, number> = {};
+  for (const variant of variants.filter((v) => v.startsWith('qdq'))) {
+    const placement = variant === 'qdq-placed' ? PENDING.placement : {};
+    const bytes = insertQdq(model, { amax: result.amax(), ...placement });
+    qdq[variant] = bytes.nodes.filter((n) => n.opType === 'QuantizeLinear').length;
+  }
+  const summary = { model: spec.name, calibrationBatches: calibration.length, evaluationBatches: evaluation.length, calibratedTensors: result.tensors.size, quantizeNodes: qdq, seconds: seconds(started) };
+  console.log(JSON.stringify(summary));
+  return summary;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -314,6 +336,7 @@ async function main(): Promise<number> {
       warmup: { type: 'string', default: '20' },
       repeat: { type: 'string', default: '100' },
       out: { type: 'string' },
+      'prepare-only': { type: 'boolean', default: false },
     },
   });
   const models = buildModels();
@@ -326,6 +349,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const out = resultPath(values.out, `qdq-speed-${names.join('-')}.json`);
+  if (values['prepare-only']) {
+    const prepared = [];
+    for (const name of names) prepared.push(await prepareOnly(models[name]!, variants));
+    await writeJson(out, { environment: runEnvironment(), prepareOnly: true, models: prepared });
+    return 0;
+  }
   try {
     resolveTensorRT(undefined);
   } catch (error) {
