@@ -236,7 +236,7 @@ function excludeRow(name: string, exclude: { names?: string[]; opTypes?: string[
 
 const timingCacheRow: Row<Context> = {
   name: 'timing-cache',
-  what: 'FP16 build at level 3 without a timing cache (writing one), then again with it: faster, same engine I/O',
+  what: 'FP16 build at level 3 without a timing cache (writing one), then again with it: the second build is faster',
   async run(ctx) {
     const file = path.join(ctx.scratch, 'timing-row.cache');
     await rm(file, { force: true });
