@@ -1,0 +1,392 @@
+/**
+ * Issue #11.1: how fast are our Q/DQ INT8 engines? For each model, in one run on one GPU: FP32, FP16, implicit
+ * INT8 'best' (TensorRT's calibration through the bridge, INT8 + FP16) and our Q/DQ INT8 (calibrate() on the CPU
+ * with onnxruntime-node, insertQdq, built with FP16 allowed elsewhere). Median and p90 GPU latency at batch 1 and 32
+ * (engine.infer: CUDA events around enqueue on the stream, copies excluded, after warm-up), engine size, build
+ * time, layers in INT8, agreement with FP32; ratios Q/DQ / implicit and Q/DQ / FP16. JSON to $OUT or --out.
+ *
+ *   python3 bench/gpu/export_models.py --model resnet50      # ResNet-50 / MobileNetV3-Large, random weights
+ *   node .device/run/js/qdq-speed.mjs --model resnet50 [--level 3] [--variants fp32,fp16,best,qdq] [--out FILE]
+ *   node .device/run/js/qdq-speed.mjs --model fashion,ppocr --prepare-only    # the CPU half only, no TensorRT
+ *
+ * Inputs. fashion: the real Fashion-MNIST calibration and test images. ppocr: the real photos of `setup:ocr`,
+ * stretched to 640x640. resnet50 / mobilenetv3: random weights, so their calibration and evaluation inputs are
+ * synthetic but structured images (a few smooth sinusoids per channel plus noise, ImageNet-normalised): right
+ * for speed, meaningless for accuracy; their "agreement" only says how far INT8 moves the logits.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { OnnxModel, buildEngine, calibrate, calibratorFromBatches, insertQdq, resolveTensorRT, type Batch, type BuildEngineOptions, type Engine, type Precision } from '../../src/index.js';
+import { mulberry32 } from '../../examples/fashion-mnist/dataset.js';
+import { loadFashionData } from '../../test/tensorrt/gpu/lib/fashion.js';
+import { engineLayerPrecisions, layerSummary, type LayerPrecisionCounts } from '../../test/tensorrt/gpu/lib/layers.js';
+import { loadOcrImages, mapAgreement, ocrModelAtOpset13 } from '../../test/tensorrt/gpu/lib/ocr.js';
+import { DEFAULT_PATHS, scratchDir } from '../../test/tensorrt/gpu/lib/paths.js';
+import { describeError, resultPath, runEnvironment, splitList, writeJson } from '../../test/tensorrt/gpu/lib/rows.js';
+import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySummary } from '../../test/tensorrt/gpu/lib/stats.js';
+
+/**
+ * SWITCHES for options being added in parallel (unknown options are ignored by insertQdq/buildEngine today).
+ * - placement: the TensorRT-aware Q/DQ placement of #11.2 ('qdq-placed' variant).
+ * - stronglyTyped: build a Q/DQ model strongly typed on 10.x ('qdq-strong' variant; FP32 outside INT8 unless the
+ *   model was converted to FP16 first, #11.3).
+ */
+const PENDING = {
+  placement: { placement: 'tensorrt' } as Record<string, unknown>,
+  stronglyTyped: { stronglyTyped: true } as Record<string, unknown>,
+};
+
+const VARIANTS = ['fp32', 'fp16', 'best', 'qdq', 'qdq-placed', 'qdq-strong'] as const;
+type Variant = (typeof VARIANTS)[number];
+const DEFAULT_VARIANTS: readonly Variant[] = ['fp32', 'fp16', 'best', 'qdq'];
+
+interface Sample {
+  readonly data: Float32Array;
+  /** With the batch dimension. */
+  readonly shape: readonly number[];
+}
+
+interface BenchModel {
+  readonly name: string;
+  readonly onnx: () => Promise<OnnxModel>;
+  readonly input: string;
+  /** One sample's shape, without the batch dimension. */
+  readonly sample: readonly number[];
+  readonly calibrationBatch: number;
+  /** Calibration batches of exactly calibrationBatch samples. */
+  readonly calibration: () => Promise<Sample[]>;
+  /** Evaluation batches (any batch size within the profile). */
+  readonly evaluation: () => Promise<Sample[]>;
+  readonly compare: (reference: Float32Array[], other: Float32Array[]) => Record<string, number>;
+  readonly inputs: string;
+}
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** Smooth, image-like tensors: per channel three sinusoids of random frequency and phase plus noise, normalised. */
+function structuredImages(count: number, size: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  const u = () => next() / 2 ** 32;
+  const out = new Float32Array(count * 3 * size * size);
+  for (let n = 0; n < count; n++) {
+    for (let c = 0; c < 3; c++) {
+      const waves = Array.from({ length: 3 }, () => ({ fx: u() * 8, fy: u() * 8, phase: u() * 6.283, amp: 0.1 + u() * 0.25 }));
+      const base = 0.2 + u() * 0.6;
+      const offset = (n * 3 + c) * size * size;
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          let v = base + (u() - 0.5) * 0.1;
+          for (const w of waves) v += w.amp * Math.sin((w.fx * x + w.fy * y) / size * 6.283 + w.phase);
+          out[offset + y * size + x] = (Math.min(1, Math.max(0, v)) - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Splits [count, ...sample] data into batches of `batch` samples (the last may be smaller unless `full`). */
+function batchesOf(data: Float32Array, sample: readonly number[], batch: number, full = false): Sample[] {
+  const size = sample.reduce((a, b) => a * b, 1);
+  const count = data.length / size;
+  const out: Sample[] = [];
+  for (let start = 0; start < count; start += batch) {
+    const n = Math.min(batch, count - start);
+    if (full && n < batch) break;
+    out.push({ data: data.subarray(start * size, (start + n) * size), shape: [n, ...sample] });
+  }
+  return out;
+}
+
+function top1(reference: Float32Array[], other: Float32Array[], classes: number): Record<string, number> {
+  const a = reference.flatMap((r) => [...argmaxRows(r, classes)]);
+  const b = other.flatMap((r) => [...argmaxRows(r, classes)]);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  reference.forEach((r, k) => r.forEach((v, i) => {
+    const w = other[k]![i]!;
+    dot += v * w;
+    na += v * v;
+    nb += w * w;
+  }));
+  return { top1Agreement: agreement(a, b), outputCosine: dot / Math.sqrt(na * nb || 1) };
+}
+
+/**
+ * Synthetic calibration images per ImageNet model: 4 batches of 8. calibrate() on the CPU collects every
+ * activation of ResNet-50 for each batch, so more images cost device minutes and change no latency.
+ */
+const IMAGENET_CALIBRATION_IMAGES = 32;
+
+function imagenetModel(name: string, seed: number): BenchModel {
+  const sample = [3, 224, 224];
+  return {
+    name,
+    onnx: () => OnnxModel.load(path.join(DEFAULT_PATHS.exportedModels(), `${name}.onnx`)),
+    input: 'input',
+    sample,
+    calibrationBatch: 8,
+    calibration: async () => batchesOf(structuredImages(IMAGENET_CALIBRATION_IMAGES, 224, seed), sample, 8, true),
+    evaluation: async () => batchesOf(structuredImages(64, 224, seed + 1), sample, 32),
+    compare: (r, o) => top1(r, o, 1000),
+    inputs: `random weights; synthetic structured images (${IMAGENET_CALIBRATION_IMAGES} calibration, 64 evaluation)`,
+  };
+}
+
+function buildModels(): Record<string, BenchModel> {
+  const fashionSample = [1, 28, 28];
+  const ocrSample = [3, 640, 640];
+  return {
+    resnet50: imagenetModel('resnet50', 50),
+    mobilenetv3: imagenetModel('mobilenetv3', 3),
+    ppocr: {
+      name: 'ppocr',
+      onnx: async () => ocrModelAtOpset13(await OnnxModel.load(DEFAULT_PATHS.ocrModel())),
+      input: 'x',
+      sample: ocrSample,
+      calibrationBatch: 8,
+      calibration: async () => {
+        const images = await loadOcrImages(DEFAULT_PATHS.ocrPhotos(), 'calibration', { fixed: { width: 640, height: 640 } });
+        const all = new Float32Array(images.length * 3 * 640 * 640);
+        images.forEach((img, i) => all.set(img.data, i * img.data.length));
+        return batchesOf(all, ocrSample, 8, true);
+      },
+      evaluation: async () => (await loadOcrImages(DEFAULT_PATHS.ocrPhotos(), 'held-out', { fixed: { width: 640, height: 640 } })).map((i) => ({ data: i.data, shape: i.shape })),
+      compare: (r, o) => {
+        const m = mapAgreement(r, o);
+        return { mapIoU: m.iou, meanAbsDiff: m.meanAbsDiff };
+      },
+      inputs: 'real photos (setup:ocr) stretched to 640x640: 24 calibration, 8 held-out',
+    },
+    fashion: {
+      name: 'fashion',
+      onnx: () => OnnxModel.load(DEFAULT_PATHS.fashionModel),
+      input: 'input',
+      sample: fashionSample,
+      calibrationBatch: 32,
+      calibration: async () => batchesOf((await loadFashionData(DEFAULT_PATHS.fashionData())).calibration, fashionSample, 32, true),
+      evaluation: async () => batchesOf((await loadFashionData(DEFAULT_PATHS.fashionData())).test.images, fashionSample, 32),
+      compare: (r, o) => top1(r, o, 10),
+      inputs: 'real Fashion-MNIST: 1,024 calibration images, 10,000 test images',
+    },
+  };
+}
+
+interface VariantResult {
+  readonly variant: Variant;
+  readonly buildSeconds?: number;
+  readonly engineBytes?: number;
+  readonly layers?: LayerPrecisionCounts;
+  readonly latency?: Record<string, LatencySummary>;
+  readonly vsFp32?: Record<string, number>;
+  readonly error?: Record<string, unknown>;
+}
+
+async function outputsOf(engine: Engine, inputs: readonly Sample[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const s of inputs) out.push((await engine.infer({ [engine.inputs[0]!.name]: s })).outputs[engine.outputs[0]!.name]!.data as Float32Array);
+  return out;
+}
+
+/** A batch of n samples for timing: the first evaluation samples, repeated if there are fewer than n. */
+function timingBatch(inputs: readonly Sample[], sample: readonly number[], n: number): Sample {
+  const size = sample.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n * size);
+  const pool = inputs.flatMap((s) => Array.from({ length: s.shape[0]! }, (_, i) => s.data.subarray(i * size, (i + 1) * size)));
+  for (let i = 0; i < n; i++) data.set(pool[i % pool.length]!, i * size);
+  return { data, shape: [n, ...sample] };
+}
+
+interface Settings {
+  readonly level: number;
+  readonly batches: readonly number[];
+  readonly warmup: number;
+  readonly repeat: number;
+  readonly timingCache: string;
+}
+
+/** The ONNX bytes and build options of one variant (Q/DQ variants calibrate on the CPU first). */
+async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], qdqAmax: () => Promise<Map<string, number>>): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
+  const plain = model.toBytes();
+  if (variant === 'fp32' || variant === 'fp16') return { onnx: plain, options: { precision: variant as Precision } };
+  if (variant === 'best') {
+    return {
+      onnx: plain,
+      options: {
+        precision: 'best',
+        calibrator: calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s })), { algorithm: 'entropy2' }),
+        calibrationProfile: { [spec.input]: [spec.calibrationBatch, ...spec.sample] },
+      },
+    };
+  }
+  const amax = await qdqAmax();
+  const placement = variant === 'qdq-placed' ? PENDING.placement : {};
+  const onnx = insertQdq(model, { amax, ...placement }).toBytes();
+  // 'qdq' and 'qdq-placed': INT8 where the Q/DQ nodes say, FP16 allowed elsewhere (kINT8 + kFP16 on 10.x).
+  return { onnx, options: variant === 'qdq-strong' ? { precision: 'int8', ...PENDING.stronglyTyped } : { precision: 'best' } };
+}
+
+async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[] }, qdqAmax: () => Promise<Map<string, number>>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
+  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, qdqAmax);
+  const maxBatch = Math.max(...settings.batches, ...data.evaluation.map((s) => s.shape[0]!));
+  const started = performance.now();
+  using engine = await buildEngine(onnx, {
+    ...options,
+    profiles: [{ [spec.input]: { min: [1, ...spec.sample], opt: [maxBatch, ...spec.sample], max: [maxBatch, ...spec.sample] } }],
+    builderOptimizationLevel: settings.level,
+    timingCache: settings.timingCache,
+    logger: { error: (m) => console.error(`   [TRT error] ${m}`) },
+  });
+  const buildSeconds = seconds(started);
+  const latency: Record<string, LatencySummary> = {};
+  for (const n of settings.batches) {
+    const { gpuMs } = await engine.infer({ [spec.input]: timingBatch(data.evaluation, spec.sample, n) }, { warmup: settings.warmup, repeat: settings.repeat });
+    latency[`batch${n}`] = summarizeLatency(gpuMs);
+  }
+  const outputs = await outputsOf(engine, data.evaluation);
+  const result: VariantResult = {
+    variant,
+    buildSeconds,
+    engineBytes: engine.serialize().byteLength,
+    layers: engineLayerPrecisions(engine),
+    latency,
+    ...(data.reference ? { vsFp32: spec.compare(data.reference, outputs) } : {}),
+  };
+  return { result, outputs };
+}
+
+async function benchModel(spec: BenchModel, variants: readonly Variant[], settings: Settings): Promise<Record<string, unknown>> {
+  console.log(`\n== ${spec.name} (${spec.inputs})`);
+  const model = await spec.onnx();
+  const calibration = await spec.calibration();
+  const evaluation = await spec.evaluation();
+  let amax: Promise<Map<string, number>> | undefined;
+  const qdqAmax = () =>
+    (amax ??= (async () => {
+      const started = performance.now();
+      const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s })), { algorithm: 'entropy2' }));
+      console.log(`   calibrate() on the CPU: ${seconds(started)} s, ${result.tensors.size} tensors`);
+      return result.amax();
+    })());
+  const results: VariantResult[] = [];
+  let reference: Float32Array[] | undefined;
+  // FP32 first: every other variant is compared with it.
+  const ordered = [...variants].sort((a, b) => Number(b === 'fp32') - Number(a === 'fp32'));
+  for (const variant of ordered) {
+    try {
+      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}) }, qdqAmax);
+      if (variant === 'fp32') reference = outputs;
+      results.push(result);
+      const lat = Object.entries(result.latency ?? {}).map(([b, l]) => `${b} ${l.medianMs.toFixed(3)}/${l.p90Ms.toFixed(3)} ms`).join(', ');
+      console.log(`   ${variant.padEnd(10)} build ${result.buildSeconds} s, ${(result.engineBytes! / 1e6).toFixed(1)} MB, ${layerSummary(result.layers!)}, ${lat} (median/p90)${result.vsFp32 ? `, vs fp32 ${JSON.stringify(result.vsFp32)}` : ''}`);
+    } catch (error) {
+      results.push({ variant, error: describeError(error) });
+      console.log(`   ${variant.padEnd(10)} FAILED: ${JSON.stringify(describeError(error))}`);
+    }
+  }
+  return { model: spec.name, inputs: spec.inputs, variants: results, ratios: ratios(results, settings.batches) };
+}
+
+/** Q/DQ / implicit INT8 and Q/DQ / FP16 of the median GPU latency, per batch size. */
+function ratios(results: readonly VariantResult[], batches: readonly number[]): Record<string, Record<string, number | null>> {
+  const median = (v: Variant, b: number) => results.find((r) => r.variant === v)?.latency?.[`batch${b}`]?.medianMs;
+  const out: Record<string, Record<string, number | null>> = {};
+  for (const b of batches) {
+    out[`batch${b}`] = {
+      'qdq/best': ratio(median('qdq', b), median('best', b)),
+      'qdq/fp16': ratio(median('qdq', b), median('fp16', b)),
+      'qdq-placed/best': ratio(median('qdq-placed', b), median('best', b)),
+      'qdq-placed/fp16': ratio(median('qdq-placed', b), median('fp16', b)),
+      'best/fp16': ratio(median('best', b), median('fp16', b)),
+    };
+  }
+  return out;
+}
+
+/**
+ * --prepare-only: everything before TensorRT (inputs, calibrate() on the CPU, insertQdq for each Q/DQ variant),
+ * so the CPU half can be checked where there is no GPU, and on the GPU machine before builds take device time.
+ */
+async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Promise<Record<string, unknown>> {
+  const started = performance.now();
+  const model = await spec.onnx();
+  const calibration = await spec.calibration();
+  const evaluation = await spec.evaluation();
+  const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s })), { algorithm: 'entropy2' }));
+  const qdq: Record<string, number> = {};
+  for (const variant of variants.filter((v) => v.startsWith('qdq'))) {
+    const placement = variant === 'qdq-placed' ? PENDING.placement : {};
+    const bytes = insertQdq(model, { amax: result.amax(), ...placement });
+    qdq[variant] = bytes.nodes.filter((n) => n.opType === 'QuantizeLinear').length;
+  }
+  const summary = { model: spec.name, calibrationBatches: calibration.length, evaluationBatches: evaluation.length, calibratedTensors: result.tensors.size, quantizeNodes: qdq, seconds: seconds(started) };
+  console.log(JSON.stringify(summary));
+  return summary;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'resnet50,mobilenetv3,ppocr,fashion' },
+      variants: { type: 'string', default: DEFAULT_VARIANTS.join(',') },
+      level: { type: 'string', default: '3' },
+      batches: { type: 'string', default: '1,32' },
+      warmup: { type: 'string', default: '20' },
+      repeat: { type: 'string', default: '100' },
+      out: { type: 'string' },
+      'prepare-only': { type: 'boolean', default: false },
+    },
+  });
+  const models = buildModels();
+  const names = splitList(values.model);
+  const unknownModels = names.filter((n) => !(n in models));
+  const variants = splitList(values.variants) as Variant[];
+  const unknownVariants = variants.filter((v) => !VARIANTS.includes(v));
+  if (unknownModels.length || unknownVariants.length) {
+    console.error(`unknown ${unknownModels.length ? `model(s) ${unknownModels.join(', ')} (known: ${Object.keys(models).join(', ')})` : `variant(s) ${unknownVariants.join(', ')} (known: ${VARIANTS.join(', ')})`}`);
+    return 2;
+  }
+  const out = resultPath(values.out, `qdq-speed-${names.join('-')}.json`);
+  if (values['prepare-only']) {
+    const prepared = [];
+    for (const name of names) prepared.push(await prepareOnly(models[name]!, variants));
+    await writeJson(out, { environment: runEnvironment(), prepareOnly: true, models: prepared });
+    return 0;
+  }
+  try {
+    resolveTensorRT(undefined);
+  } catch (error) {
+    console.error(`No TensorRT: ${JSON.stringify(describeError(error))}`);
+    await writeJson(out, { environment: runEnvironment(), error: describeError(error) });
+    return 2;
+  }
+  const settings: Settings = {
+    level: Number(values.level),
+    batches: splitList(values.batches).map(Number),
+    warmup: Number(values.warmup),
+    repeat: Number(values.repeat),
+    timingCache: path.join(scratchDir('qdq-speed'), `level${values.level}.timing`),
+  };
+  console.log(`Q/DQ speed: ${names.join(', ')}; variants ${variants.join(', ')}; builderOptimizationLevel ${settings.level}; batches ${settings.batches.join(', ')}; ${settings.warmup} warm-up + ${settings.repeat} timed runs`);
+  const started = performance.now();
+  const results = [];
+  for (const name of names) {
+    const result = await benchModel(models[name]!, variants, settings);
+    results.push(result);
+    console.log(`   ratios (median GPU ms): ${JSON.stringify(result.ratios)}`);
+    // Written after every model, so a command that runs out of time still leaves the models it finished.
+    await writeJson(out, { environment: runEnvironment(), settings, pending: PENDING, totalSeconds: seconds(started), models: results });
+  }
+  console.log(`\nwrote ${out} (${seconds(started)} s)`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

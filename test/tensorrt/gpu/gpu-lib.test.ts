@@ -1,0 +1,94 @@
+/**
+ * The CPU-testable parts of the GPU scripts: counting INT8/FP16/FP32 layers from TensorRT's inspector JSON, and
+ * the row runner (independent rows, subsets). The layer sample is the kDETAILED example of the TensorRT
+ * Developer Guide (IEngineInspector section) plus the FP16 / FP32 format strings TensorRT prints.
+ */
+import { describe, expect, it } from 'vitest';
+import { countLayerPrecisions, layerPrecision } from './lib/layers.js';
+import { formatTable, runRows, selectRows, type Row } from './lib/rows.js';
+import { agreement, quantile, ratio } from './lib/stats.js';
+import { caught } from '../../caught.js';
+
+const INT8_CONV = {
+  Name: 'node_of_gpu_0/res4_0_branch2a_1 + node_of_gpu_0/res4_0_branch2a_bn_1 + node_of_gpu_0/res4_0_branch2a_bn_2',
+  LayerType: 'CaskConvolution',
+  Inputs: [{ Name: 'gpu_0/res3_3_branch2c_bn_3', Dimensions: [16, 512, 28, 28], 'Format/Datatype': 'Thirty-two wide channel vectorized row major Int8 format.' }],
+  Outputs: [{ Name: 'gpu_0/res4_0_branch2a_bn_2', Dimensions: [16, 256, 28, 28], 'Format/Datatype': 'Thirty-two wide channel vectorized row major Int8 format.' }],
+  ParameterType: 'Convolution',
+  Weights: { Type: 'Int8', Count: 131072 },
+  Bias: { Type: 'Float', Count: 256 },
+};
+const FP16_CONV = {
+  Name: '/stem1/conv/Conv + /stem1/Relu',
+  LayerType: 'CaskConvolution',
+  Inputs: [{ Name: 'input', 'Format/Datatype': 'Channel major FP16 format where channel % 8 == 0' }],
+  Outputs: [{ Name: 'x', 'Format/Datatype': 'Channel major FP16 format where channel % 8 == 0' }],
+  Weights: { Type: 'Half', Count: 288 },
+};
+const FP32_GEMM = {
+  Name: '/fc2/Gemm',
+  LayerType: 'CaskGemmMatrixMultiply',
+  Inputs: [{ Name: 'h', 'Format/Datatype': 'Row major linear FP32' }],
+  Outputs: [{ Name: 'logits', 'Format/Datatype': 'Row major linear FP32' }],
+  Weights: { Type: 'Float', Count: 1280 },
+};
+const REFORMAT_TO_FP32 = {
+  Name: 'Reformatting CopyNode for Output Tensor 0 to /res/b/conv/Conv',
+  LayerType: 'Reformat',
+  Inputs: [{ Name: 'a', 'Format/Datatype': 'Thirty-two wide channel vectorized row major Int8 format' }],
+  Outputs: [{ Name: 'b', 'Format/Datatype': 'Row major linear FP32' }],
+};
+
+describe('layer precisions from the engine inspector', () => {
+  it('reads INT8 from the weights or inputs, FP16 from half formats, FP32 from float formats', () => {
+    expect(layerPrecision(INT8_CONV)).toBe('int8');
+    expect(layerPrecision(FP16_CONV)).toBe('fp16');
+    expect(layerPrecision(FP32_GEMM)).toBe('fp32');
+    expect(layerPrecision({ Name: 'shape', Inputs: [{ 'Format/Datatype': 'Row major linear Int32' }] })).toBe('other');
+  });
+
+  it('counts every layer once, reformats apart, names the INT8 ones, and never calls a names-only listing FP32', () => {
+    const counts = countLayerPrecisions({ Layers: [INT8_CONV, FP16_CONV, FP32_GEMM, REFORMAT_TO_FP32] });
+    expect(counts).toMatchObject({ int8: 1, fp16: 1, fp32: 1, other: 0, reformats: 1, total: 4 });
+    expect(counts.int8Layers).toEqual([INT8_CONV.Name]);
+    // kLAYER_NAMES_ONLY: strings, no types.
+    expect(countLayerPrecisions({ Layers: ['conv1', 'fc'] })).toMatchObject({ int8: 0, fp32: 0, other: 2, total: 2 });
+  });
+});
+
+describe('rows', () => {
+  const rows: Row<{ log: string[] }>[] = [
+    { name: 'ok', what: 'passes', run: async (ctx) => (ctx.log.push('ok'), { pass: true, reason: 'fine' }) },
+    { name: 'boom', what: 'throws', run: async () => { throw new Error('kaput'); } },
+    { name: 'after', what: 'runs after a failure', run: async (ctx) => (ctx.log.push('after'), { pass: false, reason: 'checked and failed' }) },
+  ];
+
+  it('runs every row whatever the others did, and records the thrown error as the reason', async () => {
+    const ctx = { log: [] as string[] };
+    const results = await runRows(rows, ctx, () => {});
+    expect(ctx.log).toEqual(['ok', 'after']);
+    expect(results.map((r) => [r.name, r.pass])).toEqual([['ok', true], ['boom', false], ['after', false]]);
+    expect(results[1]!.reason).toContain('kaput');
+    expect(formatTable(results)).toContain('1 of 3 rows passed');
+  });
+
+  it('selects a subset in suite order and refuses unknown names with ERR_BAD_OPTION', () => {
+    expect(selectRows(rows, ['after', 'ok']).map((r) => r.name)).toEqual(['ok', 'after']);
+    expect(selectRows(rows, []).length).toBe(3);
+    const error = caught(() => selectRows(rows, ['ok', 'nope']));
+    expect(error.code).toBe('ERR_BAD_OPTION');
+    expect(error.input).toBe('--only');
+    expect(String(error.actual)).toContain('nope');
+  });
+});
+
+describe('stats', () => {
+  it('quantiles by nearest rank, ratios only of two real numbers, agreement of predictions', () => {
+    expect(quantile([5, 1, 4, 2, 3], 0.5)).toBe(3);
+    expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9)).toBe(10);
+    expect(ratio(2, 4)).toBe(0.5);
+    expect(ratio(undefined, 4)).toBeNull();
+    expect(ratio(2, 0)).toBeNull();
+    expect(agreement([1, 2, 3, 4], [1, 2, 0, 4])).toBe(0.75);
+  });
+});
