@@ -240,11 +240,14 @@ void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& log
   result.calibrationCacheUsed = calibration.cacheRead;
   // TensorRT ends calibration quietly when getBatch says "no more": a failed callback must still fail the build.
   if (calibration.failed) throw BuildFailure{"ERR_CALIBRATOR_CALLBACK", calibration.failure};
-  if (calibrator && calibration.batchesServed == 0 && !calibration.cacheRead)
+  if (calibrator && calibration.calibrationStarted && calibration.batchesServed == 0 && !calibration.cacheRead)
     throw BuildFailure{"ERR_EMPTY_DATASET", "the calibrator gave no batch and no calibration cache"};
 #endif
   if (source->is_aborted(source->self)) throw BuildFailure{"ABORT_ERR", "the build was aborted"};
-  if (!plan || plan->size() == 0) throw BuildFailure{"ERR_BUILD_FAILED", "TensorRT could not build the engine:\n" + logger.lastErrors()};
+  if (!plan || plan->size() == 0) {
+    std::string why = logger.lastErrors();
+    throw BuildFailure{"ERR_BUILD_FAILED", "TensorRT could not build the engine:\n" + (why.empty() ? "TensorRT logged no error" : why)};
+  }
 
   const auto* bytes = static_cast<const uint8_t*>(plan->data());
   result.plan.assign(bytes, bytes + plan->size());

@@ -77,12 +77,15 @@ class ForwardingLogger : public nvinfer1::ILogger {
   void rememberError(const char* msg) noexcept {
     try {
       std::lock_guard<std::mutex> lock(errorMutex_);
-      if (errors_.size() >= 8) errors_.erase(errors_.begin());
+      // The first errors name the cause (e.g. a library TensorRT could not load), the last ones where it
+      // ended: keep both ends, drop the middle.
+      if (errors_.size() >= kKeptErrors) errors_.erase(errors_.begin() + kKeptErrors / 2);
       errors_.emplace_back(msg ? msg : "");
     } catch (...) {
     }
   }
 
+  static constexpr size_t kKeptErrors = 8;
   int maxSeverity_;
   mutable std::mutex mutex_;
   TrtInt8BatchSource* source_ = nullptr;

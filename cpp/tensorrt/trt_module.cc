@@ -62,7 +62,13 @@ Napi::Object versionObject(Napi::Env env, int major, int minor, int patch) {
   return v;
 }
 
-// loadLibrary(nvinferPath, onnxparserPath) -> { ok, version?, error?, reason? }
+Napi::Array stringArray(Napi::Env env, const std::vector<std::string>& items) {
+  Napi::Array out = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); ++i) out.Set(i, items[i]);
+  return out;
+}
+
+// loadLibrary(nvinferPath, onnxparserPath) -> { ok, version?, builderResources?, builderResourceProblems?, error?, reason? }
 Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string nvinfer = info[0].As<Napi::String>();
@@ -75,6 +81,8 @@ Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
     out.Set("version", versionObject(env, v.major, v.minor, v.patch));
     out.Set("nvinferPath", loaded.library->nvinferPath);
     out.Set("onnxparserPath", loaded.library->onnxparserPath);
+    out.Set("builderResources", stringArray(env, loaded.library->builderResources));
+    out.Set("builderResourceProblems", stringArray(env, loaded.library->builderResourceProblems));
   } else {
     out.Set("error", loaded.error);
     out.Set("reason", loaded.reason);
