@@ -138,7 +138,8 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
   let timingCache: Uint8Array | undefined;
   if (options.timingCache !== undefined) timingCache = (await readFileOrNull(options.timingCache)) ?? new Uint8Array(0);
 
-  const spec: NativeBuildSpec = {
+  // forwardProgress: declared here until the native-door move folds it into NativeBuildSpec.
+  const spec: NativeBuildSpec & { readonly forwardProgress: boolean } = {
     onnx: onnxBytes,
     ...(model.path ? { onnxPath: model.path } : {}),
     precision,
@@ -153,6 +154,8 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     // they also get no Q/DQ, and on 11.x that is all there is (strongly typed: no precision constraints).
     ...(implicit && precision !== 'fp32' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
     maxLogSeverity: maxLogSeverity(options.logger),
+    // Progress events cross to JavaScript only when someone listens; abort is checked natively either way.
+    forwardProgress: options.onProgress !== undefined,
   };
   const calibration =
     trtCalibrator === 'none'
