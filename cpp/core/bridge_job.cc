@@ -15,21 +15,20 @@
 
 #include "bridge_abi.h"
 #include "bridge_internal.h"
+#include "bridge_job_log.h"
 
 namespace trt_int8 {
 namespace bridge {
 namespace {
 
 std::atomic<int> gLiveJobThreads{0};
-constexpr size_t kMaxLogLines = 2000;  // keep memory bounded on verbose TensorRT builds; the oldest go first
 
 struct Message {
-  enum Kind { kBatch, kReadCache, kWriteCache, kLog } kind;
+  // kLogDrain carries nothing: the JS thread takes every line queued in the job's JobLog.
+  enum Kind { kBatch, kReadCache, kWriteCache, kLogDrain } kind;
   uint64_t id = 0;
   int32_t slot = 0;  // batch requests: the slot whose staging memory JS fills
   std::vector<uint8_t> bytes;
-  int32_t severity = 0;
-  std::string text;
 };
 
 class Job;
@@ -140,13 +139,9 @@ class Job {
     if (finished_) return;
     try {
       switch (message->kind) {
-        case Message::kLog: {
-          Napi::Object line = Napi::Object::New(env);
-          line.Set("severity", message->severity);
-          line.Set("message", message->text);
-          callback.Call({Napi::String::New(env, "log"), Napi::Number::New(env, 0), line});
+        case Message::kLogDrain:
+          DeliverLogLines(env, callback);
           break;
-        }
         case Message::kBatch:
           callback.Call({Napi::String::New(env, "batch"), Napi::Number::New(env, static_cast<double>(message->id)),
                          Napi::Number::New(env, message->slot)});
@@ -406,20 +401,33 @@ class Job {
     return Request(std::move(message), Message::kWriteCache) == 0 ? 0 : TRT_INT8_FAILED;
   }
 
+  // Never waits for JS: the line is queued (or counted when the queue is full), and JS is woken only when no
+  // drain is pending already.
   void Log(int32_t severity, const char* text) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (log_.size() >= kMaxLogLines) {
-        log_.pop_front();
-        ++droppedLogLines_;
-      }
-      log_.emplace_back(severity, text);
-    }
+    if (!log_.Add(severity, text)) return;
     auto* message = new Message();
-    message->kind = Message::kLog;
-    message->severity = severity;
-    message->text = text;
-    if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
+    message->kind = Message::kLogDrain;
+    if (tsfn_.NonBlockingCall(message) != napi_ok) {
+      delete message;
+      log_.DrainNotScheduled();
+    }
+  }
+
+  void DeliverLogLines(Napi::Env env, Napi::Function callback) {
+    uint64_t missed = 0;
+    std::vector<LogLine> lines = log_.Drain(missed);
+    if (missed) {
+      lines.push_back(LogLine{TRT_INT8_LOG_WARNING, "trt-int8: " + std::to_string(missed) +
+                                                        " log lines were not delivered live (JavaScript did not keep up); "
+                                                        "the job's log keeps the latest"});
+    }
+    for (const LogLine& entry : lines) {
+      if (finished_) return;
+      Napi::Object line = Napi::Object::New(env);
+      line.Set("severity", entry.severity);
+      line.Set("message", entry.text);
+      callback.Call({Napi::String::New(env, "log"), Napi::Number::New(env, 0), line});
+    }
   }
 
  public:
@@ -475,16 +483,18 @@ class Job {
     result.Set("delivered", static_cast<double>(delivered_));
     if (!runError_.empty()) result.Set("runError", runError_);
     if (!stopMessage_.empty()) result.Set("stopReason", stopMessage_);
-    Napi::Array log = Napi::Array::New(env, log_.size());
-    uint32_t i = 0;
-    for (const auto& [severity, text] : log_) {
+    JobLog::Snapshot snapshot = log_.Take();
+    Napi::Array log = Napi::Array::New(env, snapshot.history.size());
+    for (uint32_t i = 0; i < snapshot.history.size(); ++i) {
       Napi::Object line = Napi::Object::New(env);
-      line.Set("severity", severity);
-      line.Set("message", text);
-      log.Set(i++, line);
+      line.Set("severity", snapshot.history[i].severity);
+      line.Set("message", snapshot.history[i].text);
+      log.Set(i, line);
     }
     result.Set("log", log);
-    result.Set("droppedLogLines", static_cast<double>(droppedLogLines_));
+    result.Set("droppedLogLines", static_cast<double>(snapshot.droppedHistory));
+    result.Set("logLinesNotDelivered", static_cast<double>(snapshot.notDelivered));
+    result.Set("logQueueHighWater", static_cast<double>(snapshot.highWater));
     return result;
   }
 
@@ -509,8 +519,7 @@ class Job {
   bool answered_ = false;
   int answerStatus_ = 0;
   std::list<std::vector<uint8_t>> caches_;
-  std::list<std::pair<int32_t, std::string>> log_;
-  size_t droppedLogLines_ = 0;
+  JobLog log_;
   int runStatus_ = 0;
   std::string runError_;
   // Job thread only: the look-ahead batch request and counters.

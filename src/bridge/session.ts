@@ -75,6 +75,10 @@ export interface RunResult {
   readonly cacheRead: boolean;
   readonly cacheWritten: boolean;
   readonly log: readonly NativeLogLine[];
+  /** Log lines that found the live queue to JavaScript full (they are counted, and JS is told, never queued). */
+  readonly logLinesNotDelivered: number;
+  /** The most log lines ever waiting for JavaScript at once (bounded by the bridge). */
+  readonly logQueueHighWater: number;
 }
 
 const badOption = optionErrors('calibration session');
@@ -278,7 +282,9 @@ export class CalibrationSession implements Disposable {
         details: { nativeLog: result.log, runStatus: result.runStatus, stopReason: result.stopReason },
       });
     }
-    return { batches: result.delivered, cacheRead, cacheWritten, log: result.log };
+    // The queue counters are declared here until src/native/binding.ts (the native door) takes them over.
+    const queue = result as NativeJobResult & { logLinesNotDelivered?: number; logQueueHighWater?: number };
+    return { batches: result.delivered, cacheRead, cacheWritten, log: result.log, logLinesNotDelivered: queue.logLinesNotDelivered ?? 0, logQueueHighWater: queue.logQueueHighWater ?? 0 };
   }
 
   async #deliverBatch(calibrator: Calibrator, batchIndex: number, slot: number, signal: AbortSignal): Promise<number> {
