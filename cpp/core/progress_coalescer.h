@@ -8,6 +8,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 
@@ -38,9 +39,21 @@ class ProgressCoalescer {
     bool openShown = false;  // its latest start was passed on, so its finish must be too
   };
 
+  // TensorRT alternates between very few phase names ("Measuring" inside one top-level phase): a strcmp against
+  // the last few names found saves building and hashing a std::string for almost every event.
+  PhaseState& stateOf(const char* phase) {
+    const char* name = phase ? phase : "";
+    for (Recent& recent : recent_)
+      if (recent.state && std::strcmp(recent.name->c_str(), name) == 0) return *recent.state;
+    auto it = phases_.try_emplace(name).first;
+    recent_[nextRecent_] = Recent{&it->first, &it->second};
+    nextRecent_ = (nextRecent_ + 1) % kRecent;
+    return it->second;
+  }
+
   bool admit(const char* phase, bool topLevelStart, Event event) {
-    PhaseState& state = phases_[phase ? phase : ""];
-    Clock::time_point now = Clock::now();
+    PhaseState& state = stateOf(phase);
+    Clock::time_point now = Now();
     bool pass;
     if (event == Event::kStart) {
       state.topLevel = topLevelStart;
@@ -62,12 +75,34 @@ class ProgressCoalescer {
     return pass;
   }
 
+  // The clock is read once every kClockStride events (a read costs as much as the rest of admit): the rate limit
+  // then runs late by a few events at most, microseconds at TensorRT's pace.
+  Clock::time_point Now() {
+    if (clockCountdown_ == 0) {
+      cachedNow_ = Clock::now();
+      clockCountdown_ = kClockStride;
+    }
+    --clockCountdown_;
+    return cachedNow_;
+  }
+
   bool due(const PhaseState& state, Clock::time_point now) const {
     return !state.shownAtLeastOnce || now - state.lastShown >= interval_;
   }
 
+  struct Recent {
+    const std::string* name = nullptr;  // keys and values of an unordered_map never move
+    PhaseState* state = nullptr;
+  };
+  static constexpr size_t kRecent = 4;
+  static constexpr int kClockStride = 16;
+  int clockCountdown_ = 0;
+  Clock::time_point cachedNow_{};
+
   Clock::duration interval_;
   std::unordered_map<std::string, PhaseState> phases_;
+  Recent recent_[kRecent];
+  size_t nextRecent_ = 0;
   uint64_t admitted_ = 0;
   uint64_t suppressed_ = 0;
 };
