@@ -337,7 +337,7 @@ void writeError(char* error, size_t capacity, const std::string& text) {
 
 int runBuildJob(void* arg, TrtInt8BatchSource* source, char* error, size_t capacity) {
   auto* job = static_cast<BuildJobState*>(arg);
-  ForwardingLogger logger(job->spec.maxLogSeverity);
+  ForwardingLogger logger(job->spec.maxLogSeverity, job->spec.logSeverityMask);
   logger.attach(source);
   int rc = 0;
   try {

@@ -19,7 +19,8 @@ using trt_int8::progressLine;
 class ForwardingLogger : public nvinfer1::ILogger {
  public:
   // Lines above maxSeverity (numerically: more verbose) are dropped before they reach JS.
-  explicit ForwardingLogger(int maxSeverity) : maxSeverity_(maxSeverity) {}
+  // severityMask: bit s set forwards severity s (0: every severity up to maxSeverity).
+  explicit ForwardingLogger(int maxSeverity, uint32_t severityMask = 0) : maxSeverity_(maxSeverity), severityMask_(severityMask) {}
 
   // Starts forwarding to `source` from the calling thread (the job thread); null detaches.
   void attach(TrtInt8BatchSource* source) {
@@ -31,7 +32,8 @@ class ForwardingLogger : public nvinfer1::ILogger {
   void log(Severity severity, const char* msg) noexcept override {
     int level = static_cast<int>(severity);
     if (level <= static_cast<int>(Severity::kERROR)) rememberError(msg);
-    if (level > maxSeverity_) return;
+    // Filtered before anything is copied: TensorRT's verbose output is large and nobody may be listening.
+    if (level > maxSeverity_ || (severityMask_ && (level < 0 || level > 31 || !(severityMask_ & (1u << level))))) return;
     forward(level, msg);
   }
 
@@ -100,6 +102,7 @@ class ForwardingLogger : public nvinfer1::ILogger {
   static constexpr size_t kMaxPendingLines = 1024;
   size_t droppedPending_ = 0;
   int maxSeverity_;
+  uint32_t severityMask_;
   mutable std::mutex mutex_;
   TrtInt8BatchSource* source_ = nullptr;
   std::thread::id jobThread_;

@@ -161,6 +161,7 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < ex.Length(); ++i) spec.exclude.push_back(ex.Get(i).As<Napi::String>());
   }
   if (o.Get("maxLogSeverity").IsNumber()) spec.maxLogSeverity = o.Get("maxLogSeverity").As<Napi::Number>().Int32Value();
+  if (o.Get("logSeverityMask").IsNumber()) spec.logSeverityMask = o.Get("logSeverityMask").As<Napi::Number>().Uint32Value();
   if (o.Get("forwardProgress").IsBoolean()) spec.forwardProgress = o.Get("forwardProgress").As<Napi::Boolean>().Value();
   // For benchmarks only (docs/tensorrt.md): read here so that no public option exposes a build that cannot be aborted.
   const char* instrumentation = std::getenv("TRT_INT8_BUILD_INSTRUMENTATION");
@@ -168,6 +169,7 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
     spec.bare = true;
     spec.forwardProgress = false;
     spec.maxLogSeverity = -1;  // errors are still kept for the failure message, nothing is forwarded
+    spec.logSeverityMask = 0;
   }
 
   auto result = std::make_shared<BuildResult>();

@@ -21,7 +21,7 @@ import { insertQdq } from '../onnx/qdq.js';
 import { fitCalibratorToProfile } from '../shapes/fit-calibrator.js';
 import { Engine, openTensorRT } from './engine.js';
 import { noInt8Warning } from './layer-precisions.js';
-import { maxLogSeverity, routeLogLine } from './log.js';
+import { logSeverityMask, maxLogSeverity, routeLogLine } from './log.js';
 import { nativeError, type NativeBuildSpec, type NativeTensorRTModule } from './native.js';
 import { checkAgainstModel, checkBuildOptions } from './options.js';
 import type { BuildEngineOptions, Precision } from './types.js';
@@ -138,8 +138,8 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
   let timingCache: Uint8Array | undefined;
   if (options.timingCache !== undefined) timingCache = (await readFileOrNull(options.timingCache)) ?? new Uint8Array(0);
 
-  // forwardProgress: declared here until the native-door move folds it into NativeBuildSpec.
-  const spec: NativeBuildSpec & { readonly forwardProgress: boolean } = {
+  // forwardProgress, logSeverityMask: declared here until the native-door move folds it into NativeBuildSpec.
+  const spec: NativeBuildSpec & { readonly forwardProgress: boolean; readonly logSeverityMask: number } = {
     onnx: onnxBytes,
     ...(model.path ? { onnxPath: model.path } : {}),
     precision,
@@ -156,6 +156,7 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     maxLogSeverity: maxLogSeverity(options.logger),
     // Progress events cross to JavaScript only when someone listens; abort is checked natively either way.
     forwardProgress: options.onProgress !== undefined,
+    logSeverityMask: logSeverityMask(options.logger),
   };
   const calibration =
     trtCalibrator === 'none'
