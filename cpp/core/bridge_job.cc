@@ -15,22 +15,34 @@
 
 #include "bridge_abi.h"
 #include "bridge_internal.h"
+#include "bridge_job_log.h"
 
 namespace trt_int8 {
 namespace bridge {
 namespace {
 
 std::atomic<int> gLiveJobThreads{0};
-constexpr size_t kMaxLogLines = 2000;  // keep memory bounded on verbose TensorRT builds; the oldest go first
 
 struct Message {
-  enum Kind { kBatch, kReadCache, kWriteCache, kLog } kind;
+  // kLogDrain carries nothing: the JS thread takes every line queued in the job's JobLog.
+  enum Kind { kBatch, kReadCache, kWriteCache, kLogDrain } kind;
   uint64_t id = 0;
   int32_t slot = 0;  // batch requests: the slot whose staging memory JS fills
   std::vector<uint8_t> bytes;
-  int32_t severity = 0;
-  std::string text;
 };
+
+Napi::Object LogLineObject(Napi::Env env, const LogLine& entry) {
+  Napi::Object line = Napi::Object::New(env);
+  line.Set("severity", entry.severity);
+  line.Set("message", entry.text);
+  return line;
+}
+
+Napi::Array LogLinesArray(Napi::Env env, const std::vector<LogLine>& lines) {
+  Napi::Array array = Napi::Array::New(env, lines.size());
+  for (uint32_t i = 0; i < lines.size(); ++i) array.Set(i, LogLineObject(env, lines[i]));
+  return array;
+}
 
 class Job;
 void CallJs(Napi::Env env, Napi::Function callback, Job* job, Message* message);
@@ -43,12 +55,18 @@ class Job {
 
   Job(Napi::Env env, const TrtInt8NativeJob& native, std::shared_ptr<SessionBuffers> buffers)
       : env_(env), native_(native), buffers_(std::move(buffers)), deferred_(Napi::Promise::Deferred::New(env)) {
+    WireSource();
+  }
+
+ private:
+  // The TrtInt8BatchSource the native job calls: C entry points that never let an exception out (a failure
+  // becomes TRT_INT8_FAILED with a stop reason).
+  void WireSource() {
     source_.abi_version = TRT_INT8_BRIDGE_ABI_VERSION;
     source_.struct_size = sizeof(TrtInt8BatchSource);
     source_.self = this;
     source_.memory_kind = buffers_->device ? TRT_INT8_MEMORY_CUDA : TRT_INT8_MEMORY_HOST;
     source_.device_ordinal = buffers_->device ? buffers_->device->ordinal() : -1;
-    // The C entry points never let an exception out: a failure becomes TRT_INT8_FAILED with a stop reason.
     source_.get_batch = [](void* self, const char* const* names, int32_t count, void** bindings) noexcept {
       return static_cast<Job*>(self)->Guard([&] { return static_cast<Job*>(self)->GetBatch(names, count, bindings); });
     };
@@ -67,37 +85,14 @@ class Job {
     source_.is_aborted = [](void* self) noexcept { return static_cast<Job*>(self)->stopped_.load() ? 1 : 0; };
   }
 
+ public:
+
   // bridge.runJob(jobExternal, session, onRequest) -> { promise, reply(id, status, bytes?), abort() }
   static Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    static const napi_type_tag jobTag = {TRT_INT8_NATIVE_JOB_TYPE_TAG_LOWER, TRT_INT8_NATIVE_JOB_TYPE_TAG_UPPER};
-    if (!info[0].IsExternal() || !info[0].As<Napi::External<void>>().CheckTypeTag(&jobTag)) {
-      throw codedError(env, "ERR_BAD_OPTION", "runJob expects a native job (an External made by a trt-int8 module)");
-    }
-    auto* external = static_cast<TrtInt8NativeJob*>(info[0].As<Napi::External<void>>().Data());
-    if (!info[2].IsFunction()) throw codedError(env, "ERR_BAD_OPTION", "runJob expects a request handler function");
-    if (!external || external->abi_version != TRT_INT8_BRIDGE_ABI_VERSION) {
-      throw codedError(env, "ERR_BAD_OPTION", "the native job was built for bridge ABI " +
-                                                   std::to_string(external ? external->abi_version : 0) + ", this core speaks " +
-                                                   std::to_string(TRT_INT8_BRIDGE_ABI_VERSION));
-    }
-    if (!external->run) throw codedError(env, "ERR_BAD_OPTION", "this native job was already run; create a new one");
-    std::shared_ptr<SessionBuffers> buffers = sessionBuffersOf(env, info[1]);
-    std::string mismatch = testDriverMismatch(*external, *buffers);
-    if (!mismatch.empty()) throw codedError(env, "ERR_BAD_OPTION", mismatch);
-    if (buffers->staleRequest) {
-      throw codedError(env, "ERR_BAD_OPTION",
-                       "the calibration session is busy: the calibrator of its last job has not yet answered that job's "
-                       "final request (a getBatch still in progress writes into the session's buffers)");
-    }
-    if (buffers->busy.exchange(true)) throw codedError(env, "ERR_BAD_OPTION", "the calibration session is already running a job");
-
-    // Move the job out of the External: from now on the core destroys it, the External's finalizer only frees it.
-    TrtInt8NativeJob native = *external;
-    external->run = nullptr;
-    external->destroy = nullptr;
-    external->arg = nullptr;
-
+    TrtInt8NativeJob* external = CheckedJobExternal(info);
+    std::shared_ptr<SessionBuffers> buffers = ReserveSession(env, *external, info[1]);
+    TrtInt8NativeJob native = TakeOver(*external);
     std::shared_ptr<Job> job;
     try {
       job = std::make_shared<Job>(env, native, buffers);
@@ -111,42 +106,17 @@ class Job {
     }
     job->self_ = job;
     job->session_ = Napi::Persistent(info[1].As<Napi::Object>());
-    // Registered after the TSFN's own hook, so it runs first at teardown: it stops and joins the thread while the
-    // TSFN is still open.
-    napi_add_env_cleanup_hook(env, TeardownHook, job.get());
-    ++gLiveJobThreads;
-    try {
-      job->thread_ = std::thread([raw = job.get()] { raw->ThreadMain(); });
-    } catch (const std::system_error& error) {
-      // No thread: settle the job as failed through the normal path (the TSFN finalizer runs Finish()).
-      --gLiveJobThreads;
-      job->StopWith(Stop::kFailed, std::string("could not start the job thread: ") + error.what());
-      job->runStatus_ = -1;
-      if (native.destroy) native.destroy(native.arg);
-      job->tsfn_.Release();
-    }
-
-    Napi::Object handle = Napi::Object::New(env);
-    handle.Set("promise", job->deferred_.Promise());
-    handle.Set("reply", functionOwning<Job>(env, "reply", job, [](const Napi::CallbackInfo& i, Job& j) { return j.Reply(i); }));
-    handle.Set("abort", functionOwning<Job>(env, "abort", job, [](const Napi::CallbackInfo& i, Job& j) {
-                 j.StopWith(Stop::kAborted, "aborted by the caller");
-                 return i.Env().Undefined();
-               }));
-    return handle;
+    job->Launch(env);
+    return job->Handle(env);
   }
 
   void Deliver(Napi::Env env, Napi::Function callback, std::unique_ptr<Message> message) {
     if (finished_) return;
     try {
       switch (message->kind) {
-        case Message::kLog: {
-          Napi::Object line = Napi::Object::New(env);
-          line.Set("severity", message->severity);
-          line.Set("message", message->text);
-          callback.Call({Napi::String::New(env, "log"), Napi::Number::New(env, 0), line});
+        case Message::kLogDrain:
+          DeliverLogLines(env, callback);
           break;
-        }
         case Message::kBatch:
           callback.Call({Napi::String::New(env, "batch"), Napi::Number::New(env, static_cast<double>(message->id)),
                          Napi::Number::New(env, message->slot)});
@@ -206,6 +176,80 @@ class Job {
   }
 
  private:
+  // ---- starting a job (JS thread) ----
+
+  // The External a trt-int8 module made, of this bridge ABI, not yet run.
+  static TrtInt8NativeJob* CheckedJobExternal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    static const napi_type_tag jobTag = {TRT_INT8_NATIVE_JOB_TYPE_TAG_LOWER, TRT_INT8_NATIVE_JOB_TYPE_TAG_UPPER};
+    if (!info[0].IsExternal() || !info[0].As<Napi::External<void>>().CheckTypeTag(&jobTag)) {
+      throw codedError(env, "ERR_BAD_OPTION", "runJob expects a native job (an External made by a trt-int8 module)");
+    }
+    auto* external = static_cast<TrtInt8NativeJob*>(info[0].As<Napi::External<void>>().Data());
+    if (!info[2].IsFunction()) throw codedError(env, "ERR_BAD_OPTION", "runJob expects a request handler function");
+    if (!external || external->abi_version != TRT_INT8_BRIDGE_ABI_VERSION) {
+      throw codedError(env, "ERR_BAD_OPTION", "the native job was built for bridge ABI " +
+                                                   std::to_string(external ? external->abi_version : 0) + ", this core speaks " +
+                                                   std::to_string(TRT_INT8_BRIDGE_ABI_VERSION));
+    }
+    if (!external->run) throw codedError(env, "ERR_BAD_OPTION", "this native job was already run; create a new one");
+    return external;
+  }
+
+  // The session's buffers, marked busy; refused while another job (or its last unanswered request) holds them.
+  static std::shared_ptr<SessionBuffers> ReserveSession(Napi::Env env, const TrtInt8NativeJob& external, const Napi::Value& session) {
+    std::shared_ptr<SessionBuffers> buffers = sessionBuffersOf(env, session);
+    std::string mismatch = testDriverMismatch(external, *buffers);
+    if (!mismatch.empty()) throw codedError(env, "ERR_BAD_OPTION", mismatch);
+    if (buffers->staleRequest) {
+      throw codedError(env, "ERR_BAD_OPTION",
+                       "the calibration session is busy: the calibrator of its last job has not yet answered that job's "
+                       "final request (a getBatch still in progress writes into the session's buffers)");
+    }
+    if (buffers->busy.exchange(true)) throw codedError(env, "ERR_BAD_OPTION", "the calibration session is already running a job");
+    return buffers;
+  }
+
+  // Moves the job out of the External: from now on the core destroys it, the External's finalizer only frees it.
+  static TrtInt8NativeJob TakeOver(TrtInt8NativeJob& external) {
+    TrtInt8NativeJob native = external;
+    external.run = nullptr;
+    external.destroy = nullptr;
+    external.arg = nullptr;
+    return native;
+  }
+
+  void Launch(Napi::Env env) {
+    // Registered after the TSFN's own hook, so it runs first at teardown: it stops and joins the thread while the
+    // TSFN is still open.
+    napi_add_env_cleanup_hook(env, TeardownHook, this);
+    ++gLiveJobThreads;
+    try {
+      thread_ = std::thread([this] { ThreadMain(); });
+    } catch (const std::system_error& error) {
+      // No thread: settle the job as failed through the normal path (the TSFN finalizer runs Finish()).
+      --gLiveJobThreads;
+      StopWith(Stop::kFailed, std::string("could not start the job thread: ") + error.what());
+      runStatus_ = -1;
+      if (native_.destroy) native_.destroy(native_.arg);
+      tsfn_.Release();
+    }
+  }
+
+  Napi::Object Handle(Napi::Env env) {
+    std::shared_ptr<Job> job = self_;
+    Napi::Object handle = Napi::Object::New(env);
+    handle.Set("promise", deferred_.Promise());
+    handle.Set("reply", functionOwning<Job>(env, "reply", job, [](const Napi::CallbackInfo& i, Job& j) { return j.Reply(i); }));
+    handle.Set("abort", functionOwning<Job>(env, "abort", job, [](const Napi::CallbackInfo& i, Job& j) {
+                 j.StopWith(Stop::kAborted, "aborted by the caller");
+                 return i.Env().Undefined();
+               }));
+    return handle;
+  }
+
+  // ---- the job thread ----
+
   template <typename Fn>
   int Guard(Fn&& fn) noexcept {
     try {
@@ -303,33 +347,10 @@ class Job {
 
   int GetBatch(const char* const* names, int32_t count, void** bindings) {
     if (stopped_) return TRT_INT8_FAILED;
-    if (count < 0 || (count > 0 && (!names || !bindings))) {
-      StopWith(Stop::kFailed, "get_batch was called with invalid arguments");
-      return TRT_INT8_FAILED;
-    }
     std::vector<int> indexes;
-    for (int32_t i = 0; i < count; ++i) {
-      int index = names[i] ? buffers_->indexOf(names[i]) : -1;
-      if (index < 0) {
-        StopWith(Stop::kFailed, std::string("the native job asked for input \"") + (names[i] ? names[i] : "(null)") +
-                                    "\", which the calibration session does not have (inputs: " + buffers_->inputNames() + ")");
-        return TRT_INT8_FAILED;
-      }
-      indexes.push_back(index);
-    }
-    // The batch was either asked for ahead of time (look-ahead), or is asked for now.
-    int slot = aheadSlot_;
-    int status;
-    if (aheadAnswered_) {
-      aheadAnswered_ = false;
-      status = aheadStatus_;
-    } else if (aheadInFlight_) {
-      aheadInFlight_ = false;
-      status = AwaitAnswer();
-    } else {
-      slot = NextSlot();
-      status = SendBatchRequest(slot) ? AwaitAnswer() : TRT_INT8_FAILED;
-    }
+    if (!ResolveInputs(names, count, bindings, indexes)) return TRT_INT8_FAILED;
+    int slot = 0;
+    int status = AwaitBatch(slot);
     if (status != TRT_INT8_BATCH_READY) return status == TRT_INT8_END_OF_DATA ? TRT_INT8_END_OF_DATA : TRT_INT8_FAILED;
     // JS has filled `slot` and is not touching it any more: copy it to the GPU (asynchronously), and meanwhile let
     // JS fill the other slot with the next batch.
@@ -339,13 +360,50 @@ class Job {
       aheadInFlight_ = SendBatchRequest(aheadSlot_);
     }
     if (!FinishCopy()) return TRT_INT8_FAILED;
+    BindSlot(slot, indexes, bindings);
+    return TRT_INT8_BATCH_READY;
+  }
+
+  // The session's input index of every name TensorRT asks for; false (and the job stopped) for an unknown name.
+  bool ResolveInputs(const char* const* names, int32_t count, void** bindings, std::vector<int>& indexes) {
+    if (count < 0 || (count > 0 && (!names || !bindings))) {
+      StopWith(Stop::kFailed, "get_batch was called with invalid arguments");
+      return false;
+    }
     for (int32_t i = 0; i < count; ++i) {
+      int index = names[i] ? buffers_->indexOf(names[i]) : -1;
+      if (index < 0) {
+        StopWith(Stop::kFailed, std::string("the native job asked for input \"") + (names[i] ? names[i] : "(null)") +
+                                    "\", which the calibration session does not have (inputs: " + buffers_->inputNames() + ")");
+        return false;
+      }
+      indexes.push_back(index);
+    }
+    return true;
+  }
+
+  // The answer for the next batch and the slot JS filled: asked for ahead of time (look-ahead), or asked for now.
+  int AwaitBatch(int& slot) {
+    slot = aheadSlot_;
+    if (aheadAnswered_) {
+      aheadAnswered_ = false;
+      return aheadStatus_;
+    }
+    if (aheadInFlight_) {
+      aheadInFlight_ = false;
+      return AwaitAnswer();
+    }
+    slot = NextSlot();
+    return SendBatchRequest(slot) ? AwaitAnswer() : TRT_INT8_FAILED;
+  }
+
+  void BindSlot(int slot, const std::vector<int>& indexes, void** bindings) {
+    for (size_t i = 0; i < indexes.size(); ++i) {
       SlotInput& memory = buffers_->inputs[static_cast<size_t>(indexes[i])].slots[static_cast<size_t>(slot)];
       bindings[i] = memory.device ? reinterpret_cast<void*>(static_cast<uintptr_t>(memory.device->pointer())) : memory.staging->block->data();
     }
     buffers_->lastDeliveredSlot = slot;
     ++delivered_;
-    return TRT_INT8_BATCH_READY;
   }
 
   int NextSlot() { return static_cast<int>(requestedBatches_++ % buffers_->slotCount); }
@@ -406,20 +464,30 @@ class Job {
     return Request(std::move(message), Message::kWriteCache) == 0 ? 0 : TRT_INT8_FAILED;
   }
 
+  // Never waits for JS: the line is queued (or counted when the queue is full), and JS is woken only when no
+  // drain is pending already.
   void Log(int32_t severity, const char* text) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (log_.size() >= kMaxLogLines) {
-        log_.pop_front();
-        ++droppedLogLines_;
-      }
-      log_.emplace_back(severity, text);
-    }
+    if (!log_.Add(severity, text)) return;
     auto* message = new Message();
-    message->kind = Message::kLog;
-    message->severity = severity;
-    message->text = text;
-    if (tsfn_.NonBlockingCall(message) != napi_ok) delete message;
+    message->kind = Message::kLogDrain;
+    if (tsfn_.NonBlockingCall(message) != napi_ok) {
+      delete message;
+      log_.DrainNotScheduled();
+    }
+  }
+
+  void DeliverLogLines(Napi::Env env, Napi::Function callback) {
+    uint64_t missed = 0;
+    std::vector<LogLine> lines = log_.Drain(missed);
+    if (missed) {
+      lines.push_back(LogLine{TRT_INT8_LOG_WARNING, "trt-int8: " + std::to_string(missed) +
+                                                        " log lines were not delivered live (JavaScript did not keep up); "
+                                                        "the job's log keeps the latest"});
+    }
+    for (const LogLine& entry : lines) {
+      if (finished_) return;
+      callback.Call({Napi::String::New(env, "log"), Napi::Number::New(env, 0), LogLineObject(env, entry)});
+    }
   }
 
  public:
@@ -475,16 +543,11 @@ class Job {
     result.Set("delivered", static_cast<double>(delivered_));
     if (!runError_.empty()) result.Set("runError", runError_);
     if (!stopMessage_.empty()) result.Set("stopReason", stopMessage_);
-    Napi::Array log = Napi::Array::New(env, log_.size());
-    uint32_t i = 0;
-    for (const auto& [severity, text] : log_) {
-      Napi::Object line = Napi::Object::New(env);
-      line.Set("severity", severity);
-      line.Set("message", text);
-      log.Set(i++, line);
-    }
-    result.Set("log", log);
-    result.Set("droppedLogLines", static_cast<double>(droppedLogLines_));
+    JobLog::Snapshot snapshot = log_.Take();
+    result.Set("log", LogLinesArray(env, snapshot.history));
+    result.Set("droppedLogLines", static_cast<double>(snapshot.droppedHistory));
+    result.Set("logLinesNotDelivered", static_cast<double>(snapshot.notDelivered));
+    result.Set("logQueueHighWater", static_cast<double>(snapshot.highWater));
     return result;
   }
 
@@ -509,8 +572,7 @@ class Job {
   bool answered_ = false;
   int answerStatus_ = 0;
   std::list<std::vector<uint8_t>> caches_;
-  std::list<std::pair<int32_t, std::string>> log_;
-  size_t droppedLogLines_ = 0;
+  JobLog log_;
   int runStatus_ = 0;
   std::string runError_;
   // Job thread only: the look-ahead batch request and counters.

@@ -92,170 +92,238 @@ struct Deleter {
 template <typename T>
 using Owned = std::unique_ptr<T, Deleter<T>>;
 
-void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& logger) {
-  const TrtLibrary& lib = *job.library;
-  const BuildSpec& spec = job.spec;
-  BuildResult& result = *job.result;
+// What one build creates, in the order it is created: members are destroyed in reverse, so everything the config
+// points at (monitor, timing cache, calibrator) outlives the config, and the network outlives its parser.
+struct Build {
+  Build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& logger)
+      : lib(*job.library), spec(job.spec), result(*job.result), source(source), logger(logger) {}
 
-  Owned<nvinfer1::IBuilder> builder(lib.newBuilder(logger));
-  if (!builder) {
-    std::string why = logger.lastErrors();
-    throw BuildFailure{"ERR_BUILD_FAILED", "createInferBuilder failed: " +
-                                               (why.empty() ? "TensorRT logged no reason (is the CUDA driver usable?)" : why)};
-  }
+  const TrtLibrary& lib;
+  const BuildSpec& spec;
+  BuildResult& result;
+  TrtInt8BatchSource* source;
+  ForwardingLogger& logger;
 
-#if TRT_INT8_IMPLICIT_QUANTIZATION
-  // kSTRONGLY_TYPED would forbid kINT8; 10.x networks are weakly typed so the builder may choose precisions.
-  nvinfer1::NetworkDefinitionCreationFlags flags = 0;
-#else
-  // 11.x: every network is strongly typed; the types (and Q/DQ scales) come from the ONNX model.
-  nvinfer1::NetworkDefinitionCreationFlags flags = 0;
-#endif
-  Owned<nvinfer1::INetworkDefinition> network(builder->createNetworkV2(flags));
-  if (!network) throw BuildFailure{"ERR_BUILD_FAILED", "createNetworkV2 failed: " + logger.lastErrors()};
-
-  if (!lib.createOnnxParser) throw BuildFailure{"ERR_TENSORRT_NOT_FOUND", "libnvonnxparser was not loaded"};
-  Owned<nvonnxparser::IParser> parser(lib.newParser(*network, logger));
-  if (!parser) throw BuildFailure{"ERR_BUILD_FAILED", "createNvOnnxParser failed: " + logger.lastErrors()};
-  if (!parser->parse(spec.onnx.data(), spec.onnx.size(), spec.onnxPath.empty() ? nullptr : spec.onnxPath.c_str())) {
-    std::string errors;
-    for (int i = 0; i < parser->getNbErrors() && i < 8; ++i) {
-      const nvonnxparser::IParserError* e = parser->getError(i);
-      errors += std::string("\n  ") + (e->node() >= 0 ? "node " + std::to_string(e->node()) + " (" + e->nodeName() + ", " +
-                                                          e->nodeOperator() + "): "
-                                                    : "") +
-                e->desc();
-    }
-    throw BuildFailure{"ERR_BAD_MODEL", "TensorRT's ONNX parser rejected the model:" + errors};
-  }
-  logger.flush();
-
-  // Everything the config points at is declared before it, so it outlives the config.
-  TrtInt8BatchSource* monitoredSource = source;
-  ForwardingProgressMonitor monitor(logger, monitoredSource);
+  Owned<nvinfer1::IBuilder> builder;
+  Owned<nvinfer1::INetworkDefinition> network;
+  Owned<nvonnxparser::IParser> parser;
+  std::unique_ptr<ForwardingProgressMonitor> monitor;
   Owned<nvinfer1::ITimingCache> timingCache;
 #if TRT_INT8_IMPLICIT_QUANTIZATION
   CalibrationState calibration;
-  calibration.source = source;
   std::unique_ptr<nvinfer1::IInt8Calibrator> calibrator;
 #endif
-  Owned<nvinfer1::IBuilderConfig> config(builder->createBuilderConfig());
-  if (!config) throw BuildFailure{"ERR_BUILD_FAILED", "createBuilderConfig failed"};
-  if (spec.workspaceBytes > 0)
-    config->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, static_cast<size_t>(spec.workspaceBytes));
-  // Detailed layer information makes Engine.inspect() useful; it costs nothing at run time.
-  config->setProfilingVerbosity(nvinfer1::ProfilingVerbosity::kDETAILED);
-  if (spec.builderOptimizationLevel >= 0) config->setBuilderOptimizationLevel(spec.builderOptimizationLevel);
-
-  config->setProgressMonitor(&monitor);
-
-  // Optimization profiles: required when any input has a dynamic dimension.
+  Owned<nvinfer1::IBuilderConfig> config;
+  Owned<nvinfer1::IHostMemory> plan;
   bool dynamic = false;
-  for (int i = 0; i < network->getNbInputs(); ++i) dynamic = dynamic || hasDynamicDim(network->getInput(i)->getDimensions());
-  for (size_t p = 0; p < spec.profiles.size(); ++p) {
-    nvinfer1::IOptimizationProfile* profile = builder->createOptimizationProfile();
-    std::string what = "profiles[" + std::to_string(p) + "]";
-    for (const auto& [name, range] : spec.profiles[p]) fillProfile(*profile, *network, name, range, what.c_str());
-    if (config->addOptimizationProfile(profile) < 0)
-      throw BuildFailure{"ERR_BAD_OPTION", what + " is incomplete or invalid: " + logger.lastErrors()};
-  }
-  if (dynamic && spec.profiles.empty()) {
-    std::string which;
-    for (int i = 0; i < network->getNbInputs(); ++i) {
-      nvinfer1::ITensor* t = network->getInput(i);
-      if (hasDynamicDim(t->getDimensions())) which += std::string(which.empty() ? "" : ", ") + t->getName() + " " + dimsText(t->getDimensions());
-    }
-    throw BuildFailure{"ERR_BAD_OPTION", "the network has dynamic inputs (" + which + ") but no optimization profile was given"};
-  }
+};
 
-  // Timing cache: start from the given bytes; the builder adds what it times, and we hand the merged cache back.
-  if (spec.useTimingCache) {
-    timingCache.reset(config->createTimingCache(spec.timingCache.data(), spec.timingCache.size()));
-    if (!timingCache) throw BuildFailure{"ERR_CACHE_FORMAT", "TensorRT could not read the timing cache: " + logger.lastErrors()};
-    if (!config->setTimingCache(*timingCache, false))
-      throw BuildFailure{"ERR_CACHE_MISMATCH", "the timing cache was made for another device or TensorRT version: " + logger.lastErrors()};
+void createBuilderAndNetwork(Build& b) {
+  b.builder.reset(b.lib.newBuilder(b.logger));
+  if (!b.builder) {
+    std::string why = b.logger.lastErrors();
+    throw BuildFailure{"ERR_BUILD_FAILED", "createInferBuilder failed: " +
+                                               (why.empty() ? "TensorRT logged no reason (is the CUDA driver usable?)" : why)};
   }
+  // 10.x: weakly typed (kSTRONGLY_TYPED would forbid kINT8), so the builder may choose precisions. 11.x: every
+  // network is strongly typed whatever the flags; the types (and Q/DQ scales) come from the ONNX model.
+  nvinfer1::NetworkDefinitionCreationFlags flags = 0;
+  b.network.reset(b.builder->createNetworkV2(flags));
+  if (!b.network) throw BuildFailure{"ERR_BUILD_FAILED", "createNetworkV2 failed: " + b.logger.lastErrors()};
+}
+
+std::string parserErrors(nvonnxparser::IParser& parser) {
+  std::string errors;
+  for (int i = 0; i < parser.getNbErrors() && i < 8; ++i) {
+    const nvonnxparser::IParserError* e = parser.getError(i);
+    std::string where = e->node() >= 0 ? "node " + std::to_string(e->node()) + " (" + e->nodeName() + ", " + e->nodeOperator() + "): " : "";
+    errors += "\n  " + where + e->desc();
+  }
+  return errors;
+}
+
+void parseOnnx(Build& b) {
+  if (!b.lib.createOnnxParser) throw BuildFailure{"ERR_TENSORRT_NOT_FOUND", "libnvonnxparser was not loaded"};
+  b.parser.reset(b.lib.newParser(*b.network, b.logger));
+  if (!b.parser) throw BuildFailure{"ERR_BUILD_FAILED", "createNvOnnxParser failed: " + b.logger.lastErrors()};
+  const BuildSpec& spec = b.spec;
+  if (!b.parser->parse(spec.onnx.data(), spec.onnx.size(), spec.onnxPath.empty() ? nullptr : spec.onnxPath.c_str()))
+    throw BuildFailure{"ERR_BAD_MODEL", "TensorRT's ONNX parser rejected the model:" + parserErrors(*b.parser)};
+  // Inputs are known only now: dynamic dimensions decide whether profiles are required.
+  for (int i = 0; i < b.network->getNbInputs(); ++i) b.dynamic = b.dynamic || hasDynamicDim(b.network->getInput(i)->getDimensions());
+  b.logger.flush();
+}
+
+// The progress monitor is how abort reaches the builder (stepComplete returns false), so it is installed unless
+// the build runs bare (TRT_INT8_BUILD_INSTRUMENTATION=none, for measuring our own cost); it forwards events to JS
+// only when onProgress listens.
+void createConfig(Build& b) {
+  const BuildSpec& spec = b.spec;
+  b.config.reset(b.builder->createBuilderConfig());
+  if (!b.config) throw BuildFailure{"ERR_BUILD_FAILED", "createBuilderConfig failed"};
+  if (spec.workspaceBytes > 0)
+    b.config->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, static_cast<size_t>(spec.workspaceBytes));
+  // Detailed layer information makes Engine.inspect() and layerPrecisions() useful; it costs nothing at run time.
+  b.config->setProfilingVerbosity(nvinfer1::ProfilingVerbosity::kDETAILED);
+  if (spec.builderOptimizationLevel >= 0) b.config->setBuilderOptimizationLevel(spec.builderOptimizationLevel);
+  if (!spec.bare) {
+    b.monitor = std::make_unique<ForwardingProgressMonitor>(b.logger, b.source, spec.forwardProgress);
+    b.config->setProgressMonitor(b.monitor.get());
+  }
+}
+
+// Optimization profiles: required when any input has a dynamic dimension.
+void addProfiles(Build& b) {
+  nvinfer1::INetworkDefinition& network = *b.network;
+  for (size_t p = 0; p < b.spec.profiles.size(); ++p) {
+    nvinfer1::IOptimizationProfile* profile = b.builder->createOptimizationProfile();
+    std::string what = "profiles[" + std::to_string(p) + "]";
+    for (const auto& [name, range] : b.spec.profiles[p]) fillProfile(*profile, network, name, range, what.c_str());
+    if (b.config->addOptimizationProfile(profile) < 0)
+      throw BuildFailure{"ERR_BAD_OPTION", what + " is incomplete or invalid: " + b.logger.lastErrors()};
+  }
+  if (!b.dynamic || !b.spec.profiles.empty()) return;
+  std::string which;
+  for (int i = 0; i < network.getNbInputs(); ++i) {
+    nvinfer1::ITensor* t = network.getInput(i);
+    if (hasDynamicDim(t->getDimensions())) which += std::string(which.empty() ? "" : ", ") + t->getName() + " " + dimsText(t->getDimensions());
+  }
+  throw BuildFailure{"ERR_BAD_OPTION", "the network has dynamic inputs (" + which + ") but no optimization profile was given"};
+}
+
+// Timing cache: start from the given bytes; the builder adds what it times, and we hand the merged cache back.
+void attachTimingCache(Build& b) {
+  if (!b.spec.useTimingCache) return;
+  b.timingCache.reset(b.config->createTimingCache(b.spec.timingCache.data(), b.spec.timingCache.size()));
+  if (!b.timingCache) throw BuildFailure{"ERR_CACHE_FORMAT", "TensorRT could not read the timing cache: " + b.logger.lastErrors()};
+  if (!b.config->setTimingCache(*b.timingCache, false))
+    throw BuildFailure{"ERR_CACHE_MISMATCH", "the timing cache was made for another device or TensorRT version: " + b.logger.lastErrors()};
+}
 
 #if TRT_INT8_IMPLICIT_QUANTIZATION
+std::unique_ptr<nvinfer1::IInt8Calibrator> makeCalibrator(const BuildSpec& spec, CalibrationState& calibration) {
+  switch (spec.calibrator) {
+    case CalibratorKind::kEntropy2: return std::make_unique<EntropyCalibrator2>(calibration);
+    case CalibratorKind::kEntropy: return std::make_unique<EntropyCalibrator>(calibration);
+    case CalibratorKind::kMinMax: return std::make_unique<MinMaxCalibrator>(calibration);
+    case CalibratorKind::kLegacy: return std::make_unique<LegacyCalibrator>(calibration, spec.legacyQuantile, spec.legacyRegressionCutoff);
+    case CalibratorKind::kNone: break;  // a model with Q/DQ nodes needs none
+  }
+  return nullptr;
+}
+
+void configurePrecision(Build& b) {
+  const BuildSpec& spec = b.spec;
   bool int8 = spec.precision == Precision::kINT8 || spec.precision == Precision::kBEST;
-  if (spec.precision == Precision::kFP16 || spec.precision == Precision::kBEST) config->setFlag(nvinfer1::BuilderFlag::kFP16);
-  if (int8) {
-    config->setFlag(nvinfer1::BuilderFlag::kINT8);
-    switch (spec.calibrator) {
-      case CalibratorKind::kEntropy2: calibrator = std::make_unique<EntropyCalibrator2>(calibration); break;
-      case CalibratorKind::kEntropy: calibrator = std::make_unique<EntropyCalibrator>(calibration); break;
-      case CalibratorKind::kMinMax: calibrator = std::make_unique<MinMaxCalibrator>(calibration); break;
-      case CalibratorKind::kLegacy:
-        calibrator = std::make_unique<LegacyCalibrator>(calibration, spec.legacyQuantile, spec.legacyRegressionCutoff);
-        break;
-      case CalibratorKind::kNone: break;  // a model with Q/DQ nodes needs none
-    }
-    if (calibrator) config->setInt8Calibrator(calibrator.get());
-    if (calibrator && dynamic) {
-      // Calibration runs at one fixed shape per input: the OPT shape JS chose (and validates every batch against).
-      nvinfer1::IOptimizationProfile* calib = builder->createOptimizationProfile();
-      for (const auto& [name, shape] : spec.calibrationProfile)
-        fillProfile(*calib, *network, name, ShapeRange{shape, shape, shape}, "calibrationProfile");
-      if (!config->setCalibrationProfile(calib))
-        throw BuildFailure{"ERR_BAD_OPTION", "TensorRT refused the calibration profile: " + logger.lastErrors()};
+  if (spec.precision == Precision::kFP16 || spec.precision == Precision::kBEST) b.config->setFlag(nvinfer1::BuilderFlag::kFP16);
+  if (!int8) return;
+  b.config->setFlag(nvinfer1::BuilderFlag::kINT8);
+  b.calibration.source = b.source;
+  b.calibrator = makeCalibrator(spec, b.calibration);
+  if (!b.calibrator) return;
+  b.config->setInt8Calibrator(b.calibrator.get());
+  if (!b.dynamic) return;
+  // Calibration runs at one fixed shape per input: the OPT shape JS chose (and validates every batch against).
+  nvinfer1::IOptimizationProfile* calib = b.builder->createOptimizationProfile();
+  for (const auto& [name, shape] : spec.calibrationProfile)
+    fillProfile(*calib, *b.network, name, ShapeRange{shape, shape, shape}, "calibrationProfile");
+  if (!b.config->setCalibrationProfile(calib))
+    throw BuildFailure{"ERR_BAD_OPTION", "TensorRT refused the calibration profile: " + b.logger.lastErrors()};
+}
+
+// Keeps one layer in FP32: its computation, and those of its outputs that carry floating-point data.
+void keepInFp32(nvinfer1::ILayer& layer) {
+  layer.setPrecision(nvinfer1::DataType::kFLOAT);
+  for (int o = 0; o < layer.getNbOutputs(); ++o) {
+    nvinfer1::DataType t = layer.getOutput(o)->getType();
+    if (t == nvinfer1::DataType::kFLOAT || t == nvinfer1::DataType::kHALF) layer.setOutputType(o, nvinfer1::DataType::kFLOAT);
+  }
+}
+
+// Keeps the named layers (and their helper layers) in FP32. Only those layers carry a constraint, so the rest of
+// the network stays free; "prefer" lets TensorRT fall back with a warning where no FP32 kernel exists rather than
+// failing the build.
+void applyExclusions(Build& b) {
+  const BuildSpec& spec = b.spec;
+  if (spec.exclude.empty()) return;
+  nvinfer1::INetworkDefinition& network = *b.network;
+  std::set<std::string> unmatched(spec.exclude.begin(), spec.exclude.end());
+  for (int i = 0; i < network.getNbLayers(); ++i) {
+    nvinfer1::ILayer* layer = network.getLayer(i);
+    std::string name = layer->getName();
+    for (const auto& wanted : spec.exclude) {
+      if (!layerMatches(name, wanted)) continue;
+      unmatched.erase(wanted);
+      keepInFp32(*layer);
+      b.result.excludedLayers.push_back(name);
+      break;
     }
   }
-  if (!spec.exclude.empty()) {
-    // Keep the named layers (and their helper layers) in FP32; "prefer" lets TensorRT fall back with a
-    // warning where no FP32 kernel exists rather than failing the build.
-    std::set<std::string> unmatched(spec.exclude.begin(), spec.exclude.end());
-    for (int i = 0; i < network->getNbLayers(); ++i) {
-      nvinfer1::ILayer* layer = network->getLayer(i);
-      std::string name = layer->getName();
-      for (const auto& wanted : spec.exclude) {
-        if (!layerMatches(name, wanted)) continue;
-        unmatched.erase(wanted);
-        layer->setPrecision(nvinfer1::DataType::kFLOAT);
-        for (int o = 0; o < layer->getNbOutputs(); ++o) {
-          nvinfer1::DataType t = layer->getOutput(o)->getType();
-          if (t == nvinfer1::DataType::kFLOAT || t == nvinfer1::DataType::kHALF)
-            layer->setOutputType(o, nvinfer1::DataType::kFLOAT);
-        }
-        result.excludedLayers.push_back(name);
-        break;
-      }
-    }
-    if (!unmatched.empty()) {
-      std::string names, sample;
-      for (const auto& n : unmatched) names += (names.empty() ? "" : ", ") + n;
-      for (int i = 0; i < network->getNbLayers() && i < 12; ++i) sample += (i ? ", " : "") + std::string(network->getLayer(i)->getName());
-      throw BuildFailure{"ERR_BAD_OPTION", "exclude names no layer of the network: " + names + " (layers: " + sample + ", ...)"};
-    }
-    config->setFlag(nvinfer1::BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+  if (!unmatched.empty()) {
+    std::string names, sample;
+    for (const auto& n : unmatched) names += (names.empty() ? "" : ", ") + n;
+    for (int i = 0; i < network.getNbLayers() && i < 12; ++i) sample += (i ? ", " : "") + std::string(network.getLayer(i)->getName());
+    throw BuildFailure{"ERR_BAD_OPTION", "exclude names no layer of the network: " + names + " (layers: " + sample + ", ...)"};
   }
+  b.config->setFlag(nvinfer1::BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+}
 #endif
 
-  logger.flush();
-  if (source->is_aborted(source->self)) throw BuildFailure{"ABORT_ERR", "aborted before the build started"};
-  Owned<nvinfer1::IHostMemory> plan(builder->buildSerializedNetwork(*network, *config));
-  logger.flush();
+void buildPlan(Build& b) {
+  b.logger.flush();
+  if (b.source->is_aborted(b.source->self)) throw BuildFailure{"ABORT_ERR", "aborted before the build started"};
+  b.plan.reset(b.builder->buildSerializedNetwork(*b.network, *b.config));
+  b.logger.flush();
+}
 
+// Which failure to report, most specific first: the calibrator's own, an abort, a calibration without data, and
+// only then TensorRT's (a build that failed before asking for a batch failed for TensorRT's reasons).
+void checkOutcome(Build& b) {
 #if TRT_INT8_IMPLICIT_QUANTIZATION
-  result.calibrationBatches = calibration.batchesServed;
-  result.calibrationCacheUsed = calibration.cacheRead;
+  const CalibrationState& calibration = b.calibration;
+  b.result.calibrationBatches = calibration.batchesServed;
+  b.result.calibrationCacheUsed = calibration.cacheRead;
   // TensorRT ends calibration quietly when getBatch says "no more": a failed callback must still fail the build.
   if (calibration.failed) throw BuildFailure{"ERR_CALIBRATOR_CALLBACK", calibration.failure};
-  if (calibrator && calibration.batchesServed == 0 && !calibration.cacheRead)
+#endif
+  if (b.source->is_aborted(b.source->self)) throw BuildFailure{"ABORT_ERR", "the build was aborted"};
+#if TRT_INT8_IMPLICIT_QUANTIZATION
+  if (b.calibrator && calibration.calibrationStarted && calibration.batchesServed == 0 && !calibration.cacheRead)
     throw BuildFailure{"ERR_EMPTY_DATASET", "the calibrator gave no batch and no calibration cache"};
 #endif
-  if (source->is_aborted(source->self)) throw BuildFailure{"ABORT_ERR", "the build was aborted"};
-  if (!plan || plan->size() == 0) throw BuildFailure{"ERR_BUILD_FAILED", "TensorRT could not build the engine:\n" + logger.lastErrors()};
+  if (!b.plan || b.plan->size() == 0) {
+    std::string why = b.logger.lastErrors();
+    throw BuildFailure{"ERR_BUILD_FAILED", "TensorRT could not build the engine:\n" + (why.empty() ? "TensorRT logged no error" : why)};
+  }
+}
 
-  const auto* bytes = static_cast<const uint8_t*>(plan->data());
-  result.plan.assign(bytes, bytes + plan->size());
-  if (timingCache) {
-    Owned<nvinfer1::IHostMemory> serialized(timingCache->serialize());
+void collectResult(Build& b) {
+  const auto* bytes = static_cast<const uint8_t*>(b.plan->data());
+  b.result.plan.assign(bytes, bytes + b.plan->size());
+  if (b.timingCache) {
+    Owned<nvinfer1::IHostMemory> serialized(b.timingCache->serialize());
     if (serialized) {
       const auto* t = static_cast<const uint8_t*>(serialized->data());
-      result.timingCache.assign(t, t + serialized->size());
+      b.result.timingCache.assign(t, t + serialized->size());
     }
   }
-  result.done = true;
+  b.result.done = true;
+}
+
+void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& logger) {
+  Build b(job, source, logger);
+  createBuilderAndNetwork(b);
+  parseOnnx(b);
+  createConfig(b);
+  addProfiles(b);
+  attachTimingCache(b);
+#if TRT_INT8_IMPLICIT_QUANTIZATION
+  configurePrecision(b);
+  applyExclusions(b);
+#endif
+  buildPlan(b);
+  checkOutcome(b);
+  collectResult(b);
 }
 
 void writeError(char* error, size_t capacity, const std::string& text) {
@@ -276,7 +344,7 @@ void recordFailure(BuildJobState& job, char* error, size_t capacity, const std::
 
 int runBuildJob(void* arg, TrtInt8BatchSource* source, char* error, size_t capacity) {
   auto* job = static_cast<BuildJobState*>(arg);
-  ForwardingLogger logger(job->spec.maxLogSeverity);
+  ForwardingLogger logger(job->spec.maxLogSeverity, job->spec.logSeverityMask);
   logger.attach(source);
   int rc = 0;
   try {

@@ -36,6 +36,13 @@ struct BuildSpec {
   int builderOptimizationLevel = -1; // -1 = TensorRT's default
   std::vector<std::string> exclude;  // layer names kept in FP32 (10.x: precision constraints)
   int maxLogSeverity = TRT_INT8_LOG_WARNING;
+  // Bit s set: forward severity s (the levels the JS logger has a method for). 0 = every level up to maxLogSeverity.
+  uint32_t logSeverityMask = 0;
+  bool forwardProgress = false;  // onProgress listens: progress events go to JS (coalesced)
+  // No progress monitor and no log forwarding at all (TRT_INT8_BUILD_INSTRUMENTATION=none): TensorRT as bare as
+  // a C++ program would run it, so benchmarks can measure what our instrumentation costs. Abort then takes
+  // effect only between calibration batches and after the build.
+  bool bare = false;
 };
 
 // What a finished build hands back to JS.

@@ -17,6 +17,9 @@ namespace trt_int8::trt {
 struct CalibrationState {
   TrtInt8BatchSource* source = nullptr;
   int batchesServed = 0;
+  // True once TensorRT asked for a batch: a build that fails before that failed for TensorRT's own reasons
+  // (e.g. a missing builder resource), never for want of data.
+  bool calibrationStarted = false;
   bool cacheRead = false;
   // Set when a source call failed (bad batch, abort, callback error): the build must then fail even though
   // TensorRT treats "no batch" as a normal end of calibration.
@@ -36,6 +39,7 @@ class ForwardingCalibrator : public Base {
   bool getBatch(void* bindings[], const char* names[], int32_t nbBindings) noexcept override {
     TrtInt8BatchSource* s = state_.source;
     if (!s || state_.failed) return false;
+    state_.calibrationStarted = true;
     int rc = s->get_batch(s->self, names, nbBindings, bindings);
     if (rc == TRT_INT8_BATCH_READY) {
       ++state_.batchesServed;

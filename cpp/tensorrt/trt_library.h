@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "trt_api.h"
 
@@ -23,6 +24,9 @@ struct TrtLibrary {
   std::string nvinferPath;
   std::string onnxparserPath;
   LibraryVersion version;
+  // Builder resources found beside libnvinfer and loaded by full path (see trt_library.cc), and what went wrong.
+  std::vector<std::string> builderResources;
+  std::vector<std::string> builderResourceProblems;
   void* (*createInferBuilder)(void* logger, int32_t version) = nullptr;
   void* (*createInferRuntime)(void* logger, int32_t version) = nullptr;
   void* (*createOnnxParser)(void* network, void* logger, int version) = nullptr;

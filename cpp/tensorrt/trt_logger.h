@@ -8,14 +8,19 @@
 #include <vector>
 
 #include "../core/bridge_abi.h"
+#include "../core/progress_coalescer.h"
 #include "trt_api.h"
 
 namespace trt_int8::trt {
 
+using trt_int8::ProgressCoalescer;
+using trt_int8::progressLine;
+
 class ForwardingLogger : public nvinfer1::ILogger {
  public:
   // Lines above maxSeverity (numerically: more verbose) are dropped before they reach JS.
-  explicit ForwardingLogger(int maxSeverity) : maxSeverity_(maxSeverity) {}
+  // severityMask: bit s set forwards severity s (0: every severity up to maxSeverity).
+  explicit ForwardingLogger(int maxSeverity, uint32_t severityMask = 0) : maxSeverity_(maxSeverity), severityMask_(severityMask) {}
 
   // Starts forwarding to `source` from the calling thread (the job thread); null detaches.
   void attach(TrtInt8BatchSource* source) {
@@ -27,7 +32,8 @@ class ForwardingLogger : public nvinfer1::ILogger {
   void log(Severity severity, const char* msg) noexcept override {
     int level = static_cast<int>(severity);
     if (level <= static_cast<int>(Severity::kERROR)) rememberError(msg);
-    if (level > maxSeverity_) return;
+    // Filtered before anything is copied: TensorRT's verbose output is large and nobody may be listening.
+    if (level > maxSeverity_ || (severityMask_ && (level < 0 || level > 31 || !(severityMask_ & (1u << level))))) return;
     forward(level, msg);
   }
 
@@ -47,8 +53,10 @@ class ForwardingLogger : public nvinfer1::ILogger {
       if (source_ && std::this_thread::get_id() == jobThread_) {
         flushLocked();
         source_->log(source_->self, level, msg);
-      } else {
+      } else if (pending_.size() < kMaxPendingLines) {
         pending_.emplace_back(level, msg ? msg : "");
+      } else {
+        ++droppedPending_;  // a flood from TensorRT's worker threads must not grow memory without bound
       }
     } catch (...) {
       // Logging must never throw into TensorRT; a lost line is the lesser harm.
@@ -73,17 +81,28 @@ class ForwardingLogger : public nvinfer1::ILogger {
     if (!source_) return;
     for (const auto& [level, text] : pending_) source_->log(source_->self, level, text.c_str());
     pending_.clear();
+    if (droppedPending_) {
+      std::string notice = "trt-int8: " + std::to_string(droppedPending_) + " TensorRT log lines from worker threads were dropped";
+      droppedPending_ = 0;
+      source_->log(source_->self, TRT_INT8_LOG_WARNING, notice.c_str());
+    }
   }
   void rememberError(const char* msg) noexcept {
     try {
       std::lock_guard<std::mutex> lock(errorMutex_);
-      if (errors_.size() >= 8) errors_.erase(errors_.begin());
+      // The first errors name the cause (e.g. a library TensorRT could not load), the last ones where it
+      // ended: keep both ends, drop the middle.
+      if (errors_.size() >= kKeptErrors) errors_.erase(errors_.begin() + kKeptErrors / 2);
       errors_.emplace_back(msg ? msg : "");
     } catch (...) {
     }
   }
 
+  static constexpr size_t kKeptErrors = 8;
+  static constexpr size_t kMaxPendingLines = 1024;
+  size_t droppedPending_ = 0;
   int maxSeverity_;
+  uint32_t severityMask_;
   mutable std::mutex mutex_;
   TrtInt8BatchSource* source_ = nullptr;
   std::thread::id jobThread_;
@@ -92,44 +111,49 @@ class ForwardingLogger : public nvinfer1::ILogger {
   std::vector<std::string> errors_;
 };
 
-// Progress goes to JS as log lines with this prefix (the bridge ABI has no progress call of its own);
-// src/tensorrt routes them to onProgress instead of the logger.
-constexpr const char* kProgressPrefix = "trt-int8:progress ";
-
+// TensorRT's IProgressMonitor. Abort is checked on every step from the bridge's flag (an atomic load: nothing
+// goes to JavaScript for it); events go to JS only when someone listens (onProgress), thinned by the coalescer.
 class ForwardingProgressMonitor : public nvinfer1::IProgressMonitor {
  public:
-  ForwardingProgressMonitor(ForwardingLogger& logger, TrtInt8BatchSource*& source) : logger_(logger), source_(source) {}
+  ForwardingProgressMonitor(ForwardingLogger& logger, TrtInt8BatchSource* source, bool forwardEvents)
+      : logger_(logger), source_(source), forwardEvents_(forwardEvents) {}
 
   void phaseStart(const char* phaseName, const char* parentPhase, int32_t nbSteps) noexcept override {
-    emit("start", phaseName, parentPhase, nbSteps);
+    if (forwardEvents_ && admit([&] { return coalescer_.admitStart(phaseName, parentPhase); }))
+      emit("start", phaseName, parentPhase, nbSteps);
   }
   bool stepComplete(const char* phaseName, int32_t step) noexcept override {
-    emit("step", phaseName, nullptr, step);
-    // Returning false makes TensorRT cancel the build: that is how an AbortSignal reaches the builder.
+    if (forwardEvents_ && admit([&] { return coalescer_.admitStep(phaseName); })) emit("step", phaseName, nullptr, step);
+    // Returning false makes TensorRT cancel the build: that is how an AbortSignal (or a failed calibrator
+    // callback, or the environment shutting down) reaches the builder.
     return !(source_ && source_->is_aborted(source_->self));
   }
-  void phaseFinish(const char* phaseName) noexcept override { emit("finish", phaseName, nullptr, 0); }
+  void phaseFinish(const char* phaseName) noexcept override {
+    if (forwardEvents_ && admit([&] { return coalescer_.admitFinish(phaseName); })) emit("finish", phaseName, nullptr, 0);
+  }
 
  private:
-  static std::string quote(const char* s) {
-    std::string out = "\"";
-    for (const char* p = s ? s : ""; *p; ++p) {
-      if (*p == '"' || *p == '\\') out += '\\';
-      if (static_cast<unsigned char>(*p) >= 0x20) out += *p;
+  template <typename Fn>
+  bool admit(Fn&& decide) noexcept {
+    try {
+      // TensorRT documents no threading for the monitor; the lock is uncontended in practice.
+      std::lock_guard<std::mutex> lock(mutex_);
+      return decide();
+    } catch (...) {
+      return false;
     }
-    return out + "\"";
   }
   void emit(const char* event, const char* phase, const char* parent, int32_t number) noexcept {
     try {
-      std::string line = std::string(kProgressPrefix) + "{\"event\":\"" + event + "\",\"phase\":" + quote(phase) +
-                         (parent ? ",\"parent\":" + quote(parent) : std::string()) +
-                         ",\"n\":" + std::to_string(number) + "}";
-      logger_.note(TRT_INT8_LOG_INFO, line);
+      logger_.note(TRT_INT8_LOG_INFO, progressLine(event, phase, parent, number));
     } catch (...) {
     }
   }
   ForwardingLogger& logger_;
-  TrtInt8BatchSource*& source_;
+  TrtInt8BatchSource* source_;
+  bool forwardEvents_;
+  std::mutex mutex_;
+  ProgressCoalescer coalescer_;
 };
 
 }  // namespace trt_int8::trt

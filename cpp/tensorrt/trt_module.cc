@@ -65,7 +65,13 @@ Napi::Object versionObject(Napi::Env env, int major, int minor, int patch) {
   return v;
 }
 
-// loadLibrary(nvinferPath, onnxparserPath) -> { ok, version?, error?, reason? }
+Napi::Array stringArray(Napi::Env env, const std::vector<std::string>& items) {
+  Napi::Array out = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); ++i) out.Set(i, items[i]);
+  return out;
+}
+
+// loadLibrary(nvinferPath, onnxparserPath) -> { ok, version?, builderResources?, builderResourceProblems?, error?, reason? }
 Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string nvinfer = info[0].As<Napi::String>();
@@ -78,6 +84,8 @@ Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
     out.Set("version", versionObject(env, v.major, v.minor, v.patch));
     out.Set("nvinferPath", loaded.library->nvinferPath);
     out.Set("onnxparserPath", loaded.library->onnxparserPath);
+    out.Set("builderResources", stringArray(env, loaded.library->builderResources));
+    out.Set("builderResourceProblems", stringArray(env, loaded.library->builderResourceProblems));
   } else {
     out.Set("error", loaded.error);
     out.Set("reason", loaded.reason);
@@ -156,6 +164,16 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < ex.Length(); ++i) spec.exclude.push_back(ex.Get(i).As<Napi::String>());
   }
   if (o.Get("maxLogSeverity").IsNumber()) spec.maxLogSeverity = o.Get("maxLogSeverity").As<Napi::Number>().Int32Value();
+  if (o.Get("logSeverityMask").IsNumber()) spec.logSeverityMask = o.Get("logSeverityMask").As<Napi::Number>().Uint32Value();
+  if (o.Get("forwardProgress").IsBoolean()) spec.forwardProgress = o.Get("forwardProgress").As<Napi::Boolean>().Value();
+  // For benchmarks only (docs/tensorrt.md): read here so that no public option exposes a build that cannot be aborted.
+  const char* instrumentation = std::getenv("TRT_INT8_BUILD_INSTRUMENTATION");
+  if (instrumentation && std::string(instrumentation) == "none") {
+    spec.bare = true;
+    spec.forwardProgress = false;
+    spec.maxLogSeverity = -1;  // errors are still kept for the failure message, nothing is forwarded
+    spec.logSeverityMask = 0;
+  }
 
   auto result = std::make_shared<BuildResult>();
   state->result = result;

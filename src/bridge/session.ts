@@ -76,6 +76,10 @@ export interface RunResult {
   readonly cacheRead: boolean;
   readonly cacheWritten: boolean;
   readonly log: readonly NativeLogLine[];
+  /** Log lines that found the live queue to JavaScript full (they are counted, and JS is told, never queued). */
+  readonly logLinesNotDelivered: number;
+  /** The most log lines ever waiting for JavaScript at once (bounded by the bridge). */
+  readonly logQueueHighWater: number;
 }
 
 const badOption = optionErrors('calibration session');
@@ -279,7 +283,7 @@ export class CalibrationSession implements Disposable {
         details: { nativeLog: result.log, runStatus: result.runStatus, stopReason: result.stopReason },
       });
     }
-    return { batches: result.delivered, cacheRead, cacheWritten, log: result.log };
+    return { batches: result.delivered, cacheRead, cacheWritten, log: result.log, logLinesNotDelivered: result.logLinesNotDelivered, logQueueHighWater: result.logQueueHighWater };
   }
 
   async #deliverBatch(calibrator: Calibrator, batchIndex: number, slot: number, signal: AbortSignal): Promise<number> {

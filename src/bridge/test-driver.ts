@@ -6,8 +6,23 @@
 import { callNative, nativeModule, type NativeTestDriverOptions, type NativeTestDriverResults } from '../native/index.js';
 import type { NativeJob } from './session.js';
 
-export type BridgeTestDriverOptions = NativeTestDriverOptions;
-export type BridgeTestDriverResults = NativeTestDriverResults;
+export interface BridgeTestDriverOptions extends NativeTestDriverOptions {
+  /**
+   * Sent from the job thread before the first batch, as a TensorRT build sends it: `progressEvents` progress events
+   * (one top-level phase, a nested "Measuring" phase per step) through the coalescer the TensorRT modules use, then
+   * `logLines` raw verbose log lines.
+   */
+  readonly flood?: { readonly progressEvents?: number; readonly logLines?: number };
+}
+export interface BridgeTestDriverResults extends NativeTestDriverResults {
+  /** The flood has been sent (the sender never waited for JavaScript to get there). */
+  readonly floodDone: boolean;
+  /** The sender's own time for the whole flood. */
+  readonly floodSenderMs: number;
+  readonly progressEventsSent: number;
+  /** Progress events the coalescer passed on to JavaScript. */
+  readonly progressLinesForwarded: number;
+}
 
 export interface BridgeTestDriver {
   /** Pass to CalibrationSession.run (once). */
@@ -17,7 +32,7 @@ export interface BridgeTestDriver {
 }
 
 export function createBridgeTestDriver(options: BridgeTestDriverOptions): BridgeTestDriver {
-  return callNative('createBridgeTestDriver', () => nativeModule('bridge').createTestDriverJob(options));
+  return callNative('createBridgeTestDriver', () => nativeModule('bridge').createTestDriverJob(options)) as BridgeTestDriver;
 }
 
 /** FNV-1a (32-bit) of a view's bytes: the checksum the test driver computes natively. */

@@ -105,6 +105,9 @@ export interface NativeJobResult {
   readonly stopReason?: string;
   readonly log: NativeLogLine[];
   readonly droppedLogLines: number;
+  /** Lines the bounded live queue could not take (counted, and JS told), and its highest length. */
+  readonly logLinesNotDelivered: number;
+  readonly logQueueHighWater: number;
 }
 
 export interface NativeJobRun {
@@ -250,6 +253,10 @@ export interface NativeBuildSpec {
   readonly exclude?: readonly string[];
   /** Highest ILogger severity number forwarded (0 internal error .. 4 verbose). */
   readonly maxLogSeverity: number;
+  /** Bit mask of the ILogger severities the JS logger reads (bit n = severity n); filtered in C++ before formatting. */
+  readonly logSeverityMask: number;
+  /** Send (coalesced) progress events to JS; without it the progress monitor only checks abort. */
+  readonly forwardProgress: boolean;
 }
 
 /** Opaque handles: `job` goes to the core's bridge.runJob, `result` to takeBuildResult afterwards. */

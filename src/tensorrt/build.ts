@@ -20,7 +20,8 @@ import { OnnxModel } from '../onnx/model.js';
 import { insertQdq } from '../onnx/qdq.js';
 import { fitCalibratorToProfile } from '../shapes/fit-calibrator.js';
 import { Engine, openTensorRT } from './engine.js';
-import { maxLogSeverity, routeLogLine } from './log.js';
+import { noInt8Warning } from './layer-precisions.js';
+import { logSeverityMask, maxLogSeverity, routeLogLine } from './log.js';
 import { callNative, type NativeBuildSpec, type NativeTensorRTModule } from '../native/index.js';
 import { checkAgainstModel, checkBuildOptions } from './options.js';
 import type { BuildEngineOptions, Precision } from './types.js';
@@ -152,6 +153,9 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     // they also get no Q/DQ, and on 11.x that is all there is (strongly typed: no precision constraints).
     ...(implicit && precision !== 'fp32' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
     maxLogSeverity: maxLogSeverity(options.logger),
+    // Progress events cross to JavaScript only when someone listens; abort is checked natively either way.
+    forwardProgress: options.onProgress !== undefined,
+    logSeverityMask: logSeverityMask(options.logger),
   };
   const calibration =
     trtCalibrator === 'none'
@@ -162,7 +166,29 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
         };
   const plan = await runBuild(mod, spec, options, calibration);
   if (options.timingCache !== undefined && plan.timingCache) await writeFileAtomic(options.timingCache, plan.timingCache);
-  return Engine.fromPlan(plan.plan, mod, version);
+  const engine = await Engine.fromPlan(plan.plan, mod, version);
+  if (int8) warnIfNoInt8Layer(engine, precision, options.logger);
+  return engine;
+}
+
+/**
+ * An INT8 build whose engine runs no layer in INT8 is a silent FP32 engine: say so in the log and on the engine.
+ * An inspector failure must not fail a build that succeeded, so it only skips the check.
+ */
+function warnIfNoInt8Layer(engine: Engine, precision: Precision, logger: BuildEngineOptions['logger']): void {
+  let warning: string | undefined;
+  try {
+    warning = noInt8Warning(engine.layerPrecisions(), precision);
+  } catch {
+    return;
+  }
+  if (!warning) return;
+  engine.addBuildWarning(warning);
+  try {
+    logger?.warning?.(warning);
+  } catch {
+    /* a throwing logger must not fail a finished build */
+  }
 }
 
 /** The calibration session's inputs: every model input at its calibration shape (the OPT shape for dynamic models). */

@@ -8,7 +8,8 @@ import type { Batch } from '../core/batch.js';
 import type { InputSpec, DType } from '../core/tensor.js';
 import { fromNativeError, loadTensorRTModule, type NativeEngine, type NativeTensorRTModule, type NativeVersion } from '../native/index.js';
 import { resolveTensorRT } from './select.js';
-import type { EngineTensor, InferOptions, InferOutput, InferResult, TensorRTChoice } from './types.js';
+import { summarizeLayerPrecisions } from './layer-precisions.js';
+import type { EngineTensor, InferOptions, InferOutput, InferResult, LayerPrecisionSummary, TensorRTChoice } from './types.js';
 
 /** Loads TensorRT's libraries into the module for `install`'s major, or throws ERR_TENSORRT_NOT_FOUND / _UNSUPPORTED_VERSION. */
 export function openTensorRT(choice: TensorRTChoice | undefined): { mod: NativeTensorRTModule; version: NativeVersion } {
@@ -56,6 +57,7 @@ export class Engine {
   readonly tensorrtVersion: NativeVersion;
   readonly inputs: readonly EngineTensor[];
   readonly outputs: readonly EngineTensor[];
+  readonly #buildWarnings: string[] = [];
 
   private constructor(plan: Uint8Array, native: NativeEngine, version: NativeVersion) {
     this.#plan = plan;
@@ -119,6 +121,25 @@ export class Engine {
       throw fromNativeError(error, 'Engine.inspect');
     }
     return JSON.parse(text) as { Layers: unknown[] } & Record<string, unknown>;
+  }
+
+  /**
+   * How many layers run in INT8, FP16, FP32, and each layer's precision, from the engine inspector. Engines
+   * built by buildEngine carry the detail this needs; an engine built elsewhere without
+   * ProfilingVerbosity::kDETAILED reports its layers as 'unknown'.
+   */
+  layerPrecisions(): LayerPrecisionSummary {
+    return summarizeLayerPrecisions(this.inspect());
+  }
+
+  /** What buildEngine found worth telling about this engine (e.g. an INT8 build in which no layer runs in INT8). */
+  get buildWarnings(): readonly string[] {
+    return [...this.#buildWarnings];
+  }
+
+  /** @internal */
+  addBuildWarning(message: string): void {
+    this.#buildWarnings.push(message);
   }
 
   /**

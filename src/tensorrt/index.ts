@@ -2,6 +2,7 @@
 // loads nothing native; TensorRT is located and dlopen'd on the first build or load.
 export { buildEngine } from './build.js';
 export { Engine } from './engine.js';
+export { summarizeLayerPrecisions } from './layer-precisions.js';
 export { selectTensorRT, resolveTensorRT } from './select.js';
 export { tensorRTModulePath, SUPPORTED_MAJORS } from '../native/index.js';
 export type {
@@ -11,6 +12,9 @@ export type {
   InferOptions,
   InferOutput,
   InferResult,
+  LayerPrecision,
+  LayerPrecisionRow,
+  LayerPrecisionSummary,
   LogSeverity,
   OptimizationProfile,
   Precision,

@@ -13,6 +13,17 @@ export function maxLogSeverity(logger: TensorRTLogger | undefined): number {
   return 1;
 }
 
+/**
+ * The ILogger severities to forward from C++, as a bit mask (bit s = severity s): those the logger has a method for,
+ * and errors always (they also go into the job's log for error reports). TensorRT's other lines are dropped in C++
+ * before anything is copied or queued for JavaScript.
+ */
+export function logSeverityMask(logger: TensorRTLogger | undefined): number {
+  let mask = 0b11;
+  for (let s = 2; s <= 4; s++) if (logger && typeof logger[SEVERITY_METHOD[s]!] === 'function') mask |= 1 << s;
+  return mask;
+}
+
 export function parseProgressLine(message: string): BuildProgress | undefined {
   if (!message.startsWith(PROGRESS_PREFIX)) return undefined;
   try {

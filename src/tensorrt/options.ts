@@ -2,7 +2,8 @@
  * Validation of buildEngine() options, in JS and before any native code runs (sharp style): every bad
  * option is an ERR_BAD_OPTION naming the option, what was expected and what was given.
  */
-import { TrtInt8Error } from '../core/errors.js';
+import type { TrtInt8Error } from '../core/errors.js';
+import { badOption as coreBadOption } from '../core/is.js';
 import type { InputSpec } from '../core/tensor.js';
 import type { OnnxNode } from '../onnx/model.js';
 import type { BuildEngineOptions, OptimizationProfile, Precision, PrecisionExclusion, ShapeRange } from './types.js';
@@ -10,8 +11,9 @@ import type { BuildEngineOptions, OptimizationProfile, Precision, PrecisionExclu
 const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'best'];
 const LOGGER_LEVELS = ['error', 'warning', 'info', 'verbose'] as const;
 
+/** core/is.ts's option error, with buildEngine's message ("buildEngine: <what is wrong>"). */
 function badOption(input: string, message: string, expected: unknown, actual: unknown, fixes: readonly string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `buildEngine: ${message}`, { input, expected, actual, fixes });
+  return coreBadOption('buildEngine', input, expected, actual, fixes, `buildEngine: ${message}`);
 }
 
 function isDims(value: unknown): value is number[] {

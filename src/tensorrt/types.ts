@@ -90,6 +90,38 @@ export interface BuildEngineOptions {
   readonly calibrate?: Omit<CalibrateOptions, 'exclude' | 'signal'>;
 }
 
+/** The data type a layer computes in, from the engine inspector; 'unknown' where it does not say. */
+export type LayerPrecision = 'int8' | 'fp16' | 'bf16' | 'fp32' | 'fp8' | 'int4' | 'int32' | 'int64' | 'bool' | 'unknown';
+
+/** One layer of a built engine, as the engine inspector describes it. */
+export interface LayerPrecisionRow {
+  /** TensorRT's layer name: fused layers join the ONNX node names with " + ". */
+  readonly name: string;
+  /** e.g. "CaskConvolution", "Reformat", "PointWiseV2". */
+  readonly type: string;
+  /** The type of its first input (of its first output for a layer without inputs). */
+  readonly precision: LayerPrecision;
+  /** The inspector's "Format/Datatype" of each input and output. */
+  readonly inputFormats: readonly string[];
+  readonly outputFormats: readonly string[];
+  readonly tactic?: string;
+}
+
+/**
+ * How many layers of an engine compute in each precision. `total` counts compute layers (int8 + fp16 + fp32 +
+ * other + unknown); Reformat layers, which TensorRT inserts to convert between formats, are counted in `reformats`.
+ */
+export interface LayerPrecisionSummary {
+  readonly total: number;
+  readonly int8: number;
+  readonly fp16: number;
+  readonly fp32: number;
+  readonly other: number;
+  readonly unknown: number;
+  readonly reformats: number;
+  readonly layers: readonly LayerPrecisionRow[];
+}
+
 /** An engine input or output. -1 marks a dimension that is dynamic in the engine. */
 export interface EngineTensor {
   readonly name: string;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, TrtInt8Error, formatCalibrationCache } from '../../src/index.js';
 import { checkCacheForTensorRT, qdqModelFromCache } from '../../src/tensorrt/build.js';
-import { maxLogSeverity, parseProgressLine, routeLogLine, PROGRESS_PREFIX } from '../../src/tensorrt/log.js';
+import { logSeverityMask, maxLogSeverity, parseProgressLine, routeLogLine, PROGRESS_PREFIX } from '../../src/tensorrt/log.js';
 import { cnn } from './models.js';
 
 describe('log routing', () => {
@@ -23,6 +23,14 @@ describe('log routing', () => {
     expect(maxLogSeverity(undefined)).toBe(1);
     expect(maxLogSeverity({ warning: () => {} })).toBe(2);
     expect(maxLogSeverity({ error: () => {}, verbose: () => {} })).toBe(4);
+  });
+
+  it('forwards from C++ only the severities the logger has a method for, and errors always', () => {
+    expect(logSeverityMask(undefined)).toBe(0b00011);
+    expect(logSeverityMask({ warning: () => {} })).toBe(0b00111);
+    // error + verbose: warnings and info are dropped in C++, not forwarded and thrown away in JS.
+    expect(logSeverityMask({ error: () => {}, verbose: () => {} })).toBe(0b10011);
+    expect(logSeverityMask({ error: () => {}, warning: () => {}, info: () => {}, verbose: () => {} })).toBe(0b11111);
   });
 
   it('turns progress lines into onProgress events, never logger lines', () => {

@@ -104,7 +104,7 @@ describe.skipIf(built.length === 0)('TensorRT modules (built against real header
 
       it('will not create a build job before TensorRT is loaded: an Error with code ERR_TENSORRT_NOT_FOUND and a plain message', () => {
         const mod = loadTensorRTModule(major);
-        const raw = nativeThrow(() => mod.createBuildJob({ onnx: new Uint8Array(4), precision: 'fp32', calibrator: 'none', profiles: [], maxLogSeverity: 1 }));
+        const raw = nativeThrow(() => mod.createBuildJob({ onnx: new Uint8Array(4), precision: 'fp32', calibrator: 'none', profiles: [], maxLogSeverity: 1, logSeverityMask: 0, forwardProgress: false }));
         expect(raw.code).toBe('ERR_TENSORRT_NOT_FOUND');
         expect(raw.message).toBe('call loadLibrary() first');
         const mapped = fromNativeError(raw, 'buildEngine');
@@ -150,7 +150,7 @@ describe.skipIf(built.length === 0)('TensorRT modules: errors from worker thread
     it.skipIf(!bridgeBuilt)(`trt_int8_trt${major}.node: a failed build job leaves the bridge a plain message and takeBuildResult the coded error`, async () => {
       const mod = loadTensorRTModule(major);
       mod.loadLibrary(fakeTensorRT(major));
-      const { job, result } = mod.createBuildJob({ onnx: new Uint8Array(4), precision: 'fp32', calibrator: 'none', profiles: [], maxLogSeverity: 1 });
+      const { job, result } = mod.createBuildJob({ onnx: new Uint8Array(4), precision: 'fp32', calibrator: 'none', profiles: [], maxLogSeverity: 1, logSeverityMask: 0, forwardProgress: false });
       expect(mod.takeBuildResult(result)).toBeNull(); // not run yet
       const bridge = nativeModule('bridge');
       const session = new bridge.Session({ inputs: [{ name: 'unused', byteLength: 1 }], memory: 'host' });
