@@ -99,8 +99,10 @@ afterAll(() => {
 
 describe('packed tarball (npm pack + npm install)', () => {
   it('ships the built package and not the sources', () => {
-    for (const f of [...DIST_FILES, 'package.json', 'binding.gyp']) expect(tarballFiles).toContain(f);
+    for (const f of [...DIST_FILES, 'package.json']) expect(tarballFiles).toContain(f);
     expect(tarballFiles.some((f) => f.startsWith('src/'))).toBe(false);
+    // No binding.gyp anywhere: npm rebuild and installers run node-gyp when one is at the package root.
+    expect(tarballFiles.filter((f) => f.endsWith('binding.gyp') || f.startsWith('cpp/'))).toEqual([]);
     expect(tarballFiles.some((f) => f.startsWith('test/'))).toBe(false);
   });
 
