@@ -1,6 +1,7 @@
 // Packed-tarball smoke test: what a user gets from `npm install trt-int8`, not what the checkout has.
 // Builds dist/ when missing or stale, packs it, installs the tarball into a fresh project (dependencies
-// from the npm cache or registry), then loads the package both ways and runs its CLI.
+// from the npm cache, offline), then loads the package both ways, runs its CLI, and type-checks a consumer project
+// against its declarations with TypeScript's default checks (no skipLibCheck).
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -90,7 +91,7 @@ beforeAll(() => {
   project = path.join(tmp, 'app');
   fs.mkdirSync(project);
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'trt-int8-pack-smoke', version: '1.0.0', private: true }));
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts=false', tarball], { cwd: project, env });
+  run('npm', ['install', '--no-audit', '--no-fund', '--offline', '--ignore-scripts=false', tarball], { cwd: project, env });
 }, 180_000);
 
 afterAll(() => {
@@ -131,4 +132,70 @@ describe('packed tarball (npm pack + npm install)', () => {
     }
     expect(Object.keys(report.backends).sort()).toEqual(['implicitCalibration', 'qdq', 'statistics']);
   });
+});
+
+/** A consumer's code: a calibrator subclass and a few of the public functions and types. */
+const CONSUMER_ESM = `import { EntropyCalibrator2, TrtInt8Error, buildEngine, calibratorFromBatches, capabilities, parseCalibrationCache } from 'trt-int8';
+class Mine extends EntropyCalibrator2 { getBatch() { return null; } }
+const calibrator: EntropyCalibrator2 = new Mine();
+const failure: TrtInt8Error | undefined = undefined;
+console.log(calibrator.algorithm.kind, failure, buildEngine, calibratorFromBatches, capabilities, parseCalibrationCache);
+`;
+const CONSUMER_CJS = `import trt = require('trt-int8');
+class Mine extends trt.EntropyCalibrator2 { getBatch() { return null; } }
+const calibrator: trt.EntropyCalibrator2 = new Mine();
+console.log(calibrator.algorithm.kind, trt.buildEngine, trt.capabilities);
+`;
+
+/** tsc checks all of @types/node each time: seconds on an idle machine, a minute or more on a busy one. */
+const TSC_TIMEOUT = 240_000;
+
+describe('type declarations in a consumer project (tsc, no skipLibCheck)', () => {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+
+  beforeAll(() => {
+    // What a TypeScript consumer on Node has besides trt-int8: @types/node (and its undici-types), copied so no
+    // network is needed.
+    for (const dep of ['@types/node', 'undici-types']) {
+      fs.cpSync(path.join(root, 'node_modules', dep), path.join(project, 'node_modules', dep), { recursive: true, dereference: true });
+    }
+    fs.writeFileSync(path.join(project, 'consumer.ts'), CONSUMER_ESM);
+    fs.writeFileSync(path.join(project, 'consumer.mts'), CONSUMER_ESM);
+    fs.writeFileSync(path.join(project, 'consumer.cts'), CONSUMER_CJS);
+  });
+
+  function typecheck(args: string[]): { status: number | null; output: string } {
+    const result = spawnSync(process.execPath, [tsc, '--noEmit', ...args], { cwd: project, encoding: 'utf8', env });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  }
+
+  it('declarations import nothing from devDependencies or packages that are not dependencies', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(project, 'node_modules', 'trt-int8', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const file of ['dist/index.d.ts', 'dist/index.d.cts']) {
+      const text = fs.readFileSync(path.join(project, 'node_modules', 'trt-int8', file), 'utf8');
+      const imported = [...text.matchAll(/(?:from|import\()\s*['"]([^'".][^'"]*)['"]/g)].map((m) => m[1]!);
+      for (const name of imported) expect(Object.keys(pkg.dependencies), `${file} imports ${name}`).toContain(name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]);
+    }
+  });
+
+  // TypeScript's defaults (module commonjs, node10 resolution, no esModuleInterop) but for the target: the default,
+  // ES5, cannot express the classes' #private members, and Node 20 runs ES2022.
+  it('compiles with default settings (CommonJS, node10 resolution) and --strict', () => {
+    const { status, output } = typecheck(['--target', 'es2022', '--module', 'commonjs', '--strict', 'consumer.ts']);
+    expect(output).toBe('');
+    expect(status).toBe(0);
+  }, TSC_TIMEOUT);
+
+  it('compiles as an ES module and as CommonJS under --module nodenext (the exports map: index.d.ts and index.d.cts)', () => {
+    const { status, output } = typecheck(['--module', 'nodenext', '--strict', 'consumer.mts', 'consumer.cts']);
+    expect(output).toBe('');
+    expect(status).toBe(0);
+  }, TSC_TIMEOUT);
+
+  it('reports a real type error in the consumer (the check is live)', () => {
+    fs.writeFileSync(path.join(project, 'wrong.ts'), "import { EntropyCalibrator2 } from 'trt-int8';\nconst c: EntropyCalibrator2 = 42;\n");
+    const { status, output } = typecheck(['--target', 'es2022', '--module', 'commonjs', 'wrong.ts']);
+    expect(status).not.toBe(0);
+    expect(output).toMatch(/TS2322/);
+  }, TSC_TIMEOUT);
 });
