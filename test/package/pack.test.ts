@@ -77,6 +77,7 @@ delete env.TRT_INT8_ADDON_PATH;
 let tmp: string;
 let project: string;
 let tarballFiles: string[];
+let tarballSize: { packed: number; unpacked: number };
 
 beforeAll(() => {
   if (!distIsCurrent()) {
@@ -85,9 +86,10 @@ beforeAll(() => {
     run(lock ? 'flock' : 'npm', lock ? [path.join(os.tmpdir(), 'trt-int8-dist.lock'), 'npm', 'run', 'build:ts'] : ['run', 'build:ts'], { cwd: root, env });
   }
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-pack-'));
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], { cwd: root, env })) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], { cwd: root, env })) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
   const tarball = path.join(tmp, packed[0]!.filename);
   tarballFiles = packed[0]!.files.map((f) => f.path);
+  tarballSize = { packed: packed[0]!.size, unpacked: packed[0]!.unpackedSize };
   project = path.join(tmp, 'app');
   fs.mkdirSync(project);
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'trt-int8-pack-smoke', version: '1.0.0', private: true }));
@@ -99,13 +101,46 @@ afterAll(() => {
 });
 
 describe('packed tarball (npm pack + npm install)', () => {
-  it('ships the built package and not the sources', () => {
-    for (const f of [...DIST_FILES, 'package.json']) expect(tarballFiles).toContain(f);
-    expect(tarballFiles.some((f) => f.startsWith('src/'))).toBe(false);
+  it('ships the built package, its license, changelog and docs, and not the sources', () => {
+    for (const f of [...DIST_FILES, 'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/guide.md', 'docs/api/README.md']) expect(tarballFiles).toContain(f);
+    expect(tarballFiles).toContain('prebuilds/linux-x64/trt-int8.glibc.node');
+    const unwanted = (f: string) =>
+      /^(src|test|bench|scripts|cpp|third_party|\.ci)\//.test(f) || f.endsWith('.map') || f.endsWith('.cc') || f.endsWith('.h') || f.endsWith('.sources-sha256') || f.includes('test_driver');
+    expect(tarballFiles.filter(unwanted)).toEqual([]);
     // No binding.gyp anywhere: npm rebuild and installers run node-gyp when one is at the package root.
-    expect(tarballFiles.filter((f) => f.endsWith('binding.gyp') || f.startsWith('cpp/'))).toEqual([]);
-    expect(tarballFiles.some((f) => f.startsWith('test/'))).toBe(false);
+    expect(tarballFiles.filter((f) => f.endsWith('binding.gyp'))).toEqual([]);
+    expect(fs.readFileSync(path.join(project, 'node_modules', 'trt-int8', 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0, January 2004/);
   });
+
+  it('stays lean: under 1 MB packed and 3 MB unpacked', () => {
+    expect(tarballSize.packed).toBeLessThan(1_000_000);
+    expect(tarballSize.unpacked).toBeLessThan(3_000_000);
+  });
+
+  it('has working relative links in its README and docs/ (they resolve inside the installed package)', () => {
+    const installed = path.join(project, 'node_modules', 'trt-int8');
+    // The README and docs/ (the pages it links to); examples/fashion-mnist/MODEL.md ships only as a link target.
+    const markdown = tarballFiles.filter((f) => f === 'README.md' || (f.startsWith('docs/') && f.endsWith('.md')));
+    const broken: string[] = [];
+    let checked = 0;
+    for (const file of markdown) {
+      const text = fs.readFileSync(path.join(installed, file), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/i.test(target!)) continue;
+        checked++;
+        if (!fs.existsSync(path.resolve(installed, path.dirname(file), target!))) broken.push(`${file} -> ${target}`);
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+    expect(broken).toEqual([]);
+  });
+
+  it('`npm rebuild` compiles nothing (no node-gyp, no install script)', () => {
+    const result = spawnSync('npm', ['rebuild', 'trt-int8', '--foreground-scripts'], { cwd: project, env, encoding: 'utf8', timeout: 120_000 });
+    expect(result.status).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).not.toMatch(/gyp|make|g\+\+/);
+    expect(fs.existsSync(path.join(project, 'node_modules', 'trt-int8', 'build'))).toBe(false);
+  }, 180_000);
 
   it('exposes the public API through require()', () => {
     const out = run(process.execPath, ['-e', "const m = require('trt-int8'); console.log(JSON.stringify(Object.keys(m)))"], { cwd: project, env });
