@@ -191,7 +191,8 @@ function buildPrebuild() {
 function ensureCurrentAddon() {
   const hash = sourcesHash();
   if (recordedHash(BUILT) === hash) return;
-  const prebuildMatches = process.platform === 'linux' && process.arch === 'x64' && recordedHash(PREBUILT) === hash;
+  const prebuildApplies = process.platform === 'linux' && process.arch === 'x64' && fs.existsSync(PREBUILT);
+  const prebuildMatches = prebuildApplies && recordedHash(PREBUILT) === hash;
   if (prebuildMatches) {
     if (fs.existsSync(BUILT)) {
       fs.rmSync(BUILT);
@@ -205,11 +206,18 @@ function ensureCurrentAddon() {
     buildFromSource(false);
     return;
   }
+  if (!fs.existsSync(BUILT) && !prebuildApplies) {
+    console.warn(
+      `trt-int8: warning: no prebuilt addon for ${process.platform}-${process.arch}, and this machine cannot build one` +
+        ` (missing: ${missing.join(', ')}). The tests that need the native addon will fail.`,
+    );
+    return;
+  }
   const used = fs.existsSync(BUILT) ? BUILT : PREBUILT;
   console.warn(
     `trt-int8: warning: cpp/ changed since ${path.relative(root, used)} was built, and this machine cannot build it` +
       ` (missing: ${missing.join(', ')}).\n  The tests run on that STALE addon. Install the missing tools, or run` +
-      ' `npm run prebuild` where they are, to test your native changes.',
+      ' `npm run build:native` (or `npm run build:prebuild`) where they are, to test your native changes.',
   );
 }
 
