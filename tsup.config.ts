@@ -4,8 +4,10 @@ export default defineConfig([
   {
     entry: { index: 'src/index.ts' },
     format: ['esm', 'cjs'],
-    dts: true,
-    sourcemap: true,
+    // The declarations use Node's types (NodeJS.*, Disposable): reference them, since TypeScript 6+ no longer
+    // loads @types/* on its own (compilerOptions.types defaults to []).
+    dts: { banner: '/// <reference types="node" />' },
+    sourcemap: true, // for debugging a checkout; package.json's files leaves the maps out of the package
     clean: true,
     target: 'node20',
     shims: true,

@@ -5,8 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
-import type Long from 'long';
-import { onnx } from './proto/onnx.js';
+import { onnx, type Long } from './proto/onnx.js';
 import { TrtInt8Error } from '../core/errors.js';
 import { product, type DType } from '../core/tensor.js';
 
