@@ -40,6 +40,7 @@ struct TensorBatch {
   std::vector<ValueSummary> chunkSummaries;
   ValueSummary summary;
   BinLayout layout;  // layout this batch is counted into
+  uint32_t mergeShift = 0;  // committed bins merge 2^mergeShift into one at commit (see planLayout)
   size_t countChunks = 0;
   std::vector<uint64_t> staged;
   std::mutex stagedMutex;
@@ -47,13 +48,6 @@ struct TensorBatch {
   std::pair<size_t, size_t> chunkBounds(size_t chunk, size_t chunks) const {
     return {length * chunk / chunks, length * (chunk + 1) / chunks};
   }
-};
-
-struct Failure {
-  std::string tensor;
-  double requiredBins = 0;
-  float absMax = 0;
-  float binWidth = 0;
 };
 
 class Collector;
@@ -70,7 +64,6 @@ struct Job {
   std::atomic<size_t> pending{0};
   std::atomic<bool> cancelled{false};
   std::atomic<bool> outOfMemory{false};
-  std::optional<Failure> failure;  // written by the plan step before the final release of `pending`
   DoneCallback done;
 };
 
@@ -93,12 +86,8 @@ void planAndCount(const std::shared_ptr<Job>& job) {
   for (auto& t : job->tensors) {
     for (const auto& s : t->chunkSummaries) t->summary.merge(s);
     const LayoutPlan plan = planLayout(t->prior, t->summary.absMax, job->initialBins, job->maxBins);
-    if (plan.tooManyBins) {
-      job->failure = Failure{t->name, plan.requiredBins, t->summary.absMax, t->prior.binWidth};
-      finishJob(job);
-      return;
-    }
     t->layout = plan.layout;
+    t->mergeShift = plan.mergeShift;
     if (t->layout.hasRange() && t->summary.finite > 0) {
       // Each chunk needs a partial histogram as large as the layout, so keep chunks much larger than it.
       t->countChunks = chunkCountFor(t->length, job->threads, std::max<size_t>(kMinChunkValues, 4 * size_t{t->layout.numBins}));
@@ -340,20 +329,14 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
       Napi::Object outcome = Napi::Object::New(env);
       outcome.Set("kind", "outOfMemory");
       deferred->Resolve(outcome);
-    } else if (job->failure) {
-      Napi::Object outcome = Napi::Object::New(env);
-      outcome.Set("kind", "tooManyBins");
-      outcome.Set("tensor", job->failure->tensor);
-      outcome.Set("requiredBins", job->failure->requiredBins);
-      outcome.Set("maxBins", static_cast<double>(maxBins_));
-      outcome.Set("absMax", static_cast<double>(job->failure->absMax));
-      outcome.Set("binWidth", static_cast<double>(job->failure->binWidth));
-      deferred->Resolve(outcome);
     } else {
       for (auto& t : job->tensors) {
         auto [it, inserted] = states_.try_emplace(t->name);
         if (inserted) order_.push_back(t->name);
-        commitBatch(it->second, t->layout, t->staged, t->summary);
+        LayoutPlan plan;
+        plan.layout = t->layout;
+        plan.mergeShift = t->mergeShift;
+        commitBatch(it->second, plan, t->staged, t->summary);
       }
       deferred->Resolve(env.Undefined());
     }
