@@ -4,7 +4,8 @@
 //   1. summarize chunks of every tensor (min, max, max |x|, finite / non-finite counts);
 //   2. once all summaries are in, plan each tensor's bin layout (first range or appended bins) and
 //      count chunks into per-chunk partial histograms merged into a per-batch staging buffer.
-// The batch is committed into the collector's state on the JS thread, inside the thread-safe
+// add() first copies its arguments into memory the batch owns (ReadBatchArguments), so no JavaScript can
+// free or change what the threads read. The batch is committed into the collector's state on the JS thread, inside the thread-safe
 // function's callback, only if it was not cancelled and no tensor failed: a batch applies entirely
 // or not at all, and worker threads never touch committed state. The JS thread never waits.
 #include <napi.h>
@@ -34,6 +35,10 @@ constexpr size_t kMinChunkValues = size_t{1} << 16;
 
 struct TensorBatch {
   std::string name;
+  // A copy of the caller's values, owned by the batch: the caller's buffer may be transferred, detached,
+  // shrunk or rewritten the moment add() returns (or even while add() reads its arguments), and the
+  // threads must never read memory that JavaScript can free.
+  std::vector<float> values;
   const float* data = nullptr;
   size_t length = 0;
   BinLayout prior;  // committed layout when the batch started (read on the JS thread)
@@ -206,6 +211,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
       ShutdownPool();
       states_.clear();
       order_.clear();
+      spare_.clear();
     }
     return info.Env().Undefined();
   }
@@ -226,9 +232,10 @@ class Collector : public Napi::ObjectWrap<Collector> {
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::string> order_;
   std::unordered_map<std::string, TensorState> states_;
-  // The batch in flight (at most one), what keeps its inputs and this object alive, and its promise.
+  // The batch in flight (at most one; it owns copies of its inputs), what keeps this object alive, and its promise.
   std::shared_ptr<Job> running_;
-  std::vector<Napi::ObjectReference> pinnedInputs_;
+  // The last batch's copies of its inputs, reused by the next batch (freed by dispose()).
+  std::vector<std::vector<float>> spare_;
   Napi::ObjectReference pinnedSelf_;
   std::optional<Napi::Promise::Deferred> deferred_;
 };
@@ -239,39 +246,71 @@ void onJobDone(Napi::Env env, Napi::Function, Collector* collector, std::shared_
   collector->Complete(env, *owned);
 }
 
-Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
+// Reads add()'s arguments once, into values the batch owns, before anything else happens: an element getter
+// may run arbitrary JavaScript (re-enter add(), dispose(), detach a buffer read before it), so nothing read
+// here may be a view of JavaScript memory, and the collector's own state is only consulted afterwards.
+// Throws Napi errors for malformed arguments; std::bad_alloc when a copy does not fit in memory.
+// `spare` holds the previous batch's copies: their memory is reused (already mapped, so the copy is a plain
+// memcpy rather than a page fault per 4 KiB).
+static std::vector<std::unique_ptr<TensorBatch>> ReadBatchArguments(const Napi::CallbackInfo& info,
+                                                                    std::vector<std::vector<float>>& spare) {
   Napi::Env env = info.Env();
-  if (disposed_) throw Napi::Error::New(env, "HistogramCollector: add() after dispose()");
-  if (running_) throw Napi::Error::New(env, "HistogramCollector: add() while another batch is running");
   if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
     throw Napi::TypeError::New(env, "add(names, values) expects two arrays");
   }
   Napi::Array names = info[0].As<Napi::Array>();
   Napi::Array values = info[1].As<Napi::Array>();
-  if (names.Length() != values.Length()) throw Napi::TypeError::New(env, "add(): names and values differ in length");
+  const uint32_t count = names.Length();  // read once: a getter may change either array's length
+  if (count != values.Length()) throw Napi::TypeError::New(env, "add(): names and values differ in length");
 
-  auto job = std::make_shared<Job>();
-  std::vector<Napi::ObjectReference> pinned;
+  std::vector<std::unique_ptr<TensorBatch>> tensors;
   std::unordered_set<std::string> seen;
-  for (uint32_t i = 0; i < names.Length(); ++i) {
+  for (uint32_t i = 0; i < count; ++i) {
     Napi::Value name = names.Get(i);
-    Napi::Value value = values.Get(i);
     if (!name.IsString()) throw Napi::TypeError::New(env, "add(): tensor names must be strings");
-    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throw Napi::TypeError::New(env, "add(): tensor values must be Float32Arrays");
-    }
     auto t = std::make_unique<TensorBatch>();
     t->name = name.As<Napi::String>().Utf8Value();
     if (!seen.insert(t->name).second) throw Napi::TypeError::New(env, "add(): duplicate tensor name " + t->name);
+    Napi::Value value = values.Get(i);
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw Napi::TypeError::New(env, "add(): tensor values must be Float32Arrays");
+    }
+    // Copied at once, with no JavaScript run between the length and the data being read (a detached
+    // array reads as empty; a shrunk resizable buffer as its current length).
     auto array = value.As<Napi::Float32Array>();
-    // Read in place by the pool (no copy per batch): the Persistent below keeps the array alive, and the contract of
-    // add() is that its buffer is not transferred, detached or resized until the promise settles.
-    t->data = array.Data();
-    t->length = array.ElementLength();
+    const float* source = array.Data();
+    const size_t length = source == nullptr ? 0 : array.ElementLength();
+    if (!spare.empty()) {
+      t->values = std::move(spare.back());
+      spare.pop_back();
+    }
+    t->values.assign(source, source + length);
+    t->data = t->values.data();
+    t->length = length;
+    tensors.push_back(std::move(t));
+  }
+  return tensors;
+}
+
+Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_shared<Job>();
+  try {
+    job->tensors = ReadBatchArguments(info, spare_);
+  } catch (const std::bad_alloc&) {
+    // Nothing started: settle like a batch that ran out of memory, without touching the collector.
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Napi::Object outcome = Napi::Object::New(env);
+    outcome.Set("kind", "outOfMemory");
+    deferred.Resolve(outcome);
+    return deferred.Promise();
+  }
+  // Only now the collector's state: the getters above may have disposed it or started another batch.
+  if (disposed_) throw Napi::Error::New(env, "HistogramCollector: add() after dispose()");
+  if (running_) throw Napi::Error::New(env, "HistogramCollector: add() while another batch is running");
+  for (auto& t : job->tensors) {
     auto state = states_.find(t->name);
     if (state != states_.end()) t->prior = state->second.layout;
-    pinned.push_back(Napi::Persistent(value.As<Napi::Object>()));
-    job->tensors.push_back(std::move(t));
   }
 
   if (!pool_) {
@@ -289,7 +328,6 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
 
   deferred_.emplace(Napi::Promise::Deferred::New(env));
   Napi::Promise promise = deferred_->Promise();
-  pinnedInputs_ = std::move(pinned);
   pinnedSelf_ = Napi::Persistent(Value());
   running_ = job;
 
@@ -319,7 +357,9 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
   std::optional<Napi::Promise::Deferred> deferred;
   deferred.swap(deferred_);
   running_.reset();
-  pinnedInputs_.clear();
+  spare_.clear();
+  // Reused by the next batch's copies, in the same tensor order (taken from the back).
+  for (auto t = job->tensors.rbegin(); t != job->tensors.rend(); ++t) spare_.push_back(std::move((*t)->values));
   try {
     if (job->cancelled.load()) {
       Napi::Object outcome = Napi::Object::New(env);
@@ -349,6 +389,7 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
     ShutdownPool();
     states_.clear();
     order_.clear();
+    spare_.clear();
   }
   pinnedSelf_.Reset();  // last: this object may be collected after it
 }

@@ -78,10 +78,9 @@ export class HistogramCollector {
 
   /**
    * Adds one batch: each Float32Array's |x| goes into the histogram of its tensor name. Resolves once the batch
-   * is counted; the JS thread does not wait meanwhile. Worker threads read the arrays in place (no copy per batch),
-   * so until it settles do not write to them, and never transfer, detach or resize their buffers (postMessage with
-   * a transfer list, ArrayBuffer.prototype.transfer): that frees memory the threads are reading. A batch is applied
-   * whole or not at all: on abort or error nothing of it is counted.
+   * is counted; the JS thread does not wait meanwhile. The values are copied before add() returns (one memcpy per
+   * tensor), so the caller may reuse, transfer or resize the buffers as soon as add() returns: what is counted is the
+   * batch as it was at the call. A batch is applied whole or not at all: on abort or error nothing of it is counted.
    */
   async add(tensors: ReadonlyMap<string, Float32Array>, signal?: AbortSignal): Promise<void> {
     this.#throwIfDisposed();

@@ -157,17 +157,16 @@ describe('HistogramCollector', () => {
     expect(sum(a.counts)).toBe(4_000_000);
   });
 
-  it('never blocks the JS thread: add() returns at once and timers run while it counts', async () => {
+  it('counts on its own threads: add() returns once the values are copied, and timers run while it counts', async () => {
     const c = collector({ threads: 2 });
     const x = normalArray(8_000_000, 9);
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
-    const started = performance.now();
     const pending = c.add(new Map([['a', x], ['b', x]]));
-    const returnedAfter = performance.now() - started;
+    x.fill(1e6); // the batch was copied when add() returned: this changes nothing of it
     await pending;
     clearInterval(timer);
-    expect(returnedAfter).toBeLessThan(50); // validation only; 16M values are counted on the pool
+    expect(c.histograms().get('a')!.absMax).toBeLessThan(10);
     expect(ticks).toBeGreaterThan(0);
     expect(c.histograms().get('b')!.count).toBe(8_000_000);
   });
