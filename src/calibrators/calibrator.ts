@@ -65,7 +65,8 @@ export abstract class Calibrator {
    */
   declare readonly batchCount?: number;
 
-  constructor(algorithm: AlgorithmInput, options: CalibratorOptions = {}) {
+  /** `algorithm` left out: 'auto' (per tensor, the range with the least quantization error; see docs/algorithms.md). */
+  constructor(algorithm?: AlgorithmInput, options: CalibratorOptions = {}) {
     checkOptions(options);
     this.algorithm = resolveAlgorithm(algorithm);
     this.cachePath = options.cachePath;

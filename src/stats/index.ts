@@ -5,3 +5,4 @@ export { entropyAmax, ENTROPY_MAX_STEPS, EXACT_SEARCH_MAX_BINS, SEARCH_BINS, res
 export { percentileAmax } from './percentile.js';
 export { legacyAmax, type LegacyOptions } from './legacy.js';
 export { minMaxAmax, computeAmax } from './compute-amax.js';
+export { chooseRange, autoAmax, quantizationError, type RangeChoice, type RangeCandidate, type RangeMethod, type QuantizationError } from './auto.js';

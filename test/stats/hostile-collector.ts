@@ -15,7 +15,7 @@ const mode = process.argv[2];
 if (mode === 'transfer') {
   const a = fill(new Float32Array(LENGTH));
   const added = c.add(new Map([['a', a]]));
-  structuredClone(a.buffer, { transfer: [a.buffer] });
+  structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
   (globalThis as { gc?: () => void }).gc?.();
   await added;
 } else if (mode === 'shrink') {
