@@ -134,6 +134,9 @@ describe("'auto' as the default algorithm", () => {
     expect(resolveAlgorithm('auto')).toEqual({ kind: 'auto' });
     expect(resolveAlgorithm(undefined)).toEqual({ kind: 'auto' });
     expect(new Plain().algorithm).toEqual({ kind: 'auto' });
+    const withOptions = new Plain({ cachePath: 'model.cache' }); // options in place of the algorithm
+    expect(withOptions.algorithm).toEqual({ kind: 'auto' });
+    expect(withOptions.cachePath).toBe('model.cache');
     expect(calibratorFromBatches([] as Batch[]).algorithm).toEqual({ kind: 'auto' });
   });
 
