@@ -6,3 +6,4 @@ export { percentileAmax } from './percentile.js';
 export { legacyAmax, type LegacyOptions } from './legacy.js';
 export { minMaxAmax, computeAmax } from './compute-amax.js';
 export { chooseRange, autoAmax, quantizationError, type RangeChoice, type RangeCandidate, type RangeMethod, type QuantizationError } from './auto.js';
+export { rangeReport, RANGE_REPORT_VERSION, type RangeReport, type RangeReportTensor, type RangeReportCandidate } from './range-report.js';
