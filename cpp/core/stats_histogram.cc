@@ -34,26 +34,43 @@ ValueSummary summarize(const float* data, size_t length) {
   return s;
 }
 
+// Bins of `width` that cover batchAbsMax: pytorch-quantization's num_bins = ceil(x_max / width), with
+// edges = arange(0, x_max + width, width) whose last edge is computed in double and stored as float.
+// Unlike pytorch-quantization, never let float rounding leave the batch maximum outside the range
+// (histc would silently drop it). Gives up (returns limit + 1) past `limit` bins.
+static double binsCovering(float width, float batchAbsMax, double limit) {
+  double bins = std::ceil(static_cast<double>(batchAbsMax / width));
+  while (bins <= limit && static_cast<float>(static_cast<double>(width) * bins) < batchAbsMax) bins += 1;
+  return bins <= limit ? bins : limit + 1;
+}
+
 static LayoutPlan grownLayout(const BinLayout& current, float batchAbsMax, uint32_t maxBins) {
   LayoutPlan plan;
-  const float width = current.binWidth;
-  // pytorch-quantization: num_bins = ceil(x_max / width), edges = arange(0, x_max + width, width),
-  // histc(max = edges[-1]); arange's last edge is computed in double and stored as float.
-  double bins = std::ceil(static_cast<double>(batchAbsMax / width));
-  auto rangeFor = [width](double n) { return static_cast<float>(static_cast<double>(width) * n); };
-  // Unlike pytorch-quantization, never let float rounding leave the batch maximum outside the range
-  // (histc would silently drop it).
-  while (bins <= static_cast<double>(maxBins) && rangeFor(bins) < batchAbsMax) bins += 1;
-  if (!(bins <= static_cast<double>(maxBins))) {
-    plan.tooManyBins = true;
-    plan.requiredBins = bins;
-    plan.layout = current;
-    return plan;
+  float width = current.binWidth;
+  double limit = static_cast<double>(maxBins);
+  double bins = binsCovering(width, batchAbsMax, limit);
+  // Too many bins: double the width (merging bins pairwise) until the wider range fits. The merged
+  // histogram must also hold every committed bin, so ceil(current.numBins / 2^shift) bins at least.
+  while (bins > limit) {
+    width *= 2.0f;  // exact in float32 (a power of two); finite, as width <= batchAbsMax / maxBins * 2 here
+    plan.mergeShift += 1;
+    bins = binsCovering(width, batchAbsMax, limit);
   }
+  const double kept = std::ceil(static_cast<double>(current.numBins) / std::ldexp(1.0, static_cast<int>(plan.mergeShift)));
+  bins = std::max(bins, kept);
   plan.layout.numBins = static_cast<uint32_t>(bins);
   plan.layout.binWidth = width;
-  plan.layout.rangeMax = rangeFor(bins);
+  plan.layout.rangeMax = static_cast<float>(static_cast<double>(width) * bins);
   return plan;
+}
+
+std::vector<uint64_t> mergeBins(const std::vector<uint64_t>& counts, uint32_t shift, size_t newBins) {
+  std::vector<uint64_t> merged(newBins, 0);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const size_t to = shift >= 64 ? 0 : (i >> shift);
+    merged[std::min(to, newBins - 1)] += counts[i];
+  }
+  return merged;
 }
 
 LayoutPlan planLayout(const BinLayout& current, float batchAbsMax, uint32_t initialBins, uint32_t maxBins) {
@@ -94,8 +111,9 @@ void countInto(const float* data, size_t length, const BinLayout& layout, Count*
 template void countInto<uint32_t>(const float*, size_t, const BinLayout&, uint32_t*);
 template void countInto<uint64_t>(const float*, size_t, const BinLayout&, uint64_t*);
 
-void commitBatch(TensorState& state, const BinLayout& layout, const std::vector<uint64_t>& staged,
+void commitBatch(TensorState& state, const LayoutPlan& plan, const std::vector<uint64_t>& staged,
                  const ValueSummary& batch) {
+  const BinLayout& layout = plan.layout;
   state.summary.merge(batch);
   if (!layout.hasRange()) {
     state.zerosWithoutRange += batch.finite;
@@ -105,6 +123,8 @@ void commitBatch(TensorState& state, const BinLayout& layout, const std::vector<
     state.counts.assign(layout.numBins, 0);
     state.counts[0] += state.zerosWithoutRange;
     state.zerosWithoutRange = 0;
+  } else if (plan.mergeShift > 0) {
+    state.counts = mergeBins(state.counts, plan.mergeShift, layout.numBins);  // wider bins, same totals
   } else if (layout.numBins > state.counts.size()) {
     state.counts.resize(layout.numBins, 0);  // appended bins of the same width
   }

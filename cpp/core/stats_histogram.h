@@ -35,15 +35,20 @@ struct BinLayout {
 
 struct LayoutPlan {
   BinLayout layout;
-  bool tooManyBins = false;
-  // Bins the batch would need (valid when tooManyBins).
-  double requiredBins = 0;
+  // The committed counts are merged 2^mergeShift bins into one before this batch's counts are added
+  // (0: no re-binning; the bin width doubled mergeShift times).
+  uint32_t mergeShift = 0;
 };
 
 // The layout a batch with max |x| = batchAbsMax is counted into: the first non-zero batch sets the
 // range (binWidth = absMax / initialBins, in float32 as torch.linspace computes it); a later batch
-// beyond the range appends bins of the same width, never rebinning what was counted.
+// beyond the range appends bins of the same width while they fit in maxBins. When they would not, the
+// bin width doubles (adjacent bins merge pairwise) as often as needed, so the histogram never fails to
+// absorb a wider range and the result does not depend on which batch came first beyond one bin width.
 LayoutPlan planLayout(const BinLayout& current, float batchAbsMax, uint32_t initialBins, uint32_t maxBins);
+
+// counts merged 2^shift bins into one: bin i goes to bin i >> shift.
+std::vector<uint64_t> mergeBins(const std::vector<uint64_t>& counts, uint32_t shift, size_t newBins);
 
 // Adds |x| of the finite values into counts[0, layout.numBins). The bin index is torch.histc's CPU
 // formula in float32: floor((|x| * numBins) / rangeMax), with |x| == rangeMax in the last bin.
@@ -60,7 +65,7 @@ struct TensorState {
 };
 
 // Applies one batch's counts (staged over `layout`, which planLayout derived from state.layout).
-void commitBatch(TensorState& state, const BinLayout& layout, const std::vector<uint64_t>& staged,
+void commitBatch(TensorState& state, const LayoutPlan& plan, const std::vector<uint64_t>& staged,
                  const ValueSummary& batch);
 
 }  // namespace trt_int8::stats

@@ -4,7 +4,8 @@
 //   1. summarize chunks of every tensor (min, max, max |x|, finite / non-finite counts);
 //   2. once all summaries are in, plan each tensor's bin layout (first range or appended bins) and
 //      count chunks into per-chunk partial histograms merged into a per-batch staging buffer.
-// The batch is committed into the collector's state on the JS thread, inside the thread-safe
+// add() first copies its arguments into memory the batch owns (ReadBatchArguments), so no JavaScript can
+// free or change what the threads read. The batch is committed into the collector's state on the JS thread, inside the thread-safe
 // function's callback, only if it was not cancelled and no tensor failed: a batch applies entirely
 // or not at all, and worker threads never touch committed state. The JS thread never waits.
 #include <napi.h>
@@ -35,12 +36,17 @@ constexpr size_t kMinChunkValues = size_t{1} << 16;
 
 struct TensorBatch {
   std::string name;
+  // A copy of the caller's values, owned by the batch: the caller's buffer may be transferred, detached,
+  // shrunk or rewritten the moment add() returns (or even while add() reads its arguments), and the
+  // threads must never read memory that JavaScript can free.
+  std::vector<float> values;
   const float* data = nullptr;
   size_t length = 0;
   BinLayout prior;  // committed layout when the batch started (read on the JS thread)
   std::vector<ValueSummary> chunkSummaries;
   ValueSummary summary;
   BinLayout layout;  // layout this batch is counted into
+  uint32_t mergeShift = 0;  // committed bins merge 2^mergeShift into one at commit (see planLayout)
   size_t countChunks = 0;
   std::vector<uint64_t> staged;
   std::mutex stagedMutex;
@@ -48,13 +54,6 @@ struct TensorBatch {
   std::pair<size_t, size_t> chunkBounds(size_t chunk, size_t chunks) const {
     return {length * chunk / chunks, length * (chunk + 1) / chunks};
   }
-};
-
-struct Failure {
-  std::string tensor;
-  double requiredBins = 0;
-  float absMax = 0;
-  float binWidth = 0;
 };
 
 class Collector;
@@ -71,7 +70,6 @@ struct Job {
   std::atomic<size_t> pending{0};
   std::atomic<bool> cancelled{false};
   std::atomic<bool> outOfMemory{false};
-  std::optional<Failure> failure;  // written by the plan step before the final release of `pending`
   DoneCallback done;
 };
 
@@ -94,12 +92,8 @@ void planAndCount(const std::shared_ptr<Job>& job) {
   for (auto& t : job->tensors) {
     for (const auto& s : t->chunkSummaries) t->summary.merge(s);
     const LayoutPlan plan = planLayout(t->prior, t->summary.absMax, job->initialBins, job->maxBins);
-    if (plan.tooManyBins) {
-      job->failure = Failure{t->name, plan.requiredBins, t->summary.absMax, t->prior.binWidth};
-      finishJob(job);
-      return;
-    }
     t->layout = plan.layout;
+    t->mergeShift = plan.mergeShift;
     if (t->layout.hasRange() && t->summary.finite > 0) {
       // Each chunk needs a partial histogram as large as the layout, so keep chunks much larger than it.
       t->countChunks = chunkCountFor(t->length, job->threads, std::max<size_t>(kMinChunkValues, 4 * size_t{t->layout.numBins}));
@@ -218,6 +212,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
       ShutdownPool();
       states_.clear();
       order_.clear();
+      spare_.clear();
     }
     return info.Env().Undefined();
   }
@@ -238,9 +233,10 @@ class Collector : public Napi::ObjectWrap<Collector> {
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::string> order_;
   std::unordered_map<std::string, TensorState> states_;
-  // The batch in flight (at most one), what keeps its inputs and this object alive, and its promise.
+  // The batch in flight (at most one; it owns copies of its inputs), what keeps this object alive, and its promise.
   std::shared_ptr<Job> running_;
-  std::vector<Napi::ObjectReference> pinnedInputs_;
+  // The last batch's copies of its inputs, reused by the next batch (freed by dispose()).
+  std::vector<std::vector<float>> spare_;
   Napi::ObjectReference pinnedSelf_;
   std::optional<Napi::Promise::Deferred> deferred_;
 };
@@ -251,39 +247,71 @@ void onJobDone(Napi::Env env, Napi::Function, Collector* collector, std::shared_
   collector->Complete(env, *owned);
 }
 
-Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
+// Reads add()'s arguments once, into values the batch owns, before anything else happens: an element getter
+// may run arbitrary JavaScript (re-enter add(), dispose(), detach a buffer read before it), so nothing read
+// here may be a view of JavaScript memory, and the collector's own state is only consulted afterwards.
+// Throws Napi errors for malformed arguments; std::bad_alloc when a copy does not fit in memory.
+// `spare` holds the previous batch's copies: their memory is reused (already mapped, so the copy is a plain
+// memcpy rather than a page fault per 4 KiB).
+static std::vector<std::unique_ptr<TensorBatch>> ReadBatchArguments(const Napi::CallbackInfo& info,
+                                                                    std::vector<std::vector<float>>& spare) {
   Napi::Env env = info.Env();
-  if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: add() after dispose()");
-  if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: add() while another batch is running");
   if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
     throw codedTypeError(env, "ERR_BAD_OPTION", "add(names, values) expects two arrays");
   }
   Napi::Array names = info[0].As<Napi::Array>();
   Napi::Array values = info[1].As<Napi::Array>();
-  if (names.Length() != values.Length()) throw codedTypeError(env, "ERR_BAD_OPTION", "add(): names and values differ in length");
+  const uint32_t count = names.Length();  // read once: a getter may change either array's length
+  if (count != values.Length()) throw codedTypeError(env, "ERR_BAD_OPTION", "add(): names and values differ in length");
 
-  auto job = std::make_shared<Job>();
-  std::vector<Napi::ObjectReference> pinned;
+  std::vector<std::unique_ptr<TensorBatch>> tensors;
   std::unordered_set<std::string> seen;
-  for (uint32_t i = 0; i < names.Length(); ++i) {
+  for (uint32_t i = 0; i < count; ++i) {
     Napi::Value name = names.Get(i);
-    Napi::Value value = values.Get(i);
     if (!name.IsString()) throw codedTypeError(env, "ERR_BAD_OPTION", "add(): tensor names must be strings");
-    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throw codedTypeError(env, "ERR_BAD_OPTION", "add(): tensor values must be Float32Arrays");
-    }
     auto t = std::make_unique<TensorBatch>();
     t->name = name.As<Napi::String>().Utf8Value();
     if (!seen.insert(t->name).second) throw codedTypeError(env, "ERR_BAD_OPTION", "add(): duplicate tensor name " + t->name);
+    Napi::Value value = values.Get(i);
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw codedTypeError(env, "ERR_BAD_OPTION", "add(): tensor values must be Float32Arrays");
+    }
+    // Copied at once, with no JavaScript run between the length and the data being read (a detached
+    // array reads as empty; a shrunk resizable buffer as its current length).
     auto array = value.As<Napi::Float32Array>();
-    // Read in place by the pool (no copy per batch): the Persistent below keeps the array alive, and the contract of
-    // add() is that its buffer is not transferred, detached or resized until the promise settles.
-    t->data = array.Data();
-    t->length = array.ElementLength();
+    const float* source = array.Data();
+    const size_t length = source == nullptr ? 0 : array.ElementLength();
+    if (!spare.empty()) {
+      t->values = std::move(spare.back());
+      spare.pop_back();
+    }
+    t->values.assign(source, source + length);
+    t->data = t->values.data();
+    t->length = length;
+    tensors.push_back(std::move(t));
+  }
+  return tensors;
+}
+
+Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_shared<Job>();
+  try {
+    job->tensors = ReadBatchArguments(info, spare_);
+  } catch (const std::bad_alloc&) {
+    // Nothing started: settle like a batch that ran out of memory, without touching the collector.
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Napi::Object outcome = Napi::Object::New(env);
+    outcome.Set("kind", "outOfMemory");
+    deferred.Resolve(outcome);
+    return deferred.Promise();
+  }
+  // Only now the collector's state: the getters above may have disposed it or started another batch.
+  if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: add() after dispose()");
+  if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: add() while another batch is running");
+  for (auto& t : job->tensors) {
     auto state = states_.find(t->name);
     if (state != states_.end()) t->prior = state->second.layout;
-    pinned.push_back(Napi::Persistent(value.As<Napi::Object>()));
-    job->tensors.push_back(std::move(t));
   }
 
   if (!pool_) {
@@ -302,7 +330,6 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
 
   deferred_.emplace(Napi::Promise::Deferred::New(env));
   Napi::Promise promise = deferred_->Promise();
-  pinnedInputs_ = std::move(pinned);
   pinnedSelf_ = Napi::Persistent(Value());
   running_ = job;
 
@@ -332,7 +359,9 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
   std::optional<Napi::Promise::Deferred> deferred;
   deferred.swap(deferred_);
   running_.reset();
-  pinnedInputs_.clear();
+  spare_.clear();
+  // Reused by the next batch's copies, in the same tensor order (taken from the back).
+  for (auto t = job->tensors.rbegin(); t != job->tensors.rend(); ++t) spare_.push_back(std::move((*t)->values));
   try {
     if (job->cancelled.load()) {
       Napi::Object outcome = Napi::Object::New(env);
@@ -342,20 +371,14 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
       Napi::Object outcome = Napi::Object::New(env);
       outcome.Set("kind", "outOfMemory");
       deferred->Resolve(outcome);
-    } else if (job->failure) {
-      Napi::Object outcome = Napi::Object::New(env);
-      outcome.Set("kind", "tooManyBins");
-      outcome.Set("tensor", job->failure->tensor);
-      outcome.Set("requiredBins", job->failure->requiredBins);
-      outcome.Set("maxBins", static_cast<double>(maxBins_));
-      outcome.Set("absMax", static_cast<double>(job->failure->absMax));
-      outcome.Set("binWidth", static_cast<double>(job->failure->binWidth));
-      deferred->Resolve(outcome);
     } else {
       for (auto& t : job->tensors) {
         auto [it, inserted] = states_.try_emplace(t->name);
         if (inserted) order_.push_back(t->name);
-        commitBatch(it->second, t->layout, t->staged, t->summary);
+        LayoutPlan plan;
+        plan.layout = t->layout;
+        plan.mergeShift = t->mergeShift;
+        commitBatch(it->second, plan, t->staged, t->summary);
       }
       deferred->Resolve(env.Undefined());
     }
@@ -368,6 +391,7 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
     ShutdownPool();
     states_.clear();
     order_.clear();
+    spare_.clear();
   }
   pinnedSelf_.Reset();  // last: this object may be collected after it
 }

@@ -4,14 +4,15 @@
  *   npm run setup:example     # once: Fashion-MNIST from the Debian package into examples/fashion-mnist/data
  *   npm run example           # bundles this file with the library's sources (tsup) and runs it
  *
- * Calibrates model.onnx with EntropyCalibrator2 on 1,024 training images (the selection rule of
+ * Calibrates model.onnx with the default algorithm ('auto': per tensor, the range with the least quantization
+ * error) on 1,024 training images (the selection rule of
  * dataset.ts, shared with the onnxruntime baseline), writes out/fashion-mnist.cache (TensorRT's calibration
  * cache) and out/fashion-mnist.qdq.onnx (Q/DQ model for TensorRT's explicit INT8), then runs FP32 and INT8
  * with onnxruntime on the 10,000 test images and compares them. No GPU or TensorRT needed.
  *
  * Options: --data-dir DIR, --out-dir DIR, --calibration-count N (default 1024), --batch-size N (default 32),
- * --exclude NODE (repeatable: keep that node in FP32), --input-algorithm minmax|entropy2|percentile|calibrator (the
- * algorithm for the graph input; default minmax, `calibrator` = the calibrator's entropy),
+ * --exclude NODE (repeatable: keep that node in FP32), --input-algorithm calibrator|minmax|entropy2|percentile (the
+ * algorithm for the graph input; default `calibrator` = no override, the calibrator's 'auto'),
  * --check (exit 1 when a target is missed).
  */
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 // In an application: from 'trt-int8'. The example imports the sources so that it runs without a prior build.
 import { calibrate, evaluate, type AlgorithmKind } from '../../src/index.js';
-import { DEFAULT_INPUT_ALGORITHM, FashionMnistCalibrator, testBatches } from './calibrator.js';
+import { FashionMnistCalibrator, testBatches } from './calibrator.js';
 import { CALIBRATION_COUNT, CALIBRATION_SEED, DEFAULT_DATA_DIR, EXAMPLE_DIR, calibrationIndices, loadFashionMnist } from './dataset.js';
 
 /** Targets from the project's issue #3: INT8 must stay this close to FP32. */
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
       'calibration-count': { type: 'string', default: String(CALIBRATION_COUNT) },
       'batch-size': { type: 'string', default: '32' },
       exclude: { type: 'string', multiple: true, default: [] },
-      'input-algorithm': { type: 'string', default: DEFAULT_INPUT_ALGORITHM },
+      'input-algorithm': { type: 'string', default: 'calibrator' },
       check: { type: 'boolean', default: false },
     },
   });
@@ -78,10 +79,10 @@ async function main(): Promise<number> {
   const calibrator = new FashionMnistCalibrator(calibration.images, batchSize);
   console.log(`Calibrating ${path.relative(process.cwd(), modelPath)} on ${calibration.count} training images (seed ${CALIBRATION_SEED}), batches of ${batchSize}...`);
   if (excluded.length > 0) console.log(`  kept in FP32: ${excluded.join(', ')}`);
-  if (inputAlgorithm !== 'calibrator') console.log(`  graph input calibrated with ${inputAlgorithm}, activations with entropy2`);
+  if (inputAlgorithm !== 'calibrator') console.log(`  graph input calibrated with ${inputAlgorithm}, activations with ${calibrator.algorithm.kind}`);
   const result = await calibrate(modelPath, calibrator, {
     exclude: { names: excluded },
-    // Per-tensor override: the graph input by min-max (see DEFAULT_INPUT_ALGORITHM), everything else by the calibrator.
+    // No override by default; --input-algorithm sets the graph input's algorithm by hand (e.g. DEFAULT_INPUT_ALGORITHM).
     tensorAlgorithms: ({ isGraphInput }) => (isGraphInput && inputAlgorithm !== 'calibrator' ? (inputAlgorithm as AlgorithmKind) : undefined),
     signal: controller.signal,
     onProgress: (p) => {

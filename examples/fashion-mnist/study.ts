@@ -43,6 +43,7 @@ interface Variant {
 }
 
 const VARIANTS: readonly Variant[] = [
+  { label: 'auto (default)', algorithm: resolveAlgorithm('auto') },
   { label: 'entropy2', algorithm: resolveAlgorithm('entropy2') },
   { label: 'entropy', algorithm: resolveAlgorithm('entropy') },
   { label: 'minmax', algorithm: resolveAlgorithm('minmax') },
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
           binWidth: t.histogram!.binWidth,
           bins: t.histogram!.counts.length,
           absMax: +t.histogram!.absMax.toFixed(4),
-          entropy2Amax: +computeAmax(t.histogram!, VARIANTS[0]!.algorithm).toFixed(4),
+          entropy2Amax: +computeAmax(t.histogram!, resolveAlgorithm('entropy2')).toFixed(4),
         })),
       });
       const evaluatedRanges = new Map<string, EvaluationResult>();

@@ -66,7 +66,7 @@ export interface TensorRTCacheOptions {
 
 /** The header algorithm a result's cache is written under by default. */
 export function defaultCacheAlgorithm(algorithm: CalibrationAlgorithm): CacheAlgorithmKind {
-  return algorithm.kind === 'percentile' ? 'entropy2' : algorithm.kind;
+  return algorithm.kind === 'percentile' || algorithm.kind === 'auto' ? 'entropy2' : algorithm.kind;
 }
 
 export class CalibrationResult {

@@ -53,6 +53,10 @@ function checkOptions(options: CalibratorOptions): void {
   }
 }
 
+function isOptionsInPlaceOfAlgorithm(first: unknown, options: CalibratorOptions): first is CalibratorOptions {
+  return typeof first === 'object' && first !== null && !('kind' in first) && Object.keys(options).length === 0;
+}
+
 export abstract class Calibrator {
   /** The algorithm, frozen; back ends read it from here. */
   readonly algorithm: CalibrationAlgorithm;
@@ -65,9 +69,15 @@ export abstract class Calibrator {
    */
   declare readonly batchCount?: number;
 
-  constructor(algorithm: AlgorithmInput, options: CalibratorOptions = {}) {
+  /**
+   * `algorithm` left out (`super()` or `super(options)`): 'auto', per tensor the range with the least quantization
+   * error (docs/algorithms.md). An algorithm is a kind string or an object with `kind`, so an object without `kind`
+   * in first place is taken as the options.
+   */
+  constructor(algorithm?: AlgorithmInput | CalibratorOptions, options: CalibratorOptions = {}) {
+    if (isOptionsInPlaceOfAlgorithm(algorithm, options)) [algorithm, options] = [undefined, algorithm];
     checkOptions(options);
-    this.algorithm = resolveAlgorithm(algorithm);
+    this.algorithm = resolveAlgorithm(algorithm as AlgorithmInput | undefined);
     this.cachePath = options.cachePath;
     this.nonFinite = options.nonFinite ?? 'error';
     this.onWarning = options.onWarning;

@@ -1,13 +1,13 @@
 /** A calibrator over an existing (async) iterable of batches, for when subclassing is overkill. */
 import { TrtInt8Error, abortError } from '../core/errors.js';
-import type { AlgorithmInput } from '../core/algorithm.js';
+import { DEFAULT_ALGORITHM, type AlgorithmInput } from '../core/algorithm.js';
 import { Calibrator, type CalibratorOptions, type LegacyCalibratorOptions, type PercentileCalibratorOptions } from './calibrator.js';
 import type { Batch, BatchContext } from '../core/batch.js';
 
 export type BatchSource = Iterable<Batch> | AsyncIterable<Batch>;
 
 export interface CalibratorFromBatchesOptions extends CalibratorOptions {
-  /** Default 'entropy2'. Parameters given here win over quantile/regressionCutoff/percentile below. */
+  /** Default 'auto'. Parameters given here win over quantile/regressionCutoff/percentile below. */
   readonly algorithm?: AlgorithmInput;
   readonly quantile?: LegacyCalibratorOptions['quantile'];
   readonly regressionCutoff?: LegacyCalibratorOptions['regressionCutoff'];
@@ -85,7 +85,7 @@ export function calibratorFromBatches(source: BatchSource, options: CalibratorFr
     });
   }
   const { algorithm, quantile, regressionCutoff, percentile, ...rest } = options ?? {};
-  let resolved: AlgorithmInput = algorithm ?? 'entropy2';
+  let resolved: AlgorithmInput = algorithm ?? DEFAULT_ALGORITHM;
   if (resolved === 'legacy') resolved = { kind: 'legacy', quantile, regressionCutoff };
   if (resolved === 'percentile') resolved = { kind: 'percentile', percentile };
   const batchCount = rest.batchCount ?? (Array.isArray(source) && source.length > 0 ? source.length : undefined);

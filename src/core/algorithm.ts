@@ -6,6 +6,7 @@ import { badOption } from './is.js';
  * IInt8*Calibrator, our statistics engine) reads the same thing.
  */
 export type CalibrationAlgorithm =
+  | { readonly kind: 'auto' }
   | { readonly kind: 'entropy2' }
   | { readonly kind: 'entropy' }
   | { readonly kind: 'minmax' }
@@ -14,7 +15,15 @@ export type CalibrationAlgorithm =
 
 export type AlgorithmKind = CalibrationAlgorithm['kind'];
 
-export const ALGORITHM_KINDS: readonly AlgorithmKind[] = ['entropy2', 'entropy', 'minmax', 'legacy', 'percentile'];
+/**
+ * 'auto' (our statistics engine; the default): per tensor, the candidate range (entropy, min-max, percentiles, the
+ * MSE-optimal amax) whose INT8 quantization error on the tensor's histogram is least. The others are TensorRT's
+ * calibrators (and percentile), with their exact semantics.
+ */
+export const ALGORITHM_KINDS: readonly AlgorithmKind[] = ['auto', 'entropy2', 'entropy', 'minmax', 'legacy', 'percentile'];
+
+/** The algorithm of calibrate(), of a plain Calibrator subclass and of calibratorFromBatches when none is named. */
+export const DEFAULT_ALGORITHM: AlgorithmKind = 'auto';
 
 /**
  * Legacy calibrator defaults. TensorRT declares IInt8LegacyCalibrator::getQuantile and
@@ -43,7 +52,7 @@ export type AlgorithmInput =
   | { readonly kind: 'percentile'; readonly percentile?: number };
 
 /** A frozen, validated algorithm from a kind or a (partial) algorithm object; parameters left out get defaults. */
-export function resolveAlgorithm(input: AlgorithmInput | undefined, fallback: AlgorithmKind = 'entropy2'): CalibrationAlgorithm {
+export function resolveAlgorithm(input: AlgorithmInput | undefined, fallback: AlgorithmKind = DEFAULT_ALGORITHM): CalibrationAlgorithm {
   const spec: { kind?: unknown; quantile?: unknown; regressionCutoff?: unknown; percentile?: unknown } =
     input === undefined ? { kind: fallback } : typeof input === 'string' ? { kind: input } : (input as object);
   if (spec === null || typeof spec !== 'object' || !ALGORITHM_KINDS.includes(spec.kind as AlgorithmKind)) {
@@ -59,6 +68,6 @@ export function resolveAlgorithm(input: AlgorithmInput | undefined, fallback: Al
     case 'percentile':
       return Object.freeze({ kind: 'percentile', percentile: fraction('percentile', spec.percentile, DEFAULT_PERCENTILE, 0, 100) });
     default:
-      return Object.freeze({ kind: spec.kind as 'entropy2' | 'entropy' | 'minmax' });
+      return Object.freeze({ kind: spec.kind as 'auto' | 'entropy2' | 'entropy' | 'minmax' });
   }
 }

@@ -1,6 +1,7 @@
 /** min-max and the dispatcher from a calibrator's algorithm to the statistics engine's methods. */
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import { TrtInt8Error } from '../core/errors.js';
+import { autoAmax } from './auto.js';
 import { entropyAmax } from './entropy.js';
 import { legacyAmax } from './legacy.js';
 import { percentileAmax } from './percentile.js';
@@ -21,6 +22,8 @@ export function minMaxAmax(h: TensorHistogram): number {
  */
 export function computeAmax(h: TensorHistogram, algorithm: CalibrationAlgorithm): number {
   switch (algorithm?.kind) {
+    case 'auto':
+      return autoAmax(h);
     case 'entropy2':
     case 'entropy':
       return entropyAmax(h);
@@ -33,7 +36,7 @@ export function computeAmax(h: TensorHistogram, algorithm: CalibrationAlgorithm)
     default:
       throw new TrtInt8Error('ERR_BAD_OPTION', 'Unknown calibration algorithm.', {
         input: 'algorithm',
-        expected: "{ kind: 'entropy2' | 'entropy' | 'minmax' | 'percentile' | 'legacy', ... }",
+        expected: "{ kind: 'auto' | 'entropy2' | 'entropy' | 'minmax' | 'percentile' | 'legacy', ... }",
         actual: (algorithm as { kind?: unknown } | undefined)?.kind ?? algorithm,
       });
   }

@@ -8,6 +8,11 @@
  * - the divergence is scipy.stats.entropy(P, Q) (both normalised; P > 0 where Q == 0 gives +Infinity);
  * - among equal divergences the LAST (largest) candidate wins; the amax is the left edge of bin i.
  * Sums use numpy's pairwise summation so that ties resolve exactly as in the reference. See docs/algorithms.md.
+ *
+ * The search is quadratic in bins, so a histogram of more than EXACT_SEARCH_MAX_BINS bins (one that grew far past
+ * its first range) is first re-binned into SEARCH_BINS bins over [0, absMax], as TensorRT searches a fixed-size
+ * histogram: the amax then has the resolution of those bins. Histograms of the usual 2048 bins are searched
+ * as they are and match the reference exactly.
  */
 import { TrtInt8Error } from '../core/errors.js';
 import { pairwiseSum } from './pairwise-sum.js';
@@ -27,6 +32,49 @@ export interface EntropyOptions {
 
 /** Candidates x bins visited, past which we refuse rather than appear to hang (~10-30 s of work). */
 export const ENTROPY_MAX_STEPS = 4e9;
+/** Histograms up to this many bins are searched as they are (exactly as the reference). */
+export const EXACT_SEARCH_MAX_BINS = 4096;
+/** Larger histograms are re-binned into this many bins before the search (TensorRT's 2048). */
+export const SEARCH_BINS = 2048;
+
+/**
+ * `h` re-binned into `bins` equal bins over [0, h.absMax]: each source bin's count is split over the target bins it
+ * overlaps in proportion to the overlap (values are taken as uniform inside a bin), and counts beyond absMax go to
+ * the last bin. The result depends on the data's range, not on how the source histogram was binned, so histograms
+ * of the same data collected in different batch orders re-bin to nearly the same thing.
+ */
+export function resampleHistogram(h: TensorHistogram, bins: number): TensorHistogram {
+  const top = h.absMax > 0 ? h.absMax : h.counts.length * h.binWidth;
+  const width = top / bins;
+  const counts = new Float64Array(bins);
+  const source = h.binWidth;
+  for (let i = 0; i < h.counts.length; i++) {
+    const c = h.counts[i]!;
+    if (c === 0) continue;
+    const lo = i * source;
+    const hi = lo + source;
+    let k = Math.min(bins - 1, Math.floor(lo / width));
+    if (k === bins - 1 || hi <= (k + 1) * width) {
+      counts[k]! += c;
+      continue;
+    }
+    // Spread over the target bins [lo, hi) overlaps; whatever lies beyond the last bin stays in it.
+    let from = lo;
+    while (k < bins - 1 && from < hi) {
+      const to = Math.min(hi, (k + 1) * width);
+      counts[k]! += (c * (to - from)) / source;
+      from = to;
+      k++;
+    }
+    if (from < hi) counts[bins - 1]! += (c * (hi - from)) / source;
+  }
+  return { ...h, counts, binWidth: width };
+}
+
+/** The histogram the search runs on: `h` itself up to EXACT_SEARCH_MAX_BINS bins, else re-binned to SEARCH_BINS. */
+export function searchHistogram(h: TensorHistogram): TensorHistogram {
+  return h.counts.length <= EXACT_SEARCH_MAX_BINS || h.binWidth === 0 ? h : resampleHistogram(h, SEARCH_BINS);
+}
 
 /** scipy.special.rel_entr */
 function relEntr(p: number, q: number): number {
@@ -37,19 +85,22 @@ function relEntr(p: number, q: number): number {
 }
 
 /** The amax that minimises the KL divergence between |x|'s histogram and its quantized version. */
-export function entropyAmax(h: TensorHistogram, options: EntropyOptions = {}): number {
-  checkHistogram(h);
-  const { numBits = 8, unsigned = false, startBin = 128, stride = 1 } = options;
-  const n = h.counts.length;
+export function entropyAmax(histogram: TensorHistogram, options: EntropyOptions = {}): number {
+  checkHistogram(histogram);
+  const { numBits = 8, unsigned = false, stride = 1 } = options;
+  const requestedStartBin = options.startBin ?? 128;
   checkInteger('numBits', numBits, 1, 16);
   if (typeof unsigned !== 'boolean') {
     throw new TrtInt8Error('ERR_BAD_OPTION', 'Invalid option unsigned.', { input: 'unsigned', expected: 'a boolean', actual: unsigned });
   }
   checkInteger('stride', stride, 1, Number.MAX_SAFE_INTEGER);
-  checkInteger('startBin', startBin, 1, Math.max(1, n), [
-    `Use startBin <= ${n}, the number of bins of the histogram "${h.name}".`,
+  checkInteger('startBin', requestedStartBin, 1, Math.max(1, histogram.counts.length), [
+    `Use startBin <= ${histogram.counts.length}, the number of bins of the histogram "${histogram.name}".`,
     'Collect histograms with more bins (HistogramCollector numBins, default 2048).',
   ]);
+  const h = searchHistogram(histogram);
+  const n = h.counts.length;
+  const startBin = Math.min(requestedStartBin, n);
   if (n < 2) {
     throw new TrtInt8Error('ERR_BAD_OPTION', `Entropy calibration needs at least 2 bins; the histogram "${h.name}" has ${n}.`, {
       input: `histogram "${h.name}"`,

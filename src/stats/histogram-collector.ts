@@ -2,8 +2,9 @@
  * Streaming per-tensor histograms of |x|, computed natively on the collector's own threads
  * (cpp/core/stats_module.cc). Binning follows NVIDIA pytorch-quantization's HistogramCalibrator:
  * 2048 equal bins from 0 by default, the first non-zero batch sets the bin width (max|x| / numBins),
- * later batches beyond the range append bins of the same width. Memory does not grow with the number
- * of batches. See docs/algorithms.md.
+ * later batches beyond the range append bins of the same width; past maxBins the bin width doubles (bins merge
+ * pairwise) instead, so any range is absorbed whatever the order of the batches. Memory does not grow with the
+ * number of batches. See docs/algorithms.md.
  */
 import os from 'node:os';
 import { abortError, throwIfAborted, TrtInt8Error } from '../core/errors.js';
@@ -17,8 +18,9 @@ export interface HistogramCollectorOptions {
   /** Worker threads of this collector. Default os.availableParallelism(). */
   readonly threads?: number;
   /**
-   * Most bins a tensor's histogram may grow to when later batches exceed the first range; a batch needing
-   * more is rejected whole with ERR_BAD_BATCH. Default 65536 (32 x the first range with 2048 bins).
+   * Most bins a tensor's histogram may grow to when later batches exceed the first range; a batch needing more
+   * re-bins the histogram (the bin width doubles until the range fits) rather than failing. Default 65536
+   * (32 x the first range with 2048 bins).
    */
   readonly maxBins?: number;
 }
@@ -48,6 +50,8 @@ export class HistogramCollector {
   #disposed = false;
   /** Batches called and not yet settled (running or waiting). */
   #inFlight = 0;
+  /** add() calls so far: the batchIndex of errors. */
+  #calls = 0;
 
   constructor(options: HistogramCollectorOptions = {}) {
     if (options === null || typeof options !== 'object') throw badOption('options', 'an object or undefined', options);
@@ -74,15 +78,15 @@ export class HistogramCollector {
 
   /**
    * Adds one batch: each Float32Array's |x| goes into the histogram of its tensor name. Resolves once the batch
-   * is counted; the JS thread does not wait meanwhile. Worker threads read the arrays in place (no copy per batch),
-   * so until it settles do not write to them, and never transfer, detach or resize their buffers (postMessage with
-   * a transfer list, ArrayBuffer.prototype.transfer): that frees memory the threads are reading. A batch is applied
-   * whole or not at all: on abort or error nothing of it is counted.
+   * is counted; the JS thread does not wait meanwhile. The values are copied before add() returns (one memcpy per
+   * tensor), so the caller may reuse, transfer or resize the buffers as soon as add() returns: what is counted is the
+   * batch as it was at the call. A batch is applied whole or not at all: on abort or error nothing of it is counted.
    */
   async add(tensors: ReadonlyMap<string, Float32Array>, signal?: AbortSignal): Promise<void> {
     this.#throwIfDisposed();
     throwIfAborted(signal);
-    const { names, values } = validateBatch(tensors);
+    const batchIndex = this.#calls++;
+    const { names, values } = validateBatch(tensors, batchIndex);
 
     // A batch starts natively right here when none is in flight, so an abort or dispose() that follows the
     // call always reaches the native threads; otherwise it waits for the batches before it.
@@ -105,7 +109,7 @@ export class HistogramCollector {
       } finally {
         signal?.removeEventListener('abort', cancel);
       }
-      if (outcome) throw this.#outcomeError(outcome, signal);
+      if (outcome) throw this.#outcomeError(outcome, signal, batchIndex);
     } finally {
       this.#inFlight--;
       // An aborted wait must not let the next batch start before the previous one has settled.
@@ -113,36 +117,19 @@ export class HistogramCollector {
     }
   }
 
-  #outcomeError(outcome: NativeBatchOutcome, signal: AbortSignal | undefined): unknown {
-    switch (outcome.kind) {
-      case 'aborted':
-        if (this.#disposed && !signal?.aborted) return new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed while the batch was being counted.');
-        return abortError(signal);
-      case 'outOfMemory':
-        return new TrtInt8Error('ERR_BAD_BATCH', 'Out of memory while counting the batch into histograms; nothing of it was counted.', {
-          input: 'tensors',
-          expected: 'histogram buffers that fit in memory',
-          actual: 'allocation failed',
-          fixes: ['Lower maxBins or numBins.', 'Use fewer threads (each thread of a large tensor keeps a partial histogram).'],
-        });
-      case 'tooManyBins': {
-        const limit = outcome.maxBins * outcome.binWidth;
-        return new TrtInt8Error(
-          'ERR_BAD_BATCH',
-          `Tensor "${outcome.tensor}" holds |x| = ${outcome.absMax}, which would grow its histogram to ${outcome.requiredBins} bins of width ${outcome.binWidth}; the batch was not counted.`,
-          {
-            input: outcome.tensor,
-            expected: `max |x| <= ${limit} (maxBins ${outcome.maxBins} x bin width ${outcome.binWidth}, set by the first batch)`,
-            actual: `max |x| = ${outcome.absMax}`,
-            fixes: [
-              'Check this tensor for garbage or extreme outliers in this batch.',
-              'Start with a batch that covers the full range: the first non-zero batch fixes the bin width.',
-              `Allow more bins: new HistogramCollector({ maxBins: ${Math.min(MAX_BINS_LIMIT, Math.ceil(outcome.requiredBins))} }) (entropy calibration slows down quadratically with bins).`,
-            ],
-          },
-        );
-      }
+  #outcomeError(outcome: NativeBatchOutcome, signal: AbortSignal | undefined, batchIndex: number): unknown {
+    if (outcome.kind === 'aborted') {
+      if (this.#disposed && !signal?.aborted) return new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed while the batch was being counted.');
+      return abortError(signal);
     }
+    // outOfMemory (the native collector no longer refuses a wide range: it re-bins).
+    return new TrtInt8Error('ERR_BAD_BATCH', `Out of memory while counting batch ${batchIndex} into histograms; nothing of it was counted.`, {
+      input: 'tensors',
+      expected: 'histogram buffers that fit in memory',
+      actual: 'allocation failed',
+      fixes: ['Lower maxBins or numBins.', 'Use fewer threads (each thread of a large tensor keeps a partial histogram).'],
+      details: { batchIndex },
+    });
   }
 
   /** Copies of the histograms counted so far, by tensor name in first-seen order. */
@@ -178,20 +165,21 @@ export class HistogramCollector {
   }
 }
 
-function validateBatch(tensors: ReadonlyMap<string, Float32Array>): { names: string[]; values: Float32Array[] } {
+function validateBatch(tensors: ReadonlyMap<string, Float32Array>, batchIndex: number): { names: string[]; values: Float32Array[] } {
   if (!(tensors instanceof Map)) {
     throw new TrtInt8Error('ERR_BAD_BATCH', 'HistogramCollector.add expects a Map from tensor name to Float32Array.', {
       input: 'tensors',
       expected: 'Map<string, Float32Array>',
       actual: tensors === null ? 'null' : typeof tensors === 'object' ? Object.prototype.toString.call(tensors) : typeof tensors,
       fixes: ['Wrap a plain object: new Map(Object.entries(values))'],
+      details: { batchIndex },
     });
   }
   const names: string[] = [];
   const values: Float32Array[] = [];
   for (const [name, value] of tensors) {
     if (typeof name !== 'string' || name === '') {
-      throw new TrtInt8Error('ERR_BAD_BATCH', 'Tensor names must be non-empty strings.', { input: 'tensors', expected: 'a non-empty string key', actual: name });
+      throw new TrtInt8Error('ERR_BAD_BATCH', 'Tensor names must be non-empty strings.', { input: 'tensors', expected: 'a non-empty string key', actual: name, details: { batchIndex } });
     }
     if (!(value instanceof Float32Array)) {
       const actual = value === null ? 'null' : typeof value === 'object' ? Object.prototype.toString.call(value) : typeof value;
@@ -200,6 +188,7 @@ function validateBatch(tensors: ReadonlyMap<string, Float32Array>): { names: str
         expected: 'Float32Array',
         actual,
         fixes: ['Convert it first: Float32Array.from(values)', 'Histograms of float16 / int8 tensors need converting to float32.'],
+        details: { batchIndex },
       });
     }
     names.push(name);

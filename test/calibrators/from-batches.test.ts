@@ -19,7 +19,7 @@ async function drain(calibrator: ReturnType<typeof calibratorFromBatches>, signa
 describe('calibratorFromBatches', () => {
   it('iterates an array, with its length as batchCount', async () => {
     const c = calibratorFromBatches([{ x: new Float32Array([1, 2]) }, { x: new Float32Array([3, 4]) }]);
-    expect(c.algorithm).toEqual({ kind: 'entropy2' });
+    expect(c.algorithm).toEqual({ kind: 'auto' }); // the default algorithm
     expect(c.batchCount).toBe(2);
     expect(await drain(c)).toEqual([[1, 2], [3, 4]]);
     expect(await c.getBatch(ctx(5))).toBeNull(); // stays at the end

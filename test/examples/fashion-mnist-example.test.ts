@@ -22,7 +22,7 @@ describe('FashionMnistCalibrator', () => {
     const images = Float32Array.from({ length: 70 * IMAGE_SIZE }, (_, i) => i);
     const calibrator = new FashionMnistCalibrator(images, 32);
     expect(calibrator.batchCount).toBe(3);
-    expect(calibrator.algorithm).toEqual({ kind: 'entropy2' });
+    expect(calibrator.algorithm).toEqual({ kind: 'auto' });
     const signal = new AbortController().signal;
     const shapes: number[][] = [];
     for (let batchIndex = 0; ; batchIndex++) {

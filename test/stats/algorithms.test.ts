@@ -4,7 +4,9 @@ import {
   computeAmax,
   entropyAmax,
   legacyAmax,
+  resampleHistogram,
   minMaxAmax,
+  SEARCH_BINS,
   percentileAmax,
   TrtInt8Error,
   type CalibrationAlgorithm,
@@ -127,16 +129,26 @@ describe('entropyAmax options', () => {
     expect(codeOf(() => entropyAmax(laplace, { unsigned: 'yes' as unknown as boolean }))).toBe('ERR_BAD_OPTION');
   });
 
-  it('refuses work that would take minutes and says which stride would do', () => {
-    const huge: TensorHistogram = { ...laplace, counts: new Float64Array(400_000).fill(1) };
-    try {
-      entropyAmax(huge);
-      expect.unreachable();
-    } catch (error) {
-      expect((error as TrtInt8Error).code).toBe('ERR_BAD_OPTION');
-      expect((error as TrtInt8Error).input).toBe('stride');
-      expect((error as TrtInt8Error).fixes[0]).toMatch(/stride >= \d+/);
-    }
+  it('searches a histogram that grew far past its first range on 2048 re-binned bins', () => {
+    // 400,000 bins of a Laplace sample: the quadratic search on them would take minutes.
+    const data = laplaceArray(500_000, 24);
+    const fine = histogramOf('fine', data, 400_000);
+    const amax = entropyAmax(fine);
+    expect(amax).toBe(entropyAmax(resampleHistogram(fine, SEARCH_BINS)));
+    // The same data collected in the usual 2048 bins gives nearly the same amax.
+    const coarse = entropyAmax(histogramOf('coarse', data));
+    expect(Math.abs(amax - coarse) / coarse).toBeLessThan(0.01);
+  });
+
+  it('re-bins keeping every count, splitting a bin over the bins it overlaps', () => {
+    const h: TensorHistogram = { name: 'r', counts: Float64Array.from([4, 0, 2, 6]), binWidth: 1, min: 0, max: 4, absMax: 4, count: 12, nonFinite: 0 };
+    const r = resampleHistogram(h, 3); // bins of width 4/3
+    expect(r.binWidth).toBeCloseTo(4 / 3, 12);
+    expect(Array.from(r.counts).map((c) => Math.round(c * 1e9) / 1e9)).toEqual([4, 1.333333333, 6.666666667]); // [2,3) splits 2/3 : 1/3 at 8/3
+    const thirds = resampleHistogram({ ...h, counts: Float64Array.from([0, 3, 0, 0]) }, 2); // bins of width 2: [1,2) is inside the first
+    expect(Array.from(thirds.counts)).toEqual([3, 0]);
+    const split = resampleHistogram({ ...h, counts: Float64Array.from([0, 6, 0, 0]), absMax: 3 }, 2); // width 1.5: [1,2) half in each
+    expect(Array.from(split.counts)).toEqual([3, 3]);
   });
 
   it('with startBin = number of bins keeps the whole range', () => {
