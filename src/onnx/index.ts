@@ -25,5 +25,5 @@
 export { OnnxModel, onnx as onnxProto } from './model.js';
 export type { ValueSpec, OnnxNode, ConstantTensor, ModelSource } from './model.js';
 export type { OnnxDType } from './codec.js';
-export { planQuantization, insertQdq, ZERO_CHANNEL_WEIGHT_SCALE, MIN_QDQ_OPSET } from './qdq.js';
-export type { NodeExclusion, PlanOptions, QuantizationPlan, PlannedActivation, PlannedWeight, InsertQdqOptions } from './qdq.js';
+export { planQuantization, insertQdq, ZERO_CHANNEL_WEIGHT_SCALE, MIN_QDQ_OPSET, DEFAULT_PLACEMENT, DEFAULT_MIN_CHANNELS, PLACEMENTS } from './qdq.js';
+export type { NodeExclusion, Placement, PlanOptions, QuantizationPlan, PlannedActivation, PlannedWeight, InsertQdqOptions } from './qdq.js';

@@ -11,7 +11,8 @@ import type { NewNode, OnnxModel } from './model.js';
 import { buildPlan, type PlanOptions, type RewritePlan } from './placement.js';
 
 export { planQuantization } from './placement.js';
-export type { NodeExclusion, PlanOptions, PlannedActivation, PlannedWeight, QuantizationPlan } from './placement.js';
+export { DEFAULT_PLACEMENT, DEFAULT_MIN_CHANNELS, PLACEMENTS } from './placement.js';
+export type { NodeExclusion, Placement, PlanOptions, PlannedActivation, PlannedWeight, QuantizationPlan } from './placement.js';
 
 /** QuantizeLinear with `axis` (per-channel) exists from opset 13; TensorRT needs 13+ for Q/DQ too. */
 export const MIN_QDQ_OPSET = 13;
@@ -83,15 +84,15 @@ function checkFloat32(model: OnnxModel, plan: RewritePlan): void {
   }
 }
 
-/** scale = amax / 127 per planned activation, every amax checked before anything is written. */
-function activationScales(plan: RewritePlan, getAmax: (name: string) => number | undefined): Map<string, number> {
-  const scales = new Map<string, number>();
+/** The amax of every planned activation, each checked (finite, > 0, a scale that is not 0 in float32) before anything is written. */
+function checkedAmax(plan: RewritePlan, getAmax: (name: string) => number | undefined): Map<string, number> {
+  const amax = new Map<string, number>();
   const problems: { tensor: string; amax: unknown }[] = [];
   for (const { tensor } of plan.activations) {
     const value = getAmax(tensor);
     const scale = typeof value === 'number' ? Math.fround(value / INT8_MAX) : NaN;
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || !(scale > 0)) problems.push({ tensor, amax: value });
-    else scales.set(tensor, scale);
+    else amax.set(tensor, value);
   }
   if (problems.length > 0) {
     const first = problems[0]!;
@@ -106,7 +107,17 @@ function activationScales(plan: RewritePlan, getAmax: (name: string) => number |
       details: { tensors: problems.map((p) => p.tensor) },
     });
   }
-  return scales;
+  return amax;
+}
+
+/** scale = amax / 127 per planned activation; the tensors of a scale group share the largest amax of the group. */
+function activationScales(plan: RewritePlan, getAmax: (name: string) => number | undefined): Map<string, number> {
+  const amax = checkedAmax(plan, getAmax);
+  for (const group of plan.scaleGroups) {
+    const shared = Math.max(...group.map((tensor) => amax.get(tensor)!));
+    for (const tensor of group) amax.set(tensor, shared);
+  }
+  return new Map([...amax].map(([tensor, value]) => [tensor, Math.fround(value / INT8_MAX)]));
 }
 
 /** Symmetric int8 scale per channel along `axis` (or one scale when axis is undefined). */
@@ -183,7 +194,7 @@ function writePairs(model: OnnxModel, plan: RewritePlan, scales: ReadonlyMap<str
  */
 export function insertQdq(model: OnnxModel, options: InsertQdqOptions): OnnxModel {
   if (typeof options !== 'object' || options === null) {
-    throw badOption('insertQdq', 'options', '{ amax, exclude?, perChannelWeights? }', options, [], 'insertQdq needs options with an amax map.');
+    throw badOption('insertQdq', 'options', '{ amax, placement?, minChannels?, exclude?, perChannelWeights? }', options, [], 'insertQdq needs options with an amax map.');
   }
   checkOpset(model);
   checkNotQuantized(model);

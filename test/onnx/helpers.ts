@@ -1,6 +1,6 @@
 /** Builds small ONNX models with our own proto API and runs them in onnxruntime-node (CPU). */
 import * as ort from 'onnxruntime-node';
-import { onnxProto as onnx } from '../../src/onnx/index.js';
+import { onnxProto as onnx, type OnnxModel, type QuantizationPlan } from '../../src/onnx/index.js';
 import { makeFloatTensor } from '../../src/onnx/codec.js';
 
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -115,4 +115,15 @@ export function absMax(values: Float32Array): number {
   let m = 0;
   for (const v of values) m = Math.max(m, Math.abs(v));
   return m;
+}
+
+/** Max calibration: the largest |x| each planned activation takes over the calibration batches. */
+export async function calibrateAmax(model: OnnxModel, plan: QuantizationPlan, batches: Record<string, Feed>[]): Promise<Map<string, number>> {
+  const bytes = model.withExtraOutputs(plan.activationNames);
+  const amax = new Map<string, number>();
+  for (const feeds of batches) {
+    const outputs = await runModel(bytes, feeds);
+    for (const name of plan.activationNames) amax.set(name, Math.max(amax.get(name) ?? 0, absMax(outputs.get(name)!)));
+  }
+  return amax;
 }
