@@ -227,6 +227,60 @@ export function tensorToFloat32(tensor: TensorProto, context: ExternalDataContex
   }
 }
 
+/** The largest finite float16 value. */
+export const FLOAT16_MAX = 65504;
+
+const float32Scratch = new Float32Array(1);
+const float32Bits = new Uint32Array(float32Scratch.buffer);
+
+/** The float16 bits nearest to `value` (round half to even; beyond ±65504 gives ±Infinity, NaN stays NaN). */
+export function float32ToFloat16Bits(value: number): number {
+  float32Scratch[0] = value;
+  const bits = float32Bits[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  let mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    // Subnormal float16: shift the mantissa (with its implicit 1) into place, rounding half to even.
+    if (halfExponent < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - halfExponent;
+    let half = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (halfExponent << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // a carry into the exponent is still right
+  return sign | half;
+}
+
+export { float16ToFloat32 };
+
+/**
+ * A float16 tensor (raw_data) holding `values`, finite values beyond the float16 range clamped to ±65504 (a cast
+ * would make them infinite); `clamped` counts them.
+ */
+export function makeFloat16Tensor(name: string, dims: readonly number[], values: Float32Array): { tensor: TensorProto; clamped: number } {
+  const bytes = new Uint8Array(values.length * 2);
+  const view = new DataView(bytes.buffer);
+  let clamped = 0;
+  for (let i = 0; i < values.length; i++) {
+    let v = values[i]!;
+    if (Number.isFinite(v) && Math.abs(v) > FLOAT16_MAX) {
+      v = Math.sign(v) * FLOAT16_MAX;
+      clamped++;
+    }
+    view.setUint16(i * 2, float32ToFloat16Bits(v), true);
+  }
+  return { tensor: { name, dims: [...dims], dataType: DataType.FLOAT16, rawData: bytes }, clamped };
+}
+
 function littleEndianBytes(array: Float32Array | Int8Array): Uint8Array {
   const bytes = new Uint8Array(array.byteLength);
   if (array instanceof Int8Array) {

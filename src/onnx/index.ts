@@ -27,3 +27,5 @@ export type { ValueSpec, OnnxNode, ConstantTensor, ModelSource } from './model.j
 export type { OnnxDType } from './codec.js';
 export { planQuantization, insertQdq, ZERO_CHANNEL_WEIGHT_SCALE, MIN_QDQ_OPSET, DEFAULT_PLACEMENT, DEFAULT_MIN_CHANNELS, PLACEMENTS } from './qdq.js';
 export type { NodeExclusion, Placement, PlanOptions, QuantizationPlan, PlannedActivation, PlannedWeight, InsertQdqOptions } from './qdq.js';
+export { convertToFp16 } from './fp16.js';
+export type { Fp16Options, Fp16Conversion } from './fp16.js';

@@ -13,6 +13,7 @@ import {
   findAttribute,
   intAttribute,
   isDType,
+  makeFloat16Tensor,
   makeFloatTensor,
   makeInt8Tensor,
   readExternal,
@@ -77,6 +78,11 @@ export interface NewNode {
 /** An integer attribute of a node, or `fallback` when the node does not set it. */
 export function nodeIntAttribute(node: OnnxNode, name: string, fallback: number): number {
   return intAttribute(node.proto, name, fallback);
+}
+
+/** True when the node carries a subgraph (If, Loop, Scan): its body may read outer tensors by name. */
+export function nodeHasSubgraph(node: OnnxNode): boolean {
+  return (node.proto.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0);
 }
 
 function nodeProto(node: NewNode): NodeProto {
@@ -377,6 +383,45 @@ export class OnnxModel {
     const input = [...(node.input ?? [])];
     input[slot] = tensor;
     node.input = input;
+  }
+
+  /** Makes node `index` (its position in `nodes`) write `tensor` at output `slot`. */
+  setNodeOutput(index: number, slot: number, tensor: string): void {
+    const node = this.graph.node?.[index];
+    if (!node) throw new RangeError(`setNodeOutput: no node at index ${index}`);
+    const output = [...(node.output ?? [])];
+    output[slot] = tensor;
+    node.output = output;
+  }
+
+  /**
+   * Stores a floating-point constant (initializer or Constant node output) as float16, inside the model (external
+   * data is read in); finite values beyond ±65504 are clamped. Returns how many values were clamped.
+   */
+  convertConstantToFloat16(name: string): number {
+    const values = this.tensorWeights(name);
+    const constant = this.constantTensor(name)!;
+    const { tensor, clamped } = makeFloat16Tensor(name, constant.dims, values);
+    if (constant.source === 'initializer') {
+      this.graph.initializer = (this.graph.initializer ?? []).map((t) => (t.name === name ? tensor : t));
+    } else {
+      const node = (this.graph.node ?? []).find((n) => n.opType === 'Constant' && (n.domain ?? '') === '' && n.output?.[0] === name)!;
+      node.attribute = [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: tensor }];
+    }
+    return clamped;
+  }
+
+  /** Changes the element type `tensor` is declared with (graph inputs, outputs, value_info), where it is declared. */
+  setDeclaredElemType(tensor: string, dtype: 'float16' | 'float32'): void {
+    const elemType = dtype === 'float16' ? DataType.FLOAT16 : DataType.FLOAT;
+    for (const info of [...(this.graph.input ?? []), ...(this.graph.output ?? []), ...(this.graph.valueInfo ?? [])]) {
+      if (info.name === tensor && info.type?.tensorType) info.type.tensorType.elemType = elemType;
+    }
+  }
+
+  /** Adds nodes at the end of the graph (e.g. Casts to graph outputs). */
+  appendNodes(nodes: readonly NewNode[]): void {
+    this.graph.node = [...(this.graph.node ?? []), ...nodes.map(nodeProto)];
   }
 
   /**

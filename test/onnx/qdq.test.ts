@@ -2,7 +2,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import {
   OnnxModel,
   onnxProto,
@@ -11,7 +10,7 @@ import {
   ZERO_CHANNEL_WEIGHT_SCALE,
   type QuantizationPlan,
 } from '../../src/index.js';
-import { absMax, calibrateAmax, cosine, runModel } from './helpers.js';
+import { absMax, calibrateAmax, cosine, readImages, runModel } from './helpers.js';
 import { cnnModel, convTransposeModel, matmulModel, residualModel, type TestModel } from './models.js';
 import { checkWithPythonOnnx, pythonOnnxDir, pythonOnnxMissing } from './python-onnx.js';
 import { caught } from '../caught.js';
@@ -324,13 +323,6 @@ describe('insertQdq', () => {
     expect(checkWithPythonOnnx(files)).toEqual(Object.fromEntries(files.map((f) => [f, ''])));
   });
 });
-
-/** Fashion-MNIST images (idx format, gzip) as normalized [N,1,28,28] float32, as train.py feeds them. */
-function readImages(file: string, count: number): Float32Array {
-  const raw = zlib.gunzipSync(fs.readFileSync(file));
-  const pixels = raw.subarray(16, 16 + count * 784);
-  return Float32Array.from(pixels, (p) => p / 255);
-}
 
 describe('real model: examples/fashion-mnist/model.onnx', () => {
   const modelFile = path.join(repoRoot, 'examples/fashion-mnist/model.onnx');
