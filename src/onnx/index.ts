@@ -25,7 +25,9 @@
 export { OnnxModel, onnx as onnxProto } from './model.js';
 export type { ValueSpec, OnnxNode, ConstantTensor, ModelSource } from './model.js';
 export type { OnnxDType } from './codec.js';
-export { planQuantization, insertQdq, ZERO_CHANNEL_WEIGHT_SCALE, MIN_QDQ_OPSET, DEFAULT_PLACEMENT, DEFAULT_MIN_CHANNELS, PLACEMENTS } from './qdq.js';
-export type { NodeExclusion, Placement, PlanOptions, QuantizationPlan, PlannedActivation, PlannedWeight, InsertQdqOptions } from './qdq.js';
+export { planQuantization, insertQdq, ZERO_CHANNEL_WEIGHT_SCALE, MIN_QDQ_OPSET, checkQuantizable, DEFAULT_PLACEMENT, DEFAULT_MIN_CHANNELS, PLACEMENTS } from './qdq.js';
+export type { QuantizableModel, NodeExclusion, Placement, PlanOptions, QuantizationPlan, PlannedActivation, PlannedWeight, InsertQdqOptions } from './qdq.js';
 export { convertToFp16 } from './fp16.js';
 export type { Fp16Options, Fp16Conversion } from './fp16.js';
+export { upgradeToOpset13 } from './opset.js';
+export type { OpsetUpgrade } from './opset.js';

@@ -80,6 +80,19 @@ export function nodeIntAttribute(node: OnnxNode, name: string, fallback: number)
   return intAttribute(node.proto, name, fallback);
 }
 
+/** An INTS attribute of a node as numbers, or undefined when the node does not set it. */
+export function nodeIntsAttribute(node: OnnxNode, name: string): number[] | undefined {
+  const attribute = findAttribute(node.proto, name);
+  if (!attribute || attribute.type !== onnx.AttributeProto.AttributeType.INTS) return undefined;
+  return (attribute.ints ?? []).map((v, i) => toNumber(v, `${node.name || node.opType}.${name}[${i}]`));
+}
+
+/** A FLOAT attribute of a node, or undefined when the node does not set it. */
+export function nodeFloatAttribute(node: OnnxNode, name: string): number | undefined {
+  const attribute = findAttribute(node.proto, name);
+  return attribute && attribute.type === onnx.AttributeProto.AttributeType.FLOAT ? attribute.f ?? 0 : undefined;
+}
+
 /** True when the node carries a subgraph (If, Loop, Scan): its body may read outer tensors by name. */
 export function nodeHasSubgraph(node: OnnxNode): boolean {
   return (node.proto.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0);
@@ -383,6 +396,39 @@ export class OnnxModel {
     const input = [...(node.input ?? [])];
     input[slot] = tensor;
     node.input = input;
+  }
+
+  /** Removes attribute `name` from node `index` (its position in `nodes`). */
+  removeNodeAttribute(index: number, name: string): void {
+    const node = this.graph.node?.[index];
+    if (!node) throw new RangeError(`removeNodeAttribute: no node at index ${index}`);
+    node.attribute = (node.attribute ?? []).filter((a) => a.name !== name);
+  }
+
+  /** Sets the version of the opset imported for a domain ('' = the default ONNX domain), adding the import if missing. */
+  setOpsetVersion(domain: string, version: number): void {
+    const imports = this.proto.opsetImport ?? [];
+    const entry = imports.find((o) => ((o.domain ?? '') === 'ai.onnx' ? '' : o.domain ?? '') === domain);
+    if (entry) entry.version = version;
+    else this.proto.opsetImport = [...imports, { domain, version }];
+  }
+
+  /** Raises the IR version to `version` when it is lower (a newer opset needs a newer IR); returns the old one. */
+  raiseIrVersion(version: number): number {
+    const old = toNumber(this.proto.irVersion, 'ir_version');
+    if (old < version) this.proto.irVersion = version;
+    return old;
+  }
+
+  /** Adds an int64 initializer (e.g. the axes an op takes as an input from some opset on). */
+  addInt64Initializer(name: string, dims: readonly number[], values: readonly number[]): void {
+    this.graph.initializer = [...(this.graph.initializer ?? []), { name, dims: [...dims], dataType: DataType.INT64, int64Data: [...values] }];
+  }
+
+  /** The declared shape of a tensor (graph input, output or value_info; -1 for dynamic dims), if declared. */
+  declaredShape(tensor: string): readonly number[] | undefined {
+    const info = [...(this.graph.input ?? []), ...(this.graph.valueInfo ?? []), ...(this.graph.output ?? [])].find((i) => i.name === tensor);
+    return info ? valueSpec(info).shape : undefined;
   }
 
   /** Makes node `index` (its position in `nodes`) write `tensor` at output `slot`. */

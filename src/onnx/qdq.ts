@@ -8,14 +8,15 @@ import { product } from '../core/tensor.js';
 import { TrtInt8Error } from '../core/errors.js';
 import { badOption } from '../core/is.js';
 import type { NewNode, OnnxModel } from './model.js';
-import { buildPlan, type PlanOptions, type RewritePlan } from './placement.js';
+import type { PlanOptions, RewritePlan } from './placement.js';
+import { prepareQuantization } from './quantizable.js';
 
 export { planQuantization } from './placement.js';
 export { DEFAULT_PLACEMENT, DEFAULT_MIN_CHANNELS, PLACEMENTS } from './placement.js';
 export type { NodeExclusion, Placement, PlanOptions, PlannedActivation, PlannedWeight, QuantizationPlan } from './placement.js';
 
-/** QuantizeLinear with `axis` (per-channel) exists from opset 13; TensorRT needs 13+ for Q/DQ too. */
-export const MIN_QDQ_OPSET = 13;
+export { MIN_QDQ_OPSET, checkQuantizable } from './quantizable.js';
+export type { QuantizableModel } from './quantizable.js';
 
 /**
  * Scale used for a weight channel that is all zeros (max |w| = 0): any positive scale dequantizes
@@ -37,51 +38,6 @@ function amaxLookup(amax: InsertQdqOptions['amax']): (name: string) => number | 
     return (name) => (Object.prototype.hasOwnProperty.call(record, name) ? record[name] : undefined);
   }
   throw badOption('insertQdq', 'amax', 'Map<string, number>', typeof amax, [], 'insertQdq needs options.amax: a Map (or object) from tensor name to amax.');
-}
-
-function checkOpset(model: OnnxModel): void {
-  const opset = model.opsetVersion('');
-  if (opset === undefined || opset < MIN_QDQ_OPSET) {
-    throw new TrtInt8Error('ERR_BAD_MODEL', `${model.displayName}: Q/DQ needs the default ONNX opset ${MIN_QDQ_OPSET} or newer (per-channel QuantizeLinear; TensorRT explicit quantization).`, {
-      input: model.displayName,
-      expected: `opset >= ${MIN_QDQ_OPSET}`,
-      actual: opset ?? 'no default-domain opset import',
-      fixes: [
-        `Re-export the model with opset >= ${MIN_QDQ_OPSET} (torch.onnx.export(..., opset_version=17)).`,
-        'Or convert it: onnx.version_converter.convert_version(model, 17).',
-      ],
-    });
-  }
-}
-
-function checkNotQuantized(model: OnnxModel): void {
-  const existing = model.nodes.filter((n) => n.domain === '' && (n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear'));
-  if (existing.length > 0) {
-    throw new TrtInt8Error('ERR_BAD_MODEL', `${model.displayName} already has ${existing.length} QuantizeLinear/DequantizeLinear node(s); quantizing it again would stack Q/DQ pairs.`, {
-      input: model.displayName,
-      expected: 'an FP32 model without Q/DQ nodes',
-      actual: existing.slice(0, 5).map((n) => n.name || n.opType),
-      fixes: ['Pass the original FP32 model.'],
-    });
-  }
-}
-
-/** QuantizeLinear before opset 19 takes float32 (or int32) input with a float32 scale: FP16 models are refused. */
-function checkFloat32(model: OnnxModel, plan: RewritePlan): void {
-  const elemTypes = model.elemTypes();
-  const notFloat32 = [...plan.activationNames, ...plan.weights.map((w) => w.tensor)].filter((t) => {
-    const dtype = elemTypes.get(t);
-    return dtype !== undefined && dtype !== 'float32';
-  });
-  if (notFloat32.length > 0) {
-    const first = notFloat32[0]!;
-    throw new TrtInt8Error('ERR_BAD_MODEL', `${model.displayName}: tensor "${first}" to quantize is ${elemTypes.get(first)!}, not float32.`, {
-      input: first,
-      expected: 'float32 activations and weights',
-      actual: notFloat32.slice(0, 10).map((t) => `${t}: ${elemTypes.get(t)!}`),
-      fixes: ['Export the model in FP32 (TensorRT picks FP16/INT8 kernels itself), or exclude the nodes that read these tensors.'],
-    });
-  }
 }
 
 /** The amax of every planned activation, each checked (finite, > 0, a scale that is not 0 in float32) before anything is written. */
@@ -188,21 +144,20 @@ function writePairs(model: OnnxModel, plan: RewritePlan, scales: ReadonlyMap<str
 /**
  * A new model with QuantizeLinear/DequantizeLinear pairs inserted per planQuantization(): one pair
  * per activation tensor (shared by all quantized consumers; other consumers keep the FP32 tensor),
- * weights as FP32 constant -> Q -> DQ (TensorRT folds the Q into INT8 weights). Errors: opset < 13
- * or a model that already has Q/DQ nodes (ERR_BAD_MODEL); an activation without a finite, positive
- * amax (ERR_BAD_OPTION naming the tensor).
+ * weights as FP32 constant -> Q -> DQ (TensorRT folds the Q into INT8 weights). A model below opset 13
+ * is upgraded to 13 where that is safe, else gets per-tensor weight scales (see checkQuantizable). Errors:
+ * a model that cannot be quantized or already has Q/DQ nodes (ERR_BAD_MODEL); an activation without a
+ * finite, positive amax (ERR_BAD_OPTION naming the tensor).
  */
 export function insertQdq(model: OnnxModel, options: InsertQdqOptions): OnnxModel {
   if (typeof options !== 'object' || options === null) {
     throw badOption('insertQdq', 'options', '{ amax, placement?, minChannels?, exclude?, perChannelWeights? }', options, [], 'insertQdq needs options with an amax map.');
   }
-  checkOpset(model);
-  checkNotQuantized(model);
   const getAmax = amaxLookup(options.amax);
-  const plan = buildPlan(model, options);
-  checkFloat32(model, plan);
+  const prepared = prepareQuantization(model, options);
+  const plan = prepared.plan;
   const scales = activationScales(plan, getAmax);
-  const result = model.clone();
+  const result = prepared.model === model ? model.clone() : prepared.model;
   writePairs(result, plan, scales);
   return result;
 }

@@ -268,11 +268,11 @@ describe('insertQdq', () => {
     expect(opCount(insertQdq(model, { amax: { ...good, unrelated: 1 } }), 'QuantizeLinear')).toBe(5);
   });
 
-  it('opset < 13: ERR_BAD_MODEL with the fix; a model that already has Q/DQ: ERR_BAD_MODEL', () => {
-    const old = OnnxModel.fromBytes(cnnModel({ opset: 12 }).bytes);
+  it('opset < 10 (no upgrade, no QuantizeLinear): ERR_BAD_MODEL with the fix; a model that already has Q/DQ: ERR_BAD_MODEL', () => {
+    const old = OnnxModel.fromBytes(cnnModel({ opset: 9 }).bytes);
     const error = caught(() => insertQdq(old, { amax: { input: 1, relu1: 1, flat: 1 } }));
     expect(error.code).toBe('ERR_BAD_MODEL');
-    expect(error.actual).toBe(12);
+    expect(error.actual).toBe(9);
     expect(error.fixes.join(' ')).toMatch(/opset/);
     const once = insertQdq(OnnxModel.fromBytes(cnnModel().bytes), { amax: { input: 1, relu1: 1, flat: 1 } });
     expect(caught(() => insertQdq(once, { amax: { input: 1, relu1: 1, flat: 1 } })).code).toBe('ERR_BAD_MODEL');
