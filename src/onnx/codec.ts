@@ -93,6 +93,29 @@ function badTensor(tensorName: string, message: string, options: { expected?: un
   return new TrtInt8Error('ERR_BAD_MODEL', `Tensor "${tensorName}": ${message}`, { input: tensorName, ...options });
 }
 
+/** True when `child` is `parent` or lies below it (both absolute, normalized). */
+function isWithin(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/**
+ * The real path of `file` (symbolic links resolved) when it lies inside the real model folder; ERR_BAD_MODEL when a
+ * link leads outside it. A missing file throws the fs error (ENOENT), reported by the caller.
+ */
+function insideRealFolder(baseDir: string, file: string, tensorName: string, location: string): string {
+  const realFile = fs.realpathSync(file);
+  const realBase = fs.realpathSync(baseDir);
+  if (!isWithin(realBase, realFile)) {
+    throw badTensor(tensorName, `external data location "${location}" leads through a symbolic link to ${realFile}, outside the model folder.`, {
+      expected: `a file inside ${realBase}`,
+      actual: realFile,
+      fixes: ['Copy the data file into the model folder instead of linking to it, or load the model from the folder the data lives in.'],
+    });
+  }
+  return realFile;
+}
+
 /** The bytes of a tensor stored in an external file, checked against the file's size. */
 export function readExternal(tensor: TensorProto, context: ExternalDataContext): Uint8Array {
   const name = tensor.name ?? '';
@@ -116,7 +139,9 @@ export function readExternal(tensor: TensorProto, context: ExternalDataContext):
   const lengthEntry = entries.get('length');
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
+    // The path string stays inside; a symbolic link on the way may not: check where it really leads.
+    const realFile = insideRealFolder(context.baseDir, file, name, location);
+    fd = fs.openSync(realFile, 'r');
     const size = fs.fstatSync(fd).size;
     const length = lengthEntry === undefined ? size - offset : Number(lengthEntry);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
