@@ -20,6 +20,11 @@
  * const amax = new Map([['input', 2.64], ['/layer1/Relu_output_0', 6.1] ]);
  * const qdq = insertQdq(model, { amax, exclude: { opTypes: ['MatMul'], names: ['/head/Gemm'] } });
  * await qdq.save('model.qdq.onnx');                       // atomic write
+ *
+ * // Before calibrating: can it be quantized (opset, dtypes, options)? Older opsets are upgraded or get per-tensor weights.
+ * const ready = checkQuantizable(model, { placement: 'tensorrt' });   // ready.model, ready.plan, ready.notes
+ * // TensorRT-aware placement, then FP16 outside the INT8 regions for a strongly typed build.
+ * const fast = convertToFp16(insertQdq(model, { amax, placement: 'tensorrt' })).model;
  * ```
  */
 export { OnnxModel, onnx as onnxProto } from './model.js';

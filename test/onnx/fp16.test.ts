@@ -4,7 +4,7 @@ import path from 'node:path';
 import { OnnxModel, convertToFp16, insertQdq, planQuantization, onnxProto as onnx, type PlanOptions } from '../../src/index.js';
 import { float16ToFloat32, float32ToFloat16Bits } from '../../src/onnx/codec.js';
 import { argmaxRows, buildModel, calibrateAmax, cosine, initializer, node, readImages, runModel, valueInfo } from './helpers.js';
-import { residual16Model } from './models.js';
+import { residual16Model, sideOutputModel } from './models.js';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const F16 = onnx.TensorProto.DataType.FLOAT16;
@@ -101,6 +101,24 @@ describe('convertToFp16', () => {
     expect(up.every(Number.isFinite)).toBe(true);
     const ratio = up[0]! / reference.get('up')![0]!;
     expect(ratio).toBeCloseTo(0.65504, 2);
+  });
+
+  it('a graph output that other nodes also read: renamed in FP16 for them, cast back to float32 under its own name', async () => {
+    const test = sideOutputModel(); // conv1 -> relu (features: an output, read by conv2) -> conv2 -> out
+    const model = OnnxModel.fromBytes(test.bytes);
+    const { model: fp16 } = convertToFp16(model, { keepFloat32: { names: ['conv2'] } });
+    const producers = fp16.producers();
+    expect(producers.get('features')!.opType).toBe('Cast');
+    const renamed = producers.get('features')!.inputs[0]!;
+    expect(fp16.elemTypes().get(renamed)).toBe('float16');
+    // conv2 stays float32: it reads the FP16 tensor through a Cast of its own, placed before it.
+    const conv2Input = nodeNamed(fp16, 'conv2').inputs[0]!;
+    expect(producers.get(conv2Input)!).toMatchObject({ opType: 'Cast', inputs: [renamed] });
+    expect(fp16.outputs()).toEqual(model.outputs());
+    const feeds = test.feeds(2, 4);
+    const reference = await runModel(test.bytes, feeds);
+    const converted = await runModel(fp16.toBytes(), feeds);
+    for (const name of ['features', 'out']) expect(cosine(reference.get(name)!, converted.get(name)!)).toBeGreaterThan(0.9999);
   });
 
   it('keepFloat32 keeps named nodes in float32', () => {
