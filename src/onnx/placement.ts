@@ -234,21 +234,34 @@ function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExc
   }
 }
 
+/** Longest path (in nodes) from a graph input or constant to each tensor: how deep in a branch it lies. */
+function tensorDepths(nodes: readonly OnnxNode[]): Map<string, number> {
+  const depth = new Map<string, number>();
+  for (const node of nodes) {
+    const d = 1 + Math.max(0, ...node.inputs.map((i) => depth.get(i) ?? 0));
+    for (const output of node.outputs) if (output) depth.set(output, d);
+  }
+  return depth;
+}
+
 /**
- * 'tensorrt' rule 2: a residual Add fuses into the quantized weighted layer behind one input (the later one when
- * both qualify); the other input, the skip connection, gets the Q/DQ so the fused layer reads it in INT8.
+ * 'tensorrt' rule 2: a residual Add fuses into the quantized weighted layer behind one input; the other input, the
+ * skip connection, gets the Q/DQ so the fused layer reads it in INT8. When both inputs qualify (a shortcut with its
+ * own Conv), the Add fuses into the deeper branch, the main path, as Model-Optimizer decides it.
  */
 function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  const depth = tensorDepths(nodes);
   for (const node of nodes) {
     if (node.domain !== '' || node.opType !== 'Add') continue;
     const [a, b] = node.inputs;
     if (!a || !b || a === b || index.constants.has(a) || index.constants.has(b)) continue;
-    const fusedInto = [a, b].map((t) => {
+    const fusable = [a, b].map((t) => {
       const layer = weightedLayerBehind(t, index);
-      return layer && builder.isQuantized(layer) ? layer.index : -1;
+      return layer !== undefined && builder.isQuantized(layer);
     });
-    if (fusedInto[0] === -1 && fusedInto[1] === -1) continue;
-    const residualSlot = fusedInto[0]! > fusedInto[1]! ? 1 : 0;
+    if (!fusable[0] && !fusable[1]) continue;
+    const fusedSlot = fusable[0] && fusable[1] ? ((depth.get(b) ?? 0) > (depth.get(a) ?? 0) ? 1 : 0) : fusable[0] ? 0 : 1;
+    const residualSlot = 1 - fusedSlot;
     if (!isQuantizableActivation(node.inputs[residualSlot], index)) continue;
     if (isExcluded(node)) builder.excludedNodes.push(node);
     else builder.quantizeInput(node, residualSlot);

@@ -243,3 +243,31 @@ export function sideOutputModel(): TestModel {
     feeds: imageFeeds('input', [16, 6, 6]),
   };
 }
+
+/**
+ * A downsampling ResNet block: main path input -> convA -> Relu -> convB (b); shortcut input -> convS (s), listed
+ * after the main path; Add(s, b) -> out. Both Add inputs come from Convs.
+ */
+export function shortcutConvModel(): TestModel {
+  const weights = weightSet([
+    ['convA.weight', [16, 16, 3, 3], 81, 0.15],
+    ['convB.weight', [16, 16, 3, 3], 82, 0.15],
+    ['convS.weight', [16, 16, 1, 1], 83, 0.3],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+        node('Conv', ['ra', 'convB.weight'], ['b'], conv3x3, 'convB'),
+        node('Conv', ['input', 'convS.weight'], ['s'], { kernel_shape: [1, 1] }, 'convS'),
+        node('Add', ['s', 'b'], ['out'], {}, 'residual_add'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { calibrateAmax, cosine, runModel } from './helpers.js';
-import { cnnModel, concatModel, maxPoolModel, residual16Model, sideOutputModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, maxPoolModel, residual16Model, shortcutConvModel, sideOutputModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -54,6 +54,15 @@ describe("placement: 'tensorrt'", () => {
     const original = planQuantization(OnnxModel.fromBytes(test.bytes));
     expect(original.activationNames).toEqual(['input', 'r1', 'c2', 'block_out']);
     expect(original.scaleGroups).toEqual([]);
+  });
+
+  it('residual block with a shortcut Conv: the Add fuses into the deeper main path, the shortcut output gets the Q/DQ', async () => {
+    const test = shortcutConvModel();
+    const { plan, qdq } = await quantize(test);
+    expect(plan.activationNames).toEqual(['input', 'ra', 's']);
+    expect(inputsOf(qdq, 'residual_add')).toEqual([dequantizedName(qdq, 's'), 'b']);
+    expect(quantizedTensors(qdq).has('b')).toBe(false);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
   });
 
   it('Concat: every input and the output share one scale (the largest amax), so TensorRT needs no requantize', async () => {
