@@ -53,7 +53,7 @@ function keepPredicate(keep: NodeExclusion | undefined): (node: OnnxNode) => boo
 /** Tensors whose values depend on the graph inputs' values (not only on shapes or constants). */
 function dataDependentTensors(model: OnnxModel, nodes: readonly OnnxNode[]): Set<string> {
   const constants = model.constantNames();
-  const dependent = new Set(model.inputs().map((i) => i.name).filter((name) => !constants.has(name)));
+  const dependent = new Set([...model.inputNames()].filter((name) => !constants.has(name)));
   for (const node of nodes) {
     if (shapeOps.has(node.opType) || !node.inputs.some((i) => dependent.has(i))) continue;
     for (const output of node.outputs) if (output) dependent.add(output);
@@ -128,7 +128,7 @@ class TypeBoundary {
 /** Float constants every float reader of which runs in float16 (and not in a float32 slot): stored as float16. */
 function constantsToConvert(model: OnnxModel, fp16: ReadonlySet<number>, elemTypes: ReadonlyMap<string, string>): string[] {
   const consumers = model.consumers();
-  const graphInputs = new Set((model.graph.input ?? []).map((i) => i.name ?? ''));
+  const graphInputs = model.inputNames();
   return [...model.constantNames()].filter((name) => {
     if (elemTypes.get(name) !== 'float32' || graphInputs.has(name)) return false;
     const readers = consumers.get(name) ?? [];

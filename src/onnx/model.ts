@@ -350,6 +350,11 @@ export class OnnxModel {
     return consumers;
   }
 
+  /** Names of the graph inputs, initializers listed as inputs included (inputs() gives the ones a caller feeds). */
+  inputNames(): Set<string> {
+    return new Set((this.graph.input ?? []).map((i) => i.name ?? ''));
+  }
+
   /** Names of the graph outputs. */
   outputNames(): Set<string> {
     return new Set((this.graph.output ?? []).map((o) => o.name ?? ''));
