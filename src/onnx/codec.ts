@@ -92,6 +92,29 @@ function badTensor(tensorName: string, message: string, options: { expected?: un
   return new TrtInt8Error('ERR_BAD_MODEL', `Tensor "${tensorName}": ${message}`, { input: tensorName, ...options });
 }
 
+/** True when `child` is `parent` or lies below it (both absolute, normalized). */
+function isWithin(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/**
+ * The real path of `file` (symbolic links resolved) when it lies inside the real model folder; ERR_BAD_MODEL when a
+ * link leads outside it. A missing file throws the fs error (ENOENT), reported by the caller.
+ */
+function insideRealFolder(baseDir: string, file: string, tensorName: string, location: string): string {
+  const realFile = fs.realpathSync(file);
+  const realBase = fs.realpathSync(baseDir);
+  if (!isWithin(realBase, realFile)) {
+    throw badTensor(tensorName, `external data location "${location}" leads through a symbolic link to ${realFile}, outside the model folder.`, {
+      expected: `a file inside ${realBase}`,
+      actual: realFile,
+      fixes: ['Copy the data file into the model folder instead of linking to it, or load the model from the folder the data lives in.'],
+    });
+  }
+  return realFile;
+}
+
 /** The bytes of a tensor stored in an external file, checked against the file's size. */
 export function readExternal(tensor: TensorProto, context: ExternalDataContext): Uint8Array {
   const name = tensor.name ?? '';
@@ -115,7 +138,9 @@ export function readExternal(tensor: TensorProto, context: ExternalDataContext):
   const lengthEntry = entries.get('length');
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
+    // The path string stays inside; a symbolic link on the way may not: check where it really leads.
+    const realFile = insideRealFolder(context.baseDir, file, name, location);
+    fd = fs.openSync(realFile, 'r');
     const size = fs.fstatSync(fd).size;
     const length = lengthEntry === undefined ? size - offset : Number(lengthEntry);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
@@ -224,6 +249,60 @@ export function tensorToFloat32(tensor: TensorProto, context: ExternalDataContex
         actual: elemTypeName(dataType),
       });
   }
+}
+
+/** The largest finite float16 value. */
+export const FLOAT16_MAX = 65504;
+
+const float32Scratch = new Float32Array(1);
+const float32Bits = new Uint32Array(float32Scratch.buffer);
+
+/** The float16 bits nearest to `value` (round half to even; beyond ±65504 gives ±Infinity, NaN stays NaN). */
+export function float32ToFloat16Bits(value: number): number {
+  float32Scratch[0] = value;
+  const bits = float32Bits[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  let mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    // Subnormal float16: shift the mantissa (with its implicit 1) into place, rounding half to even.
+    if (halfExponent < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - halfExponent;
+    let half = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (halfExponent << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // a carry into the exponent is still right
+  return sign | half;
+}
+
+export { float16ToFloat32 };
+
+/**
+ * A float16 tensor (raw_data) holding `values`, finite values beyond the float16 range clamped to ±65504 (a cast
+ * would make them infinite); `clamped` counts them.
+ */
+export function makeFloat16Tensor(name: string, dims: readonly number[], values: Float32Array): { tensor: TensorProto; clamped: number } {
+  const bytes = new Uint8Array(values.length * 2);
+  const view = new DataView(bytes.buffer);
+  let clamped = 0;
+  for (let i = 0; i < values.length; i++) {
+    let v = values[i]!;
+    if (Number.isFinite(v) && Math.abs(v) > FLOAT16_MAX) {
+      v = Math.sign(v) * FLOAT16_MAX;
+      clamped++;
+    }
+    view.setUint16(i * 2, float32ToFloat16Bits(v), true);
+  }
+  return { tensor: { name, dims: [...dims], dataType: DataType.FLOAT16, rawData: bytes }, clamped };
 }
 
 function littleEndianBytes(array: Float32Array | Int8Array): Uint8Array {

@@ -20,10 +20,19 @@
  * const amax = new Map([['input', 2.64], ['/layer1/Relu_output_0', 6.1] ]);
  * const qdq = insertQdq(model, { amax, exclude: { opTypes: ['MatMul'], names: ['/head/Gemm'] } });
  * await qdq.save('model.qdq.onnx');                       // atomic write
+ *
+ * // Before calibrating: can it be quantized (opset, dtypes, options)? Older opsets are upgraded or get per-tensor weights.
+ * const ready = checkQuantizable(model, { placement: 'tensorrt' });   // ready.model, ready.plan, ready.notes
+ * // TensorRT-aware placement, then FP16 outside the INT8 regions for a strongly typed build.
+ * const fast = convertToFp16(insertQdq(model, { amax, placement: 'tensorrt' })).model;
  * ```
  */
 export { OnnxModel, onnx as onnxProto } from './model.js';
 export type { ValueSpec, OnnxNode, ConstantTensor, ModelSource } from './model.js';
 export type { OnnxDType } from './codec.js';
-export { planQuantization, insertQdq, ZERO_CHANNEL_WEIGHT_SCALE, MIN_QDQ_OPSET } from './qdq.js';
-export type { NodeExclusion, PlanOptions, QuantizationPlan, PlannedActivation, PlannedWeight, InsertQdqOptions } from './qdq.js';
+export { planQuantization, insertQdq, ZERO_CHANNEL_WEIGHT_SCALE, MIN_QDQ_OPSET, checkQuantizable, DEFAULT_PLACEMENT, DEFAULT_MIN_CHANNELS, PLACEMENTS } from './qdq.js';
+export type { QuantizableModel, NodeExclusion, Placement, PlanOptions, QuantizationPlan, PlannedActivation, PlannedWeight, InsertQdqOptions } from './qdq.js';
+export { convertToFp16 } from './fp16.js';
+export type { Fp16Options, Fp16Conversion } from './fp16.js';
+export { upgradeToOpset13 } from './opset.js';
+export type { OpsetUpgrade } from './opset.js';

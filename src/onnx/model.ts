@@ -11,7 +11,11 @@ import {
   elemTypeName,
   encodeModel,
   findAttribute,
+  intAttribute,
   isDType,
+  makeFloat16Tensor,
+  makeFloatTensor,
+  makeInt8Tensor,
   readExternal,
   tensorDims,
   tensorToFloat32,
@@ -60,6 +64,44 @@ export interface ConstantTensor {
 }
 
 export type ModelSource = string | Uint8Array;
+
+/** A node for a rewrite to add, described without protobuf. */
+export interface NewNode {
+  readonly name: string;
+  readonly opType: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** Integer attributes (e.g. `axis`). */
+  readonly intAttributes?: Readonly<Record<string, number>>;
+}
+
+/** An integer attribute of a node, or `fallback` when the node does not set it. */
+export function nodeIntAttribute(node: OnnxNode, name: string, fallback: number): number {
+  return intAttribute(node.proto, name, fallback);
+}
+
+/** An INTS attribute of a node as numbers, or undefined when the node does not set it. */
+export function nodeIntsAttribute(node: OnnxNode, name: string): number[] | undefined {
+  const attribute = findAttribute(node.proto, name);
+  if (!attribute || attribute.type !== onnx.AttributeProto.AttributeType.INTS) return undefined;
+  return (attribute.ints ?? []).map((v, i) => toNumber(v, `${node.name || node.opType}.${name}[${i}]`));
+}
+
+/** A FLOAT attribute of a node, or undefined when the node does not set it. */
+export function nodeFloatAttribute(node: OnnxNode, name: string): number | undefined {
+  const attribute = findAttribute(node.proto, name);
+  return attribute && attribute.type === onnx.AttributeProto.AttributeType.FLOAT ? attribute.f ?? 0 : undefined;
+}
+
+/** True when the node carries a subgraph (If, Loop, Scan): its body may read outer tensors by name. */
+export function nodeHasSubgraph(node: OnnxNode): boolean {
+  return (node.proto.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0);
+}
+
+function nodeProto(node: NewNode): NodeProto {
+  const attribute = Object.entries(node.intAttributes ?? {}).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }));
+  return { name: node.name, opType: node.opType, input: [...node.inputs], output: [...node.outputs], attribute };
+}
 
 function valueSpec(info: ValueInfoProto): ValueSpec {
   const name = info.name ?? '';
@@ -281,6 +323,175 @@ export class OnnxModel {
     for (const node of this.graph.node ?? []) for (const o of node.output ?? []) if (o) names.add(o);
     names.delete('');
     return names;
+  }
+
+  /** Names of the constant tensors: initializers and outputs of Constant nodes. */
+  constantNames(): Set<string> {
+    const names = this.initializerNames();
+    for (const node of this.graph.node ?? []) {
+      if (node.opType === 'Constant' && (node.domain ?? '') === '' && node.output?.[0]) names.add(node.output[0]);
+    }
+    return names;
+  }
+
+  /** The node that produces each tensor of the main graph. */
+  producers(): Map<string, OnnxNode> {
+    const producer = new Map<string, OnnxNode>();
+    for (const node of this.nodes) for (const output of node.outputs) if (output) producer.set(output, node);
+    return producer;
+  }
+
+  /** The nodes that read each tensor of the main graph, in graph order. */
+  consumers(): Map<string, OnnxNode[]> {
+    const consumers = new Map<string, OnnxNode[]>();
+    for (const node of this.nodes) {
+      for (const input of new Set(node.inputs)) if (input) consumers.set(input, [...(consumers.get(input) ?? []), node]);
+    }
+    return consumers;
+  }
+
+  /** Names of the graph inputs, initializers listed as inputs included (inputs() gives the ones a caller feeds). */
+  inputNames(): Set<string> {
+    return new Set((this.graph.input ?? []).map((i) => i.name ?? ''));
+  }
+
+  /** Names of the graph outputs. */
+  outputNames(): Set<string> {
+    return new Set((this.graph.output ?? []).map((o) => o.name ?? ''));
+  }
+
+  /** Position of each tensor in graph order: graph inputs first, then node outputs as their producers appear. */
+  tensorOrder(): Map<string, number> {
+    const order = new Map<string, number>();
+    for (const info of this.graph.input ?? []) order.set(info.name ?? '', order.size);
+    for (const node of this.graph.node ?? []) for (const o of node.output ?? []) if (!order.has(o)) order.set(o, order.size);
+    return order;
+  }
+
+  /** The element type of each tensor whose type can be told (declared, or propagated through the nodes). */
+  elemTypes(): Map<string, OnnxDType> {
+    return new Map([...inferElemTypes(this.graph)].map(([name, elemType]) => [name, elemTypeName(elemType)]));
+  }
+
+  /**
+   * A function that returns names unused by any tensor, node or value_info of this model (`base`, else `base_1`, ...),
+   * remembering the names it has handed out.
+   */
+  nameAllocator(): (base: string) => string {
+    const taken = new Set<string>([...this.tensorNames(), ...(this.graph.node ?? []).map((n) => n.name ?? '')]);
+    for (const info of [...(this.graph.output ?? []), ...(this.graph.valueInfo ?? [])]) taken.add(info.name ?? '');
+    return (base) => {
+      let name = base;
+      for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+      taken.add(name);
+      return name;
+    };
+  }
+
+  /** Adds an initializer (float32 or int8 values, stored as raw_data as exporters write them). */
+  addInitializer(name: string, dims: readonly number[], values: Float32Array | Int8Array): void {
+    const tensor = values instanceof Int8Array ? makeInt8Tensor(name, dims, values) : makeFloatTensor(name, dims, values);
+    this.graph.initializer = [...(this.graph.initializer ?? []), tensor];
+  }
+
+  /** Makes node `index` (its position in `nodes`) read `tensor` at input `slot`. */
+  setNodeInput(index: number, slot: number, tensor: string): void {
+    const node = this.graph.node?.[index];
+    if (!node) throw new RangeError(`setNodeInput: no node at index ${index}`);
+    const input = [...(node.input ?? [])];
+    input[slot] = tensor;
+    node.input = input;
+  }
+
+  /** Removes attribute `name` from node `index` (its position in `nodes`). */
+  removeNodeAttribute(index: number, name: string): void {
+    const node = this.graph.node?.[index];
+    if (!node) throw new RangeError(`removeNodeAttribute: no node at index ${index}`);
+    node.attribute = (node.attribute ?? []).filter((a) => a.name !== name);
+  }
+
+  /** Sets the version of the opset imported for a domain ('' = the default ONNX domain), adding the import if missing. */
+  setOpsetVersion(domain: string, version: number): void {
+    const imports = this.proto.opsetImport ?? [];
+    const entry = imports.find((o) => ((o.domain ?? '') === 'ai.onnx' ? '' : o.domain ?? '') === domain);
+    if (entry) entry.version = version;
+    else this.proto.opsetImport = [...imports, { domain, version }];
+  }
+
+  /** Raises the IR version to `version` when it is lower (a newer opset needs a newer IR); returns the old one. */
+  raiseIrVersion(version: number): number {
+    const old = toNumber(this.proto.irVersion, 'ir_version');
+    if (old < version) this.proto.irVersion = version;
+    return old;
+  }
+
+  /** Adds an int64 initializer (e.g. the axes an op takes as an input from some opset on). */
+  addInt64Initializer(name: string, dims: readonly number[], values: readonly number[]): void {
+    this.graph.initializer = [...(this.graph.initializer ?? []), { name, dims: [...dims], dataType: DataType.INT64, int64Data: [...values] }];
+  }
+
+  /** The declared shape of a tensor (graph input, output or value_info; -1 for dynamic dims), if declared. */
+  declaredShape(tensor: string): readonly number[] | undefined {
+    const info = [...(this.graph.input ?? []), ...(this.graph.valueInfo ?? []), ...(this.graph.output ?? [])].find((i) => i.name === tensor);
+    return info ? valueSpec(info).shape : undefined;
+  }
+
+  /** Makes node `index` (its position in `nodes`) write `tensor` at output `slot`. */
+  setNodeOutput(index: number, slot: number, tensor: string): void {
+    const node = this.graph.node?.[index];
+    if (!node) throw new RangeError(`setNodeOutput: no node at index ${index}`);
+    const output = [...(node.output ?? [])];
+    output[slot] = tensor;
+    node.output = output;
+  }
+
+  /**
+   * Stores a floating-point constant (initializer or Constant node output) as float16, inside the model (external
+   * data is read in); finite values beyond ±65504 are clamped. Returns how many values were clamped.
+   */
+  convertConstantToFloat16(name: string): number {
+    const values = this.tensorWeights(name);
+    const constant = this.constantTensor(name)!;
+    const { tensor, clamped } = makeFloat16Tensor(name, constant.dims, values);
+    if (constant.source === 'initializer') {
+      this.graph.initializer = (this.graph.initializer ?? []).map((t) => (t.name === name ? tensor : t));
+    } else {
+      const node = (this.graph.node ?? []).find((n) => n.opType === 'Constant' && (n.domain ?? '') === '' && n.output?.[0] === name)!;
+      node.attribute = [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: tensor }];
+    }
+    return clamped;
+  }
+
+  /** Changes the element type `tensor` is declared with (graph inputs, outputs, value_info), where it is declared. */
+  setDeclaredElemType(tensor: string, dtype: 'float16' | 'float32'): void {
+    const elemType = dtype === 'float16' ? DataType.FLOAT16 : DataType.FLOAT;
+    for (const info of [...(this.graph.input ?? []), ...(this.graph.output ?? []), ...(this.graph.valueInfo ?? [])]) {
+      if (info.name === tensor && info.type?.tensorType) info.type.tensorType.elemType = elemType;
+    }
+  }
+
+  /** Adds nodes at the end of the graph (e.g. Casts to graph outputs). */
+  appendNodes(nodes: readonly NewNode[]): void {
+    this.graph.node = [...(this.graph.node ?? []), ...nodes.map(nodeProto)];
+  }
+
+  /**
+   * Adds nodes keeping the graph topologically sorted: each list of `after` goes right after the node that produces
+   * its key tensor, or at the start of the graph when a graph input or initializer is the key.
+   */
+  insertNodesAfter(after: ReadonlyMap<string, readonly NewNode[]>): void {
+    const oldNodes = this.graph.node ?? [];
+    const producedByNode = new Set(oldNodes.flatMap((n) => n.output ?? []));
+    const nodes: NodeProto[] = [];
+    for (const [tensor, added] of after) if (!producedByNode.has(tensor)) nodes.push(...added.map(nodeProto));
+    for (const node of oldNodes) {
+      nodes.push(node);
+      for (const output of node.output ?? []) {
+        const added = output ? after.get(output) : undefined;
+        if (added) nodes.push(...added.map(nodeProto));
+      }
+    }
+    this.graph.node = nodes;
   }
 
   /**

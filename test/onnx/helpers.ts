@@ -1,6 +1,8 @@
 /** Builds small ONNX models with our own proto API and runs them in onnxruntime-node (CPU). */
+import fs from 'node:fs';
+import zlib from 'node:zlib';
 import * as ort from 'onnxruntime-node';
-import { onnxProto as onnx } from '../../src/onnx/index.js';
+import { onnxProto as onnx, type OnnxModel, type QuantizationPlan } from '../../src/onnx/index.js';
 import { makeFloatTensor } from '../../src/onnx/codec.js';
 
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -115,4 +117,32 @@ export function absMax(values: Float32Array): number {
   let m = 0;
   for (const v of values) m = Math.max(m, Math.abs(v));
   return m;
+}
+
+/** Max calibration: the largest |x| each planned activation takes over the calibration batches. */
+export async function calibrateAmax(model: OnnxModel, plan: QuantizationPlan, batches: Record<string, Feed>[]): Promise<Map<string, number>> {
+  const bytes = model.withExtraOutputs(plan.activationNames);
+  const amax = new Map<string, number>();
+  for (const feeds of batches) {
+    const outputs = await runModel(bytes, feeds);
+    for (const name of plan.activationNames) amax.set(name, Math.max(amax.get(name) ?? 0, absMax(outputs.get(name)!)));
+  }
+  return amax;
+}
+
+/** Fashion-MNIST images (idx format, gzip) as normalized [N,1,28,28] float32, as train.py feeds them. */
+export function readImages(file: string, count: number): Float32Array {
+  const raw = zlib.gunzipSync(fs.readFileSync(file));
+  const pixels = raw.subarray(16, 16 + count * 784);
+  return Float32Array.from(pixels, (p) => p / 255);
+}
+
+/** Index of the largest of each row of `columns` values. */
+export function argmaxRows(values: Float32Array, columns: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + columns <= values.length; i += columns) {
+    const row = values.subarray(i, i + columns);
+    out.push(row.indexOf(Math.max(...row)));
+  }
+  return out;
 }

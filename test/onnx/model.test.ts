@@ -201,6 +201,28 @@ describe('tensorWeights', () => {
     escaping.graph.initializer![0]!.externalData![0]!.value = '../elsewhere.bin';
     expect((await caught(() => escaping.tensorWeights('w'))).message).toMatch(/outside the model folder/);
 
+    // A symbolic link inside the folder that leads outside it is refused too; one that stays inside is followed.
+    const outside = fs.mkdtempSync(path.join(tmp, 'outside-'));
+    fs.copyFileSync(path.join(dir, 'weights.bin'), path.join(outside, 'secret.bin'));
+    fs.symlinkSync(path.join(outside, 'secret.bin'), path.join(dir, 'link.bin'));
+    fs.symlinkSync(outside, path.join(dir, 'linked-folder'));
+    fs.symlinkSync(path.join(dir, 'weights.bin'), path.join(dir, 'inner-link.bin'));
+    for (const location of ['link.bin', 'linked-folder/secret.bin']) {
+      const linked = await OnnxModel.load(path.join(dir, 'model.onnx'));
+      linked.graph.initializer![0]!.externalData![0]!.value = location;
+      const linkError = await caught(() => linked.tensorWeights('w'));
+      expect(linkError.code).toBe('ERR_BAD_MODEL');
+      expect(linkError.message).toMatch(/symbolic link .* outside the model folder/);
+      expect(linkError.actual).toBe(fs.realpathSync(path.join(outside, 'secret.bin')));
+      expect(await caught(() => linked.withInlinedExternalData())).toMatchObject({ code: 'ERR_BAD_MODEL' });
+    }
+    const innerLink = await OnnxModel.load(path.join(dir, 'model.onnx'));
+    innerLink.graph.initializer![0]!.externalData![0]!.value = 'inner-link.bin';
+    expect(innerLink.tensorWeights('w')).toEqual(values);
+    // The model folder itself may be reached through a link.
+    fs.symlinkSync(dir, path.join(tmp, 'model-folder-link'));
+    expect((await OnnxModel.load(path.join(tmp, 'model-folder-link', 'model.onnx'))).tensorWeights('w')).toEqual(values);
+
     const tooLong = await OnnxModel.load(path.join(dir, 'model.onnx'));
     tooLong.graph.initializer![0]!.externalData![2]!.value = String(values.byteLength + 4);
     expect((await caught(() => tooLong.tensorWeights('w'))).code).toBe('ERR_BAD_MODEL');

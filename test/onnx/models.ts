@@ -145,3 +145,129 @@ export function matmulModel(): TestModel {
     feeds: imageFeeds('tokens', [5, 16]),
   };
 }
+
+const conv3x3 = { pads: [1, 1, 1, 1], kernel_shape: [3, 3] };
+
+/** A ResNet basic block with 16 channels (large enough for 'tensorrt' placement): input feeds conv1 and the skip. */
+export function residual16Model(): TestModel {
+  const weights = weightSet([
+    ['conv1.weight', [16, 16, 3, 3], 41, 0.15],
+    ['conv2.weight', [16, 16, 3, 3], 42, 0.15],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('pooled', ['batch', 16, 1, 1])],
+      nodes: [
+        node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+        node('Conv', ['r1', 'conv2.weight'], ['c2'], conv3x3, 'conv2'),
+        node('Add', ['c2', 'input'], ['sum'], {}, 'residual_add'),
+        node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
+        node('GlobalAveragePool', ['block_out'], ['pooled'], {}, 'gap'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}
+
+/** Two branches concatenated: input -> convA -> Relu (ra), input -> convB -> Relu (rb); Concat -> convC -> out. */
+export function concatModel(): TestModel {
+  const weights = weightSet([
+    ['convA.weight', [16, 16, 3, 3], 51, 0.15],
+    ['convB.weight', [16, 16, 3, 3], 52, 0.4], // larger weights: rb's range differs from ra's
+    ['convC.weight', [16, 32, 3, 3], 53, 0.1],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+        node('Conv', ['input', 'convB.weight'], ['cb'], conv3x3, 'convB'),
+        node('Relu', ['cb'], ['rb'], {}, 'reluB'),
+        node('Concat', ['ra', 'rb'], ['cat'], { axis: 1 }, 'concat'),
+        node('Conv', ['cat', 'convC.weight'], ['out'], conv3x3, 'convC'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}
+
+/** input -> conv1 -> Relu (r1) -> MaxPool 2x2 (pool) -> conv2 -> out. */
+export function maxPoolModel(): TestModel {
+  const weights = weightSet([
+    ['conv1.weight', [16, 16, 3, 3], 61, 0.15],
+    ['conv2.weight', [16, 16, 3, 3], 62, 0.15],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 8, 8])],
+      outputs: [valueInfo('out', ['batch', 16, 4, 4])],
+      nodes: [
+        node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+        node('MaxPool', ['r1'], ['pool'], { kernel_shape: [2, 2], strides: [2, 2] }, 'maxpool'),
+        node('Conv', ['pool', 'conv2.weight'], ['out'], conv3x3, 'conv2'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 8, 8]),
+  };
+}
+
+/** input -> conv1 -> Relu (features, also a graph output) -> conv2 -> out: a tensor that is an output feeds a Conv. */
+export function sideOutputModel(): TestModel {
+  const weights = weightSet([
+    ['conv1.weight', [16, 16, 3, 3], 71, 0.15],
+    ['conv2.weight', [16, 16, 3, 3], 72, 0.15],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('features', ['batch', 16, 6, 6]), valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+        node('Relu', ['c1'], ['features'], {}, 'relu1'),
+        node('Conv', ['features', 'conv2.weight'], ['out'], conv3x3, 'conv2'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}
+
+/**
+ * A downsampling ResNet block: main path input -> convA -> Relu -> convB (b); shortcut input -> convS (s), listed
+ * after the main path; Add(s, b) -> out. Both Add inputs come from Convs.
+ */
+export function shortcutConvModel(): TestModel {
+  const weights = weightSet([
+    ['convA.weight', [16, 16, 3, 3], 81, 0.15],
+    ['convB.weight', [16, 16, 3, 3], 82, 0.15],
+    ['convS.weight', [16, 16, 1, 1], 83, 0.3],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+        node('Conv', ['ra', 'convB.weight'], ['b'], conv3x3, 'convB'),
+        node('Conv', ['input', 'convS.weight'], ['s'], { kernel_shape: [1, 1] }, 'convS'),
+        node('Add', ['s', 'b'], ['out'], {}, 'residual_add'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}

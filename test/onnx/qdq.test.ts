@@ -2,7 +2,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import {
   OnnxModel,
   onnxProto,
@@ -11,7 +10,7 @@ import {
   ZERO_CHANNEL_WEIGHT_SCALE,
   type QuantizationPlan,
 } from '../../src/index.js';
-import { absMax, cosine, runModel, type Feed } from './helpers.js';
+import { absMax, calibrateAmax, cosine, readImages, runModel } from './helpers.js';
 import { cnnModel, convTransposeModel, matmulModel, residualModel, type TestModel } from './models.js';
 import { checkWithPythonOnnx, pythonOnnxDir, pythonOnnxMissing } from './python-onnx.js';
 import { caught } from '../caught.js';
@@ -19,17 +18,6 @@ import { caught } from '../caught.js';
 const repoRoot = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-qdq-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Max calibration: the largest |x| each planned activation takes over the calibration batches. */
-async function calibrateAmax(model: OnnxModel, plan: QuantizationPlan, batches: Record<string, Feed>[]): Promise<Map<string, number>> {
-  const bytes = model.withExtraOutputs(plan.activationNames);
-  const amax = new Map<string, number>();
-  for (const feeds of batches) {
-    const outputs = await runModel(bytes, feeds);
-    for (const name of plan.activationNames) amax.set(name, Math.max(amax.get(name) ?? 0, absMax(outputs.get(name)!)));
-  }
-  return amax;
-}
 
 async function quantizeWithCalibration(test: TestModel, options: Parameters<typeof planQuantization>[1] = {}) {
   const model = OnnxModel.fromBytes(test.bytes);
@@ -280,11 +268,11 @@ describe('insertQdq', () => {
     expect(opCount(insertQdq(model, { amax: { ...good, unrelated: 1 } }), 'QuantizeLinear')).toBe(5);
   });
 
-  it('opset < 13: ERR_BAD_MODEL with the fix; a model that already has Q/DQ: ERR_BAD_MODEL', () => {
-    const old = OnnxModel.fromBytes(cnnModel({ opset: 12 }).bytes);
+  it('opset < 10 (no upgrade, no QuantizeLinear): ERR_BAD_MODEL with the fix; a model that already has Q/DQ: ERR_BAD_MODEL', () => {
+    const old = OnnxModel.fromBytes(cnnModel({ opset: 9 }).bytes);
     const error = caught(() => insertQdq(old, { amax: { input: 1, relu1: 1, flat: 1 } }));
     expect(error.code).toBe('ERR_BAD_MODEL');
-    expect(error.actual).toBe(12);
+    expect(error.actual).toBe(9);
     expect(error.fixes.join(' ')).toMatch(/opset/);
     const once = insertQdq(OnnxModel.fromBytes(cnnModel().bytes), { amax: { input: 1, relu1: 1, flat: 1 } });
     expect(caught(() => insertQdq(once, { amax: { input: 1, relu1: 1, flat: 1 } })).code).toBe('ERR_BAD_MODEL');
@@ -336,24 +324,19 @@ describe('insertQdq', () => {
   });
 });
 
-/** Fashion-MNIST images (idx format, gzip) as normalized [N,1,28,28] float32, as train.py feeds them. */
-function readImages(file: string, count: number): Float32Array {
-  const raw = zlib.gunzipSync(fs.readFileSync(file));
-  const pixels = raw.subarray(16, 16 + count * 784);
-  return Float32Array.from(pixels, (p) => p / 255);
-}
-
 describe('real model: examples/fashion-mnist/model.onnx', () => {
   const modelFile = path.join(repoRoot, 'examples/fashion-mnist/model.onnx');
   const dataDir = path.join(repoRoot, 'examples/fashion-mnist/data');
   const present = fs.existsSync(modelFile) && fs.existsSync(path.join(dataDir, 't10k-images-idx3-ubyte.gz'));
-  it.skipIf(!present)(`quantizes the exported model; INT8 predictions agree with FP32${present ? '' : ' (skipped: model.onnx or its data/ is not there; see examples/fashion-mnist)'}`, async () => {
+  const skipped = present ? '' : ' (skipped: model.onnx or its data/ is not there; see examples/fashion-mnist)';
+
+  /** Calibrates on 256 training images, quantizes, and compares 500 test images' predictions with FP32. */
+  async function quantizeAndCompare(options: Parameters<typeof planQuantization>[1]) {
     const model = await OnnxModel.load(modelFile);
-    const plan = planQuantization(model);
-    expect(plan.quantizedNodes.map((n) => n.opType).sort()).toEqual(['Add', 'Conv', 'Conv', 'Conv', 'Conv', 'Conv', 'Gemm', 'Gemm', 'MaxPool', 'MaxPool']);
+    const plan = planQuantization(model, options);
     const calibration = readImages(path.join(dataDir, 'train-images-idx3-ubyte.gz'), 256);
     const amax = await calibrateAmax(model, plan, [{ input: { data: calibration, dims: [256, 1, 28, 28] } }]);
-    const qdq = insertQdq(model, { amax });
+    const qdq = insertQdq(model, { ...options, amax });
     const test = readImages(path.join(dataDir, 't10k-images-idx3-ubyte.gz'), 500);
     const feeds = { input: { data: test, dims: [500, 1, 28, 28] } };
     const fp32 = (await runModel(model.toBytes(), feeds)).get('logits')!;
@@ -364,8 +347,26 @@ describe('real model: examples/fashion-mnist/model.onnx', () => {
     };
     let agree = 0;
     for (let i = 0; i < 500; i++) if (argmax(fp32, i) === argmax(int8, i)) agree++;
-    console.log(`fashion-mnist: top-1 agreement INT8 vs FP32 ${agree}/500, logits cosine ${cosine(fp32, int8).toFixed(5)}`);
-    expect(agree / 500).toBeGreaterThan(0.97);
-    expect(cosine(fp32, int8)).toBeGreaterThan(0.999);
+    console.log(`fashion-mnist (${options?.placement ?? 'default'} placement): top-1 agreement INT8 vs FP32 ${agree}/500, logits cosine ${cosine(fp32, int8).toFixed(5)}`);
+    return { plan, agreement: agree / 500, cosine: cosine(fp32, int8) };
+  }
+
+  it.skipIf(!present)(`quantizes the exported model; INT8 predictions agree with FP32${skipped}`, async () => {
+    const { plan, agreement, cosine: similarity } = await quantizeAndCompare({});
+    expect(plan.quantizedNodes.map((n) => n.opType).sort()).toEqual(['Add', 'Conv', 'Conv', 'Conv', 'Conv', 'Conv', 'Gemm', 'Gemm', 'MaxPool', 'MaxPool']);
+    expect(agreement).toBeGreaterThan(0.97);
+    expect(similarity).toBeGreaterThan(0.999);
+  });
+
+  it.skipIf(!present)(`'tensorrt' placement: the 1-channel stem and the 10-class head stay float, pools share scales${skipped}`, async () => {
+    const { plan, agreement, cosine: similarity } = await quantizeAndCompare({ placement: 'tensorrt' });
+    expect(plan.smallNodes.map((n) => n.name)).toEqual(['/stem1/conv/Conv', '/fc2/Gemm']);
+    expect(plan.quantizedNodes.map((n) => n.opType).sort()).toEqual(['Add', 'Conv', 'Conv', 'Conv', 'Conv', 'Gemm', 'MaxPool', 'MaxPool']);
+    expect(plan.scaleGroups).toEqual([
+      ['/stem2/Relu_output_0', '/MaxPool_output_0'],
+      ['/conv3/Relu_output_0', '/MaxPool_1_output_0'],
+    ]);
+    expect(agreement).toBeGreaterThan(0.97);
+    expect(similarity).toBeGreaterThan(0.999);
   });
 });

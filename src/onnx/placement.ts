@@ -1,0 +1,446 @@
+/**
+ * Where Q/DQ pairs go: which activation tensors need a scale (the calibration targets), which weights get
+ * quantized and along which axis, and which node inputs read through a pair. See docs/qdq.md for the rules and why.
+ */
+import { TrtInt8Error } from '../core/errors.js';
+import { badOption, isIntegerIn, isObject, isOneOf } from '../core/is.js';
+import { nodeIntAttribute, type OnnxModel, type OnnxNode } from './model.js';
+
+/** Nodes to keep in FP32: by name, by op type, or by a predicate. */
+export type NodeExclusion =
+  | { readonly names?: readonly string[]; readonly opTypes?: readonly string[] }
+  | ((node: OnnxNode) => boolean);
+
+/**
+ * Placement policies. 'layer-inputs' (the original rules): Q/DQ on the inputs of every weighted layer, on both
+ * inputs of a residual Add and on the input of every pooling layer. 'tensorrt': only where TensorRT's fusions gain
+ * from it (docs/qdq.md, "TensorRT placement").
+ */
+export type Placement = 'layer-inputs' | 'tensorrt';
+export const PLACEMENTS: readonly Placement[] = ['layer-inputs', 'tensorrt'];
+/** The placement insertQdq and planQuantization use when the options name none. */
+export const DEFAULT_PLACEMENT: Placement = 'layer-inputs';
+/** 'tensorrt' placement: weighted layers with fewer input or output channels than this stay in float. */
+export const DEFAULT_MIN_CHANNELS = 16;
+
+export interface PlanOptions {
+  /** Which placement rules to follow (default DEFAULT_PLACEMENT). */
+  readonly placement?: Placement;
+  /**
+   * 'tensorrt' placement only: a Conv / ConvTranspose / Gemm / MatMul with a constant weight that has fewer input or
+   * output channels than this stays in float (INT8 kernels gain nothing on layers that small). Default 16; 1 keeps all.
+   */
+  readonly minChannels?: number;
+  /** Nodes that keep FP32 inputs (no Q/DQ in front of them). Unknown node names: ERR_BAD_OPTION. */
+  readonly exclude?: NodeExclusion;
+  /** Per-output-channel weight scales (default true); false gives one scale per weight tensor. */
+  readonly perChannelWeights?: boolean;
+}
+
+export interface PlannedActivation {
+  /** The activation tensor that gets one (shared) Q/DQ pair and needs an amax. */
+  readonly tensor: string;
+  /** The quantized nodes that read it through the pair. */
+  readonly consumers: readonly OnnxNode[];
+}
+
+export interface PlannedWeight {
+  readonly tensor: string;
+  /** Channel axis for per-channel scales; undefined for a single scale. */
+  readonly axis: number | undefined;
+  readonly dims: readonly number[];
+  readonly consumers: readonly OnnxNode[];
+}
+
+export interface QuantizationPlan {
+  readonly activations: readonly PlannedActivation[];
+  /** Tensor names of `activations`, in graph order: what calibration must provide an amax for. */
+  readonly activationNames: readonly string[];
+  readonly weights: readonly PlannedWeight[];
+  /** Nodes that get Q/DQ on their inputs. */
+  readonly quantizedNodes: readonly OnnxNode[];
+  /** Nodes the exclusion kept in FP32 that would otherwise have been quantized. */
+  readonly excludedNodes: readonly OnnxNode[];
+  /** 'tensorrt' placement: weighted layers left in float because they have fewer than `minChannels` channels. */
+  readonly smallNodes: readonly OnnxNode[];
+  /**
+   * Activation tensors that must share one scale (the largest amax of the group), so that TensorRT needs no
+   * requantization across a Concat or a max-pooling; in graph order. Empty for 'layer-inputs'.
+   */
+  readonly scaleGroups: readonly (readonly string[])[];
+}
+
+/** The plan with what the rewrite needs besides: per quantized node index, input slot -> tensor read through a pair. */
+export interface RewritePlan extends QuantizationPlan {
+  readonly rewires: ReadonlyMap<number, ReadonlyMap<number, string>>;
+}
+
+const weightedOps = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+/** Ops TensorRT fuses into the preceding weighted layer; a residual Add is traced through them. */
+const fusedActivationOps = new Set([
+  'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Elu', 'Selu', 'Softplus',
+  'BatchNormalization', 'Identity', 'Mul',
+]);
+
+function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[], exclude: NodeExclusion | undefined): (node: OnnxNode) => boolean {
+  if (exclude === undefined) return () => false;
+  if (typeof exclude === 'function') {
+    return (node) => {
+      try {
+        return Boolean(exclude(node));
+      } catch (cause) {
+        throw new TrtInt8Error('ERR_BAD_OPTION', `The exclude predicate threw for node "${node.name}" (${node.opType}).`, { input: 'exclude', cause, actual: cause instanceof Error ? cause.message : String(cause) });
+      }
+    };
+  }
+  if (typeof exclude !== 'object' || exclude === null) {
+    throw badOption('insertQdq', 'exclude', '{ names?: string[]; opTypes?: string[] } | (node) => boolean', typeof exclude, [], 'exclude must be { names?, opTypes? } or a function.');
+  }
+  const names = new Set(exclude.names ?? []);
+  const opTypes = new Set(exclude.opTypes ?? []);
+  const present = new Set(nodes.map((n) => n.name));
+  const unknown = [...names].filter((n) => !present.has(n));
+  if (unknown.length > 0) {
+    throw badOption('insertQdq', 'exclude.names', 'names of nodes of the main graph', unknown, [
+      'Check the spelling; node names are listed by model.nodes.map((n) => n.name).',
+    ], `exclude.names lists ${unknown.length} node name(s) that ${model.displayName} does not have.`);
+  }
+  return (node) => names.has(node.name) || opTypes.has(node.opType);
+}
+
+/** What the placement rules read about the graph, computed once. */
+interface GraphIndex {
+  readonly constants: ReadonlySet<string>;
+  readonly producer: ReadonlyMap<string, OnnxNode>;
+  /** Dims of a constant tensor ([] when not a constant). */
+  readonly dimsOf: (name: string) => readonly number[];
+  readonly graphOutputs: ReadonlySet<string>;
+  readonly elemTypes: ReadonlyMap<string, string>;
+}
+
+function indexGraph(model: OnnxModel): GraphIndex {
+  const dimsCache = new Map<string, readonly number[]>();
+  const dimsOf = (name: string) => {
+    let dims = dimsCache.get(name);
+    if (!dims) dimsCache.set(name, (dims = model.constantTensor(name)?.dims ?? []));
+    return dims;
+  };
+  return { constants: model.constantNames(), producer: model.producers(), dimsOf, graphOutputs: model.outputNames(), elemTypes: model.elemTypes() };
+}
+
+/** The weighted layer that `tensor` is the output of, possibly through fused activations; undefined if none. */
+function weightedLayerBehind(tensor: string, index: GraphIndex): OnnxNode | undefined {
+  let current = index.producer.get(tensor);
+  for (let steps = 0; current && steps < 8; steps++) {
+    if (current.domain !== '') return undefined;
+    if (weightedOps.has(current.opType)) return current;
+    if (!fusedActivationOps.has(current.opType)) return undefined;
+    // Follow the data input (for Mul: the non-constant one).
+    const next = current.inputs.find((i) => i && !index.constants.has(i));
+    current = next ? index.producer.get(next) : undefined;
+  }
+  return undefined;
+}
+
+function comesFromWeightedLayer(tensor: string, index: GraphIndex): boolean {
+  return weightedLayerBehind(tensor, index) !== undefined;
+}
+
+interface Role {
+  readonly kind: 'activation' | 'weight';
+  readonly slot: number;
+  /** Preferred per-channel axis of a weight (from the consumer's layout); undefined: per tensor. */
+  readonly axis?: number;
+}
+
+/** The inputs of a weighted layer that get Q/DQ: the data input and the weight, with the weight's output-channel axis. */
+function weightedLayerRoles(node: OnnxNode, index: GraphIndex): Role[] {
+  const isConst = (slot: number) => index.constants.has(node.inputs[slot] ?? '');
+  const activationOrWeight = (slot: number, axis: number | undefined): Role =>
+    isConst(slot) ? { kind: 'weight', slot, axis } : { kind: 'activation', slot };
+  const weightAxis = (): number | undefined => {
+    switch (node.opType) {
+      case 'Conv':
+        return 0;
+      case 'ConvTranspose':
+        return 1;
+      case 'Gemm':
+        return nodeIntAttribute(node, 'transB', 0) ? 0 : 1;
+      default: {
+        const rankB = isConst(1) ? index.dimsOf(node.inputs[1]!).length : 0;
+        return rankB >= 2 ? rankB - 1 : undefined;
+      }
+    }
+  };
+  return [activationOrWeight(0, undefined), activationOrWeight(1, weightAxis())].filter((r) => (node.inputs[r.slot] ?? '') !== '');
+}
+
+/** Today's placement: which inputs of a node get Q/DQ, or [] if the node is not quantized. */
+function inputRoles(node: OnnxNode, index: GraphIndex): Role[] {
+  if (node.domain !== '') return [];
+  if (weightedOps.has(node.opType)) return weightedLayerRoles(node, index);
+  switch (node.opType) {
+    case 'MaxPool':
+    case 'AveragePool':
+    case 'GlobalAveragePool':
+      return index.constants.has(node.inputs[0] ?? '') || !node.inputs[0] ? [] : [{ kind: 'activation', slot: 0 }];
+    case 'Add': {
+      const [a, b] = node.inputs;
+      if (!a || !b || index.constants.has(a) || index.constants.has(b)) return [];
+      if (!comesFromWeightedLayer(a, index) && !comesFromWeightedLayer(b, index)) return [];
+      return [{ kind: 'activation', slot: 0 }, { kind: 'activation', slot: 1 }];
+    }
+    default:
+      return [];
+  }
+}
+
+/** An activation TensorRT can take in INT8 here: not a constant, not a graph output, float32 (or of unknown type). */
+function isQuantizableActivation(tensor: string | undefined, index: GraphIndex): tensor is string {
+  if (!tensor || index.constants.has(tensor) || index.graphOutputs.has(tensor)) return false;
+  const dtype = index.elemTypes.get(tensor);
+  return dtype === undefined || dtype === 'float32';
+}
+
+/** Input and output channels of a weighted layer with a constant weight; undefined when the weight is not constant. */
+function channelCounts(node: OnnxNode, index: GraphIndex): { readonly input: number; readonly output: number } | undefined {
+  const weight = node.inputs[1];
+  if (!weight || !index.constants.has(weight)) return undefined;
+  const dims = index.dimsOf(weight);
+  const at = (i: number) => dims[i] ?? 1;
+  switch (node.opType) {
+    case 'Conv':
+      return { input: at(1) * nodeIntAttribute(node, 'group', 1), output: at(0) };
+    case 'ConvTranspose':
+      return { input: at(0), output: at(1) * nodeIntAttribute(node, 'group', 1) };
+    case 'Gemm':
+      return nodeIntAttribute(node, 'transB', 0) ? { input: at(1), output: at(0) } : { input: at(0), output: at(1) };
+    default:
+      return dims.length >= 2 ? { input: at(dims.length - 2), output: at(dims.length - 1) } : { input: at(0), output: 1 };
+  }
+}
+
+/** 'tensorrt' rule 1: the data input (per tensor) and weight (per channel) of weighted layers large enough to gain. */
+function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
+  for (const node of nodes) {
+    if (node.domain !== '' || !weightedOps.has(node.opType)) continue;
+    const roles = weightedLayerRoles(node, index);
+    const activations = roles.filter((r) => r.kind === 'activation');
+    if (activations.length === 0 || !activations.every((r) => isQuantizableActivation(node.inputs[r.slot], index))) continue;
+    const channels = channelCounts(node, index);
+    if (channels && Math.min(channels.input, channels.output) < minChannels) builder.smallNodes.push(node);
+    else if (isExcluded(node)) builder.excludedNodes.push(node);
+    else builder.quantize(node, roles);
+  }
+}
+
+/** Longest path (in nodes) from a graph input or constant to each tensor: how deep in a branch it lies. */
+function tensorDepths(nodes: readonly OnnxNode[]): Map<string, number> {
+  const depth = new Map<string, number>();
+  for (const node of nodes) {
+    const d = 1 + Math.max(0, ...node.inputs.map((i) => depth.get(i) ?? 0));
+    for (const output of node.outputs) if (output) depth.set(output, d);
+  }
+  return depth;
+}
+
+/**
+ * 'tensorrt' rule 2: a residual Add fuses into the quantized weighted layer behind one input; the other input, the
+ * skip connection, gets the Q/DQ so the fused layer reads it in INT8. When both inputs qualify (a shortcut with its
+ * own Conv), the Add fuses into the deeper branch, the main path, as Model-Optimizer decides it.
+ */
+function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  const depth = tensorDepths(nodes);
+  for (const node of nodes) {
+    if (node.domain !== '' || node.opType !== 'Add') continue;
+    const [a, b] = node.inputs;
+    if (!a || !b || a === b || index.constants.has(a) || index.constants.has(b)) continue;
+    const fusable = [a, b].map((t) => {
+      const layer = weightedLayerBehind(t, index);
+      return layer !== undefined && builder.isQuantized(layer);
+    });
+    if (!fusable[0] && !fusable[1]) continue;
+    const fusedSlot = fusable[0] && fusable[1] ? ((depth.get(b) ?? 0) > (depth.get(a) ?? 0) ? 1 : 0) : fusable[0] ? 0 : 1;
+    const residualSlot = 1 - fusedSlot;
+    if (!isQuantizableActivation(node.inputs[residualSlot], index)) continue;
+    if (isExcluded(node)) builder.excludedNodes.push(node);
+    else builder.quantizeInput(node, residualSlot);
+  }
+}
+
+/** Ops whose INT8 output keeps the input's scale; TensorRT runs them in INT8 without requantizing when all share one. */
+const scaleKeepingOps = new Set(['MaxPool', 'Concat']);
+const poolingOps = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool']);
+
+/**
+ * 'tensorrt' rule 3: a Concat or pooling whose output is read through Q/DQ gets Q/DQ on its inputs too, so it runs
+ * in INT8 and its producers write INT8; Concat and MaxPool share one scale between inputs and output. Walks the
+ * graph backwards so that chains (MaxPool -> Concat -> Conv) are covered.
+ */
+function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  for (const node of [...nodes].reverse()) {
+    if (node.domain !== '' || !(node.opType === 'Concat' || poolingOps.has(node.opType))) continue;
+    const output = node.outputs[0];
+    if (!output || !builder.isPlanned(output)) continue;
+    const slots = node.opType === 'Concat' ? node.inputs.map((_, slot) => slot) : [0];
+    if (!slots.every((slot) => isQuantizableActivation(node.inputs[slot], index))) continue;
+    if (isExcluded(node)) {
+      builder.excludedNodes.push(node);
+      continue;
+    }
+    for (const slot of slots) {
+      builder.quantizeInput(node, slot);
+      if (scaleKeepingOps.has(node.opType)) builder.shareScale(node.inputs[slot]!, output);
+    }
+  }
+}
+
+function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
+  planWeightedLayers(nodes, index, isExcluded, builder, minChannels);
+  planResidualAdds(nodes, index, isExcluded, builder);
+  planScalePropagation(nodes, index, isExcluded, builder);
+}
+
+/** Collects the chosen roles per tensor: activations with their consumers, weights with their axes. */
+class PlanBuilder {
+  readonly activations = new Map<string, OnnxNode[]>();
+  readonly weights = new Map<string, { axes: Set<number | undefined>; consumers: OnnxNode[] }>();
+  readonly rewires = new Map<number, Map<number, string>>();
+  readonly quantizedNodes: OnnxNode[] = [];
+  readonly excludedNodes: OnnxNode[] = [];
+  readonly smallNodes: OnnxNode[] = [];
+  /** Union-find parent of each tensor that shares its scale with others. */
+  private readonly shareParent = new Map<string, string>();
+
+  constructor(private readonly perChannel: boolean) {}
+
+  /** Adds `tensor` to the quantized inputs of `node`, which may already be quantized on other inputs. */
+  quantizeInput(node: OnnxNode, slot: number): void {
+    const existing = this.rewires.get(node.index);
+    if (!existing) {
+      this.quantize(node, [{ kind: 'activation', slot }]);
+      return;
+    }
+    const tensor = node.inputs[slot]!;
+    existing.set(slot, tensor);
+    const consumers = this.activations.get(tensor) ?? [];
+    if (!consumers.includes(node)) consumers.push(node);
+    this.activations.set(tensor, consumers);
+  }
+
+  isQuantized(node: OnnxNode): boolean {
+    return this.rewires.has(node.index);
+  }
+
+  isPlanned(tensor: string): boolean {
+    return this.activations.has(tensor);
+  }
+
+  private root(tensor: string): string {
+    let current = tensor;
+    for (let parent = this.shareParent.get(current); parent !== undefined && parent !== current; parent = this.shareParent.get(current)) current = parent;
+    return current;
+  }
+
+  /** Records that tensors `a` and `b` must share one scale. */
+  shareScale(a: string, b: string): void {
+    const ra = this.root(a);
+    const rb = this.root(b);
+    this.shareParent.set(ra, ra);
+    if (ra !== rb) this.shareParent.set(rb, ra);
+  }
+
+  private scaleGroups(byGraphOrder: (a: string, b: string) => number): string[][] {
+    const groups = new Map<string, string[]>();
+    for (const tensor of this.shareParent.keys()) {
+      if (!this.activations.has(tensor)) continue;
+      const root = this.root(tensor);
+      groups.set(root, [...(groups.get(root) ?? []), tensor]);
+    }
+    return [...groups.values()].filter((g) => g.length > 1).map((g) => g.sort(byGraphOrder)).sort((a, b) => byGraphOrder(a[0]!, b[0]!));
+  }
+
+  quantize(node: OnnxNode, roles: readonly Role[]): void {
+    this.quantizedNodes.push(node);
+    const slots = new Map<number, string>();
+    for (const role of roles) {
+      const tensor = node.inputs[role.slot]!;
+      slots.set(role.slot, tensor);
+      if (role.kind === 'activation') {
+        const consumers = this.activations.get(tensor) ?? [];
+        if (!consumers.includes(node)) consumers.push(node);
+        this.activations.set(tensor, consumers);
+      } else {
+        const entry = this.weights.get(tensor) ?? { axes: new Set(), consumers: [] };
+        entry.axes.add(this.perChannel ? role.axis : undefined);
+        if (!entry.consumers.includes(node)) entry.consumers.push(node);
+        this.weights.set(tensor, entry);
+      }
+    }
+    this.rewires.set(node.index, slots);
+  }
+
+  finish(model: OnnxModel, index: GraphIndex): RewritePlan {
+    const order = model.tensorOrder();
+    const byGraphOrder = (a: string, b: string) => (order.get(a) ?? -1) - (order.get(b) ?? -1);
+    const activations = [...this.activations.keys()].sort(byGraphOrder).map((tensor) => ({ tensor, consumers: this.activations.get(tensor)! }));
+    const weights: PlannedWeight[] = [...this.weights.entries()].map(([tensor, { axes, consumers }]) => {
+      // A weight shared by layers that disagree on the channel axis falls back to one scale.
+      const axis = axes.size === 1 ? [...axes][0] : undefined;
+      return { tensor, axis, dims: index.dimsOf(tensor), consumers };
+    });
+    return {
+      activations,
+      activationNames: activations.map((a) => a.tensor),
+      weights,
+      quantizedNodes: this.quantizedNodes,
+      excludedNodes: this.excludedNodes,
+      smallNodes: this.smallNodes,
+      scaleGroups: this.scaleGroups(byGraphOrder),
+      rewires: this.rewires,
+    };
+  }
+}
+
+function planLayerInputs(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  for (const node of nodes) {
+    const roles = inputRoles(node, index);
+    if (roles.length === 0) continue;
+    if (isExcluded(node)) builder.excludedNodes.push(node);
+    else builder.quantize(node, roles);
+  }
+}
+
+function checkPlanOptions(options: PlanOptions): void {
+  if (!isObject(options)) throw badOption('insertQdq', 'options', '{ placement?, minChannels?, exclude?, perChannelWeights? }', options);
+  if (options.placement !== undefined && !isOneOf(options.placement, PLACEMENTS)) {
+    throw badOption('insertQdq', 'placement', PLACEMENTS.join(' | '), options.placement, [`Use one of: ${PLACEMENTS.join(', ')}.`]);
+  }
+  if (options.minChannels !== undefined && !isIntegerIn(options.minChannels, 1)) {
+    throw badOption('insertQdq', 'minChannels', 'an integer >= 1', options.minChannels, ['Pass 1 to quantize every weighted layer whatever its size.']);
+  }
+}
+
+export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
+  checkPlanOptions(options);
+  const nodes = model.nodes;
+  const index = indexGraph(model);
+  const isExcluded = exclusionPredicate(model, nodes, options.exclude);
+  const builder = new PlanBuilder(options.perChannelWeights ?? true);
+  const placement = options.placement ?? DEFAULT_PLACEMENT;
+  if (placement === 'tensorrt') planForTensorRt(nodes, index, isExcluded, builder, options.minChannels ?? DEFAULT_MIN_CHANNELS);
+  else planLayerInputs(nodes, index, isExcluded, builder);
+  return builder.finish(model, index);
+}
+
+/**
+ * Where Q/DQ pairs go. 'layer-inputs' (default): the activation and weight inputs of Conv/ConvTranspose/Gemm/MatMul,
+ * both inputs of a residual Add fed by such a layer, and the input of MaxPool/AveragePool/GlobalAveragePool.
+ * 'tensorrt': weighted layers with at least `minChannels` channels, the skip input of residual Adds, Concat and
+ * pooling inputs where their output is quantized (with shared scales), never a graph output. Only the main graph is
+ * planned.
+ */
+export function planQuantization(model: OnnxModel, options: PlanOptions = {}): QuantizationPlan {
+  const { rewires: _rewires, ...plan } = buildPlan(model, options);
+  return plan;
+}
