@@ -11,6 +11,7 @@
  */
 import { TrtInt8Error } from '../core/errors.js';
 import type { AlgorithmKind } from '../core/algorithm.js';
+import { badOption as optionError } from '../core/is.js';
 
 /** The algorithm names TensorRT writes into the header, by our algorithm kind. */
 const CACHE_ALGORITHM_NAMES = {
@@ -57,8 +58,9 @@ export interface FormatCalibrationCacheOptions {
   readonly scales: ReadonlyMap<string, number>;
 }
 
+/** ERR_BAD_OPTION through the one builder; the input itself names the option here ("Invalid scale."). */
 function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid ${input}.`, { input, expected, actual, fixes });
+  return optionError('', input, expected, actual, fixes, `Invalid ${input}.`);
 }
 
 /** Parses "10.3.0" (a fourth build component, as in "10.3.0.26", is ignored). */

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../core/files.js';
 import { OnnxModel } from '../onnx/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION } from '../calibrate/result.js';
-import { openNpyDataset } from '../calibrate/dataset.js';
+import { openNpyDataset } from '../data/npy-dataset.js';
 import type { InputSpec } from '../core/tensor.js';
 import type { DatasetReport, Remainder } from '../data/dataset.js';
 import { ImageCalibrator } from '../images/image-calibrator.js';
