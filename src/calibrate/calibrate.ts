@@ -14,7 +14,7 @@ import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.j
 import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
-import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type TensorCalibration } from './result.js';
+import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type TensorCalibration } from './result.js';
 import { optionErrors } from '../core/is.js';
 
 export type ModelInput = string | Uint8Array | OnnxModel;
@@ -161,12 +161,7 @@ function inputAsFloat32(batch: NormalizedBatch, name: string): Float32Array | un
   return outputAsFloat32({ type: tensor.dtype, dims: tensor.shape, data: tensor.data, size: tensor.data.length });
 }
 
-/**
- * Calibrates `model` on the batches of `calibrator`. Rejects with the signal's reason when aborted,
- * ERR_EMPTY_DATASET when the first batch is null, ERR_BAD_BATCH for a batch that does not fit the model.
- */
-export async function calibrate(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions = {}): Promise<CalibrationResult> {
-  checkOptions(options);
+function checkCalibrator(calibrator: Calibrator): void {
   // Duck-typed rather than instanceof, so a calibrator from the other (ESM/CJS) build of this package works.
   const looksLikeCalibrator =
     calibrator !== null &&
@@ -178,115 +173,161 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
   if (!looksLikeCalibrator) {
     throw badOption('calibrator', 'an instance of a Calibrator subclass (or calibratorFromBatches(...))', calibrator === null ? 'null' : typeof calibrator);
   }
-  const signal = options.signal ?? new AbortController().signal;
-  const numBins = options.numBins ?? 2048;
-  const executionProviders = options.executionProviders ?? ['cpu'];
-  const version = options.tensorRTVersion ?? DEFAULT_TENSORRT_VERSION;
-  cacheAlgorithmName(defaultCacheAlgorithm(calibrator.algorithm)); // fail on a bad algorithm before any work
-  const parameters = {
-    numBins,
+}
+
+/** The parameters recorded in the result (defaults filled in). */
+function calibrationParameters(options: CalibrateOptions): CalibrationParameters {
+  return {
+    numBins: options.numBins ?? 2048,
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    executionProviders: [...executionProviders],
+    executionProviders: [...(options.executionProviders ?? ['cpu'])],
     ...(options.maxOutputBytesPerRun === undefined ? {} : { maxOutputBytesPerRun: options.maxOutputBytesPerRun }),
-    tensorRTVersion: version,
+    tensorRTVersion: options.tensorRTVersion ?? DEFAULT_TENSORRT_VERSION,
   };
-  let session: OrtSession | undefined;
-  let collector: HistogramCollector | undefined;
+}
+
+/** What calibrate() works on once the model is loaded: its inputs, the tensors to calibrate and each one's algorithm. */
+interface CalibrationPlan {
+  readonly model: OnnxModel;
+  readonly inputs: InputSpec[];
+  readonly tensors: string[];
+  readonly algorithms: Map<string, CalibrationAlgorithm>;
+  /** Graph inputs among `tensors`: calibrated from the batch itself. */
+  readonly fromFeeds: string[];
+  /** Node outputs among `tensors`: fetched from onnxruntime runs. */
+  readonly fromRuns: string[];
+}
+
+async function planCalibration(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions): Promise<CalibrationPlan> {
+  const onnxModel = await toModel(model);
+  const inputs: InputSpec[] = onnxModel.inputs();
+  const inputNames = new Set(inputs.map((i) => i.name));
+  const tensors = tensorsToCalibrate(onnxModel, options);
+  const algorithms = algorithmsPerTensor(tensors, inputNames, calibrator.algorithm, options.tensorAlgorithms);
+  return {
+    model: onnxModel,
+    inputs,
+    tensors,
+    algorithms,
+    fromFeeds: tensors.filter((t) => inputNames.has(t)),
+    fromRuns: tensors.filter((t) => !inputNames.has(t)),
+  };
+}
+
+/** The native histograms and the onnxruntime session that feed them; both released by calibrate(). */
+interface Collection {
+  session?: OrtSession;
+  collector?: HistogramCollector;
+}
+
+/**
+ * Runs every batch of the calibrator through the model, adding the graph inputs and the fetched
+ * activations to the histograms. Returns the session run count; the tracker counts batches and samples.
+ */
+async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal): Promise<number> {
+  const ort = loadOnnxRuntime();
+  const parameters = calibrationParameters(options);
+  const session = await createSession(ort, plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns), parameters.executionProviders, plan.model.displayName);
+  collection.session = session;
+  const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+  const histograms = new HistogramCollector({ numBins: parameters.numBins });
+  collection.collector = histograms;
+  for (let batchIndex = 0; ; batchIndex++) {
+    const batch = await nextValidatedBatch(calibrator, { inputs: plan.inputs, batchIndex, signal });
+    if (batch === null) break;
+    const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
+    if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+    await runner.run(batchToFeeds(ort, batch), samples, (outputs) => histograms.add(outputs, signal), signal);
+    const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
+    options.onProgress?.(progress);
+  }
+  if (tracker.snapshot().batchesDone === 0) throw noBatches();
+  throwIfAborted(signal);
+  return runner.runCount;
+}
+
+function graphInputValues(batch: NormalizedBatch, names: readonly string[]): Map<string, Float32Array> {
+  const direct = new Map<string, Float32Array>();
+  for (const name of names) {
+    const values = inputAsFloat32(batch, name);
+    if (values) direct.set(name, values);
+  }
+  return direct;
+}
+
+function noBatches(): TrtInt8Error {
+  return new TrtInt8Error('ERR_EMPTY_DATASET', 'The calibrator gave no batches (its first getBatch returned null).', {
+    input: 'calibrator',
+    expected: 'at least one batch',
+    actual: 'none',
+    fixes: ['Check the data source: a path that matched no files, or an iterable already consumed.', 'TensorRT recommends about 500 calibration images.'],
+  });
+}
+
+/** Each tensor's range from its histogram, by its algorithm. */
+function chooseRanges(plan: CalibrationPlan, collector: HistogramCollector, calibratorAlgorithm: CalibrationAlgorithm): TensorCalibration[] {
+  const collected = collector.histograms();
+  return plan.tensors.map((name) => {
+    const histogram = collected.get(name);
+    if (!histogram) {
+      throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime returned no floating-point values for tensor "${name}".`, {
+        input: name,
+        expected: 'a float32/float16 activation',
+        actual: 'no values',
+        fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
+      });
+    }
+    const algorithm = plan.algorithms.get(name)!;
+    return {
+      name,
+      amax: computeAmax(histogram, algorithm),
+      min: histogram.min,
+      max: histogram.max,
+      histogram,
+      ...(algorithm === calibratorAlgorithm ? {} : { algorithm }),
+    };
+  });
+}
+
+function collectedSummary(tracker: ProgressTracker, sessionRuns: number, cached: CacheReuse): CalibrationSummary {
+  const seconds = tracker.seconds;
+  const snapshot = tracker.snapshot();
+  return {
+    batches: snapshot.batchesDone,
+    samples: snapshot.samplesDone,
+    seconds,
+    samplesPerSecond: seconds > 0 ? snapshot.samplesDone / seconds : 0,
+    sessionRuns,
+    source: 'collected',
+    ...(cached.rejectedBecause ? { cacheRejectedBecause: cached.rejectedBecause } : {}),
+  };
+}
+
+/**
+ * Calibrates `model` on the batches of `calibrator`. Rejects with the signal's reason when aborted,
+ * ERR_EMPTY_DATASET when the first batch is null, ERR_BAD_BATCH for a batch that does not fit the model.
+ */
+export async function calibrate(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions = {}): Promise<CalibrationResult> {
+  checkOptions(options);
+  checkCalibrator(calibrator);
+  const signal = options.signal ?? new AbortController().signal;
+  const parameters = calibrationParameters(options);
+  const version = parameters.tensorRTVersion;
+  cacheAlgorithmName(defaultCacheAlgorithm(calibrator.algorithm)); // fail on a bad algorithm before any work
+  const collection: Collection = {};
   try {
     throwIfAborted(signal);
-    const onnxModel = await toModel(model);
-    const inputs: InputSpec[] = onnxModel.inputs();
-    const tensors = tensorsToCalibrate(onnxModel, options);
-    const algorithms = algorithmsPerTensor(tensors, new Set(inputs.map((i) => i.name)), calibrator.algorithm, options.tensorAlgorithms);
+    const plan = await planCalibration(model, calibrator, options);
     const tracker = new ProgressTracker(calibrator.batchCount);
-
-    const cached = await tryCache(calibrator, calibrator.algorithm, version, tensors);
+    const base = { model: plan.model, algorithm: calibrator.algorithm, parameters };
+    const cached = await tryCache(calibrator, calibrator.algorithm, version, plan.tensors);
     if (cached.tensors) {
-      return new CalibrationResult({
-        model: onnxModel,
-        algorithm: calibrator.algorithm,
-        tensors: cached.tensors,
-        parameters,
-        summary: { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' },
-      });
+      const summary = { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' } as const;
+      return new CalibrationResult({ ...base, tensors: cached.tensors, summary });
     }
-
-    const inputNames = new Set(inputs.map((i) => i.name));
-    const fromFeeds = tensors.filter((t) => inputNames.has(t));
-    const fromRuns = tensors.filter((t) => !inputNames.has(t));
-    const ort = loadOnnxRuntime();
-    session = await createSession(ort, onnxModel.withInlinedExternalData().withExtraOutputs(fromRuns), executionProviders, onnxModel.displayName);
-    const runner = new GroupedRunner(session, fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
-    collector = new HistogramCollector({ numBins });
-    const histograms = collector;
-
-    let batchIndex = 0;
-    for (;;) {
-      const batch = await nextValidatedBatch(calibrator, { inputs, batchIndex, signal });
-      if (batch === null) break;
-      const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
-      if (fromFeeds.length > 0) {
-        const direct = new Map<string, Float32Array>();
-        for (const name of fromFeeds) {
-          const values = inputAsFloat32(batch, name);
-          if (values) direct.set(name, values);
-        }
-        await histograms.add(direct, signal);
-      }
-      await runner.run(batchToFeeds(ort, batch), samples, (outputs) => histograms.add(outputs, signal), signal);
-      batchIndex++;
-      const progress = tracker.batchDone(samples);
-      options.onProgress?.(progress);
-    }
-    if (batchIndex === 0) {
-      throw new TrtInt8Error('ERR_EMPTY_DATASET', 'The calibrator gave no batches (its first getBatch returned null).', {
-        input: 'calibrator',
-        expected: 'at least one batch',
-        actual: 'none',
-        fixes: ['Check the data source: a path that matched no files, or an iterable already consumed.', 'TensorRT recommends about 500 calibration images.'],
-      });
-    }
-    throwIfAborted(signal);
-
-    const collected = collector.histograms();
-    const calibrated: TensorCalibration[] = [];
-    for (const name of tensors) {
-      const histogram = collected.get(name);
-      if (!histogram) {
-        throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime returned no floating-point values for tensor "${name}".`, {
-          input: name,
-          expected: 'a float32/float16 activation',
-          actual: 'no values',
-          fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
-        });
-      }
-      const algorithm = algorithms.get(name)!;
-      calibrated.push({
-        name,
-        amax: computeAmax(histogram, algorithm),
-        min: histogram.min,
-        max: histogram.max,
-        histogram,
-        ...(algorithm === calibrator.algorithm ? {} : { algorithm }),
-      });
-    }
-    const seconds = tracker.seconds;
-    const snapshot = tracker.snapshot();
-    const result = new CalibrationResult({
-      model: onnxModel,
-      algorithm: calibrator.algorithm,
-      tensors: calibrated,
-      parameters,
-      summary: {
-        batches: snapshot.batchesDone,
-        samples: snapshot.samplesDone,
-        seconds,
-        samplesPerSecond: seconds > 0 ? snapshot.samplesDone / seconds : 0,
-        sessionRuns: runner.runCount,
-        source: 'collected',
-        ...(cached.rejectedBecause ? { cacheRejectedBecause: cached.rejectedBecause } : {}),
-      },
-    });
+    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal);
+    const tensors = chooseRanges(plan, collection.collector!, calibrator.algorithm);
+    const result = new CalibrationResult({ ...base, tensors, summary: collectedSummary(tracker, sessionRuns, cached) });
     await calibrator.writeCache(new TextEncoder().encode(result.toTensorRTCache(version)));
     return result;
   } catch (error) {
@@ -294,8 +335,8 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     if (signal.aborted) throw abortError(signal);
     throw error;
   } finally {
-    collector?.dispose();
+    collection.collector?.dispose();
     await Promise.resolve(calibrator.close?.()).catch(() => undefined);
-    await session?.release().catch(() => undefined);
+    await collection.session?.release().catch(() => undefined);
   }
 }
