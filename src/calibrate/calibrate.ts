@@ -3,7 +3,7 @@
  * tensors to quantize (the CPU statistics engine), and picks each tensor's range with the calibrator's
  * algorithm. No TensorRT involved; the result writes a TensorRT cache and a Q/DQ model.
  */
-import { TrtInt8Error, abortError, throwIfAborted } from '../core/errors.js';
+import { TrtInt8Error, abortError, throwIfAborted, untilAborted } from '../core/errors.js';
 import { nextValidatedBatch, type Calibrator } from '../calibrators/index.js';
 import { resolveAlgorithm, type AlgorithmInput } from '../core/algorithm.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
@@ -233,7 +233,8 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
   const histograms = new HistogramCollector({ numBins: parameters.numBins });
   collection.collector = histograms;
   for (let batchIndex = 0; ; batchIndex++) {
-    const batch = await nextValidatedBatch(calibrator, { inputs: plan.inputs, batchIndex, signal });
+    // Abort wins over a getBatch that never settles (the calibrator gets the same signal as ctx.signal).
+    const batch = await untilAborted(nextValidatedBatch(calibrator, { inputs: plan.inputs, batchIndex, signal }), signal);
     if (batch === null) break;
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
     if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
@@ -336,7 +337,10 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     throw error;
   } finally {
     collection.collector?.dispose();
-    await Promise.resolve(calibrator.close?.()).catch(() => undefined);
+    // After an abort, getBatch may still be pending, and an iterator's return() waits for it: close
+    // without waiting, so that the abort is not held up by the callback it was meant to cut short.
+    const closing = (async () => calibrator.close?.())().catch(() => undefined);
+    if (!signal.aborted) await closing;
     await collection.session?.release().catch(() => undefined);
   }
 }

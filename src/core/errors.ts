@@ -81,3 +81,34 @@ export function abortError(signal?: AbortSignal): unknown {
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw abortError(signal);
 }
+
+/**
+ * Settles like `promise`, but rejects with abortError(signal) as soon as `signal` aborts, so a stuck
+ * callback (a getBatch that never settles) cannot keep an aborted operation waiting. The promise itself
+ * keeps running; its later rejection is handled here so it is never reported as unhandled.
+ */
+export function untilAborted<T>(promise: T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+  const settled = Promise.resolve(promise);
+  if (!signal) return settled;
+  if (signal.aborted) {
+    settled.catch(() => undefined);
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      settled.catch(() => undefined);
+      reject(abortError(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    settled.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
