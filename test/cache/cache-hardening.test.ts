@@ -1,6 +1,6 @@
 /** The cache parser under hostile input (issue #12): linear time, bounded lines, scales that cannot be real. */
 import { describe, expect, it } from 'vitest';
-import { MAX_CACHE_LINE_LENGTH, parseCalibrationCache } from '../../src/cache/index.js';
+import { MAX_CACHE_LINE_LENGTH, mergeCalibrationCaches, parseCalibrationCache } from '../../src/cache/index.js';
 import { caught } from '../caught.js';
 
 const HEADER = 'TRT-100300-EntropyCalibration2';
@@ -43,5 +43,27 @@ describe('parseCalibrationCache hardening', () => {
       expect(error.details.line).toBe(1);
     }
     expect(parseCalibrationCache(`TRT-999999-EntropyCalibration2\nx: 3c010a14\n`).versionCode).toBe(999999);
+  });
+});
+
+describe('mergeCalibrationCaches hardening', () => {
+  const parsed = (names: string[]) => ({
+    versionCode: 100300,
+    algorithmName: 'EntropyCalibration2',
+    algorithm: 'entropy2' as const,
+    scales: new Map(names.map((n) => [n, 0.01])),
+  });
+
+  it('refuses tensor names with line breaks, which would write a cache that does not parse', () => {
+    for (const name of ['a\nb', 'x\r', '\n', '']) {
+      const error = caught(() => mergeCalibrationCaches([parsed(['ok', name])]));
+      expect(error.code, JSON.stringify(name)).toBe('ERR_BAD_OPTION');
+      expect(error.input).toBe('caches[0].scales');
+    }
+    const header = caught(() => mergeCalibrationCaches([{ ...parsed(['ok']), algorithmName: 'Entropy\nCalibration2' }]));
+    expect(header.code).toBe('ERR_BAD_OPTION');
+    // What it does write parses back.
+    const merged = mergeCalibrationCaches([parsed(['a: b', 'c'])]);
+    expect([...parseCalibrationCache(merged.text).scales.keys()]).toEqual(['a: b', 'c']);
   });
 });
