@@ -34,12 +34,23 @@ export interface TrtInt8ErrorOptions {
   cause?: unknown;
 }
 
+/** The most characters of `expected` / `actual` a message embeds; the properties keep the full values. */
+export const MAX_DESCRIBED_LENGTH = 500;
+
+/** The most characters of the message's own first part (it may quote a name or a line from a file). */
+const MAX_MESSAGE_LENGTH = 2_000;
+
+function bounded(text: string, limit = MAX_DESCRIBED_LENGTH): string {
+  if (text.length <= limit) return text;
+  return `${text.slice(0, limit)}... (${text.length - limit} more)`;
+}
+
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return bounded(value);
   try {
-    return JSON.stringify(value) ?? String(value);
+    return bounded(JSON.stringify(value) ?? String(value));
   } catch {
-    return String(value);
+    return bounded(String(value));
   }
 }
 
@@ -53,7 +64,7 @@ export class TrtInt8Error extends Error {
   readonly details: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: TrtInt8ErrorOptions = {}) {
-    const lines = [message];
+    const lines = [bounded(message, MAX_MESSAGE_LENGTH)];
     if (options.expected !== undefined || options.actual !== undefined) {
       lines.push(`  expected: ${describe(options.expected)}`, `  actual:   ${describe(options.actual)}`);
     }
