@@ -256,6 +256,40 @@ function checkShape(spec: InputSpec, batchIndex: number, shape: readonly number[
   }
 }
 
+/** What about a TypedArray's memory makes it unsafe to read after the caller's code runs again, if anything. */
+function unsafeMemory(data: TypedArray): string | undefined {
+  const buffer = data.buffer as ArrayBufferLike & { resizable?: boolean; detached?: boolean; growable?: boolean };
+  if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) return 'a SharedArrayBuffer (another thread may write it while it is read)';
+  if (buffer.detached === true) return 'a detached ArrayBuffer (transferred away with postMessage or structuredClone)';
+  if (buffer.resizable === true || buffer.growable === true) return 'a resizable ArrayBuffer (it may shrink while it is read)';
+  return undefined;
+}
+
+function checkMemory(spec: InputSpec, batchIndex: number, data: TypedArray): void {
+  const unsafe = unsafeMemory(data);
+  if (unsafe === undefined) return;
+  throw batchError(batchIndex, `input "${spec.name}" is backed by ${unsafe}.`, {
+    input: spec.name,
+    expected: `a ${DTYPES[spec.dtype].arrayName} over a plain ArrayBuffer`,
+    actual: unsafe,
+    fixes: [`Copy it first: new ${DTYPES[spec.dtype].arrayName}(data).`],
+  });
+}
+
+/**
+ * The batch with every tensor copied into a fresh, fixed-size ArrayBuffer that only trt-int8 holds.
+ * getBatch's buffers belong to the caller, who may refill, transfer or shrink them as soon as getBatch
+ * returns; the statistics engine reads its copy on native threads while the caller's code runs on.
+ */
+export function ownedBatch(batch: NormalizedBatch): NormalizedBatch {
+  const out = new Map<string, NormalizedTensor>();
+  for (const [name, tensor] of batch) {
+    const Ctor = tensor.data.constructor as new (source: TypedArray) => TypedArray;
+    out.set(name, { ...tensor, shape: [...tensor.shape], data: new Ctor(tensor.data) });
+  }
+  return out;
+}
+
 /** Count and first index of NaN / ±Infinity; float16 values are their raw bits (exponent all ones). */
 function scanNonFinite(dtype: DType, data: TypedArray): { count: number; firstIndex: number } {
   let count = 0;
@@ -319,6 +353,7 @@ export function validateBatch(batch: unknown, inputs: readonly InputSpec[], opti
       });
     }
     const resolved = resolveValue(spec, batchIndex, record[spec.name]);
+    checkMemory(spec, batchIndex, resolved.data);
     const arrayType = typedArrayName(resolved.data) as string;
     const wanted = DTYPES[spec.dtype].arrayName;
     if (arrayType !== wanted) {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { calibrate } from '../../src/calibrate/index.js';
-import { EntropyCalibrator2, calibratorFromBatches } from '../../src/calibrators/index.js';
+import { EntropyCalibrator2, MinMaxCalibrator, calibratorFromBatches } from '../../src/calibrators/index.js';
 import type { Batch, BatchContext } from '../../src/core/batch.js';
 import { isTrtInt8Error, type ErrorCode } from '../../src/core/errors.js';
 import { cnnBatches, smallCnn } from './helpers.js';
@@ -69,5 +69,41 @@ describe('calibrate() abort', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort('late'), 50);
     expect(await rejection(calibrate(modelBytes, calibratorFromBatches(slow()), { signal: controller.signal, numBins: 64 }))).toBe('late');
+  });
+});
+
+describe('calibrate() owns the memory it reads', () => {
+  it('a getBatch buffer refilled right after it is returned does not change the statistics', async () => {
+    const reference = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }), { numBins: 64 });
+    const shared = new Float32Array((batches[0]!.input as { data: Float32Array }).data.length);
+    class Reusing extends MinMaxCalibrator {
+      getBatch(ctx: BatchContext): Batch | null {
+        const next = batches[ctx.batchIndex];
+        if (!next) return null;
+        shared.set((next.input as { data: Float32Array }).data);
+        // The caller's next use of its buffer, before our native threads and onnxruntime have read it.
+        setImmediate(() => shared.fill(50));
+        return { input: { data: shared, shape: (next.input as { shape: number[] }).shape } };
+      }
+    }
+    const result = await calibrate(modelBytes, new Reusing(), { numBins: 64 });
+    for (const [name, tensor] of reference.tensors) expect(result.tensors.get(name)!.amax, name).toBe(tensor.amax);
+  });
+
+  it('refuses SharedArrayBuffer, resizable and detached (transferred) buffers with ERR_BAD_BATCH naming the input', async () => {
+    const data = (batches[0]!.input as { data: Float32Array; shape: number[] }).data;
+    const shape = (batches[0]!.input as { shape: number[] }).shape;
+    const onShared = new Float32Array(new SharedArrayBuffer(data.byteLength));
+    onShared.set(data);
+    const resizable = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(data.byteLength, { maxByteLength: data.byteLength * 2 });
+    const onResizable = new Float32Array(resizable, 0, data.length);
+    onResizable.set(data);
+    const detached = new Float32Array(data);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    for (const [what, array] of [['shared', onShared], ['resizable', onResizable], ['detached', detached]] as const) {
+      const error = expectCode(await rejection(calibrate(modelBytes, calibratorFromBatches([{ input: { data: array, shape } }]), { numBins: 64 })), 'ERR_BAD_BATCH');
+      expect(error.input, what).toBe('input');
+      expect(error.message, what).toMatch(what === 'shared' ? /SharedArrayBuffer/ : what === 'resizable' ? /resizable/ : /detached|empty|elements/);
+    }
   });
 });
