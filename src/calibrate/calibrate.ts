@@ -8,7 +8,7 @@ import { nextValidatedBatch, type Calibrator } from '../calibrators/index.js';
 import { resolveAlgorithm, type AlgorithmInput } from '../core/algorithm.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { InputSpec, NormalizedBatch } from '../core/tensor.js';
-import { ownedBatch } from '../core/batch.js';
+import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
@@ -233,12 +233,13 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
   const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
   const histograms = new HistogramCollector({ numBins: parameters.numBins });
   collection.collector = histograms;
+  const copier = new BatchCopier(); // each copy is consumed (runs and histograms awaited) before the next
   for (let batchIndex = 0; ; batchIndex++) {
     // Abort wins over a getBatch that never settles (the calibrator gets the same signal as ctx.signal).
     const given = await untilAborted(nextValidatedBatch(calibrator, { inputs: plan.inputs, batchIndex, signal }), signal);
     if (given === null) break;
     // Our own copy: the caller may reuse, transfer or shrink its buffers once getBatch has returned.
-    const batch = ownedBatch(given);
+    const batch = copier.copy(given);
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
     if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
     await runner.run(batchToFeeds(ort, batch), samples, (outputs) => histograms.add(outputs, signal), signal);

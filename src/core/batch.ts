@@ -277,17 +277,37 @@ function checkMemory(spec: InputSpec, batchIndex: number, data: TypedArray): voi
 }
 
 /**
- * The batch with every tensor copied into a fresh, fixed-size ArrayBuffer that only trt-int8 holds.
- * getBatch's buffers belong to the caller, who may refill, transfer or shrink them as soon as getBatch
- * returns; the statistics engine reads its copy on native threads while the caller's code runs on.
+ * Copies batches into memory that only trt-int8 holds: getBatch's buffers belong to the caller, who may
+ * refill, transfer or shrink them as soon as getBatch returns, while onnxruntime and the statistics
+ * engine (on native threads) read the batch after that. One fixed-size ArrayBuffer per input is reused
+ * from batch to batch (fresh memory costs page faults, bench/calibrate/copy-cost.ts), so a copied batch
+ * is valid until the next copy() call: consume it fully before asking for the next.
  */
-export function ownedBatch(batch: NormalizedBatch): NormalizedBatch {
-  const out = new Map<string, NormalizedTensor>();
-  for (const [name, tensor] of batch) {
-    const Ctor = tensor.data.constructor as new (source: TypedArray) => TypedArray;
-    out.set(name, { ...tensor, shape: [...tensor.shape], data: new Ctor(tensor.data) });
+export class BatchCopier {
+  readonly #buffers = new Map<string, TypedArray>();
+
+  copy(batch: NormalizedBatch): NormalizedBatch {
+    const out = new Map<string, NormalizedTensor>();
+    for (const [name, tensor] of batch) out.set(name, { ...tensor, shape: [...tensor.shape], data: this.#copyData(name, tensor.data) });
+    return out;
   }
-  return out;
+
+  #copyData(name: string, data: TypedArray): TypedArray {
+    const Ctor = data.constructor as new (length: number) => TypedArray;
+    let buffer = this.#buffers.get(name);
+    if (buffer === undefined || buffer.constructor !== Ctor || buffer.length < data.length) {
+      buffer = new Ctor(data.length);
+      this.#buffers.set(name, buffer);
+    }
+    const target = buffer.length === data.length ? buffer : (buffer.subarray(0, data.length) as TypedArray);
+    (target as Float32Array).set(data as Float32Array);
+    return target;
+  }
+}
+
+/** A batch copied into fresh memory of its own (see BatchCopier for the reused-buffer form). */
+export function ownedBatch(batch: NormalizedBatch): NormalizedBatch {
+  return new BatchCopier().copy(batch);
 }
 
 /** Count and first index of NaN / ±Infinity; float16 values are their raw bits (exponent all ones). */

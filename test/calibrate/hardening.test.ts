@@ -83,7 +83,7 @@ describe('calibrate() owns the memory it reads', () => {
         shared.set((next.input as { data: Float32Array }).data);
         // The caller's next use of its buffer, before our native threads and onnxruntime have read it.
         setImmediate(() => shared.fill(50));
-        return { input: { data: shared, shape: (next.input as { shape: number[] }).shape } };
+        return { input: { data: shared, shape: (next.input as { shape: readonly number[] }).shape } };
       }
     }
     const result = await calibrate(modelBytes, new Reusing(), { numBins: 64 });
@@ -91,8 +91,8 @@ describe('calibrate() owns the memory it reads', () => {
   });
 
   it('refuses SharedArrayBuffer, resizable and detached (transferred) buffers with ERR_BAD_BATCH naming the input', async () => {
-    const data = (batches[0]!.input as { data: Float32Array; shape: number[] }).data;
-    const shape = (batches[0]!.input as { shape: number[] }).shape;
+    const data = (batches[0]!.input as { data: Float32Array; shape: readonly number[] }).data;
+    const shape = (batches[0]!.input as { shape: readonly number[] }).shape;
     const onShared = new Float32Array(new SharedArrayBuffer(data.byteLength));
     onShared.set(data);
     const resizable = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(data.byteLength, { maxByteLength: data.byteLength * 2 });
