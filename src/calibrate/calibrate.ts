@@ -269,6 +269,25 @@ function noBatches(): TrtInt8Error {
   });
 }
 
+/**
+ * computeAmax, where a node output with no finite value at all is the model's fault (NaN or infinite
+ * weights make every activation NaN), not an empty dataset: the batches were checked to be finite.
+ */
+function amaxOf(name: string, histogram: Parameters<typeof computeAmax>[0], algorithm: CalibrationAlgorithm, plan: CalibrationPlan): number {
+  try {
+    return computeAmax(histogram, algorithm);
+  } catch (error) {
+    if (!(error instanceof TrtInt8Error && error.code === 'ERR_EMPTY_DATASET') || plan.fromFeeds.includes(name)) throw error;
+    throw new TrtInt8Error('ERR_BAD_MODEL', `The model computes no finite value for tensor "${name}" on any batch: NaN or infinite weights, or an operation that overflows.`, {
+      input: name,
+      expected: 'finite activations',
+      actual: 'only NaN / Infinity',
+      fixes: ['Check the weights for NaN/Infinity (e.g. numpy.isfinite on every initializer).', `Or exclude the tensor: calibrate(model, calibrator, { exclude: { names: [...] } })`],
+      cause: error,
+    });
+  }
+}
+
 /** Each tensor's range from its histogram, by its algorithm. */
 function chooseRanges(plan: CalibrationPlan, collector: HistogramCollector, calibratorAlgorithm: CalibrationAlgorithm): TensorCalibration[] {
   const collected = collector.histograms();
@@ -285,7 +304,7 @@ function chooseRanges(plan: CalibrationPlan, collector: HistogramCollector, cali
     const algorithm = plan.algorithms.get(name)!;
     return {
       name,
-      amax: computeAmax(histogram, algorithm),
+      amax: amaxOf(name, histogram, algorithm, plan),
       min: histogram.min,
       max: histogram.max,
       histogram,

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import buffer from 'node:buffer';
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { Batch } from '../core/batch.js';
 import { product, type TypedArray } from '../core/tensor.js';
@@ -187,13 +188,26 @@ export const decodeNpySample: FileDecoder = async (file) => {
   return { data: array.data, shape: array.shape };
 };
 
-async function walkFolder(folder: string, extensions: readonly string[], signal?: AbortSignal): Promise<string[]> {
+/** A folder's entries; an unreadable subfolder is skipped (recorded) or, strict, ERR_IO naming it. */
+async function readFolder(dir: string, strict: boolean, skipped: SkippedFile[]): Promise<import('node:fs').Dirent[]> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    if (strict) {
+      throw new TrtInt8Error('ERR_IO', `Cannot read the folder ${dir} (${code}).`, { input: dir, expected: 'a readable folder', actual: code, fixes: ['Check its permissions, or set strict: false to skip it.'], cause });
+    }
+    skipped.push({ path: dir, reason: `ERR_IO: unreadable folder (${code})` });
+    return [];
+  }
+}
+
+async function walkFolder(folder: string, extensions: readonly string[], strict: boolean, skipped: SkippedFile[]): Promise<string[]> {
   const out: string[] = [];
   const pending = [folder];
   while (pending.length > 0) {
-    throwIfAborted(signal);
     const dir = pending.pop()!;
-    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    for (const entry of await readFolder(dir, strict, skipped)) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) pending.push(full);
       else if ((entry.isFile() || entry.isSymbolicLink()) && extensions.includes(path.extname(entry.name).toLowerCase())) out.push(full);
@@ -291,8 +305,8 @@ function cannotRead(source: string, cause: unknown): TrtInt8Error {
   });
 }
 
-async function folderEntries(folder: string, extensions: readonly string[]): Promise<Entries> {
-  const files = await walkFolder(folder, extensions);
+async function folderEntries(folder: string, extensions: readonly string[], strict: boolean, skipped: SkippedFile[]): Promise<Entries> {
+  const files = await walkFolder(folder, extensions, strict, skipped);
   if (files.length === 0) {
     throw new TrtInt8Error('ERR_EMPTY_DATASET', `The folder ${folder} holds no ${extensions.join(' / ')} files.`, {
       input: folder,
@@ -342,7 +356,7 @@ async function pathEntries(source: string, extensions: readonly string[], strict
   } catch (cause) {
     throw cannotRead(source, cause);
   }
-  if (stat.isDirectory()) return folderEntries(source, extensions);
+  if (stat.isDirectory()) return folderEntries(source, extensions, strict, skipped);
   if (/\.(npy|npz)$/i.test(source)) return arrayEntries(source);
   return listFileEntries(source, strict, skipped);
 }
@@ -545,6 +559,22 @@ interface Slot {
   readonly type: TypedArrayConstructor;
 }
 
+/** One input's batch buffer; a batch size too large to allocate is ERR_BAD_OPTION, not a RangeError. */
+function allocateBatch(slot: Slot, batchSize: number): TypedArray {
+  const elements = batchSize * slot.size;
+  const bytes = elements * (slot.type as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const tooLarge = () =>
+    badOption('batchSize', `a batch that fits in memory (at most ${buffer.constants.MAX_LENGTH} bytes per input)`, batchSize, [
+      `One sample of "${slot.name}" holds ${slot.size} elements, so a batch of ${batchSize} needs ${bytes} bytes; use a smaller batch size.`,
+    ]);
+  if (!(bytes <= buffer.constants.MAX_LENGTH)) throw tooLarge();
+  try {
+    return new slot.type(elements);
+  } catch {
+    throw tooLarge(); // "Array buffer allocation failed": less memory than the bound
+  }
+}
+
 /** Stacks samples into batches; checks every sample against the first (names, shapes, dtypes). */
 class BatchStacker {
   first: { id: string; slots: Slot[] } | undefined;
@@ -577,7 +607,7 @@ class BatchStacker {
   }
 
   #newBuffers(): void {
-    this.#buffers = this.first!.slots.map((s) => new s.type(this.batchSize * s.size));
+    this.#buffers = this.first!.slots.map((s) => allocateBatch(s, this.batchSize));
     this.#count = 0;
   }
 

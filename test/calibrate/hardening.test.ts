@@ -8,6 +8,7 @@ import { EntropyCalibrator2, MinMaxCalibrator, calibratorFromBatches } from '../
 import type { Batch, BatchContext } from '../../src/core/batch.js';
 import { isTrtInt8Error, type ErrorCode } from '../../src/core/errors.js';
 import { cnnBatches, smallCnn } from './helpers.js';
+import { onnxProto } from '../../src/onnx/index.js';
 
 const modelBytes = smallCnn();
 const batches = cnnBatches(3, 4);
@@ -105,5 +106,34 @@ describe('calibrate() owns the memory it reads', () => {
       expect(error.input, what).toBe('input');
       expect(error.message, what).toMatch(what === 'shared' ? /SharedArrayBuffer/ : what === 'resizable' ? /resizable/ : /detached|empty|elements/);
     }
+  });
+});
+
+describe('calibrate() typed errors (issue #12.10, #12.12)', () => {
+  it("executionProviders: ['bogus'] is ERR_BAD_OPTION naming executionProviders", async () => {
+    const error = expectCode(await rejection(calibrate(modelBytes, calibratorFromBatches(batches), { executionProviders: ['bogus'] })), 'ERR_BAD_OPTION');
+    expect(error.input).toBe('executionProviders');
+  });
+
+  it('NaN weights are ERR_BAD_MODEL naming the tensor, not ERR_EMPTY_DATASET', async () => {
+    const model = onnxProto.ModelProto.decode(modelBytes);
+    for (const t of model.graph!.initializer!) {
+      if (t.floatData?.length) t.floatData = t.floatData.map(() => NaN);
+      if (t.rawData?.length) t.rawData = new Uint8Array(new Float32Array(t.rawData.length / 4).fill(NaN).buffer);
+    }
+    const error = expectCode(await rejection(calibrate(onnxProto.ModelProto.encode(model).finish(), calibratorFromBatches(batches))), 'ERR_BAD_MODEL');
+    expect(error.message).toMatch(/no finite value/);
+  });
+
+  it('a model that loads but fails when run is ERR_BAD_MODEL with onnxruntime\'s message', async () => {
+    // A side branch reshaping the [N, 1, 8, 8] input to [-1, 7]: fine for N = 7k, so onnxruntime loads it,
+    // but 4 samples (256 values) cannot be cut into rows of 7, so the run fails.
+    const model = onnxProto.ModelProto.decode(modelBytes);
+    const graph = model.graph!;
+    const input = graph.input![0]!.name!;
+    graph.initializer!.push(onnxProto.TensorProto.create({ name: 'bad_shape', dataType: 7, dims: [2], int64Data: [-1, 7] }));
+    graph.node!.push(onnxProto.NodeProto.create({ opType: 'Reshape', input: [input, 'bad_shape'], output: ['reshaped'], name: 'bad_reshape' }));
+    const error = expectCode(await rejection(calibrate(onnxProto.ModelProto.encode(model).finish(), calibratorFromBatches(batches), { numBins: 64, tensors: ['reshaped'] })), 'ERR_BAD_MODEL');
+    expect(error.message).toMatch(/failed to run/);
   });
 });

@@ -17,7 +17,10 @@ export function mutate(input: Uint8Array, random: Random): Uint8Array {
   for (let k = 0; k < count; k++) {
     const kind = at(7);
     if (bytes.length === 0) bytes = Uint8Array.of(at(256));
-    if (kind === 0) bytes[at(bytes.length)] ^= 1 << at(8);
+    if (kind === 0) {
+      const i = at(bytes.length);
+      bytes[i] = bytes[i]! ^ (1 << at(8));
+    }
     else if (kind === 1) bytes[at(bytes.length)] = INTERESTING[at(INTERESTING.length)]!;
     else if (kind === 2) bytes = bytes.slice(0, at(bytes.length));
     else if (kind === 3) {
