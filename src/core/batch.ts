@@ -305,11 +305,6 @@ export class BatchCopier {
   }
 }
 
-/** A batch copied into fresh memory of its own (see BatchCopier for the reused-buffer form). */
-export function ownedBatch(batch: NormalizedBatch): NormalizedBatch {
-  return new BatchCopier().copy(batch);
-}
-
 /** Count and first index of NaN / ±Infinity; float16 values are their raw bits (exponent all ones). */
 function scanNonFinite(dtype: DType, data: TypedArray): { count: number; firstIndex: number } {
   let count = 0;
