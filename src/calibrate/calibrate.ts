@@ -14,6 +14,7 @@ import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
 import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
+import { RunPacer, canSlice, sliceBatch } from './pacing.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
 import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type TensorCalibration } from './result.js';
 import { optionErrors } from '../core/is.js';
@@ -234,6 +235,7 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
   const histograms = new HistogramCollector({ numBins: parameters.numBins });
   collection.collector = histograms;
   const copier = new BatchCopier(); // each copy is consumed (runs and histograms awaited) before the next
+  const pacer = new RunPacer();
   for (let batchIndex = 0; ; batchIndex++) {
     // Abort wins over a getBatch that never settles (the calibrator gets the same signal as ctx.signal).
     const given = await untilAborted(nextValidatedBatch(calibrator, { inputs: plan.inputs, batchIndex, signal }), signal);
@@ -242,13 +244,27 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     const batch = copier.copy(given);
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
     if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
-    await runner.run(batchToFeeds(ort, batch), samples, (outputs) => histograms.add(outputs, signal), signal);
+    await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
+      runner.run(batchToFeeds(ort, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
+    );
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
   }
   if (tracker.snapshot().batchesDone === 0) throw noBatches();
   throwIfAborted(signal);
   return runner.runCount;
+}
+
+/** Runs a batch whole, or in slices when the pacer has seen runs too slow for a timely abort. */
+async function runPaced(batch: NormalizedBatch, samples: number, inputs: readonly InputSpec[], pacer: RunPacer, run: (slice: NormalizedBatch, samples: number) => Promise<void>): Promise<void> {
+  const perRun = canSlice(inputs, batch, samples) ? pacer.samplesPerRun(samples) : samples;
+  for (let start = 0; start < samples || start === 0; start += perRun) {
+    const count = Math.min(perRun, samples - start);
+    const started = performance.now();
+    await run(perRun >= samples ? batch : sliceBatch(batch, start, count), perRun >= samples ? samples : count);
+    pacer.record(perRun >= samples ? samples : count, performance.now() - started);
+    if (perRun >= samples) return;
+  }
 }
 
 function graphInputValues(batch: NormalizedBatch, names: readonly string[]): Map<string, Float32Array> {
