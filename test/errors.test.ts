@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, TrtInt8Error, abortError, isTrtInt8Error, throwIfAborted } from '../src/core/errors.js';
+import { ErrorCodes, MAX_DESCRIBED_LENGTH, TrtInt8Error, abortError, isTrtInt8Error, throwIfAborted, untilAborted } from '../src/core/errors.js';
 
 describe('TrtInt8Error', () => {
   it('carries a stable code and the structured fields', () => {
@@ -79,5 +79,29 @@ describe('docs/errors.md', () => {
       expect(body.trim().split('\n')[0]!.length, code).toBeGreaterThan(20);
       expect(body, code).toMatch(/^- /m);
     }
+  });
+});
+
+describe('bounded messages (issue #12.12)', () => {
+  it('embeds at most MAX_DESCRIBED_LENGTH characters of expected/actual, saying how many more there were', () => {
+    const huge = 'x'.repeat(10_000_000);
+    const error = new TrtInt8Error('ERR_CACHE_FORMAT', `Line 2: ${huge}`, { input: 'line 2', expected: huge, actual: Array.from({ length: 100_000 }, (_, i) => i) });
+    expect(error.message.length).toBeLessThan(4_000);
+    expect(error.message).toContain(`... (${10_000_000 - MAX_DESCRIBED_LENGTH} more)`);
+    expect(error.actual).toHaveLength(100_000); // the property keeps the full value
+    const small = new TrtInt8Error('ERR_BAD_OPTION', 'Invalid x.', { expected: 'short', actual: 'also short' });
+    expect(small.message).toBe('Invalid x.\n  expected: short\n  actual:   also short');
+  });
+});
+
+describe('untilAborted', () => {
+  it('settles as the promise does, or rejects with the signal reason as soon as it aborts', async () => {
+    expect(await untilAborted(Promise.resolve(7), new AbortController().signal)).toBe(7);
+    const controller = new AbortController();
+    const never = new Promise<number>(() => undefined);
+    setTimeout(() => controller.abort('gone'), 10);
+    await expect(untilAborted(never, controller.signal)).rejects.toBe('gone');
+    await expect(untilAborted(Promise.reject(new Error('own')), new AbortController().signal)).rejects.toThrow('own');
+    await expect(untilAborted(never, AbortSignal.abort('already'))).rejects.toBe('already');
   });
 });

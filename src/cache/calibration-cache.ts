@@ -11,6 +11,7 @@
  */
 import { TrtInt8Error } from '../core/errors.js';
 import type { AlgorithmKind } from '../core/algorithm.js';
+import { badOption as optionError } from '../core/is.js';
 
 /** The algorithm names TensorRT writes into the header, by our algorithm kind. */
 const CACHE_ALGORITHM_NAMES = {
@@ -25,6 +26,15 @@ export type CacheAlgorithmName = (typeof CACHE_ALGORITHM_NAMES)[CacheAlgorithmKi
 
 /** Largest finite float32; scales above it cannot be stored. */
 const FLOAT32_MAX = 3.4028234663852886e38;
+/** Smallest normal float32. A parsed scale below it is no calibration (0, or a line cut inside its hex digits). */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+/**
+ * Longest cache line read (characters). Real lines are a tensor name and 8 hex digits; the bound keeps a
+ * hostile file from making huge error messages or long scans.
+ */
+export const MAX_CACHE_LINE_LENGTH = 65_536;
+/** Version codes are at most 9 digits (TensorRT 99.99.99 is 999999); more is a corrupt header. */
+const MAX_VERSION_DIGITS = 9;
 
 export interface TensorRTVersion {
   readonly major: number;
@@ -57,8 +67,9 @@ export interface FormatCalibrationCacheOptions {
   readonly scales: ReadonlyMap<string, number>;
 }
 
+/** ERR_BAD_OPTION through the one builder; the input itself names the option here ("Invalid scale."). */
 function badOption(input: string, expected: string, actual: unknown, fixes: string[] = []): TrtInt8Error {
-  return new TrtInt8Error('ERR_BAD_OPTION', `Invalid ${input}.`, { input, expected, actual, fixes });
+  return optionError('', input, expected, actual, fixes, `Invalid ${input}.`);
 }
 
 /** Parses "10.3.0" (a fourth build component, as in "10.3.0.26", is ignored). */
@@ -157,6 +168,52 @@ function formatError(line: number, message: string, actual: string, expected: st
   });
 }
 
+function lineTooLong(lineNo: number, length: number): TrtInt8Error {
+  return formatError(lineNo, `the line is ${length} characters long, more than any cache line (${MAX_CACHE_LINE_LENGTH}).`, `${length} characters`, `at most ${MAX_CACHE_LINE_LENGTH} characters`, [
+    'Check that the file is a TensorRT calibration cache.',
+  ]);
+}
+
+function parseHeader(line: string, lineNo: number): { versionCode: number; algorithmName: string } {
+  const match = /^TRT-(\d+)-(\S+)$/.exec(line);
+  if (!match) {
+    throw formatError(lineNo, 'expected the header "TRT-<version>-<algorithm>".', line.slice(0, 120), 'e.g. TRT-100300-EntropyCalibration2', [
+      'Check that the file is a TensorRT calibration cache.',
+    ]);
+  }
+  const digits = match[1] as string;
+  if (digits.length > MAX_VERSION_DIGITS) {
+    throw formatError(lineNo, `the header's version code has ${digits.length} digits; no TensorRT version has more than ${MAX_VERSION_DIGITS}.`, digits.slice(0, 40), 'e.g. 100300 for TensorRT 10.3.0');
+  }
+  return { versionCode: Number(digits), algorithmName: match[2] as string };
+}
+
+/** One "<tensor name>: <hex>" line; the scale must be a normal, positive float32 (anything else is no calibration). */
+function parseScaleLine(content: string, lineNo: number): { name: string; scale: number } {
+  const sep = content.lastIndexOf(': ');
+  if (sep < 0) throw formatError(lineNo, 'expected "<tensor name>: <hex scale>".', content.slice(0, 120), '<tensor name>: <hex scale>');
+  const name = content.slice(0, sep);
+  const hex = content.slice(sep + 2).trim();
+  if (name.length === 0) throw formatError(lineNo, 'the tensor name is empty.', content, '<tensor name>: <hex scale>');
+  if (!/^[0-9a-fA-F]{1,8}$/.test(hex)) throw formatError(lineNo, `the scale of "${name}" is not 1 to 8 hex digits.`, hex, 'e.g. 3c010a14');
+  const scale = hexToScale(hex);
+  if (!(scale >= FLOAT32_MIN_NORMAL) || !Number.isFinite(scale)) {
+    // Zero, -0, negative, NaN, infinite, or denormal (e.g. a last line cut to "3d1"): reusing it would give amax ~1e-40.
+    throw formatError(lineNo, `the scale of "${name}" cannot be a calibration: ${describeScale(scale)}.`, `${hex} = ${scale}`, `a normal, positive float32 scale (>= ${FLOAT32_MIN_NORMAL})`, [
+      'A file cut short (an interrupted copy or write) ends in such a line.',
+    ]);
+  }
+  return { name, scale };
+}
+
+function describeScale(scale: number): string {
+  if (Number.isNaN(scale)) return 'not a number';
+  if (!Number.isFinite(scale)) return 'infinite';
+  if (Object.is(scale, -0) || scale === 0) return 'zero';
+  if (scale < 0) return 'negative';
+  return 'denormal (far below any real range)';
+}
+
 /**
  * Parses a TensorRT calibration cache. Accepts CRLF, blank lines, hex of fewer than 8 digits and tensor
  * names containing ": " (the name ends at the LAST ": "). Any malformed line is ERR_CACHE_FORMAT with
@@ -189,29 +246,16 @@ export function parseCalibrationCache(input: string | Uint8Array, expect?: Calib
   const seenAt = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
-    const line = (lines[i] as string).replace(/\r$/, '');
-    if (line.trim() === '') continue;
+    const raw = lines[i] as string;
+    if (raw.length > MAX_CACHE_LINE_LENGTH) throw lineTooLong(lineNo, raw.length);
+    // trimEnd is linear; a /\s+$/ regex is quadratic on a long run of spaces followed by another character.
+    const content = raw.trimEnd();
+    if (content.trimStart() === '') continue;
     if (!header) {
-      const match = /^TRT-(\d+)-(\S+)\s*$/.exec(line);
-      if (!match) {
-        throw formatError(lineNo, 'expected the header "TRT-<version>-<algorithm>".', line.slice(0, 120), 'e.g. TRT-100300-EntropyCalibration2', [
-          'Check that the file is a TensorRT calibration cache.',
-        ]);
-      }
-      header = { versionCode: Number(match[1]), algorithmName: match[2] as string };
+      header = parseHeader(content, lineNo);
       continue;
     }
-    const content = line.replace(/\s+$/, '');
-    const sep = content.lastIndexOf(': ');
-    if (sep < 0) throw formatError(lineNo, 'expected "<tensor name>: <hex scale>".', content.slice(0, 120), '<tensor name>: <hex scale>');
-    const name = content.slice(0, sep);
-    const hex = content.slice(sep + 2).trim();
-    if (name.length === 0) throw formatError(lineNo, 'the tensor name is empty.', content, '<tensor name>: <hex scale>');
-    if (!/^[0-9a-fA-F]{1,8}$/.test(hex)) throw formatError(lineNo, `the scale of "${name}" is not 1 to 8 hex digits.`, hex, 'e.g. 3c010a14');
-    const scale = hexToScale(hex);
-    if (!Number.isFinite(scale) || scale < 0) {
-      throw formatError(lineNo, `the scale of "${name}" is not a finite, non-negative number.`, `${hex} = ${scale}`, 'a finite scale >= 0');
-    }
+    const { name, scale } = parseScaleLine(content, lineNo);
     const firstLine = seenAt.get(name);
     if (firstLine !== undefined) {
       throw formatError(lineNo, `tensor "${name}" appears twice (first on line ${firstLine}).`, name, 'each tensor once');

@@ -9,6 +9,7 @@
  * on TensorRT version and algorithm, since TensorRT ignores a cache whose header differs from its own.
  */
 import { TrtInt8Error } from '../core/errors.js';
+import { badOption } from '../core/is.js';
 import { algorithmFromCacheName, parseCalibrationCache, scaleToHex, type CalibrationCache } from './calibration-cache.js';
 
 export type CacheMergeRule = 'max';
@@ -47,12 +48,29 @@ function toCache(input: unknown, index: number): CalibrationCache {
   }
   const looksParsed = input !== null && typeof input === 'object' && (input as CalibrationCache).scales instanceof Map &&
     typeof (input as CalibrationCache).versionCode === 'number' && typeof (input as CalibrationCache).algorithmName === 'string';
-  if (looksParsed) return input as CalibrationCache;
+  if (looksParsed) return checkParsed(input as CalibrationCache, index);
   throw new TrtInt8Error('ERR_BAD_OPTION', `mergeCalibrationCaches: caches[${index}] is not a calibration cache.`, {
     input: `caches[${index}]`,
     expected: 'the cache text, its bytes, or parseCalibrationCache()\'s result',
     actual: input === null ? 'null' : typeof input,
   });
+}
+
+/**
+ * A parsed cache built by hand must still write back as one: names without line breaks (a newline would
+ * split the line and the merged text would not parse), a header algorithm without white space.
+ */
+function checkParsed(cache: CalibrationCache, index: number): CalibrationCache {
+  const bad = (input: string, expected: string, actual: unknown) =>
+    badOption('mergeCalibrationCaches', `caches[${index}].${input}`, expected, actual, [], `mergeCalibrationCaches: caches[${index}] has an invalid ${input}.`);
+  if (!Number.isSafeInteger(cache.versionCode) || cache.versionCode < 0) throw bad('versionCode', 'a non-negative integer such as 100300', cache.versionCode);
+  if (!/^\S+$/.test(cache.algorithmName)) throw bad('algorithmName', 'a header name without white space, e.g. EntropyCalibration2', cache.algorithmName);
+  for (const name of cache.scales.keys()) {
+    if (typeof name !== 'string' || name.length === 0 || /[\r\n]/.test(name)) {
+      throw bad('scales', 'tensor names that are non-empty and hold no line break', typeof name === 'string' ? JSON.stringify(name) : typeof name);
+    }
+  }
+  return cache;
 }
 
 /**

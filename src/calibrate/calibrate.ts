@@ -3,18 +3,20 @@
  * tensors to quantize (the CPU statistics engine), and picks each tensor's range with the calibrator's
  * algorithm. No TensorRT involved; the result writes a TensorRT cache and a Q/DQ model.
  */
-import { TrtInt8Error, abortError, throwIfAborted } from '../core/errors.js';
+import { TrtInt8Error, abortError, throwIfAborted, untilAborted } from '../core/errors.js';
 import { nextValidatedBatch, type Calibrator } from '../calibrators/index.js';
 import { resolveAlgorithm, type AlgorithmInput } from '../core/algorithm.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { InputSpec, NormalizedBatch } from '../core/tensor.js';
+import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
 import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
+import { RunPacer, canSlice, sliceBatch } from './pacing.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
-import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type TensorCalibration } from './result.js';
+import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type TensorCalibration } from './result.js';
 import { optionErrors } from '../core/is.js';
 
 export type ModelInput = string | Uint8Array | OnnxModel;
@@ -161,12 +163,7 @@ function inputAsFloat32(batch: NormalizedBatch, name: string): Float32Array | un
   return outputAsFloat32({ type: tensor.dtype, dims: tensor.shape, data: tensor.data, size: tensor.data.length });
 }
 
-/**
- * Calibrates `model` on the batches of `calibrator`. Rejects with the signal's reason when aborted,
- * ERR_EMPTY_DATASET when the first batch is null, ERR_BAD_BATCH for a batch that does not fit the model.
- */
-export async function calibrate(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions = {}): Promise<CalibrationResult> {
-  checkOptions(options);
+function checkCalibrator(calibrator: Calibrator): void {
   // Duck-typed rather than instanceof, so a calibrator from the other (ESM/CJS) build of this package works.
   const looksLikeCalibrator =
     calibrator !== null &&
@@ -178,115 +175,199 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
   if (!looksLikeCalibrator) {
     throw badOption('calibrator', 'an instance of a Calibrator subclass (or calibratorFromBatches(...))', calibrator === null ? 'null' : typeof calibrator);
   }
-  const signal = options.signal ?? new AbortController().signal;
-  const numBins = options.numBins ?? 2048;
-  const executionProviders = options.executionProviders ?? ['cpu'];
-  const version = options.tensorRTVersion ?? DEFAULT_TENSORRT_VERSION;
-  cacheAlgorithmName(defaultCacheAlgorithm(calibrator.algorithm)); // fail on a bad algorithm before any work
-  const parameters = {
-    numBins,
+}
+
+/** The parameters recorded in the result (defaults filled in). */
+function calibrationParameters(options: CalibrateOptions): CalibrationParameters {
+  return {
+    numBins: options.numBins ?? 2048,
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    executionProviders: [...executionProviders],
+    executionProviders: [...(options.executionProviders ?? ['cpu'])],
     ...(options.maxOutputBytesPerRun === undefined ? {} : { maxOutputBytesPerRun: options.maxOutputBytesPerRun }),
-    tensorRTVersion: version,
+    tensorRTVersion: options.tensorRTVersion ?? DEFAULT_TENSORRT_VERSION,
   };
-  let session: OrtSession | undefined;
-  let collector: HistogramCollector | undefined;
+}
+
+/** What calibrate() works on once the model is loaded: its inputs, the tensors to calibrate and each one's algorithm. */
+interface CalibrationPlan {
+  readonly model: OnnxModel;
+  readonly inputs: InputSpec[];
+  readonly tensors: string[];
+  readonly algorithms: Map<string, CalibrationAlgorithm>;
+  /** Graph inputs among `tensors`: calibrated from the batch itself. */
+  readonly fromFeeds: string[];
+  /** Node outputs among `tensors`: fetched from onnxruntime runs. */
+  readonly fromRuns: string[];
+}
+
+async function planCalibration(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions): Promise<CalibrationPlan> {
+  const onnxModel = await toModel(model);
+  const inputs: InputSpec[] = onnxModel.inputs();
+  const inputNames = new Set(inputs.map((i) => i.name));
+  const tensors = tensorsToCalibrate(onnxModel, options);
+  const algorithms = algorithmsPerTensor(tensors, inputNames, calibrator.algorithm, options.tensorAlgorithms);
+  return {
+    model: onnxModel,
+    inputs,
+    tensors,
+    algorithms,
+    fromFeeds: tensors.filter((t) => inputNames.has(t)),
+    fromRuns: tensors.filter((t) => !inputNames.has(t)),
+  };
+}
+
+/** The native histograms and the onnxruntime session that feed them; both released by calibrate(). */
+interface Collection {
+  session?: OrtSession;
+  collector?: HistogramCollector;
+}
+
+/**
+ * Runs every batch of the calibrator through the model, adding the graph inputs and the fetched
+ * activations to the histograms. Returns the session run count; the tracker counts batches and samples.
+ */
+async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal): Promise<number> {
+  const ort = loadOnnxRuntime();
+  const parameters = calibrationParameters(options);
+  const session = await createSession(ort, plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns), parameters.executionProviders, plan.model.displayName);
+  collection.session = session;
+  const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+  const histograms = new HistogramCollector({ numBins: parameters.numBins });
+  collection.collector = histograms;
+  const copier = new BatchCopier(); // each copy is consumed (runs and histograms awaited) before the next
+  const pacer = new RunPacer();
+  for (let batchIndex = 0; ; batchIndex++) {
+    // Abort wins over a getBatch that never settles (the calibrator gets the same signal as ctx.signal).
+    const given = await untilAborted(nextValidatedBatch(calibrator, { inputs: plan.inputs, batchIndex, signal }), signal);
+    if (given === null) break;
+    // Our own copy: the caller may reuse, transfer or shrink its buffers once getBatch has returned.
+    const batch = copier.copy(given);
+    const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
+    if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+    await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
+      runner.run(batchToFeeds(ort, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
+    );
+    const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
+    options.onProgress?.(progress);
+  }
+  if (tracker.snapshot().batchesDone === 0) throw noBatches();
+  throwIfAborted(signal);
+  return runner.runCount;
+}
+
+/** Runs a batch whole, or in slices when the pacer has seen runs too slow for a timely abort. */
+async function runPaced(batch: NormalizedBatch, samples: number, inputs: readonly InputSpec[], pacer: RunPacer, run: (slice: NormalizedBatch, samples: number) => Promise<void>): Promise<void> {
+  const perRun = canSlice(inputs, batch, samples) ? pacer.samplesPerRun(samples) : samples;
+  for (let start = 0; start < samples || start === 0; start += perRun) {
+    const count = Math.min(perRun, samples - start);
+    const started = performance.now();
+    await run(perRun >= samples ? batch : sliceBatch(batch, start, count), perRun >= samples ? samples : count);
+    pacer.record(perRun >= samples ? samples : count, performance.now() - started);
+    if (perRun >= samples) return;
+  }
+}
+
+function graphInputValues(batch: NormalizedBatch, names: readonly string[]): Map<string, Float32Array> {
+  const direct = new Map<string, Float32Array>();
+  for (const name of names) {
+    const values = inputAsFloat32(batch, name);
+    if (values) direct.set(name, values);
+  }
+  return direct;
+}
+
+function noBatches(): TrtInt8Error {
+  return new TrtInt8Error('ERR_EMPTY_DATASET', 'The calibrator gave no batches (its first getBatch returned null).', {
+    input: 'calibrator',
+    expected: 'at least one batch',
+    actual: 'none',
+    fixes: ['Check the data source: a path that matched no files, or an iterable already consumed.', 'TensorRT recommends about 500 calibration images.'],
+  });
+}
+
+/**
+ * computeAmax, where a node output with no finite value at all is the model's fault (NaN or infinite
+ * weights make every activation NaN), not an empty dataset: the batches were checked to be finite.
+ */
+function amaxOf(name: string, histogram: Parameters<typeof computeAmax>[0], algorithm: CalibrationAlgorithm, plan: CalibrationPlan): number {
+  try {
+    return computeAmax(histogram, algorithm);
+  } catch (error) {
+    if (!(error instanceof TrtInt8Error && error.code === 'ERR_EMPTY_DATASET') || plan.fromFeeds.includes(name)) throw error;
+    throw new TrtInt8Error('ERR_BAD_MODEL', `The model computes no finite value for tensor "${name}" on any batch: NaN or infinite weights, or an operation that overflows.`, {
+      input: name,
+      expected: 'finite activations',
+      actual: 'only NaN / Infinity',
+      fixes: ['Check the weights for NaN/Infinity (e.g. numpy.isfinite on every initializer).', `Or exclude the tensor: calibrate(model, calibrator, { exclude: { names: [...] } })`],
+      cause: error,
+    });
+  }
+}
+
+/** Each tensor's range from its histogram, by its algorithm. */
+function chooseRanges(plan: CalibrationPlan, collector: HistogramCollector, calibratorAlgorithm: CalibrationAlgorithm): TensorCalibration[] {
+  const collected = collector.histograms();
+  return plan.tensors.map((name) => {
+    const histogram = collected.get(name);
+    if (!histogram) {
+      throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime returned no floating-point values for tensor "${name}".`, {
+        input: name,
+        expected: 'a float32/float16 activation',
+        actual: 'no values',
+        fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
+      });
+    }
+    const algorithm = plan.algorithms.get(name)!;
+    return {
+      name,
+      amax: amaxOf(name, histogram, algorithm, plan),
+      min: histogram.min,
+      max: histogram.max,
+      histogram,
+      ...(algorithm === calibratorAlgorithm ? {} : { algorithm }),
+    };
+  });
+}
+
+function collectedSummary(tracker: ProgressTracker, sessionRuns: number, cached: CacheReuse): CalibrationSummary {
+  const seconds = tracker.seconds;
+  const snapshot = tracker.snapshot();
+  return {
+    batches: snapshot.batchesDone,
+    samples: snapshot.samplesDone,
+    seconds,
+    samplesPerSecond: seconds > 0 ? snapshot.samplesDone / seconds : 0,
+    sessionRuns,
+    source: 'collected',
+    ...(cached.rejectedBecause ? { cacheRejectedBecause: cached.rejectedBecause } : {}),
+  };
+}
+
+/**
+ * Calibrates `model` on the batches of `calibrator`. Rejects with the signal's reason when aborted,
+ * ERR_EMPTY_DATASET when the first batch is null, ERR_BAD_BATCH for a batch that does not fit the model.
+ */
+export async function calibrate(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions = {}): Promise<CalibrationResult> {
+  checkOptions(options);
+  checkCalibrator(calibrator);
+  const signal = options.signal ?? new AbortController().signal;
+  const parameters = calibrationParameters(options);
+  const version = parameters.tensorRTVersion;
+  cacheAlgorithmName(defaultCacheAlgorithm(calibrator.algorithm)); // fail on a bad algorithm before any work
+  const collection: Collection = {};
   try {
     throwIfAborted(signal);
-    const onnxModel = await toModel(model);
-    const inputs: InputSpec[] = onnxModel.inputs();
-    const tensors = tensorsToCalibrate(onnxModel, options);
-    const algorithms = algorithmsPerTensor(tensors, new Set(inputs.map((i) => i.name)), calibrator.algorithm, options.tensorAlgorithms);
+    const plan = await planCalibration(model, calibrator, options);
     const tracker = new ProgressTracker(calibrator.batchCount);
-
-    const cached = await tryCache(calibrator, calibrator.algorithm, version, tensors);
+    const base = { model: plan.model, algorithm: calibrator.algorithm, parameters };
+    const cached = await tryCache(calibrator, calibrator.algorithm, version, plan.tensors);
     if (cached.tensors) {
-      return new CalibrationResult({
-        model: onnxModel,
-        algorithm: calibrator.algorithm,
-        tensors: cached.tensors,
-        parameters,
-        summary: { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' },
-      });
+      const summary = { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' } as const;
+      return new CalibrationResult({ ...base, tensors: cached.tensors, summary });
     }
-
-    const inputNames = new Set(inputs.map((i) => i.name));
-    const fromFeeds = tensors.filter((t) => inputNames.has(t));
-    const fromRuns = tensors.filter((t) => !inputNames.has(t));
-    const ort = loadOnnxRuntime();
-    session = await createSession(ort, onnxModel.withInlinedExternalData().withExtraOutputs(fromRuns), executionProviders, onnxModel.displayName);
-    const runner = new GroupedRunner(session, fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
-    collector = new HistogramCollector({ numBins });
-    const histograms = collector;
-
-    let batchIndex = 0;
-    for (;;) {
-      const batch = await nextValidatedBatch(calibrator, { inputs, batchIndex, signal });
-      if (batch === null) break;
-      const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
-      if (fromFeeds.length > 0) {
-        const direct = new Map<string, Float32Array>();
-        for (const name of fromFeeds) {
-          const values = inputAsFloat32(batch, name);
-          if (values) direct.set(name, values);
-        }
-        await histograms.add(direct, signal);
-      }
-      await runner.run(batchToFeeds(ort, batch), samples, (outputs) => histograms.add(outputs, signal), signal);
-      batchIndex++;
-      const progress = tracker.batchDone(samples);
-      options.onProgress?.(progress);
-    }
-    if (batchIndex === 0) {
-      throw new TrtInt8Error('ERR_EMPTY_DATASET', 'The calibrator gave no batches (its first getBatch returned null).', {
-        input: 'calibrator',
-        expected: 'at least one batch',
-        actual: 'none',
-        fixes: ['Check the data source: a path that matched no files, or an iterable already consumed.', 'TensorRT recommends about 500 calibration images.'],
-      });
-    }
-    throwIfAborted(signal);
-
-    const collected = collector.histograms();
-    const calibrated: TensorCalibration[] = [];
-    for (const name of tensors) {
-      const histogram = collected.get(name);
-      if (!histogram) {
-        throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime returned no floating-point values for tensor "${name}".`, {
-          input: name,
-          expected: 'a float32/float16 activation',
-          actual: 'no values',
-          fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
-        });
-      }
-      const algorithm = algorithms.get(name)!;
-      calibrated.push({
-        name,
-        amax: computeAmax(histogram, algorithm),
-        min: histogram.min,
-        max: histogram.max,
-        histogram,
-        ...(algorithm === calibrator.algorithm ? {} : { algorithm }),
-      });
-    }
-    const seconds = tracker.seconds;
-    const snapshot = tracker.snapshot();
-    const result = new CalibrationResult({
-      model: onnxModel,
-      algorithm: calibrator.algorithm,
-      tensors: calibrated,
-      parameters,
-      summary: {
-        batches: snapshot.batchesDone,
-        samples: snapshot.samplesDone,
-        seconds,
-        samplesPerSecond: seconds > 0 ? snapshot.samplesDone / seconds : 0,
-        sessionRuns: runner.runCount,
-        source: 'collected',
-        ...(cached.rejectedBecause ? { cacheRejectedBecause: cached.rejectedBecause } : {}),
-      },
-    });
+    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal);
+    const tensors = chooseRanges(plan, collection.collector!, calibrator.algorithm);
+    const result = new CalibrationResult({ ...base, tensors, summary: collectedSummary(tracker, sessionRuns, cached) });
     await calibrator.writeCache(new TextEncoder().encode(result.toTensorRTCache(version)));
     return result;
   } catch (error) {
@@ -294,8 +375,11 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     if (signal.aborted) throw abortError(signal);
     throw error;
   } finally {
-    collector?.dispose();
-    await Promise.resolve(calibrator.close?.()).catch(() => undefined);
-    await session?.release().catch(() => undefined);
+    collection.collector?.dispose();
+    // After an abort, getBatch may still be pending, and an iterator's return() waits for it: close
+    // without waiting, so that the abort is not held up by the callback it was meant to cut short.
+    const closing = (async () => calibrator.close?.())().catch(() => undefined);
+    if (!signal.aborted) await closing;
+    await collection.session?.release().catch(() => undefined);
   }
 }

@@ -10,7 +10,7 @@ import type { Batch } from '../core/batch.js';
 import type { InputSpec } from '../core/tensor.js';
 import { writeFileAtomic } from '../core/files.js';
 import { OnnxModel } from '../onnx/index.js';
-import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
+import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession, type OrtTensor } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
 import { SignalAgreement, argmaxRows } from './metrics.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
@@ -73,137 +73,197 @@ function asyncIteratorOf(data: EvaluationData): AsyncIterator<Batch> | Iterator<
   throw new TrtInt8Error('ERR_BAD_OPTION', 'evaluate: data must be an Iterable or AsyncIterable of batches.', { input: 'data', expected: 'an array, generator or async iterable', actual: typeof data });
 }
 
+/** The two models and what is compared between them. */
+interface Comparison {
+  readonly reference: OnnxModel;
+  readonly quantized: OnnxModel;
+  readonly inputs: InputSpec[];
+  /** Graph outputs of both models. */
+  readonly outputs: string[];
+  /** The output whose argmax is the prediction. */
+  readonly top1Output: string;
+  /** Intermediate tensors of both models. */
+  readonly layers: string[];
+}
+
+async function planComparison(floatModel: ModelInput, quantizedModel: ModelInput, options: EvaluateOptions): Promise<Comparison> {
+  const [reference, quantized] = await Promise.all([loadModel(floatModel, 'floatModel'), loadModel(quantizedModel, 'quantizedModel')]);
+  const inputs: InputSpec[] = reference.inputs();
+  const quantizedInputs = new Set(quantized.inputs().map((i) => i.name));
+  const missingInput = inputs.find((i) => !quantizedInputs.has(i.name));
+  if (missingInput) {
+    throw new TrtInt8Error('ERR_BAD_MODEL', `The quantized model has no input "${missingInput.name}"; it is not a quantization of the float model.`, {
+      input: quantized.displayName,
+      expected: inputs.map((i) => i.name),
+      actual: [...quantizedInputs],
+    });
+  }
+  const outputNames = reference.outputs().map((o) => o.name);
+  const quantizedOutputs = new Set(quantized.outputs().map((o) => o.name));
+  const outputs = outputNames.filter((o) => quantizedOutputs.has(o));
+  const top1Output = options.outputName ?? outputNames[0];
+  if (top1Output === undefined || !outputs.includes(top1Output)) {
+    throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: output "${top1Output}" is not an output of both models.`, {
+      input: 'outputName',
+      expected: outputs,
+      actual: top1Output,
+    });
+  }
+  const layers = options.compareLayers === false ? [] : sharedIntermediates(reference, quantized, new Set(outputNames));
+  return { reference, quantized, inputs, outputs, top1Output, layers };
+}
+
+/** Top-1 agreement between the models, and accuracy of each against the labels when given. */
+class Top1Tally {
+  rows = 0;
+  agree = 0;
+  floatCorrect = 0;
+  quantizedCorrect = 0;
+
+  constructor(
+    private readonly labels: ArrayLike<number> | undefined,
+    private readonly outputName: string,
+  ) {}
+
+  /** Adds one batch's predictions; `firstSample` is the index of its first sample in the data. */
+  add(float: Int32Array, quantized: Int32Array, batchSamples: number, firstSample: number): void {
+    for (let i = 0; i < float.length; i++) if (float[i] === quantized[i]) this.agree++;
+    this.rows += float.length;
+    if (this.labels) this.#score(this.labels, float, quantized, batchSamples, firstSample);
+  }
+
+  #score(labels: ArrayLike<number>, float: Int32Array, quantized: Int32Array, batchSamples: number, firstSample: number): void {
+    if (float.length !== batchSamples) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: labels need one prediction per sample, but "${this.outputName}" gives ${float.length} rows for ${batchSamples} samples.`, {
+        input: 'labels',
+        expected: `an output of shape [N, classes]`,
+        actual: `${float.length} rows`,
+      });
+    }
+    for (let i = 0; i < float.length; i++) {
+      const label = labels[firstSample + i];
+      if (label === undefined) {
+        throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: there are fewer labels (${labels.length}) than samples.`, {
+          input: 'labels',
+          expected: `at least ${firstSample + float.length} labels`,
+          actual: labels.length,
+        });
+      }
+      if (float[i] === label) this.floatCorrect++;
+      if (quantized[i] === label) this.quantizedCorrect++;
+    }
+  }
+}
+
+interface Sessions {
+  readonly reference: OrtSession;
+  readonly quantized: OrtSession;
+  readonly runner: GroupedRunner;
+}
+
+/**
+ * Runs one batch through both models, group by group, adding each tensor's agreement. Returns the
+ * top-1 predictions of both models, when the top-1 output was among the values.
+ */
+async function compareBatch(
+  sessions: Sessions,
+  feeds: Record<string, OrtTensor>,
+  batchSamples: number,
+  top1Output: string,
+  agreements: Map<string, SignalAgreement>,
+  signal: AbortSignal,
+): Promise<{ float: Int32Array; quantized: Int32Array } | undefined> {
+  let top1: { float: Int32Array; quantized: Int32Array } | undefined;
+  await sessions.runner.run(feeds, batchSamples, async (referenceOutputs) => {
+    throwIfAborted(signal);
+    const quantizedOutputs = await sessions.quantized.run(feeds, [...referenceOutputs.keys()]);
+    for (const [name, ref] of referenceOutputs) {
+      const values = quantizedOutputs[name] ? outputAsFloat32(quantizedOutputs[name]) : undefined;
+      if (!values) continue;
+      if (ref.length !== values.length) {
+        throw new TrtInt8Error('ERR_BAD_MODEL', `Tensor "${name}" has ${ref.length} values in the float model but ${values.length} in the quantized one.`, {
+          input: name,
+          expected: ref.length,
+          actual: values.length,
+          fixes: [`Compare only the outputs: evaluate(..., { compareLayers: false })`],
+        });
+      }
+      agreements.get(name)!.add(ref, values);
+      if (name === top1Output) {
+        // One prediction per sample: argmax over each sample's values ([N, C] -> C classes).
+        const classes = batchSamples > 0 && ref.length % batchSamples === 0 ? ref.length / batchSamples : ref.length;
+        top1 = { float: argmaxRows(ref, classes), quantized: argmaxRows(values, classes) };
+      }
+    }
+  }, signal);
+  return top1;
+}
+
+async function openSessions(comparison: Comparison, options: EvaluateOptions, opened: OrtSession[]): Promise<Sessions & { ort: OrtModule }> {
+  const executionProviders = options.executionProviders ?? ['cpu'];
+  const { reference, quantized, layers } = comparison;
+  const ort = loadOnnxRuntime();
+  const referenceSession = await createSession(ort, reference.withInlinedExternalData().withExtraOutputs(layers), executionProviders, reference.displayName);
+  opened.push(referenceSession);
+  const quantizedSession = await createSession(ort, quantized.withInlinedExternalData().withExtraOutputs(layers), executionProviders, quantized.displayName);
+  opened.push(quantizedSession);
+  // Groups are planned on the float model; each group's quantized values are fetched right after its
+  // float values, so at most one group of each model is in memory (the memory bound holds for both).
+  const runner = new GroupedRunner(referenceSession, [...comparison.outputs, ...layers], { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+  return { ort, reference: referenceSession, quantized: quantizedSession, runner };
+}
+
+function evaluationResult(comparison: Comparison, samples: number, tally: Top1Tally, agreements: Map<string, SignalAgreement>, labelled: boolean): EvaluationResult {
+  const toAgreement = (name: string): TensorAgreement => {
+    const a = agreements.get(name)!;
+    return { tensor: name, cosine: a.cosine, sqnr: a.sqnr };
+  };
+  const { floatCorrect, quantizedCorrect } = tally;
+  return {
+    samples,
+    top1Agreement: tally.rows > 0 ? tally.agree / tally.rows : 0,
+    ...(labelled ? { accuracy: { float: floatCorrect / samples, quantized: quantizedCorrect / samples, drop: (floatCorrect - quantizedCorrect) / samples } } : {}),
+    outputs: comparison.outputs.map((name) => {
+      const { cosine, sqnr } = toAgreement(name);
+      return { name, cosine, sqnr };
+    }),
+    worstLayers: comparison.layers
+      .filter((t) => agreements.get(t)!.count > 0)
+      .map(toAgreement)
+      .sort((a, b) => a.sqnr - b.sqnr || a.cosine - b.cosine),
+  };
+}
+
 /** Compares `quantizedModel` against `floatModel` on `data`. */
 export async function evaluate(floatModel: ModelInput, quantizedModel: ModelInput, data: EvaluationData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const signal = options.signal ?? new AbortController().signal;
-  const executionProviders = options.executionProviders ?? ['cpu'];
   const iterator = asyncIteratorOf(data);
-  const sessions: OrtSession[] = [];
+  const opened: OrtSession[] = [];
   try {
     throwIfAborted(signal);
-    const [reference, quantized] = await Promise.all([loadModel(floatModel, 'floatModel'), loadModel(quantizedModel, 'quantizedModel')]);
-    const inputs: InputSpec[] = reference.inputs();
-    const quantizedInputs = new Set(quantized.inputs().map((i) => i.name));
-    const missingInput = inputs.find((i) => !quantizedInputs.has(i.name));
-    if (missingInput) {
-      throw new TrtInt8Error('ERR_BAD_MODEL', `The quantized model has no input "${missingInput.name}"; it is not a quantization of the float model.`, {
-        input: quantized.displayName,
-        expected: inputs.map((i) => i.name),
-        actual: [...quantizedInputs],
-      });
-    }
-    const outputNames = reference.outputs().map((o) => o.name);
-    const quantizedOutputs = new Set(quantized.outputs().map((o) => o.name));
-    const comparedOutputs = outputNames.filter((o) => quantizedOutputs.has(o));
-    const top1Output = options.outputName ?? outputNames[0];
-    if (top1Output === undefined || !comparedOutputs.includes(top1Output)) {
-      throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: output "${top1Output}" is not an output of both models.`, {
-        input: 'outputName',
-        expected: comparedOutputs,
-        actual: top1Output,
-      });
-    }
-    const layers = options.compareLayers === false ? [] : sharedIntermediates(reference, quantized, new Set(outputNames));
-    const fetched = [...comparedOutputs, ...layers];
-
-    const ort = loadOnnxRuntime();
-    const referenceSession = await createSession(ort, reference.withInlinedExternalData().withExtraOutputs(layers), executionProviders, reference.displayName);
-    sessions.push(referenceSession);
-    const quantizedSession = await createSession(ort, quantized.withInlinedExternalData().withExtraOutputs(layers), executionProviders, quantized.displayName);
-    sessions.push(quantizedSession);
-    // Groups are planned on the float model; each group's quantized values are fetched right after its
-    // float values, so at most one group of each model is in memory (the memory bound holds for both).
-    const runner = new GroupedRunner(referenceSession, fetched, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
-
-    const agreements = new Map(fetched.map((t) => [t, new SignalAgreement()]));
+    const comparison = await planComparison(floatModel, quantizedModel, options);
+    const sessions = await openSessions(comparison, options, opened);
+    const agreements = new Map([...comparison.outputs, ...comparison.layers].map((t) => [t, new SignalAgreement()]));
     const tracker = new ProgressTracker();
+    const tally = new Top1Tally(options.labels, comparison.top1Output);
     let samples = 0;
-    let rows = 0;
-    let agree = 0;
-    let floatCorrect = 0;
-    let quantizedCorrect = 0;
-    const labels = options.labels;
     for (let batchIndex = 0; ; batchIndex++) {
       throwIfAborted(signal);
       const next = await iterator.next();
       throwIfAborted(signal);
       if (next.done) break;
-      const batch = validateBatch(next.value, inputs, { batchIndex });
+      const batch = validateBatch(next.value, comparison.inputs, { batchIndex });
       const batchSamples = samplesInBatch([...batch.values()].map((t) => t.shape));
-      const feeds = batchToFeeds(ort, batch);
-      let top1: { float?: Int32Array; quantized?: Int32Array } = {};
-      await runner.run(feeds, batchSamples, async (referenceOutputs) => {
-        throwIfAborted(signal);
-        const quantizedOutputs = await quantizedSession.run(feeds, [...referenceOutputs.keys()]);
-        for (const [name, ref] of referenceOutputs) {
-          const values = quantizedOutputs[name] ? outputAsFloat32(quantizedOutputs[name]) : undefined;
-          if (!values) continue;
-          if (ref.length !== values.length) {
-            throw new TrtInt8Error('ERR_BAD_MODEL', `Tensor "${name}" has ${ref.length} values in the float model but ${values.length} in the quantized one.`, {
-              input: name,
-              expected: ref.length,
-              actual: values.length,
-              fixes: [`Compare only the outputs: evaluate(..., { compareLayers: false })`],
-            });
-          }
-          agreements.get(name)!.add(ref, values);
-          if (name === top1Output) {
-            // One prediction per sample: argmax over each sample's values ([N, C] -> C classes).
-            const classes = batchSamples > 0 && ref.length % batchSamples === 0 ? ref.length / batchSamples : ref.length;
-            top1 = { float: argmaxRows(ref, classes), quantized: argmaxRows(values, classes) };
-          }
-        }
-      }, signal);
-      const { float, quantized: q } = top1;
-      if (float && q) {
-        for (let i = 0; i < float.length; i++) if (float[i] === q[i]) agree++;
-        rows += float.length;
-        if (labels) {
-          if (float.length !== batchSamples) {
-            throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: labels need one prediction per sample, but "${top1Output}" gives ${float.length} rows for ${batchSamples} samples.`, {
-              input: 'labels',
-              expected: `an output of shape [N, classes]`,
-              actual: `${float.length} rows`,
-            });
-          }
-          for (let i = 0; i < float.length; i++) {
-            const label = labels[samples + i];
-            if (label === undefined) {
-              throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: there are fewer labels (${labels.length}) than samples.`, {
-                input: 'labels',
-                expected: `at least ${samples + float.length} labels`,
-                actual: labels.length,
-              });
-            }
-            if (float[i] === label) floatCorrect++;
-            if (q[i] === label) quantizedCorrect++;
-          }
-        }
-      }
+      const top1 = await compareBatch(sessions, batchToFeeds(sessions.ort, batch), batchSamples, comparison.top1Output, agreements, signal);
+      if (top1) tally.add(top1.float, top1.quantized, batchSamples, samples);
       samples += batchSamples;
-      options.onProgress?.(tracker.batchDone(batchSamples));
+      const progress = tracker.batchDone(batchSamples);
+      options.onProgress?.(progress);
     }
     if (samples === 0) {
       throw new TrtInt8Error('ERR_EMPTY_DATASET', 'evaluate: the data has no batches.', { input: 'data', expected: 'at least one batch', actual: 'none' });
     }
-    const toAgreement = (name: string): TensorAgreement => {
-      const a = agreements.get(name)!;
-      return { tensor: name, cosine: a.cosine, sqnr: a.sqnr };
-    };
-    const result: EvaluationResult = {
-      samples,
-      top1Agreement: rows > 0 ? agree / rows : 0,
-      ...(labels ? { accuracy: { float: floatCorrect / samples, quantized: quantizedCorrect / samples, drop: (floatCorrect - quantizedCorrect) / samples } } : {}),
-      outputs: comparedOutputs.map((name) => {
-        const { cosine, sqnr } = toAgreement(name);
-        return { name, cosine, sqnr };
-      }),
-      worstLayers: layers
-        .filter((t) => agreements.get(t)!.count > 0)
-        .map(toAgreement)
-        .sort((a, b) => a.sqnr - b.sqnr || a.cosine - b.cosine),
-    };
-    return result;
+    return evaluationResult(comparison, samples, tally, agreements, options.labels !== undefined);
   } catch (error) {
     if (signal.aborted) throw abortError(signal);
     throw error;
@@ -213,7 +273,7 @@ export async function evaluate(floatModel: ModelInput, quantizedModel: ModelInpu
     } catch {
       /* the data source failing to close must not hide the result or the original error */
     }
-    for (const s of sessions) await s.release().catch(() => undefined);
+    for (const s of opened) await s.release().catch(() => undefined);
   }
 }
 

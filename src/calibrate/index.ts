@@ -10,6 +10,4 @@ export {
 export { evaluate, writeWorstLayerPlots, type EvaluateOptions, type EvaluationData, type EvaluationResult, type TensorAgreement } from './evaluate.js';
 export { renderHistogramSvg, type HistogramSvgOptions } from './svg.js';
 export type { CalibrationProgress } from './progress.js';
-export { openNpyDataset, readLabels, resolveDataFiles, type NpyDataset, type NpyDatasetOptions } from './dataset.js';
-export { parseNpy, parseNpz, readNpy, readNpz, type NpyArray, type NpyData, type NpyDType } from '../data/npy.js';
 export { ONNXRUNTIME_INSTALL_COMMAND } from './onnxruntime.js';

@@ -65,7 +65,8 @@ export async function createSession(ort: OrtModule, bytes: Uint8Array, execution
     return await ort.InferenceSession.create(bytes, { executionProviders, logSeverityLevel: 3 });
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);
-    const provider = /provider|cuda/i.test(message) && executionProviders.some((p) => p !== 'cpu');
+    // onnxruntime-node says "[bogus] backend not found" for a provider name it does not know.
+    const provider = /provider|cuda|backend not found/i.test(message) && executionProviders.some((p) => p !== 'cpu');
     throw new TrtInt8Error(provider ? 'ERR_BAD_OPTION' : 'ERR_BAD_MODEL', `onnxruntime could not load ${modelName}: ${message.split('\n')[0]}`, {
       input: provider ? 'executionProviders' : modelName,
       expected: provider ? 'execution providers this onnxruntime-node build has' : 'a model onnxruntime can run',

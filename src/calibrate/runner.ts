@@ -51,6 +51,25 @@ export function batchToFeeds(ort: OrtModule, batch: NormalizedBatch): Record<str
   return feeds;
 }
 
+/** session.run, with onnxruntime's failure (a model that loads but cannot run these inputs) as ERR_BAD_MODEL. */
+async function runOrExplain(session: OrtSession, feeds: Record<string, OrtTensor>, fetches: readonly string[]): Promise<Record<string, OrtTensor>> {
+  try {
+    return await session.run(feeds, fetches);
+  } catch (cause) {
+    if (cause instanceof TrtInt8Error) throw cause;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const shapes = Object.entries(feeds).map(([name, t]) => `${name} [${t.dims.join(', ')}] ${t.type}`);
+    throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime loaded the model but failed to run it: ${message.split('\n')[0]}`, {
+      input: 'model',
+      expected: 'a model onnxruntime can run on these inputs',
+      actual: message,
+      fixes: ['Run the model once with onnxruntime directly on the same inputs to see where it fails.', `The inputs were: ${shapes.join(', ')}.`],
+      details: { fetches: fetches.slice(0, 20) },
+      cause,
+    });
+  }
+}
+
 export interface FetchGroupsOptions {
   /** Largest combined size of the outputs fetched by one run; undefined = everything in one run. */
   readonly maxOutputBytesPerRun?: number;
@@ -118,7 +137,7 @@ export class GroupedRunner {
     let replan = this.groups === undefined;
     for (const fetches of groups) {
       throwIfAborted(signal);
-      const results = await this.session.run(feeds, fetches);
+      const results = await runOrExplain(this.session, feeds, fetches);
       this.runs++;
       const outputs = new Map<string, Float32Array>();
       let groupBytes = 0;

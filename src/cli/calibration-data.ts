@@ -5,7 +5,7 @@ import type { InputSpec } from '../core/tensor.js';
 import type { Remainder } from '../data/dataset.js';
 import { calibratorFromBatches } from '../calibrators/index.js';
 import type { Calibrator } from '../calibrators/calibrator.js';
-import { openNpyDataset } from '../calibrate/dataset.js';
+import { openNpyDataset } from '../data/npy-dataset.js';
 import { ImageCalibrator } from '../images/image-calibrator.js';
 import { describeReport, type ImageOptions } from './images.js';
 import type { CliIO } from './io.js';

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../core/files.js';
 import type { Batch } from '../core/batch.js';
 import { OnnxModel } from '../onnx/index.js';
 import { evaluate, type EvaluationResult } from '../calibrate/evaluate.js';
-import { openNpyDataset, readLabels } from '../calibrate/dataset.js';
+import { openNpyDataset, readLabels } from '../data/npy-dataset.js';
 import { openDataset } from '../data/dataset.js';
 import { createImagePreprocessor } from '../images/preprocess.js';
 import { UsageError, requireExisting, parseFlags, positiveInteger } from './args.js';

@@ -256,6 +256,55 @@ function checkShape(spec: InputSpec, batchIndex: number, shape: readonly number[
   }
 }
 
+/** What about a TypedArray's memory makes it unsafe to read after the caller's code runs again, if anything. */
+function unsafeMemory(data: TypedArray): string | undefined {
+  const buffer = data.buffer as ArrayBufferLike & { resizable?: boolean; detached?: boolean; growable?: boolean };
+  if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) return 'a SharedArrayBuffer (another thread may write it while it is read)';
+  if (buffer.detached === true) return 'a detached ArrayBuffer (transferred away with postMessage or structuredClone)';
+  if (buffer.resizable === true || buffer.growable === true) return 'a resizable ArrayBuffer (it may shrink while it is read)';
+  return undefined;
+}
+
+function checkMemory(spec: InputSpec, batchIndex: number, data: TypedArray): void {
+  const unsafe = unsafeMemory(data);
+  if (unsafe === undefined) return;
+  throw batchError(batchIndex, `input "${spec.name}" is backed by ${unsafe}.`, {
+    input: spec.name,
+    expected: `a ${DTYPES[spec.dtype].arrayName} over a plain ArrayBuffer`,
+    actual: unsafe,
+    fixes: [`Copy it first: new ${DTYPES[spec.dtype].arrayName}(data).`],
+  });
+}
+
+/**
+ * Copies batches into memory that only trt-int8 holds: getBatch's buffers belong to the caller, who may
+ * refill, transfer or shrink them as soon as getBatch returns, while onnxruntime and the statistics
+ * engine (on native threads) read the batch after that. One fixed-size ArrayBuffer per input is reused
+ * from batch to batch (fresh memory costs page faults, bench/calibrate/copy-cost.ts), so a copied batch
+ * is valid until the next copy() call: consume it fully before asking for the next.
+ */
+export class BatchCopier {
+  readonly #buffers = new Map<string, TypedArray>();
+
+  copy(batch: NormalizedBatch): NormalizedBatch {
+    const out = new Map<string, NormalizedTensor>();
+    for (const [name, tensor] of batch) out.set(name, { ...tensor, shape: [...tensor.shape], data: this.#copyData(name, tensor.data) });
+    return out;
+  }
+
+  #copyData(name: string, data: TypedArray): TypedArray {
+    const Ctor = data.constructor as new (length: number) => TypedArray;
+    let buffer = this.#buffers.get(name);
+    if (buffer === undefined || buffer.constructor !== Ctor || buffer.length < data.length) {
+      buffer = new Ctor(data.length);
+      this.#buffers.set(name, buffer);
+    }
+    const target = buffer.length === data.length ? buffer : (buffer.subarray(0, data.length) as TypedArray);
+    (target as Float32Array).set(data as Float32Array);
+    return target;
+  }
+}
+
 /** Count and first index of NaN / ±Infinity; float16 values are their raw bits (exponent all ones). */
 function scanNonFinite(dtype: DType, data: TypedArray): { count: number; firstIndex: number } {
   let count = 0;
@@ -319,6 +368,7 @@ export function validateBatch(batch: unknown, inputs: readonly InputSpec[], opti
       });
     }
     const resolved = resolveValue(spec, batchIndex, record[spec.name]);
+    checkMemory(spec, batchIndex, resolved.data);
     const arrayType = typedArrayName(resolved.data) as string;
     const wanted = DTYPES[spec.dtype].arrayName;
     if (arrayType !== wanted) {

@@ -34,12 +34,23 @@ export interface TrtInt8ErrorOptions {
   cause?: unknown;
 }
 
+/** The most characters of `expected` / `actual` a message embeds; the properties keep the full values. */
+export const MAX_DESCRIBED_LENGTH = 500;
+
+/** The most characters of the message's own first part (it may quote a name or a line from a file). */
+const MAX_MESSAGE_LENGTH = 2_000;
+
+function bounded(text: string, limit = MAX_DESCRIBED_LENGTH): string {
+  if (text.length <= limit) return text;
+  return `${text.slice(0, limit)}... (${text.length - limit} more)`;
+}
+
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return bounded(value);
   try {
-    return JSON.stringify(value) ?? String(value);
+    return bounded(JSON.stringify(value) ?? String(value));
   } catch {
-    return String(value);
+    return bounded(String(value));
   }
 }
 
@@ -53,7 +64,7 @@ export class TrtInt8Error extends Error {
   readonly details: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: TrtInt8ErrorOptions = {}) {
-    const lines = [message];
+    const lines = [bounded(message, MAX_MESSAGE_LENGTH)];
     if (options.expected !== undefined || options.actual !== undefined) {
       lines.push(`  expected: ${describe(options.expected)}`, `  actual:   ${describe(options.actual)}`);
     }
@@ -80,4 +91,35 @@ export function abortError(signal?: AbortSignal): unknown {
 
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw abortError(signal);
+}
+
+/**
+ * Settles like `promise`, but rejects with abortError(signal) as soon as `signal` aborts, so a stuck
+ * callback (a getBatch that never settles) cannot keep an aborted operation waiting. The promise itself
+ * keeps running; its later rejection is handled here so it is never reported as unhandled.
+ */
+export function untilAborted<T>(promise: T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+  const settled = Promise.resolve(promise);
+  if (!signal) return settled;
+  if (signal.aborted) {
+    settled.catch(() => undefined);
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      settled.catch(() => undefined);
+      reject(abortError(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    settled.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

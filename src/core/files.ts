@@ -30,36 +30,48 @@ export function ioError(operation: string, file: string, cause: unknown): TrtInt
   });
 }
 
+/** Longest file name (bytes) on the file systems we write to; the temporary name must fit too. */
+const NAME_MAX = 255;
+
 /**
- * Writes `data` to `file` atomically: a temporary file in the same folder (so the rename stays on one
- * file system), fsync, rename over the target, then a best-effort fsync of the folder.
- * Failures reject with ERR_IO; the temporary file is removed.
+ * The file the write lands in: `file` itself, or, when `file` is a symbolic link, the file it points to
+ * (followed to the end), so that writing "through" a link updates its target instead of replacing the
+ * link with a regular file.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
-  if (typeof file !== 'string' || file.length === 0) {
-    throw new TrtInt8Error('ERR_BAD_OPTION', 'writeFileAtomic needs a file path.', {
-      input: 'file',
-      expected: 'a non-empty string',
-      actual: file,
-    });
+async function resolveTarget(file: string): Promise<string> {
+  let target = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string;
+    try {
+      link = await fs.readlink(target);
+    } catch {
+      return target; // not a link (or missing): write here
+    }
+    target = path.resolve(path.dirname(target), link);
   }
-  const target = path.resolve(file);
-  const dir = path.dirname(target);
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle: fs.FileHandle | undefined;
+  return target; // a link loop; the write fails with the system's error
+}
+
+/** A temporary name beside `target`, at most NAME_MAX bytes whatever the length of the target's name. */
+function tempPath(target: string): string {
+  const suffix = `.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  let stem = `.${path.basename(target)}`;
+  // Shorten by whole characters so a multi-byte character is never cut in half.
+  while (Buffer.byteLength(stem + suffix) > NAME_MAX) stem = stem.slice(0, -1);
+  return path.join(path.dirname(target), stem + suffix);
+}
+
+/** The permission bits of an existing file, to carry over to its replacement; undefined if none exists. */
+async function existingMode(target: string): Promise<number | undefined> {
   try {
-    handle = await fs.open(temp, 'wx', options.mode ?? 0o644);
-    await handle.writeFile(data);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fs.rename(temp, target);
-  } catch (cause) {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw ioError('write', target, cause);
+    return (await fs.stat(target)).mode & 0o7777;
+  } catch {
+    return undefined;
   }
-  // Make the rename itself durable; some file systems refuse to fsync a folder, which is harmless.
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  // Makes the rename itself durable; some file systems refuse to fsync a folder, which is harmless.
   try {
     const dirHandle = await fs.open(dir, 'r');
     try {
@@ -70,6 +82,41 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   } catch {
     /* best effort */
   }
+}
+
+/**
+ * Writes `data` to `file` atomically: a temporary file in the same folder (so the rename stays on one
+ * file system), fsync, rename over the target, then a best-effort fsync of the folder. An existing
+ * file keeps its permissions (unless `mode` is given); a symbolic link is written through to its target.
+ * Failures reject with ERR_IO; the temporary file is removed.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
+  if (typeof file !== 'string' || file.length === 0) {
+    throw new TrtInt8Error('ERR_BAD_OPTION', 'writeFileAtomic needs a file path.', {
+      input: 'file',
+      expected: 'a non-empty string',
+      actual: file,
+    });
+  }
+  const target = await resolveTarget(file);
+  const temp = tempPath(target);
+  const kept = options.mode === undefined ? await existingMode(target) : undefined;
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(temp, 'wx', options.mode ?? kept ?? 0o644);
+    // open() applies the umask; an existing file's permissions are carried over exactly.
+    if (kept !== undefined) await handle.chmod(kept);
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(temp, target);
+  } catch (cause) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw ioError('write', target, cause);
+  }
+  await syncFolder(path.dirname(target));
 }
 
 /** Reads a whole file; a missing file reads as null, every other failure is ERR_IO. */

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import buffer from 'node:buffer';
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { Batch } from '../core/batch.js';
 import { product, type TypedArray } from '../core/tensor.js';
@@ -187,13 +188,26 @@ export const decodeNpySample: FileDecoder = async (file) => {
   return { data: array.data, shape: array.shape };
 };
 
-async function walkFolder(folder: string, extensions: readonly string[], signal?: AbortSignal): Promise<string[]> {
+/** A folder's entries; an unreadable subfolder is skipped (recorded) or, strict, ERR_IO naming it. */
+async function readFolder(dir: string, strict: boolean, skipped: SkippedFile[]): Promise<import('node:fs').Dirent[]> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    if (strict) {
+      throw new TrtInt8Error('ERR_IO', `Cannot read the folder ${dir} (${code}).`, { input: dir, expected: 'a readable folder', actual: code, fixes: ['Check its permissions, or set strict: false to skip it.'], cause });
+    }
+    skipped.push({ path: dir, reason: `ERR_IO: unreadable folder (${code})` });
+    return [];
+  }
+}
+
+async function walkFolder(folder: string, extensions: readonly string[], strict: boolean, skipped: SkippedFile[]): Promise<string[]> {
   const out: string[] = [];
   const pending = [folder];
   while (pending.length > 0) {
-    throwIfAborted(signal);
     const dir = pending.pop()!;
-    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    for (const entry of await readFolder(dir, strict, skipped)) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) pending.push(full);
       else if ((entry.isFile() || entry.isSymbolicLink()) && extensions.includes(path.extname(entry.name).toLowerCase())) out.push(full);
@@ -268,72 +282,100 @@ function checkOptions(options: DatasetOptions): { seed: number | undefined; limi
   return { seed, limit };
 }
 
-/**
- * Opens a dataset. Lists the files (checking list entries exist) but reads no sample yet; a missing
- * source is ERR_IO, a source with nothing usable ERR_EMPTY_DATASET.
- */
-export async function openDataset(source: DatasetSource, options: DatasetOptions = {}): Promise<Dataset> {
-  const { seed, limit } = checkOptions(options);
+/** What openDataset settled before any sample is read: the entries in order, and what to do with them. */
+interface OpenedSource {
+  readonly entries: Entries;
+  readonly description: string;
+  /** List entries found missing while opening (non-strict); every report starts with them. */
+  readonly openSkipped: readonly SkippedFile[];
+}
+
+interface DecodeSettings {
+  readonly decodeFile: FileDecoder;
+  readonly strict: boolean;
+  readonly limit: number | undefined;
+}
+
+function cannotRead(source: string, cause: unknown): TrtInt8Error {
+  return new TrtInt8Error('ERR_IO', `Cannot read the dataset ${source}: ${(cause as Error).message}`, {
+    input: source,
+    expected: 'a list file, a folder, or a .npy/.npz file',
+    actual: (cause as NodeJS.ErrnoException).code ?? 'unreadable',
+    cause,
+  });
+}
+
+async function folderEntries(folder: string, extensions: readonly string[], strict: boolean, skipped: SkippedFile[]): Promise<Entries> {
+  const files = await walkFolder(folder, extensions, strict, skipped);
+  if (files.length === 0) {
+    throw new TrtInt8Error('ERR_EMPTY_DATASET', `The folder ${folder} holds no ${extensions.join(' / ')} files.`, {
+      input: folder,
+      expected: `at least one file ending in ${extensions.join(', ')}`,
+      actual: 'none',
+      fixes: ['Set the extensions option to the files the folder holds.'],
+    });
+  }
+  return { kind: 'files', files };
+}
+
+async function arrayEntries(file: string): Promise<Entries> {
+  const arrays = /\.npz$/i.test(file) ? await readNpz(file) : new Map([['', await readNpy(file)]]);
+  const rows = arrayRows(file, arrays);
+  if (rows.count === 0) throw emptyDataset(file, []);
+  return { kind: 'rows', count: rows.count, row: rows.row, order: Array.from({ length: rows.count }, (_, i) => i) };
+}
+
+/** A list file's entries; missing ones are found now (so the size is right from the start) and skipped or, strict, fatal. */
+async function listFileEntries(listFile: string, strict: boolean, skipped: SkippedFile[]): Promise<Entries> {
+  let listed: string[];
+  try {
+    listed = await readListFile(listFile);
+  } catch (cause) {
+    throw new TrtInt8Error('ERR_IO', `Cannot read the list file ${listFile}: ${(cause as Error).message}`, { input: listFile, expected: 'a readable text file', actual: (cause as NodeJS.ErrnoException).code ?? 'unreadable', cause });
+  }
+  const files: string[] = [];
+  const stats = await Promise.all(listed.map((f) => fs.stat(f).then((s) => s, (e: unknown) => e as Error)));
+  listed.forEach((file, i) => {
+    const s = stats[i]!;
+    const reason = s instanceof Error ? `missing or unreadable (${(s as NodeJS.ErrnoException).code ?? s.message})` : s.isFile() ? undefined : 'not a file';
+    if (reason === undefined) return files.push(file);
+    if (strict) {
+      throw new TrtInt8Error('ERR_IO', `The list file ${listFile} names ${file}, which is ${reason}.`, { input: file, expected: 'an existing file', actual: reason, details: { listFile } });
+    }
+    skipped.push({ path: file, reason });
+    return undefined;
+  });
+  if (files.length === 0) throw emptyDataset(listFile, skipped);
+  return { kind: 'files', files };
+}
+
+async function pathEntries(source: string, extensions: readonly string[], strict: boolean, skipped: SkippedFile[]): Promise<Entries> {
+  let stat;
+  try {
+    stat = await fs.stat(source);
+  } catch (cause) {
+    throw cannotRead(source, cause);
+  }
+  if (stat.isDirectory()) return folderEntries(source, extensions, strict, skipped);
+  if (/\.(npy|npz)$/i.test(source)) return arrayEntries(source);
+  return listFileEntries(source, strict, skipped);
+}
+
+function isIterableSource(source: unknown): source is Iterable<DatasetItem> | AsyncIterable<DatasetItem> {
+  return source !== null && typeof source === 'object' && (Symbol.iterator in source || Symbol.asyncIterator in source);
+}
+
+/** Where the samples come from, in order (shuffled when asked); reads no sample yet. */
+async function openSource(source: DatasetSource, options: DatasetOptions, seed: number | undefined): Promise<OpenedSource> {
   const strict = options.strict ?? false;
-  const decodeFile = options.decodeFile ?? decodeNpySample;
   const extensions = (options.extensions ?? (options.decodeFile ? IMAGE_EXTENSIONS : ['.npy'])).map((e) => e.toLowerCase());
   const openSkipped: SkippedFile[] = [];
   let entries: Entries;
   let description: string;
-
   if (typeof source === 'string') {
     description = source;
-    let stat;
-    try {
-      stat = await fs.stat(source);
-    } catch (cause) {
-      throw new TrtInt8Error('ERR_IO', `Cannot read the dataset ${source}: ${(cause as Error).message}`, {
-        input: source,
-        expected: 'a list file, a folder, or a .npy/.npz file',
-        actual: (cause as NodeJS.ErrnoException).code ?? 'unreadable',
-        cause,
-      });
-    }
-    if (stat.isDirectory()) {
-      const files = await walkFolder(source, extensions);
-      if (files.length === 0) {
-        throw new TrtInt8Error('ERR_EMPTY_DATASET', `The folder ${source} holds no ${extensions.join(' / ')} files.`, {
-          input: source,
-          expected: `at least one file ending in ${extensions.join(', ')}`,
-          actual: 'none',
-          fixes: ['Set the extensions option to the files the folder holds.'],
-        });
-      }
-      entries = { kind: 'files', files };
-    } else if (/\.(npy|npz)$/i.test(source)) {
-      const arrays = /\.npz$/i.test(source) ? await readNpz(source) : new Map([['', await readNpy(source)]]);
-      const rows = arrayRows(source, arrays);
-      if (rows.count === 0) throw emptyDataset(source, []);
-      entries = { kind: 'rows', count: rows.count, row: rows.row, order: Array.from({ length: rows.count }, (_, i) => i) };
-    } else {
-      let listed: string[];
-      try {
-        listed = await readListFile(source);
-      } catch (cause) {
-        throw new TrtInt8Error('ERR_IO', `Cannot read the list file ${source}: ${(cause as Error).message}`, { input: source, expected: 'a readable text file', actual: (cause as NodeJS.ErrnoException).code ?? 'unreadable', cause });
-      }
-      // Missing entries are found now, so the size (and the calibrator's batch count) is right from the start.
-      const files: string[] = [];
-      const stats = await Promise.all(listed.map((f) => fs.stat(f).then((s) => s, (e: unknown) => e as Error)));
-      listed.forEach((file, i) => {
-        const s = stats[i]!;
-        const reason = s instanceof Error ? `missing or unreadable (${(s as NodeJS.ErrnoException).code ?? s.message})` : s.isFile() ? undefined : 'not a file';
-        if (reason === undefined) return files.push(file);
-        if (strict) {
-          throw new TrtInt8Error('ERR_IO', `The list file ${source} names ${file}, which is ${reason}.`, { input: file, expected: 'an existing file', actual: reason, details: { listFile: source } });
-        }
-        openSkipped.push({ path: file, reason });
-        return undefined;
-      });
-      if (files.length === 0) throw emptyDataset(source, openSkipped);
-      entries = { kind: 'files', files };
-    }
-  } else if (source !== null && typeof source === 'object' && (Symbol.iterator in source || Symbol.asyncIterator in source)) {
+    entries = await pathEntries(source, extensions, strict, openSkipped);
+  } else if (isIterableSource(source)) {
     description = Array.isArray(source) ? `an array of ${source.length} samples` : 'an iterable of samples';
     if (Array.isArray(source) && source.length === 0) throw emptyDataset(description, []);
     if (seed !== undefined && !Array.isArray(source)) {
@@ -345,132 +387,155 @@ export async function openDataset(source: DatasetSource, options: DatasetOptions
   } else {
     throw badOption('source', 'a list file, folder, .npy/.npz path, or an (async) iterable of samples', source === null ? 'null' : typeof source);
   }
+  return { entries: seed === undefined ? entries : shuffled(entries, seed), description, openSkipped };
+}
 
-  if (seed !== undefined) {
-    if (entries.kind === 'files') entries = { kind: 'files', files: seededShuffle(entries.files, seed) };
-    else if (entries.kind === 'rows') entries = { ...entries, order: seededShuffle(entries.order, seed) };
-    else entries = { kind: 'iterable', items: seededShuffle(entries.items as DatasetItem[], seed) };
+function shuffled(entries: Entries, seed: number): Entries {
+  if (entries.kind === 'files') return { kind: 'files', files: seededShuffle(entries.files, seed) };
+  if (entries.kind === 'rows') return { ...entries, order: seededShuffle(entries.order, seed) };
+  return { kind: 'iterable', items: seededShuffle(entries.items as DatasetItem[], seed) };
+}
+
+/** How many samples an iteration tries, when known without reading: rows, or files holding one sample each. */
+function knownSize(entries: Entries, samplesPerFile: DatasetOptions['samplesPerFile'], limit: number | undefined): number | undefined {
+  let known: number | undefined;
+  if (entries.kind === 'rows') known = entries.count;
+  else if (samplesPerFile === 'many') known = undefined;
+  else if (entries.kind === 'files') known = entries.files.length;
+  else known = Array.isArray(entries.items) ? entries.items.length : undefined;
+  return known === undefined ? undefined : Math.min(known, limit ?? Infinity);
+}
+
+async function* rawItems(entries: Entries, description: string): AsyncGenerator<{ id: string; item: DatasetItem }> {
+  if (entries.kind === 'files') for (const file of entries.files) yield { id: file, item: file };
+  else if (entries.kind === 'rows') for (const i of entries.order) yield { id: `${description}#${i}`, item: entries.row(i) };
+  else {
+    let i = 0;
+    for await (const item of entries.items as AsyncIterable<DatasetItem>) yield { id: typeof item === 'string' ? item : `#${i}`, item }, i++;
   }
+}
 
-  const many = options.samplesPerFile === 'many';
-  const known =
-    entries.kind === 'rows'
-      ? entries.count
-      : many
-        ? undefined
-        : entries.kind === 'files'
-          ? entries.files.length
-          : Array.isArray(entries.items)
-            ? entries.items.length
-            : undefined;
-  const size = known === undefined ? undefined : Math.min(known, limit ?? Infinity);
-  const frozenEntries = entries;
-  let report: DatasetReport = { used: 0, skipped: [...openSkipped], padded: 0, dropped: 0 };
-
-  async function* rawItems(): AsyncGenerator<{ id: string; item: DatasetItem }> {
-    if (frozenEntries.kind === 'files') for (const file of frozenEntries.files) yield { id: file, item: file };
-    else if (frozenEntries.kind === 'rows') for (const i of frozenEntries.order) yield { id: `${description}#${i}`, item: frozenEntries.row(i) };
-    else {
-      let i = 0;
-      for await (const item of frozenEntries.items as AsyncIterable<DatasetItem>) yield { id: typeof item === 'string' ? item : `#${i}`, item }, i++;
-    }
+/** A file decoded, or undefined when it is bad and skipped (recorded in the report). */
+async function decodeOrSkip(file: string, settings: DecodeSettings, report: DatasetReport, signal: AbortSignal | undefined): Promise<Sample | SampleRows | undefined> {
+  let value: Sample | SampleRows;
+  try {
+    value = await settings.decodeFile(file, { signal });
+  } catch (error) {
+    throwIfAborted(signal);
+    if (!isBadFile(error)) throw error;
+    if (settings.strict) throw strictError(file, error);
+    report.skipped.push({ path: file, reason: reasonOf(error) });
+    return undefined;
   }
+  throwIfAborted(signal);
+  return value;
+}
 
-  /** Samples in order, skipping bad files; `report.used` is counted by the consumer (batching may drop). */
-  async function* decoded(signal?: AbortSignal): AsyncGenerator<DatasetSample> {
-    let produced = 0;
-    const items = rawItems();
-    try {
-      for await (const { id, item } of items) {
-        throwIfAborted(signal);
-        if (limit !== undefined && produced >= limit) break;
-        let sample: Sample | null;
-        if (typeof item === 'string') {
-          let value: Sample | SampleRows;
-          try {
-            value = await decodeFile(item, { signal });
-          } catch (error) {
-            throwIfAborted(signal);
-            if (!isBadFile(error)) throw error;
-            if (strict) throw strictError(item, error);
-            report.skipped.push({ path: item, reason: reasonOf(error) });
-            continue;
-          }
-          throwIfAborted(signal);
-          if (isSampleRows(value)) {
-            for (let i = 0; i < value.rows && (limit === undefined || produced < limit); i++) {
-              throwIfAborted(signal);
-              produced++;
-              yield { id: value.rows === 1 ? item : `${item}#${i}`, sample: value.row(i) };
-            }
-            continue;
-          }
-          sample = value;
-        } else {
-          sample = asSampleOrNull(item);
-          if (sample === null) {
-            throw new TrtInt8Error('ERR_BAD_BATCH', `Dataset item ${id} is not a sample.`, {
-              input: id,
-              expected: '{ data: TypedArray, shape: number[] } (one sample, no batch dimension), a record of them per input name, or a file path',
-              actual: item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item,
-            });
-          }
-        }
+function notASample(id: string, item: unknown): TrtInt8Error {
+  return new TrtInt8Error('ERR_BAD_BATCH', `Dataset item ${id} is not a sample.`, {
+    input: id,
+    expected: '{ data: TypedArray, shape: number[] } (one sample, no batch dimension), a record of them per input name, or a file path',
+    actual: item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item,
+  });
+}
+
+/** Samples in order, skipping bad files; `report.used` is counted by the consumer (batching may drop). */
+async function* decodedSamples(opened: OpenedSource, settings: DecodeSettings, report: DatasetReport, signal?: AbortSignal): AsyncGenerator<DatasetSample> {
+  const { limit } = settings;
+  let produced = 0;
+  const items = rawItems(opened.entries, opened.description);
+  try {
+    for await (const { id, item } of items) {
+      throwIfAborted(signal);
+      if (limit !== undefined && produced >= limit) break;
+      if (typeof item !== 'string') {
+        const sample = asSampleOrNull(item);
+        if (sample === null) throw notASample(id, item);
         produced++;
         yield { id, sample };
+        continue;
       }
-    } finally {
-      await items.return(undefined);
+      const value = await decodeOrSkip(item, settings, report, signal);
+      if (value === undefined) continue;
+      if (!isSampleRows(value)) {
+        produced++;
+        yield { id, sample: value };
+        continue;
+      }
+      for (let i = 0; i < value.rows && (limit === undefined || produced < limit); i++) {
+        throwIfAborted(signal);
+        produced++;
+        yield { id: value.rows === 1 ? item : `${item}#${i}`, sample: value.row(i) };
+      }
+    }
+  } finally {
+    await items.return(undefined);
+  }
+}
+
+function tooFewForOneBatch(description: string, batchSize: number, report: DatasetReport): TrtInt8Error {
+  return new TrtInt8Error('ERR_EMPTY_DATASET', `The dataset ${description} has ${report.dropped} usable sample(s), fewer than one batch of ${batchSize}.`, {
+    input: description,
+    expected: `at least ${batchSize} samples`,
+    actual: report.dropped,
+    fixes: ['Use a smaller batch size.', "Or remainder: 'pad-last' to fill the batch with copies of the last sample."],
+    details: { skipped: report.skipped },
+  });
+}
+
+/** The batches of one iteration: samples stacked, the remainder handled, an empty result reported. */
+async function* stackedBatches(opened: OpenedSource, settings: DecodeSettings, report: DatasetReport, batchOptions: BatchOptions): AsyncGenerator<Batch> {
+  const { batchSize, remainder, inputName, signal } = checkBatchOptions(batchOptions);
+  const stacker = new BatchStacker(batchSize, inputName, settings.strict, report);
+  let yielded = 0;
+  for await (const s of decodedSamples(opened, settings, report, signal)) {
+    const batch = stacker.add(s);
+    if (batch) {
+      yielded++;
+      yield batch;
     }
   }
+  if (stacker.first === undefined) throw emptyDataset(opened.description, report.skipped);
+  const last = stacker.finish(remainder);
+  if (last) yield last;
+  else if (yielded === 0) throw tooFewForOneBatch(opened.description, batchSize, report);
+}
 
-  const dataset: Dataset = {
-    source: description,
+/**
+ * Opens a dataset. Lists the files (checking list entries exist) but reads no sample yet; a missing
+ * source is ERR_IO, a source with nothing usable ERR_EMPTY_DATASET.
+ */
+export async function openDataset(source: DatasetSource, options: DatasetOptions = {}): Promise<Dataset> {
+  const { seed, limit } = checkOptions(options);
+  const opened = await openSource(source, options, seed);
+  const settings: DecodeSettings = { decodeFile: options.decodeFile ?? decodeNpySample, strict: options.strict ?? false, limit };
+  const size = knownSize(opened.entries, options.samplesPerFile, limit);
+  const freshReport = (): DatasetReport => ({ used: 0, skipped: [...opened.openSkipped], padded: 0, dropped: 0 });
+  let report = freshReport();
+  return {
+    source: opened.description,
     size,
     get report() {
       return report;
     },
     async *samples(signal?: AbortSignal) {
-      report = { used: 0, skipped: [...openSkipped], padded: 0, dropped: 0 };
+      report = freshReport();
       let used = 0;
-      for await (const s of decoded(signal)) {
+      for await (const s of decodedSamples(opened, settings, report, signal)) {
         report.used = ++used;
         yield s;
       }
-      if (used === 0) throw emptyDataset(description, report.skipped);
+      if (used === 0) throw emptyDataset(opened.description, report.skipped);
     },
     async *batches(batchOptions: BatchOptions) {
-      const { batchSize, remainder, inputName, signal } = checkBatchOptions(batchOptions);
-      report = { used: 0, skipped: [...openSkipped], padded: 0, dropped: 0 };
-      const stacker = new BatchStacker(batchSize, inputName, strict, report);
-      let yielded = 0;
-      for await (const s of decoded(signal)) {
-        const batch = stacker.add(s);
-        if (batch) {
-          yielded++;
-          yield batch;
-        }
-      }
-      if (stacker.first === undefined) throw emptyDataset(description, report.skipped);
-      const last = stacker.finish(remainder);
-      if (last) {
-        yield last;
-      } else if (yielded === 0) {
-        throw new TrtInt8Error('ERR_EMPTY_DATASET', `The dataset ${description} has ${report.dropped} usable sample(s), fewer than one batch of ${batchSize}.`, {
-          input: description,
-          expected: `at least ${batchSize} samples`,
-          actual: report.dropped,
-          fixes: ['Use a smaller batch size.', "Or remainder: 'pad-last' to fill the batch with copies of the last sample."],
-          details: { skipped: report.skipped },
-        });
-      }
+      report = freshReport();
+      yield* stackedBatches(opened, settings, report, batchOptions);
     },
     batchCount(batchSize, remainder = 'drop') {
       if (size === undefined) return undefined;
       return remainder === 'drop' ? Math.floor(size / batchSize) : Math.ceil(size / batchSize);
     },
   };
-  return dataset;
 }
 
 const REMAINDERS: readonly Remainder[] = ['drop', 'pad-last', 'keep'];
@@ -492,6 +557,22 @@ interface Slot {
   readonly shape: readonly number[];
   readonly size: number;
   readonly type: TypedArrayConstructor;
+}
+
+/** One input's batch buffer; a batch size too large to allocate is ERR_BAD_OPTION, not a RangeError. */
+function allocateBatch(slot: Slot, batchSize: number): TypedArray {
+  const elements = batchSize * slot.size;
+  const bytes = elements * (slot.type as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const tooLarge = () =>
+    badOption('batchSize', `a batch that fits in memory (at most ${buffer.constants.MAX_LENGTH} bytes per input)`, batchSize, [
+      `One sample of "${slot.name}" holds ${slot.size} elements, so a batch of ${batchSize} needs ${bytes} bytes; use a smaller batch size.`,
+    ]);
+  if (!(bytes <= buffer.constants.MAX_LENGTH)) throw tooLarge();
+  try {
+    return new slot.type(elements);
+  } catch {
+    throw tooLarge(); // "Array buffer allocation failed": less memory than the bound
+  }
 }
 
 /** Stacks samples into batches; checks every sample against the first (names, shapes, dtypes). */
@@ -526,7 +607,7 @@ class BatchStacker {
   }
 
   #newBuffers(): void {
-    this.#buffers = this.first!.slots.map((s) => new s.type(this.batchSize * s.size));
+    this.#buffers = this.first!.slots.map((s) => allocateBatch(s, this.batchSize));
     this.#count = 0;
   }
 

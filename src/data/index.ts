@@ -1,3 +1,4 @@
-// (The .npy/.npz reader is exported through src/calibrate/index.ts.)
 export * from './dataset.js';
 export * from './shuffle.js';
+export { openNpyDataset, readLabels, resolveDataFiles, type NpyDataset, type NpyDatasetOptions } from './npy-dataset.js';
+export { parseNpy, parseNpz, readNpy, readNpz, type NpyArray, type NpyData, type NpyDType } from './npy.js';

@@ -7,6 +7,7 @@
 import { product } from '../core/tensor.js';
 import fs from 'node:fs/promises';
 import zlib from 'node:zlib';
+import buffer from 'node:buffer';
 import { TrtInt8Error } from '../core/errors.js';
 
 export type NpyDType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int32' | 'int64';
@@ -159,10 +160,11 @@ const ZIP64_EOCD_SIGNATURE = 0x06064b50;
 const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
 
+/** A zip64 field; values beyond 2^53 cannot be offsets or sizes of a file we can hold, so they read as Infinity (caught as not fitting). */
 function u64(view: DataView, offset: number): number {
+  if (offset < 0 || offset + 8 > view.byteLength) return Infinity;
   const value = view.getBigUint64(offset, true);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('zip64 value too large');
-  return Number(value);
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(value);
 }
 
 function readZipDirectory(bytes: Uint8Array, source: string): ZipEntry[] {
@@ -184,10 +186,12 @@ function readZipDirectory(bytes: Uint8Array, source: string): ZipEntry[] {
   let directoryOffset = view.getUint32(eocd + 16, true);
   if ((entryCount === 0xffff || directoryOffset === 0xffffffff) && eocd >= 20 && view.getUint32(eocd - 20, true) === ZIP64_LOCATOR_SIGNATURE) {
     const zip64 = u64(view, eocd - 20 + 8);
-    if (zip64 + 56 > bytes.length || view.getUint32(zip64, true) !== ZIP64_EOCD_SIGNATURE) throw bad('broken zip64 end record');
+    if (!(zip64 + 56 <= bytes.length) || view.getUint32(zip64, true) !== ZIP64_EOCD_SIGNATURE) throw bad('broken zip64 end record');
     entryCount = u64(view, zip64 + 32);
     directoryOffset = u64(view, zip64 + 48);
   }
+  // Each entry takes at least 46 bytes: a count the file cannot hold is corrupt (and would loop for long).
+  if (directoryOffset > bytes.length || entryCount * 46 > bytes.length - directoryOffset) throw bad(`the central directory (${entryCount} entries at offset ${directoryOffset}) does not fit in the file`);
   const entries: ZipEntry[] = [];
   let p = directoryOffset;
   for (let n = 0; n < entryCount; n++) {
@@ -200,6 +204,7 @@ function readZipDirectory(bytes: Uint8Array, source: string): ZipEntry[] {
     const extraLength = view.getUint16(p + 30, true);
     const commentLength = view.getUint16(p + 32, true);
     let localHeaderOffset = view.getUint32(p + 42, true);
+    if (p + 46 + nameLength + extraLength + commentLength > bytes.length) throw bad(`central directory entry ${n} runs past the end of the file`);
     const name = Buffer.from(bytes.buffer, bytes.byteOffset + p + 46, nameLength).toString('utf8');
     // A zip64 extra field (id 1) holds, in order, only the 64-bit values whose 32-bit field is 0xffffffff.
     let e = p + 46 + nameLength;
@@ -207,11 +212,19 @@ function readZipDirectory(bytes: Uint8Array, source: string): ZipEntry[] {
     while (e + 4 <= extraEnd) {
       const id = view.getUint16(e, true);
       const length = view.getUint16(e + 2, true);
+      if (e + 4 + length > extraEnd) throw bad(`central directory entry ${n} has a truncated extra field`);
       if (id === 1) {
         let q = e + 4;
-        if (size === 0xffffffff) (size = u64(view, q)), (q += 8);
-        if (compressedSize === 0xffffffff) (compressedSize = u64(view, q)), (q += 8);
-        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(view, q);
+        const end = q + length;
+        const next = () => {
+          if (q + 8 > end) throw bad(`central directory entry ${n} has a short zip64 field`);
+          const value = u64(view, q);
+          q += 8;
+          return value;
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = next();
       }
       e += 4 + length;
     }
@@ -221,27 +234,38 @@ function readZipDirectory(bytes: Uint8Array, source: string): ZipEntry[] {
   return entries;
 }
 
+/**
+ * Inflates at most the size the zip header declares: a "zip bomb" that declares 1 KiB and inflates to
+ * gigabytes stops at 1 KiB + 1 byte instead of filling memory first.
+ */
+function inflateBounded(raw: Uint8Array, entry: ZipEntry, at: string): Uint8Array {
+  if (!(entry.size <= buffer.constants.MAX_LENGTH)) {
+    throw formatError(at, 'the zip entry declares more data than one buffer can hold.', `at most ${buffer.constants.MAX_LENGTH} bytes`, entry.size);
+  }
+  try {
+    // One byte more than declared, so an entry that inflates to more fails the size check below.
+    return zlib.inflateRawSync(raw, { maxOutputLength: Math.min(entry.size + 1, buffer.constants.MAX_LENGTH) });
+  } catch (cause) {
+    const tooLarge = (cause as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+    throw formatError(at, tooLarge ? 'the zip entry inflates to more than the size its header declares.' : `the deflated data is corrupt (${(cause as Error).message}).`, tooLarge ? `${entry.size} bytes` : 'valid deflate data', tooLarge ? 'more' : 'corrupt data');
+  }
+}
+
 function extractEntry(bytes: Uint8Array, entry: ZipEntry, source: string): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = `${source}:${entry.name}`;
   const o = entry.localHeaderOffset;
-  if (o + 30 > bytes.length || view.getUint32(o, true) !== LOCAL_SIGNATURE) {
+  if (!(o + 30 <= bytes.length) || view.getUint32(o, true) !== LOCAL_SIGNATURE) {
     throw formatError(at, 'the zip entry has no local header.', 'a local file header', `offset ${o}`);
   }
   const start = o + 30 + view.getUint16(o + 26, true) + view.getUint16(o + 28, true);
-  if (start + entry.compressedSize > bytes.length) {
+  if (!(start + entry.compressedSize <= bytes.length)) {
     throw formatError(at, 'the zip entry is truncated.', `${entry.compressedSize} bytes`, `${bytes.length - start} bytes`);
   }
   const raw = bytes.subarray(start, start + entry.compressedSize);
   let out: Uint8Array;
   if (entry.method === 0) out = raw;
-  else if (entry.method === 8) {
-    try {
-      out = zlib.inflateRawSync(raw);
-    } catch (cause) {
-      throw formatError(at, `the deflated data is corrupt (${(cause as Error).message}).`, 'valid deflate data', 'corrupt data');
-    }
-  } else {
+  else if (entry.method === 8) out = inflateBounded(raw, entry, at); else {
     throw formatError(at, `unsupported zip compression method ${entry.method}.`, 'stored (0) or deflate (8), as numpy.savez / savez_compressed write', entry.method);
   }
   if (out.length !== entry.size) throw formatError(at, 'the zip entry has the wrong size.', entry.size, out.length);

@@ -3,8 +3,9 @@
  * Calibrator that calibrate() and the TensorRT back end both take. Images are decoded one at a time as
  * TensorRT (or calibrate()) asks for batches.
  */
-import { TrtInt8Error, abortError } from '../core/errors.js';
+import { TrtInt8Error } from '../core/errors.js';
 import { Calibrator, type CalibratorOptions } from '../calibrators/calibrator.js';
+import { calibratorFromBatches } from '../calibrators/from-batches.js';
 import type { AlgorithmInput } from '../core/algorithm.js';
 import type { Batch, BatchContext } from '../core/batch.js';
 import { openDataset, type Dataset, type DatasetOptions, type DatasetReport, type DatasetSource, type Remainder } from '../data/dataset.js';
@@ -30,8 +31,10 @@ export class ImageCalibrator extends Calibrator {
   readonly batchSize: number;
   readonly remainder: Remainder;
   readonly #inputName: string | undefined;
-  #batches: AsyncGenerator<Batch> | undefined;
-  #done = false;
+  /** The dataset's batches as a calibratorFromBatches: it iterates, stops on abort and closes. */
+  readonly #batches: Calibrator;
+  /** Fixed by the first getBatch, which is the first time the model's inputs are known. */
+  #batchOptions: { inputName: string; signal: AbortSignal } | undefined;
 
   /** Use ImageCalibrator.create (opening the dataset lists files, which is asynchronous). */
   private constructor(options: ImageCalibratorOptions, dataset: Dataset, preprocess: ImagePreprocessor, batchCount: number | undefined) {
@@ -42,6 +45,11 @@ export class ImageCalibrator extends Calibrator {
     this.batchSize = options.batchSize;
     this.remainder = options.remainder ?? 'drop';
     this.#inputName = options.inputName;
+    // The iterable is only iterated on the first getBatch, after #batchOptions is set.
+    const batches: AsyncIterable<Batch> = {
+      [Symbol.asyncIterator]: () => dataset.batches({ batchSize: this.batchSize, remainder: this.remainder, ...this.#batchOptions! }),
+    };
+    this.#batches = calibratorFromBatches(batches, { algorithm: this.algorithm });
   }
 
   /** Opens the dataset (lists the files; a missing or empty source fails here) and builds the calibrator. */
@@ -76,33 +84,25 @@ export class ImageCalibrator extends Calibrator {
   }
 
   async getBatch(ctx: BatchContext): Promise<Batch | null> {
-    if (this.#done) return null;
-    if (ctx.signal.aborted) {
-      await this.close();
-      throw abortError(ctx.signal);
-    }
-    if (!this.#batches) {
-      const inputName = this.#inputName ?? ctx.inputs[0]?.name;
-      if (inputName === undefined || (this.#inputName !== undefined && !ctx.inputs.some((i) => i.name === inputName))) {
-        throw new TrtInt8Error('ERR_BAD_OPTION', `ImageCalibrator: the model has no input ${inputName === undefined ? '' : `"${inputName}"`}.`, {
-          input: 'inputName',
-          expected: ctx.inputs.map((i) => i.name),
-          actual: inputName,
-        });
-      }
-      this.#batches = this.dataset.batches({ batchSize: this.batchSize, remainder: this.remainder, inputName, signal: ctx.signal });
-    }
-    const next = await this.#batches.next();
-    if (next.done) {
-      this.#done = true;
-      return null;
-    }
-    return next.value;
+    this.#batchOptions ??= { inputName: this.#modelInputName(ctx), signal: ctx.signal };
+    return this.#batches.getBatch(ctx);
   }
 
   override async close(): Promise<void> {
-    this.#done = true;
-    await this.#batches?.return(undefined);
+    await this.#batches.close();
+  }
+
+  /** The input the images feed: the inputName option (checked against the model), else the model's first input. */
+  #modelInputName(ctx: BatchContext): string {
+    const inputName = this.#inputName ?? ctx.inputs[0]?.name;
+    if (inputName === undefined || (this.#inputName !== undefined && !ctx.inputs.some((i) => i.name === inputName))) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', `ImageCalibrator: the model has no input ${inputName === undefined ? '' : `"${inputName}"`}.`, {
+        input: 'inputName',
+        expected: ctx.inputs.map((i) => i.name),
+        actual: inputName,
+      });
+    }
+    return inputName;
   }
 }
 

@@ -8,5 +8,5 @@ export {
   type InputFitTotals,
   type OptShapes,
 } from './fit-calibrator.js';
-// The alternative to fitting: one calibration per profile range, caches merged (lives with the cache codec).
-export { mergeCalibrationCaches, type CacheMergeRule, type MergeCalibrationCachesOptions, type MergedCalibrationCache } from '../cache/merge.js';
+// The alternative to fitting, one calibration per profile range with the caches merged, is
+// mergeCalibrationCaches in src/cache.

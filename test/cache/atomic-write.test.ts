@@ -55,3 +55,54 @@ describe('readFileOrNull', () => {
     expect(isTrtInt8Error(error, 'ERR_IO')).toBe(true);
   });
 });
+
+describe('writeFileAtomic keeps what the destination is (issue #12.8)', () => {
+  it("keeps an existing file's permissions", async () => {
+    const file = path.join(dir, 'private.cache');
+    fs.writeFileSync(file, 'old');
+    fs.chmodSync(file, 0o600);
+    await writeFileAtomic(file, 'new');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    fs.chmodSync(file, 0o755);
+    await writeFileAtomic(file, 'newer');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o755);
+    expect(fs.readFileSync(file, 'utf8')).toBe('newer');
+  });
+
+  it('writes through a symbolic link to its target, leaving the link a link', async () => {
+    const real = path.join(dir, 'real.cache');
+    fs.writeFileSync(real, 'old');
+    fs.mkdirSync(path.join(dir, 'links'));
+    const link = path.join(dir, 'links', 'model.cache');
+    fs.symlinkSync('../real.cache', link);
+    await writeFileAtomic(link, 'through');
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(real, 'utf8')).toBe('through');
+    // A dangling link: the target is created where it points.
+    const dangling = path.join(dir, 'dangling.cache');
+    fs.symlinkSync('created.cache', dangling);
+    await writeFileAtomic(dangling, 'made');
+    expect(fs.lstatSync(dangling).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'created.cache'), 'utf8')).toBe('made');
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('writes a legal 255-byte name (the temporary name is shortened, not the target)', async () => {
+    for (const name of ['a'.repeat(255), `${'é'.repeat(126)}abc`]) {
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+      const file = path.join(dir, name);
+      await writeFileAtomic(file, 'long');
+      expect(fs.readFileSync(file, 'utf8')).toBe('long');
+    }
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('removes its temporary file when the write fails', async () => {
+    const file = path.join(dir, 'calib.cache');
+    fs.mkdirSync(file);
+    fs.writeFileSync(path.join(file, 'keep'), 'x'); // renaming over a non-empty folder fails
+    const error = await writeFileAtomic(file, 'data').then(() => undefined, (e: unknown) => e);
+    expect(isTrtInt8Error(error, 'ERR_IO')).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['calib.cache']);
+  });
+});

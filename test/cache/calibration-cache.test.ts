@@ -106,15 +106,15 @@ describe('parseCalibrationCache', () => {
   });
 
   it('accepts CRLF, blank lines, trailing spaces and bytes', () => {
-    const text = 'TRT-100300-MinMaxCalibration\r\n\r\ninput: 3c010204  \r\n\r\nout: 0\r\n';
+    const text = 'TRT-100300-MinMaxCalibration\r\n\r\ninput: 3c010204  \r\n\r\nout: 1000000\r\n';
     const cache = parseCalibrationCache(new TextEncoder().encode(text));
     expect(cache.algorithm).toBe('minmax');
     expect(cache.scales.get('input')).toBe(Math.fround(1 / 127));
-    expect(cache.scales.get('out')).toBe(0);
+    expect(cache.scales.get('out')).toBe(2 ** -125); // 7 hex digits: TensorRT drops leading zeros
   });
 
   it('splits at the LAST ": " so names may contain colons and ": "', () => {
-    const text = ['TRT-100300-EntropyCalibration2', '(Unnamed Layer* 3) [Pooling]_output: 3c010204', 'a: b:: c: 3c010a14', 'ns::x: 1'].join('\n');
+    const text = ['TRT-100300-EntropyCalibration2', '(Unnamed Layer* 3) [Pooling]_output: 3c010204', 'a: b:: c: 3c010a14', 'ns::x: 3c010a14'].join('\n');
     const cache = parseCalibrationCache(text);
     expect([...cache.scales.keys()]).toEqual(['(Unnamed Layer* 3) [Pooling]_output', 'a: b:: c', 'ns::x']);
   });
@@ -132,7 +132,7 @@ describe('parseCalibrationCache', () => {
       ['TRT-100300-EntropyCalibration2\nx: 3c01zz14', 2],
       ['TRT-100300-EntropyCalibration2\nx: 3c010a1400', 2],
       ['TRT-100300-EntropyCalibration2\n: 3c010a14', 2],
-      ['TRT-100300-EntropyCalibration2\nx: 3c010a14\ny: 1\nx: 2', 4],
+      ['TRT-100300-EntropyCalibration2\nx: 3c010a14\ny: 3c010a14\nx: 3d010a14', 4],
       ['TRT-100300-EntropyCalibration2\r\nx: 7fc00000', 2], // NaN scale
       ['\n\nnot a header\nx: 1', 3],
       ['TRT-abc-EntropyCalibration2\nx: 1', 1],

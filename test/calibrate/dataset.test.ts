@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openNpyDataset, readLabels, resolveDataFiles } from '../../src/calibrate/dataset.js';
+import { openNpyDataset, readLabels, resolveDataFiles } from '../../src/data/npy-dataset.js';
 import type { Batch } from '../../src/core/batch.js';
 import type { InputSpec } from '../../src/core/tensor.js';
 import { TrtInt8Error } from '../../src/core/errors.js';

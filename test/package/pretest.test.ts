@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXPECTED_ABI_VERSION } from '../../src/native/binding';
+import { EXPECTED_ABI_VERSION } from '../../src/native/index.js';
 
 const root = path.resolve(__dirname, '..', '..');
 const PREBUILT = 'prebuilds/linux-x64/trt-int8.glibc.node';

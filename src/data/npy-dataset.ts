@@ -10,8 +10,8 @@ import { TrtInt8Error } from '../core/errors.js';
 import type { Batch } from '../core/batch.js';
 import { product, type InputSpec } from '../core/tensor.js';
 import type { TypedArray } from '../core/tensor.js';
-import { readNpy, readNpz, type NpyArray, type NpyData } from '../data/npy.js';
-import { openDataset, readListFile, type FileDecoder, type SampleTensor } from '../data/dataset.js';
+import { readNpy, readNpz, type NpyArray, type NpyData } from './npy.js';
+import { openDataset, readListFile, type FileDecoder, type SampleTensor } from './dataset.js';
 
 export interface NpyDatasetOptions {
   /** The model's inputs (name, shape with -1 for dynamic dimensions, dtype). The first dimension is the batch. */
