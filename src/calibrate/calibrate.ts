@@ -11,7 +11,7 @@ import type { InputSpec, NormalizedBatch } from '../core/tensor.js';
 import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
-import { OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
+import { checkQuantizable, OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
 import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
@@ -202,6 +202,9 @@ interface CalibrationPlan {
 
 async function planCalibration(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions): Promise<CalibrationPlan> {
   const onnxModel = await toModel(model);
+  // A model that cannot take Q/DQ (opset below 10, already quantized, non-float tensors) is refused before any
+  // batch is read, not after a whole calibration.
+  checkQuantizable(onnxModel, { exclude: options.exclude });
   const inputs: InputSpec[] = onnxModel.inputs();
   const inputNames = new Set(inputs.map((i) => i.name));
   const tensors = tensorsToCalibrate(onnxModel, options);

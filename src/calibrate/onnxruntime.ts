@@ -3,7 +3,7 @@
  * it, so importing trt-int8 never loads it. The interfaces below are the small part of its API we use,
  * declared here so that our types do not depend on a package the user may not have installed.
  */
-import { createRequire } from 'node:module';
+import { requirePackage } from '../native/index.js';
 import { TrtInt8Error } from '../core/errors.js';
 
 export type OrtTensorType = 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool' | 'string';
@@ -38,10 +38,8 @@ let cached: OrtModule | undefined;
 /** onnxruntime-node, or ERR_ONNXRUNTIME_NOT_FOUND with the install command. `moduleId` exists for tests. */
 export function loadOnnxRuntime(moduleId = 'onnxruntime-node'): OrtModule {
   if (cached && moduleId === 'onnxruntime-node') return cached;
-  // __filename in the CommonJS builds (the CLI bundle has no import.meta shim), import.meta.url in ESM.
-  const require = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
   try {
-    const ort = require(moduleId) as OrtModule;
+    const ort = requirePackage<OrtModule>(moduleId);
     if (moduleId === 'onnxruntime-node') cached = ort;
     return ort;
   } catch (cause) {

@@ -4,13 +4,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import {
   addonReport,
   checkBuilderResource,
   locateTensorRT,
   packageRoot,
   probeCuda,
+  resolvePackageFrom,
   type BuilderResourceCheck,
   type CudaReport,
   type LocateTensorRTOptions,
@@ -97,7 +97,7 @@ function onnxRuntimeStatus(resolvePaths: readonly string[]): OnnxRuntimeStatus {
   for (const from of resolvePaths) {
     let entry: string;
     try {
-      entry = createRequire(path.join(from, 'noop.js')).resolve('onnxruntime-node');
+      entry = resolvePackageFrom(from, 'onnxruntime-node');
     } catch {
       continue;
     }

@@ -3,7 +3,7 @@
  * download. Opt-in: sharp (libvips, an optional peer dependency), several times faster and off the main
  * thread. Both are loaded lazily, so importing trt-int8 costs nothing until an image is decoded.
  */
-import { createRequire } from 'node:module';
+import { requirePackage } from '../native/index.js';
 import { TrtInt8Error } from '../core/errors.js';
 
 /** Decoded pixels: 8-bit RGBA, row-major (`width * height * 4` bytes). */
@@ -41,9 +41,8 @@ const modules: { jpeg?: JpegJs; png?: PngJs; sharp?: Sharp } = {};
 /** The package `id`, cached under `key`; `moduleId` replaces the id (tests: a package that is not installed). */
 function load<K extends keyof typeof modules>(key: K, id: string, moduleId = id): NonNullable<(typeof modules)[K]> {
   if (modules[key] && moduleId === id) return modules[key]!;
-  const require = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
   try {
-    const loaded = require(moduleId) as NonNullable<(typeof modules)[K]>;
+    const loaded = requirePackage<NonNullable<(typeof modules)[K]>>(moduleId);
     if (moduleId === id) modules[key] = loaded;
     return loaded;
   } catch (cause) {

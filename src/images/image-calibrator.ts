@@ -16,7 +16,7 @@ export interface ImageCalibratorOptions extends CalibratorOptions, Omit<DatasetO
   readonly data: DatasetSource;
   /** The preprocessor used at inference (preferred), or its options. */
   readonly preprocess: ImagePreprocessor | ImagePreprocessorOptions;
-  /** Default 'entropy2'. */
+  /** Default 'auto' (per tensor, the range of least quantization error). */
   readonly algorithm?: AlgorithmInput;
   readonly batchSize: number;
   /** Default 'drop' (TensorRT calibrates on full batches); see BatchOptions.remainder. */
@@ -39,7 +39,7 @@ export class ImageCalibrator extends Calibrator {
   /** Use ImageCalibrator.create (opening the dataset lists files, which is asynchronous). */
   private constructor(options: ImageCalibratorOptions, dataset: Dataset, preprocess: ImagePreprocessor, batchCount: number | undefined) {
     const { cachePath, nonFinite, onWarning } = options;
-    super(options.algorithm ?? 'entropy2', { cachePath, nonFinite, onWarning, ...(batchCount ? { batchCount } : {}) });
+    super(options.algorithm ?? 'auto', { cachePath, nonFinite, onWarning, ...(batchCount ? { batchCount } : {}) });
     this.dataset = dataset;
     this.preprocess = preprocess;
     this.batchSize = options.batchSize;

@@ -44,12 +44,11 @@ export interface NativeTensorHistogram {
 /** How a batch that was not committed ended; add() resolves undefined when it was committed. */
 export type NativeBatchOutcome =
   | { readonly kind: 'aborted' }
-  | { readonly kind: 'outOfMemory' }
-  | { readonly kind: 'tooManyBins'; readonly tensor: string; readonly requiredBins: number; readonly maxBins: number; readonly absMax: number; readonly binWidth: number };
+  | { readonly kind: 'outOfMemory' };
 
 /** cpp/core/stats_module.cc. Arguments are validated in src/stats/histogram-collector.ts; native throws TypeError on misuse. */
 export interface NativeHistogramCollector {
-  /** Starts one batch on the collector's own threads (at most one at a time); the arrays are pinned until it settles. */
+  /** Starts one batch on the collector's own threads (at most one at a time); the arrays are copied before it returns. */
   add(names: readonly string[], values: readonly Float32Array[]): Promise<NativeBatchOutcome | undefined>;
   /** Cancels the running batch, if any: it then resolves { kind: 'aborted' } and nothing of it is committed. */
   cancel(): void;

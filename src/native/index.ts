@@ -11,3 +11,4 @@ export { callNative, fromNativeError, type NativeErrorContext } from './errors.j
 export * from './cuda-probe.js';
 export * from './tensorrt-locator.js';
 export * from './builder-resource.js';
+export { requirePackage, resolvePackageFrom } from './peers.js';

@@ -5,7 +5,7 @@
  * cutting drops values the data had.
  */
 import { TrtInt8Error } from '../core/errors.js';
-import { product, type DType, type TypedArray } from '../core/tensor.js';
+import { product, strides, type DType, type TypedArray } from '../core/tensor.js';
 import { optionErrors } from '../core/is.js';
 
 /** 'pad': only grow (a larger sample is an error); 'truncate': only cut; 'pad-or-truncate': both. */
@@ -201,14 +201,4 @@ export function fitToShape(
     }
   }
   return { data: out, shape: [...targetShape], padded: total - copied, cut: sample.data.length - copied };
-}
-
-function strides(shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    out[i] = s;
-    s *= shape[i] as number;
-  }
-  return out;
 }

@@ -80,7 +80,7 @@ function buildFashion(ctx: Context, options: BuildEngineOptions, model: string |
 function fp32Predictions(ctx: Context): Promise<Uint32Array> {
   ctx.fp32 ??= (async () => {
     using engine = await buildFashion(ctx, { precision: 'fp32' });
-    return predictAll(engine, ctx.data.test);
+    return await predictAll(engine, ctx.data.test); // awaited here: `using` disposes the engine when this returns
   })();
   return ctx.fp32;
 }
