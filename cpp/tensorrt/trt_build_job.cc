@@ -122,8 +122,10 @@ void createBuilderAndNetwork(Build& b) {
   b.builder.reset(b.lib.newBuilder(b.logger));
   if (!b.builder) {
     std::string why = b.logger.lastErrors();
-    throw BuildFailure{"ERR_BUILD_FAILED", "createInferBuilder failed: " +
-                                               (why.empty() ? "TensorRT logged no reason (is the CUDA driver usable?)" : why)};
+    if (why.empty()) why = "TensorRT logged no reason (is the CUDA driver usable?)";
+    // Why TensorRT may not have found its builder resource, and the way out (trt_library.cc).
+    for (const std::string& problem : b.lib.builderResourceProblems) why += "\n" + problem;
+    throw BuildFailure{"ERR_BUILD_FAILED", "createInferBuilder failed: " + why};
   }
   // 10.x: weakly typed (kSTRONGLY_TYPED would forbid kINT8), so the builder may choose precisions. 11.x: every
   // network is strongly typed whatever the flags; the types (and Q/DQ scales) come from the ONNX model.

@@ -24,8 +24,10 @@ struct TrtLibrary {
   std::string nvinferPath;
   std::string onnxparserPath;
   LibraryVersion version;
-  // Builder resources found beside libnvinfer and loaded by full path (see trt_library.cc), and what went wrong.
+  // Builder resources found beside libnvinfer (listed, not loaded: TensorRT loads the one it needs), whether
+  // libnvinfer's dlopen was redirected so that it finds them there (see trt_library.cc), and what went wrong.
   std::vector<std::string> builderResources;
+  bool builderResourceHooked = false;
   std::vector<std::string> builderResourceProblems;
   void* (*createInferBuilder)(void* logger, int32_t version) = nullptr;
   void* (*createInferRuntime)(void* logger, int32_t version) = nullptr;

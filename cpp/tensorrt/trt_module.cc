@@ -71,7 +71,8 @@ Napi::Array stringArray(Napi::Env env, const std::vector<std::string>& items) {
   return out;
 }
 
-// loadLibrary(nvinferPath, onnxparserPath) -> { ok, version?, builderResources?, builderResourceProblems?, error?, reason? }
+// loadLibrary(nvinferPath, onnxparserPath) -> { ok, version?, builderResources?, builderResourceHooked?,
+//                                                builderResourceProblems?, error?, reason? }
 Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string nvinfer = info[0].As<Napi::String>();
@@ -85,6 +86,7 @@ Napi::Value LoadLibrary(const Napi::CallbackInfo& info) {
     out.Set("nvinferPath", loaded.library->nvinferPath);
     out.Set("onnxparserPath", loaded.library->onnxparserPath);
     out.Set("builderResources", stringArray(env, loaded.library->builderResources));
+    out.Set("builderResourceHooked", loaded.library->builderResourceHooked);
     out.Set("builderResourceProblems", stringArray(env, loaded.library->builderResourceProblems));
   } else {
     out.Set("error", loaded.error);

@@ -1,69 +1,53 @@
 /**
- * TENSORRT_ROOT alone must be enough to build (issue #9): TensorRT dlopens its builder resource by file name,
- * which does not search libnvinfer's folder, so the module loads every builder resource beside libnvinfer by
- * full path first. Needs the built TensorRT 10 module (npm run build:tensorrt; skipped where it is not built).
- *
- * The libraries are fixtures compiled on the spot: a libnvinfer.so.10 with TensorRT's entry points reporting
- * 10.6.0, a builder resource whose SONAME is its file name (as NVIDIA ships it), and one whose SONAME is
- * something else, which the module must report because TensorRT's dlopen by name would not find it.
+ * TENSORRT_ROOT alone must be enough to build (issue #9): libnvinfer's dlopen of its builder resource by bare name
+ * is redirected to libnvinfer's folder. This file: a fixture libnvinfer that calls dlopen directly (a PLT slot,
+ * R_X86_64_JUMP_SLOT), as a plain C or C++ call compiles. See builder-resource-fixture.ts; the GLOB_DAT variant and
+ * the one nothing can be redirected in have their own files (one TensorRT per process). Needs the built TensorRT
+ * 10 module (npm run build:tensorrt; skipped where it is not built) and, for the build job, the core addon's bridge.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTensorRTModule, tensorRTModulePath } from '../../src/native/index.js';
+import { tensorRTModulePath } from '../../src/native/index.js';
+import { bridgeBuilt, createBuilder, dlopenRelocations, loadFixture, makeFixture } from './builder-resource-fixture.js';
 
 const built = fs.existsSync(tensorRTModulePath(10));
 let dir: string;
 
-function compile(file: string, source: string, soname?: string): string {
-  const src = path.join(dir, 'src', `${path.basename(file)}.c`);
-  fs.writeFileSync(src, source);
-  execFileSync('gcc', ['-shared', '-fPIC', ...(soname ? [`-Wl,-soname,${soname}`] : []), '-o', file, src]);
-  return file;
-}
-
 beforeAll(() => {
-  if (!built) return;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-builder-resource-'));
-  fs.mkdirSync(path.join(dir, 'src'));
-  compile(
-    path.join(dir, 'libnvinfer.so.10'),
-    [
-      'int getInferLibVersion(void) { return 100600; }',
-      'void* createInferBuilder_INTERNAL(void* logger, int version) { return 0; }',
-      'void* createInferRuntime_INTERNAL(void* logger, int version) { return 0; }',
-    ].join('\n'),
-    'libnvinfer.so.10',
-  );
-  compile(path.join(dir, 'libnvinfer_builder_resource.so.10.6.0'), 'int trt_int8_resource_a(void) { return 1; }\n', 'libnvinfer_builder_resource.so.10.6.0');
-  compile(path.join(dir, 'libnvinfer_builder_resource_sm90.so.10.6.0'), 'int trt_int8_resource_b(void) { return 2; }\n', 'libsomething_else.so.1');
-  // A development symlink and another major's resource: neither is TensorRT 10's to load.
-  fs.symlinkSync('libnvinfer_builder_resource.so.10.6.0', path.join(dir, 'libnvinfer_builder_resource.so'));
-  compile(path.join(dir, 'libnvinfer_builder_resource.so.11.1.0'), 'int trt_int8_resource_c(void) { return 3; }\n', 'libnvinfer_builder_resource.so.11.1.0');
+  if (built) dir = makeFixture('plt');
 });
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!built)('builder resources beside libnvinfer (TensorRT 10 module)', () => {
-  it('loads them by full path so that TensorRT finds them by name, and reports one whose SONAME differs', () => {
+describe.skipIf(!built)('builder resources beside libnvinfer: dlopen called through the PLT', () => {
+  it('the fixture imports dlopen through a PLT slot, and its resources are only in its folder', () => {
+    if (process.arch === 'x64') expect(dlopenRelocations(path.join(dir, 'libnvinfer.so.10'))).toEqual(['R_X86_64_JUMP_SLOT']);
     expect(process.env.LD_LIBRARY_PATH ?? '').not.toContain(dir);
-    const loaded = loadTensorRTModule(10).loadLibrary(path.join(dir, 'libnvinfer.so.10'), '') as {
-      ok: boolean;
-      builderResources?: string[];
-      builderResourceProblems?: string[];
-      error?: string;
-    };
+  });
+
+  it("redirects libnvinfer's dlopen and lists the resources beside it", () => {
+    const loaded = loadFixture(dir);
     expect(loaded.error).toBeUndefined();
     expect(loaded.ok).toBe(true);
+    expect(loaded.builderResourceProblems).toEqual([]);
+    expect(loaded.builderResourceHooked).toBe(true);
     expect(loaded.builderResources).toEqual([
       path.join(dir, 'libnvinfer_builder_resource.so.10.6.0'),
       path.join(dir, 'libnvinfer_builder_resource_sm90.so.10.6.0'),
     ]);
-    expect(loaded.builderResourceProblems).toHaveLength(1);
-    expect(loaded.builderResourceProblems![0]).toContain('libnvinfer_builder_resource_sm90.so.10.6.0');
-    expect(loaded.builderResourceProblems![0]).toContain('SONAME');
+  });
+
+  it.skipIf(!bridgeBuilt)('a resource dlopened by bare name when the builder is created is found in libnvinfer\'s folder', async () => {
+    expect(loadFixture(dir).ok).toBe(true);
+    const { runError, lines } = await createBuilder(dir);
+    expect(runError).toMatch(/^createInferBuilder failed/); // the fixture returns no builder
+    // The real dlopen, by bare name: not found, as on the H200 (issue #9); the SONAME does not match either.
+    expect(lines[0]).toMatch(/^unhooked failed: .*libnvinfer_builder_resource\.so\.10\.6\.0.*cannot open shared object file/);
+    // libnvinfer's own calls: the all-GPU name and a per-SM name (prefix match), each the right object.
+    expect(lines.slice(1, 3)).toEqual(['all ok', 'sm90 ok']);
+    // Other names go to the real dlopen unchanged.
+    expect(lines[3]).toMatch(/^other failed: libtrt_int8_absent\.so\.1: cannot open shared object file/);
   });
 });
