@@ -9,7 +9,7 @@
  *   the ranges (or a TensorRT calibration cache provides them), we insert QuantizeLinear/DequantizeLinear
  *   pairs, and TensorRT builds that model.
  */
-import { abortError, TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../core/files.js';
 import { parseCalibrationCache, scaleToAmax } from '../cache/calibration-cache.js';
 import { Calibrator } from '../calibrators/calibrator.js';
@@ -211,14 +211,16 @@ async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, option
   const onLog = (line: { severity: number; message: string }) => routeLogLine(line, options.logger, options.onProgress);
   const sessionInputs = calibration?.inputs ?? [{ name: '__no_calibration__', dtype: 'uint8' as const, shape: [1] }];
   try {
-    const job = runNativeJob(handles.job, calibration?.calibrator ?? new NoCalibration(), {
+    // On abort this settles once TensorRT has stopped the build (at its next progress step: about 3 s on an H200 with
+    // TensorRT 10.6), not at the signal's time: rejecting earlier leaves TensorRT building on its thread, and a
+    // process that exits then crashes inside TensorRT (seen on the H200: SIGSEGV / "LLVM ERROR" at exit).
+    await runNativeJob(handles.job, calibration?.calibrator ?? new NoCalibration(), {
       inputs: sessionInputs,
       // TensorRT reads calibration batches from device memory; builds without calibration need no session memory.
       memory: calibration ? 'cuda' : 'host',
       ...(options.signal ? { signal: options.signal } : {}),
       onLog,
     });
-    await Promise.race([job, rejectOnAbort(options.signal, job)]);
   } catch (error) {
     // The bridge knows only that the job failed; the TensorRT module kept the build's own coded error, which
     // takeBuildResult throws (with the job's log from the bridge's error as details).
@@ -234,22 +236,3 @@ async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, option
   return result;
 }
 
-/**
- * Rejects with the abort reason as soon as `signal` aborts, whether or not `job` has settled. TensorRT stops a build
- * only at its next progress step, which can be seconds away (about 3 s measured on an H200 with TensorRT 10.6): the
- * caller gets control back at the signal's time while the native job finishes stopping (and frees its session) on
- * its own. The job's later outcome is a consequence of the abort, so it is observed here and not reported again.
- */
-function rejectOnAbort(signal: AbortSignal | undefined, job: Promise<unknown>): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    if (!signal) return;
-    const onAbort = (): void => {
-      job.catch(() => undefined);
-      reject(abortError(signal));
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const forget = (): void => signal.removeEventListener('abort', onAbort);
-    job.then(forget, forget);
-  });
-}
