@@ -12,7 +12,7 @@ import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION, type CalibrationResult } from '../calibrate/result.js';
 import { UsageError, requireExisting, choiceFlag, listFlag, parseFlags, positiveInteger } from './args.js';
 import { IMAGE_FLAGS, IMAGE_USAGE, checkChannelsMatchModel, checkDataMatchesFlags, imageOptionsFromFlags, remainderFor } from './images.js';
-import { openCalibrator } from './calibration-data.js';
+import { openCalibrator, type CalibrationDataPlan } from './calibration-data.js';
 import { EXIT_OK, progressReporter, runCommand, type CliIO, type ProgressStream } from './io.js';
 import { checkOutputs, plannedOutputs } from './outputs.js';
 
@@ -72,14 +72,8 @@ const OUTPUT_FLAGS = ['cache', 'qdq', 'json'] as const;
 type CalibrateValues = ReturnType<typeof parseFlags<typeof CALIBRATE_FLAGS>>['values'];
 
 /** Everything the command line asks for, checked. */
-interface CalibratePlan {
+interface CalibratePlan extends CalibrationDataPlan {
   readonly modelPath: string;
-  readonly data: string;
-  readonly algorithm?: AlgorithmKind;
-  readonly percentile?: number;
-  readonly batchSize: number;
-  readonly limit?: number;
-  readonly nonFinite?: NonFinitePolicy;
   readonly maxOutputMb?: number;
   readonly exclude?: { names: string[] };
   readonly values: CalibrateValues;
