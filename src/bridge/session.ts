@@ -123,6 +123,78 @@ function attachNativeLog(error: unknown, log: readonly NativeLogLine[]): void {
   }
 }
 
+/** What one run() learns while the native job runs. */
+interface JobState {
+  /** ctx.signal: aborted on the caller's abort and when the job ends, so a slow getBatch can give up. */
+  readonly jobSignal: AbortController;
+  batchesAsked: number;
+  cacheRead: boolean;
+  cacheWritten: boolean;
+  /** The first calibrator callback that threw: what the run rejects with. */
+  callbackError?: { error: unknown };
+}
+
+function deliverLog(onLog: RunOptions['onLog'], line: NativeLogLine): void {
+  try {
+    onLog?.(line);
+  } catch {
+    /* a throwing log handler must not break the job */
+  }
+}
+
+async function readCacheChecked(calibrator: Calibrator): Promise<Uint8Array | null> {
+  const bytes = await calibrator.readCache();
+  if (bytes !== null && !(bytes instanceof Uint8Array)) {
+    throw new TrtInt8Error('ERR_BAD_OPTION', 'readCache() must resolve to a Uint8Array or null.', {
+      input: 'readCache',
+      expected: 'Uint8Array | null',
+      actual: typeof bytes,
+    });
+  }
+  return bytes;
+}
+
+/** Waits for the native job, passing the caller's abort on to it; afterwards ctx.signal tells getBatch the job is over. */
+async function awaitJob(handle: NativeJobRun, jobSignal: AbortController, signal: AbortSignal | undefined): Promise<NativeJobResult> {
+  const onAbort = (): void => {
+    jobSignal.abort(signal!.reason);
+    handle.abort();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort(); // aborted while the job was being started
+  try {
+    return await handle.promise;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (!jobSignal.signal.aborted) jobSignal.abort(new TrtInt8Error('ABORT_ERR', 'The native job has ended.'));
+  }
+}
+
+/** The run's result, or the error it rejects with: the calibrator's own error first, then abort, then a failed job. */
+function jobOutcome(result: NativeJobResult, state: JobState, signal: AbortSignal | undefined): RunResult {
+  if (state.callbackError) {
+    attachNativeLog(state.callbackError.error, result.log);
+    throw state.callbackError.error;
+  }
+  if (result.status === 'aborted' || signal?.aborted) {
+    const reason = abortError(signal);
+    attachNativeLog(reason, result.log);
+    throw reason;
+  }
+  if (result.status === 'failed') {
+    const why = result.stopReason ?? result.runError ?? `run() returned ${result.runStatus}`;
+    throw new TrtInt8Error('ERR_BUILD_FAILED', `The native job failed: ${why}`, {
+      input: 'job',
+      expected: 'run() to return 0',
+      actual: result.runError ?? result.runStatus,
+      details: { nativeLog: result.log, runStatus: result.runStatus, stopReason: result.stopReason },
+    });
+  }
+  const { cacheRead, cacheWritten } = state;
+  return { batches: result.delivered, cacheRead, cacheWritten, log: result.log, logLinesNotDelivered: result.logLinesNotDelivered, logQueueHighWater: result.logQueueHighWater };
+}
+
+
 export class CalibrationSession implements Disposable {
   readonly inputs: readonly InputSpec[];
   readonly memory: 'cuda' | 'host';
@@ -196,94 +268,45 @@ export class CalibrationSession implements Disposable {
    * and with ERR_BUILD_FAILED if the job itself fails.
    */
   async run(job: NativeJob, calibrator: Calibrator, options: RunOptions = {}): Promise<RunResult> {
-    const { signal, onLog } = options;
+    const { signal } = options;
     throwIfAborted(signal);
     if (this.disposed) throw badOption('session', 'a live session', 'disposed');
     if (typeof calibrator?.getBatch !== 'function') throw badOption('calibrator', 'a Calibrator (with getBatch)', calibrator);
-    // ctx.signal: aborted on the caller's abort and when the job ends, so a slow getBatch can give up.
-    const jobSignal = new AbortController();
-    let callbackError: { error: unknown } | undefined;
-    let batchesAsked = 0;
-    let cacheRead = false;
-    let cacheWritten = false;
-
-    const serve = async (kind: string, id: number, payload: unknown): Promise<void> => {
-      try {
-        if (kind === 'batch') {
-          const status = await this.#deliverBatch(calibrator, batchesAsked, payload as number, jobSignal.signal);
-          if (status === BATCH_READY) batchesAsked++;
-          handle.reply(id, status);
-        } else if (kind === 'readCache') {
-          const bytes = await calibrator.readCache();
-          if (bytes !== null && !(bytes instanceof Uint8Array)) {
-            throw new TrtInt8Error('ERR_BAD_OPTION', 'readCache() must resolve to a Uint8Array or null.', {
-              input: 'readCache',
-              expected: 'Uint8Array | null',
-              actual: typeof bytes,
-            });
-          }
-          cacheRead = bytes !== null && bytes.byteLength > 0;
-          handle.reply(id, cacheRead ? CACHE_PRESENT : CACHE_ABSENT, cacheRead ? bytes! : undefined);
-        } else if (kind === 'writeCache') {
-          await calibrator.writeCache(payload as Uint8Array);
-          cacheWritten = true;
-          handle.reply(id, 0);
-        }
-      } catch (error) {
-        // Errors after the job was stopped (e.g. a getBatch giving up on ctx.signal) are consequences, not causes.
-        if (!jobSignal.signal.aborted) {
-          callbackError ??= { error };
-          jobSignal.abort(error);
-        }
-        handle.reply(id, FAILED);
-      }
-    };
-
+    const state: JobState = { jobSignal: new AbortController(), batchesAsked: 0, cacheRead: false, cacheWritten: false };
+    let handle!: NativeJobRun;
     const onRequest = (kind: string, id: number, payload: unknown): void => {
-      if (kind === 'log') {
-        try {
-          onLog?.(payload as NativeLogLine);
-        } catch {
-          /* a throwing log handler must not break the job */
-        }
-        return;
-      }
-      void serve(kind, id, payload);
+      if (kind === 'log') return deliverLog(options.onLog, payload as NativeLogLine);
+      void this.#serve(calibrator, state, handle, kind, id, payload);
     };
+    handle = callNative('CalibrationSession.run', () => nativeModule('bridge').runJob(job, this.#native, onRequest));
+    const result = await awaitJob(handle, state.jobSignal, signal);
+    return jobOutcome(result, state, signal);
+  }
 
-    const handle: NativeJobRun = callNative('CalibrationSession.run', () => nativeModule('bridge').runJob(job, this.#native, onRequest));
-    const onAbort = (): void => {
-      jobSignal.abort(signal!.reason);
-      handle.abort();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort(); // aborted while the job was being started
-    let result: NativeJobResult;
+  /** Answers one batch / cache request of the native job from the calibrator. */
+  async #serve(calibrator: Calibrator, state: JobState, handle: NativeJobRun, kind: string, id: number, payload: unknown): Promise<void> {
     try {
-      result = await handle.promise;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      if (!jobSignal.signal.aborted) jobSignal.abort(new TrtInt8Error('ABORT_ERR', 'The native job has ended.'));
+      if (kind === 'batch') {
+        const status = await this.#deliverBatch(calibrator, state.batchesAsked, payload as number, state.jobSignal.signal);
+        if (status === BATCH_READY) state.batchesAsked++;
+        handle.reply(id, status);
+      } else if (kind === 'readCache') {
+        const bytes = await readCacheChecked(calibrator);
+        state.cacheRead = bytes !== null && bytes.byteLength > 0;
+        handle.reply(id, state.cacheRead ? CACHE_PRESENT : CACHE_ABSENT, state.cacheRead ? bytes! : undefined);
+      } else if (kind === 'writeCache') {
+        await calibrator.writeCache(payload as Uint8Array);
+        state.cacheWritten = true;
+        handle.reply(id, 0);
+      }
+    } catch (error) {
+      // Errors after the job was stopped (e.g. a getBatch giving up on ctx.signal) are consequences, not causes.
+      if (!state.jobSignal.signal.aborted) {
+        state.callbackError ??= { error };
+        state.jobSignal.abort(error);
+      }
+      handle.reply(id, FAILED);
     }
-    if (callbackError) {
-      attachNativeLog(callbackError.error, result.log);
-      throw callbackError.error;
-    }
-    if (result.status === 'aborted' || signal?.aborted) {
-      const reason = abortError(signal);
-      attachNativeLog(reason, result.log);
-      throw reason;
-    }
-    if (result.status === 'failed') {
-      const why = result.stopReason ?? result.runError ?? `run() returned ${result.runStatus}`;
-      throw new TrtInt8Error('ERR_BUILD_FAILED', `The native job failed: ${why}`, {
-        input: 'job',
-        expected: 'run() to return 0',
-        actual: result.runError ?? result.runStatus,
-        details: { nativeLog: result.log, runStatus: result.runStatus, stopReason: result.stopReason },
-      });
-    }
-    return { batches: result.delivered, cacheRead, cacheWritten, log: result.log, logLinesNotDelivered: result.logLinesNotDelivered, logQueueHighWater: result.logQueueHighWater };
   }
 
   async #deliverBatch(calibrator: Calibrator, batchIndex: number, slot: number, signal: AbortSignal): Promise<number> {
