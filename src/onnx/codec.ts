@@ -196,12 +196,17 @@ export function tensorToFloat32(tensor: TensorProto, context: ExternalDataContex
   const external = tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
   const raw = external ? readExternal(tensor, context) : tensor.rawData && tensor.rawData.length > 0 ? tensor.rawData : undefined;
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
+  if (dims.some((d) => d < 0)) {
+    throw badTensor(name, `has a negative dimension in its dims ${JSON.stringify(dims)}.`, { expected: 'dims >= 0', actual: dims });
+  }
+  // Allocated only once the data is known to hold `count` values (huge dims must not reach new Float32Array).
+  let out = new Float32Array(0);
   const checkCount = (actual: number) => {
     if (actual !== count) {
       throw badTensor(name, `holds ${actual} values but its dims ${JSON.stringify(dims)} need ${count}.`, { expected: count, actual });
     }
+    out = new Float32Array(count);
   };
-  const out = new Float32Array(count);
   switch (dataType) {
     case DataType.FLOAT: {
       if (raw && view) {

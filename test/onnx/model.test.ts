@@ -152,6 +152,22 @@ describe('tensorWeights', () => {
     expect([...model.tensorWeights('b')]).toEqual([1.5, -2.5]);
   });
 
+  it('negative or huge dims are ERR_BAD_MODEL, not a RangeError from the allocation (found by test/fuzz/onnx.test.ts)', async () => {
+    const rawData = new Uint8Array(Float32Array.of(1, 2, 3, 4).buffer);
+    for (const dims of [[-5, 4], [4, -1], [2 ** 40, 4], [2 ** 20, 2 ** 20], [-2, -2]]) {
+      const tensor = { name: 'w', dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData };
+      const error = await caught(() => tensorToFloat32(tensor, { modelName: 'test' }));
+      expect(error.code).toBe('ERR_BAD_MODEL');
+      expect(error.input).toBe('w');
+    }
+    // The same through tensorWeights (what insertQdq calls): a Conv weight whose dims were changed to [-5, 3, 3, 3].
+    const model = OnnxModel.fromBytes(cnnModel().bytes);
+    model.graph.initializer!.find((t) => t.name === 'conv1.weight')!.dims = [-5, 3, 3, 3];
+    const error = await caught(() => model.tensorWeights('conv1.weight'));
+    expect(error.code).toBe('ERR_BAD_MODEL');
+    expect(error.message).toMatch(/negative dimension/);
+  });
+
   it('reads float32 raw_data at any byte alignment', () => {
     const values = Float32Array.of(1.25, -3.5, 1e-3);
     for (const offset of [0, 1, 2, 3, 4]) {
