@@ -118,7 +118,7 @@ async function planComparison(floatModel: ModelInput, quantizedModel: ModelInput
  * Labels score the argmax of a class vector, [N, classes] (extra dims of 1 allowed). An output with more than one
  * dim beyond the batch that is not 1 (a [N, 1, H, W] map), or with a single class, has no class to compare with a
  * label: accuracy would print 0 %, so it is refused (ERR_BAD_OPTION, input 'labels', with the output's shape).
- * Dims the model leaves dynamic are given the benefit of the doubt.
+ * A dynamic dim counts as one that is not 1 ([N, ?] passes, [N, ?, ?, ?] does not); an undeclared shape passes.
  */
 export function checkClassOutput(output: ValueSpec): void {
   const shape = output.shape;
