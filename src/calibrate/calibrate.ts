@@ -51,8 +51,23 @@ export interface CalibrateOptions {
 
 export interface TensorInfo {
   readonly name: string;
-  /** A graph input (fed straight from the batch), as opposed to a node output. */
+  /**
+   * A graph input (fed straight from the batch), or a tensor that only passes a graph input through layout ops
+   * (Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Identity): the same values, so the same range problem.
+   */
   readonly isGraphInput: boolean;
+}
+
+/** Ops that move or relabel values without changing them. */
+const LAYOUT_OPS = new Set(['Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
+
+/** Graph inputs and every tensor reached from one through layout ops alone (nodes are in topological order). */
+export function graphInputViews(model: OnnxModel): Set<string> {
+  const views = new Set(model.inputs().map((i) => i.name));
+  for (const node of model.nodes) {
+    if (LAYOUT_OPS.has(node.opType) && node.inputs[0] !== undefined && views.has(node.inputs[0]) && node.outputs[0]) views.add(node.outputs[0]);
+  }
+  return views;
 }
 
 export type TensorAlgorithms =
@@ -208,7 +223,7 @@ async function planCalibration(model: ModelInput, calibrator: Calibrator, option
   const inputs: InputSpec[] = onnxModel.inputs();
   const inputNames = new Set(inputs.map((i) => i.name));
   const tensors = tensorsToCalibrate(onnxModel, options);
-  const algorithms = algorithmsPerTensor(tensors, inputNames, calibrator.algorithm, options.tensorAlgorithms);
+  const algorithms = algorithmsPerTensor(tensors, graphInputViews(onnxModel), calibrator.algorithm, options.tensorAlgorithms);
   return {
     model: onnxModel,
     inputs,

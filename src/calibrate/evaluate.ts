@@ -9,7 +9,7 @@ import { validateBatch } from '../core/batch.js';
 import type { Batch } from '../core/batch.js';
 import type { InputSpec } from '../core/tensor.js';
 import { writeFileAtomic } from '../core/files.js';
-import { OnnxModel } from '../onnx/index.js';
+import { OnnxModel, type ValueSpec } from '../onnx/index.js';
 import { createSession, loadOnnxRuntime, type OrtModule, type OrtSession, type OrtTensor } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
 import { SignalAgreement, argmaxRows } from './metrics.js';
@@ -109,8 +109,29 @@ async function planComparison(floatModel: ModelInput, quantizedModel: ModelInput
       actual: top1Output,
     });
   }
+  if (options.labels !== undefined) checkClassOutput(reference.outputs().find((o) => o.name === top1Output)!);
   const layers = options.compareLayers === false ? [] : sharedIntermediates(reference, quantized, new Set(outputNames));
   return { reference, quantized, inputs, outputs, top1Output, layers };
+}
+
+/**
+ * Labels score the argmax of a class vector, [N, classes] (extra dims of 1 allowed). An output with more than one
+ * dim beyond the batch that is not 1 (a [N, 1, H, W] map), or with a single class, has no class to compare with a
+ * label: accuracy would print 0 %, so it is refused (ERR_BAD_OPTION, input 'labels', with the output's shape).
+ * A dynamic dim counts as one that is not 1 ([N, ?] passes, [N, ?, ?, ?] does not); an undeclared shape passes.
+ */
+export function checkClassOutput(output: ValueSpec): void {
+  const shape = output.shape;
+  if (shape === undefined || shape.length === 0) return;
+  const perSample = shape.slice(1).filter((d) => d !== 1);
+  if (perSample.length === 1) return;
+  const shown = `[${shape.map((d) => (d < 0 ? '?' : String(d))).join(', ')}]`;
+  throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: labels need a class vector per sample, but the output "${output.name}" has shape ${shown}, which is not [N, classes]; accuracy cannot be measured on it.`, {
+    input: 'labels',
+    expected: 'an output of shape [N, classes]',
+    actual: `"${output.name}" of shape ${shown}`,
+    fixes: ['Drop the labels (top-1 agreement, cosine and SQNR still compare the models), or name a class output with outputName (--output on the command line).'],
+  });
 }
 
 /** Top-1 agreement between the models, and accuracy of each against the labels when given. */

@@ -8,6 +8,14 @@ export {
   type TensorRTCacheOptions,
 } from './result.js';
 export { evaluate, writeWorstLayerPlots, type EvaluateOptions, type EvaluationData, type EvaluationResult, type TensorAgreement } from './evaluate.js';
-export { renderHistogramSvg, type HistogramSvgOptions } from './svg.js';
+export { renderHistogramSvg, type HistogramSvgOptions, type HistogramMark } from './svg.js';
 export type { CalibrationProgress } from './progress.js';
 export { ONNXRUNTIME_INSTALL_COMMAND } from './onnxruntime.js';
+export {
+  sensitivityReport,
+  sensitivityReportHtml,
+  writeSensitivityReport,
+  SENSITIVITY_REPORT_VERSION,
+  type SensitivityReport,
+  type SensitivityTensor,
+} from './sensitivity-report.js';

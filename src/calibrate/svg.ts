@@ -11,6 +11,38 @@ export interface HistogramSvgOptions {
   readonly height?: number;
   /** At most this many bars; neighbouring bins are summed (default 512). */
   readonly maxBars?: number;
+  /** Other ranges to mark (e.g. the candidates 'auto' weighed): a thin labelled line each. */
+  readonly marks?: readonly HistogramMark[];
+}
+
+export interface HistogramMark {
+  readonly label: string;
+  readonly amax: number;
+}
+
+const MARK_COLOURS = ['darkorange', 'seagreen', 'purple', 'saddlebrown', 'teal', 'olive', 'slategray'];
+
+/** The marks with a finite, non-negative amax (others are refused like amax itself). */
+function checkedMarks(marks: readonly HistogramMark[] | undefined): HistogramMark[] {
+  for (const mark of marks ?? []) {
+    if (!Number.isFinite(mark?.amax) || mark.amax < 0 || typeof mark.label !== 'string') {
+      throw new TrtInt8Error('ERR_BAD_OPTION', 'renderHistogramSvg: each mark needs a label and a finite, non-negative amax.', { input: 'marks', expected: '{ label: string, amax: number >= 0 }', actual: mark });
+    }
+  }
+  return [...(marks ?? [])];
+}
+
+/** One labelled dotted line per mark, labels stacked down the plot so close lines stay readable. */
+function markLines(marks: readonly HistogramMark[], x: (value: number) => number, top: number, bottom: number): string[] {
+  return marks.map((mark, i) => {
+    const colour = MARK_COLOURS[i % MARK_COLOURS.length]!;
+    const mx = x(mark.amax).toFixed(2);
+    const labelY = top + 12 + 12 * i;
+    return (
+      `<line class="mark" x1="${mx}" y1="${top}" x2="${mx}" y2="${bottom}" stroke="${colour}" stroke-width="1" stroke-dasharray="1 2"/>` +
+      `<text x="${mx}" y="${labelY}" dx="3" fill="${colour}">${escapeXml(mark.label)} ${formatNumber(mark.amax)}</text>`
+    );
+  });
 }
 
 function escapeXml(text: string): string {
@@ -31,6 +63,7 @@ export function renderHistogramSvg(histogram: TensorHistogram, amax: number, opt
   const width = options.width ?? 720;
   const height = options.height ?? 320;
   const maxBars = Math.max(1, Math.floor(options.maxBars ?? 512));
+  const marks = checkedMarks(options.marks);
   const margin = { left: 56, right: 16, top: 36, bottom: 40 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
@@ -38,7 +71,7 @@ export function renderHistogramSvg(histogram: TensorHistogram, amax: number, opt
   // Drop empty bins past the last non-empty one so the plot spans the data actually seen.
   let used = histogram.counts.length;
   while (used > 0 && histogram.counts[used - 1] === 0) used--;
-  const range = Math.max(used * histogram.binWidth, amax, Number.MIN_VALUE);
+  const range = Math.max(used * histogram.binWidth, amax, ...marks.map((m) => m.amax), Number.MIN_VALUE);
   const binsPerBar = Math.max(1, Math.ceil(used / maxBars));
   const bars: number[] = [];
   for (let start = 0; start < used; start += binsPerBar) {
@@ -73,6 +106,7 @@ export function renderHistogramSvg(histogram: TensorHistogram, amax: number, opt
   parts.push(`<text x="${margin.left - 6}" y="${margin.top + 4}" text-anchor="end">${formatNumber(peak)}</text>`);
   parts.push(`<text x="${margin.left - 6}" y="${bottom}" text-anchor="end">0</text>`);
   parts.push(`<text x="14" y="${margin.top + plotHeight / 2}" text-anchor="middle" transform="rotate(-90 14 ${margin.top + plotHeight / 2})">count (log)</text>`);
+  parts.push(...markLines(marks, x, margin.top, bottom));
   // The threshold: everything right of it saturates to ±127.
   const tx = x(amax).toFixed(2);
   parts.push(`<line class="amax" x1="${tx}" y1="${margin.top}" x2="${tx}" y2="${bottom}" stroke="crimson" stroke-width="1.5" stroke-dasharray="4 3"/>`);

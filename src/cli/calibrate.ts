@@ -7,14 +7,16 @@ import fs from 'node:fs';
 import { ALGORITHM_KINDS, type AlgorithmKind } from '../core/algorithm.js';
 import type { NonFinitePolicy } from '../core/batch.js';
 import { writeFileAtomic } from '../core/files.js';
-import { OnnxModel } from '../onnx/index.js';
+import { OnnxModel, planQuantization } from '../onnx/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION, type CalibrationResult } from '../calibrate/result.js';
 import { UsageError, requireExisting, choiceFlag, listFlag, parseFlags, positiveInteger } from './args.js';
 import { IMAGE_FLAGS, IMAGE_USAGE, checkChannelsMatchModel, checkDataMatchesFlags, imageOptionsFromFlags, remainderFor } from './images.js';
 import { openCalibrator, type CalibrationDataPlan } from './calibration-data.js';
 import { EXIT_OK, progressReporter, runCommand, type CliIO, type ProgressStream } from './io.js';
-import { checkOutputs, plannedOutputs } from './outputs.js';
+import { checkOutputs, folderOutputs, plannedOutputs } from './outputs.js';
+import { checkTensorNames, parseTensorAlgorithms, toTensorAlgorithms, type TensorAlgorithmFlags } from './tensor-algorithms.js';
+import { REPORT_FILES, sensitivityReport, writeSensitivityReport } from '../calibrate/sensitivity-report.js';
 
 export const NON_FINITE_CHOICES: readonly NonFinitePolicy[] = ['error', 'warn', 'allow'];
 
@@ -26,6 +28,9 @@ Runs the model on the data with onnxruntime (CPU), picks each activation's INT8 
                           matches, its ranges are reused (no calibration); --recalibrate overrides
   --qdq <file>            Q/DQ ONNX model (TensorRT explicit INT8, 10.x and 11.x)
   --json <file>           ranges, histograms and timings as JSON
+  --report <dir>          sensitivity report: <dir>/report.json (per tensor the range used, every
+                          candidate range with its MSE, SQNR and share clipped) and <dir>/index.html
+                          (tensors worst SQNR first, histograms with the candidate ranges marked)
 
 Options:
   --algorithm <name>      ${ALGORITHM_KINDS.join(', ')} (default: the library's default calibrator)
@@ -36,6 +41,10 @@ Options:
   --non-finite <policy>   NaN/Infinity in the data: error (default), warn, allow
   --trt-version <x.y.z>   TensorRT version in the cache header (default ${DEFAULT_TENSORRT_VERSION})
   --exclude <names>       comma-separated node names to keep in FP32 (list them: trt-int8 inspect model.onnx)
+  --tensor-algorithm <NAME=ALGO>
+                          calibrate tensor NAME with ALGO (one of ${ALGORITHM_KINDS.join(', ')});
+                          NAME "input" means every graph input (and its Transpose/Reshape/... views).
+                          Repeatable, e.g. --tensor-algorithm input=minmax
   --max-output-mb <n>     memory bound: at most n MiB of activations per onnxruntime run
   --cuda                  run the model with onnxruntime's CUDA provider
   --cpu                   run the model on the CPU only (the default)
@@ -56,6 +65,8 @@ const CALIBRATE_FLAGS = {
   cache: { type: 'string' },
   qdq: { type: 'string' },
   json: { type: 'string' },
+  report: { type: 'string' },
+  'tensor-algorithm': { type: 'string', multiple: true },
   recalibrate: { type: 'boolean', default: false },
   'non-finite': { type: 'string' },
   'trt-version': { type: 'string', default: DEFAULT_TENSORRT_VERSION },
@@ -76,6 +87,7 @@ interface CalibratePlan extends CalibrationDataPlan {
   readonly modelPath: string;
   readonly maxOutputMb?: number;
   readonly exclude?: { names: string[] };
+  readonly tensorAlgorithms?: TensorAlgorithmFlags;
   readonly values: CalibrateValues;
 }
 
@@ -108,6 +120,7 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
   const nonFinite = choiceFlag(values['non-finite'], '--non-finite', NON_FINITE_CHOICES);
   const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
   const limit = positiveInteger(values.limit, '--limit');
+  const tensorAlgorithms = parseTensorAlgorithms(values['tensor-algorithm']);
   return {
     modelPath: positionals[0]!,
     data: values.data,
@@ -118,16 +131,17 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
     ...(nonFinite ? { nonFinite } : {}),
     ...(maxOutputMb !== undefined ? { maxOutputMb } : {}),
     ...(names?.length ? { exclude: { names } } : {}),
+    ...(tensorAlgorithms ? { tensorAlgorithms } : {}),
     values,
   };
 }
 
 /** No output, an output over an input, an unwritable folder: each is refused before any work. */
 function checkCalibrateOutputs(plan: CalibratePlan): void {
-  const outputs = plannedOutputs(plan.values, OUTPUT_FLAGS);
+  const outputs = [...plannedOutputs(plan.values, OUTPUT_FLAGS), ...folderOutputs('--report', plan.values.report, REPORT_FILES)];
   if (outputs.length === 0) {
-    throw new UsageError('nothing to write: pass at least one of --cache <file>, --qdq <file>, --json <file>.', {
-      input: '--cache/--qdq/--json',
+    throw new UsageError('nothing to write: pass at least one of --cache <file>, --qdq <file>, --json <file>, --report <dir>.', {
+      input: '--cache/--qdq/--json/--report',
       expected: 'at least one output',
       actual: 'none',
     });
@@ -161,8 +175,9 @@ function describeResult(result: CalibrationResult, reused: string | undefined, i
 
 /** All outputs at the end, each atomically (a failure leaves the old file, never a torn one). */
 async function writeOutputs(result: CalibrationResult, plan: CalibratePlan, io: CliIO): Promise<void> {
-  const { cache, qdq, json } = plan.values;
+  const { cache, qdq, json, report } = plan.values;
   const qdqBytes = qdq ? result.toQdqModel() : undefined;
+  const reportData = report ? sensitivityReport(result) : undefined; // refused (ranges from a cache) before anything is written
   if (cache) {
     await result.writeCache(cache, plan.values['trt-version']);
     io.stdout(`wrote ${cache}`);
@@ -174,6 +189,10 @@ async function writeOutputs(result: CalibrationResult, plan: CalibratePlan, io: 
   if (json) {
     await writeFileAtomic(json, `${JSON.stringify(result, null, 2)}\n`);
     io.stdout(`wrote ${json}`);
+  }
+  if (report) {
+    const written = await writeSensitivityReport(result, report, reportData);
+    io.stdout(`wrote ${written.join(', ')}`);
   }
 }
 
@@ -193,6 +212,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     await checkDataMatchesFlags(plan.data, plan.values, firstInput);
     const images = imageOptionsFromFlags(plan.values);
     if (images) checkChannelsMatchModel(images, firstInput);
+    if (plan.tensorAlgorithms) checkTensorNames(plan.tensorAlgorithms, planQuantization(model, plan.exclude ? { exclude: plan.exclude } : {}).activationNames);
     const reused = cacheToReuse(plan, io);
     const { calibrator, describe } = await openCalibrator(plan, model.inputs(), io, {
       ...(images ? { images } : {}),
@@ -208,6 +228,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
         tensorRTVersion: plan.values['trt-version'],
         executionProviders: plan.values.cuda ? ['cuda', 'cpu'] : ['cpu'],
         ...(plan.exclude ? { exclude: plan.exclude } : {}),
+        ...(plan.tensorAlgorithms ? { tensorAlgorithms: toTensorAlgorithms(plan.tensorAlgorithms) } : {}),
         ...(plan.maxOutputMb ? { maxOutputBytesPerRun: plan.maxOutputMb * 1024 * 1024 } : {}),
       });
     } finally {

@@ -3,6 +3,7 @@
  * one (top-1 agreement, accuracy with --labels, output and per-layer cosine/SQNR), with onnxruntime on CPU.
  */
 import { writeFileAtomic } from '../core/files.js';
+import { TrtInt8Error } from '../core/errors.js';
 import type { Batch } from '../core/batch.js';
 import { OnnxModel } from '../onnx/index.js';
 import { evaluate, type EvaluationResult } from '../calibrate/evaluate.js';
@@ -156,6 +157,9 @@ export async function runEvaluateCommand(argv: readonly string[], io: CliIO, pro
         ...(plan.values.output ? { outputName: plan.values.output } : {}),
         ...(plan.maxOutputMb ? { maxOutputBytesPerRun: plan.maxOutputMb * 1024 * 1024 } : {}),
       });
+    } catch (error) {
+      // Labels on an output that is no class vector is a command-line mistake (exit 2), found before any batch ran.
+      throw error instanceof TrtInt8Error && error.input === 'labels' && error.code === 'ERR_BAD_OPTION' ? UsageError.from(error) : error;
     } finally {
       progress.done();
     }

@@ -11,6 +11,8 @@ import { UsageError } from './args.js';
 export interface PlannedOutput {
   readonly flag: string;
   readonly file: string;
+  /** The file's folder may not exist yet: the command creates it (in a folder that must exist). */
+  readonly createsFolder?: boolean;
 }
 
 /** A file or folder the command reads, named by where it came from ("model", "--data"). */
@@ -40,7 +42,12 @@ function refuse(flag: string, file: string, expected: string, actual: string, me
 /** The folder exists, is a folder and can be written; the target is not a folder. */
 function checkWritable(output: PlannedOutput): void {
   const { flag, file } = output;
-  const folder = path.dirname(path.resolve(file));
+  let folder = path.dirname(path.resolve(file));
+  if (output.createsFolder) {
+    const own = fs.statSync(folder, { throwIfNoEntry: false });
+    if (own && !own.isDirectory()) throw refuse(flag, folder, 'a folder', 'a file', `${flag} ${folder} is a file; pass a folder path.`);
+    if (!own) folder = path.dirname(folder);
+  }
   const folderStat = fs.statSync(folder, { throwIfNoEntry: false });
   if (!folderStat) throw refuse(flag, file, 'an existing folder', `${folder} does not exist`, `${flag}: the folder ${folder} does not exist. Create it first (mkdir -p ${folder}).`);
   if (!folderStat.isDirectory()) throw refuse(flag, file, 'a path inside a folder', `${folder} is not a folder`, `${flag}: ${folder} is not a folder.`);
@@ -100,4 +107,11 @@ export function plannedOutputs(values: Readonly<Record<string, unknown>>, flags:
     const file = values[flag];
     return typeof file === 'string' && file.length > 0 ? [{ flag: `--${flag}`, file }] : [];
   });
+}
+
+/** The files a report folder gets (it is created at the end when missing; its parent must exist). */
+export function folderOutputs(flag: string, folder: string | undefined, files: readonly string[]): PlannedOutput[] {
+  if (folder === undefined) return [];
+  if (folder.trim() === '') throw refuse(flag, folder, 'a folder path', 'empty', `${flag} needs a folder path.`);
+  return files.map((name) => ({ flag, file: path.join(folder, name), createsFolder: true }));
 }

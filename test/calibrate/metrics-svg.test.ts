@@ -93,6 +93,21 @@ describe('renderHistogramSvg', () => {
     expect(Math.min(...heights)).toBeGreaterThan(((300 - 76) / peak) * 2);
   });
 
+  it('marks other ranges where they fall, widening the plot to the widest one', () => {
+    const marks = [
+      { label: 'entropy', amax: histogram.absMax / 4 },
+      { label: 'wide', amax: histogram.absMax * 2 },
+    ];
+    const svg = renderHistogramSvg(histogram, histogram.absMax / 2, { width: 700, height: 300, marks });
+    const xs = [...svg.matchAll(/<line class="mark" x1="([\d.]+)"/g)].map((m) => Number(m[1]));
+    // The plot now spans [0, 2 absMax]: absMax/4 at 1/8 of the width, 2 absMax at its right end, amax at 1/4.
+    expect(xs[0]).toBeCloseTo(56 + (700 - 72) / 8, 1);
+    expect(xs[1]).toBeCloseTo(56 + (700 - 72), 1);
+    expect(Number(/<line class="amax" x1="([\d.]+)"/.exec(svg)![1])).toBeCloseTo(56 + (700 - 72) / 4, 1);
+    expect(svg).toContain('>entropy ');
+    expect(() => renderHistogramSvg(histogram, 1, { marks: [{ label: 'x', amax: Infinity }] })).toThrow(/mark/);
+  });
+
   it('rejects a bad amax', () => {
     expect(() => renderHistogramSvg(histogram, NaN)).toThrow(TrtInt8Error);
     expect(() => renderHistogramSvg(histogram, -1)).toThrow(/amax/);
