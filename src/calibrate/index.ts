@@ -11,4 +11,4 @@ export { evaluate, writeWorstLayerPlots, type EvaluateOptions, type EvaluationDa
 export { renderHistogramSvg, type HistogramSvgOptions } from './svg.js';
 export type { CalibrationProgress } from './progress.js';
 export { ONNXRUNTIME_INSTALL_COMMAND } from './onnxruntime.js';
-export { keepInHigherPrecision, type KeptNode, type MixedPrecisionOptions, type MixedPrecisionResult } from './mixed-precision.js';
+export { keepInHigherPrecision, type HeldOutData, type KeptNode, type MixedPrecisionOptions, type MixedPrecisionResult } from './mixed-precision.js';

@@ -9,6 +9,8 @@
  */
 import { TrtInt8Error } from '../core/errors.js';
 import { validateBatch, type Batch } from '../core/batch.js';
+import type { InputSpec } from '../core/tensor.js';
+import { Calibrator, nextValidatedBatch } from '../calibrators/index.js';
 import { isFiniteNumber, isIntegerIn, optionErrors } from '../core/is.js';
 import { insertQdq, OnnxModel, planQuantization, type NodeExclusion, type OnnxNode } from '../onnx/index.js';
 import { quantizationError } from '../stats/index.js';
@@ -86,14 +88,33 @@ function checkOptions(options: MixedPrecisionOptions): Required<Pick<MixedPrecis
   return { maxDrop, candidates, maxEvaluations };
 }
 
-/** The held-out batches, read once (they are replayed for every evaluation). */
-async function collectBatches(data: Iterable<Batch> | AsyncIterable<Batch>): Promise<Batch[]> {
-  const source = data as Partial<AsyncIterable<Batch> & Iterable<Batch>>;
-  if (typeof source?.[Symbol.asyncIterator] !== 'function' && typeof source?.[Symbol.iterator] !== 'function') {
-    throw badOption('evalData', 'an array, generator or async iterable of batches', typeof data);
-  }
+/** Held-out data: batches (an array, a generator, `dataset.batches({ batchSize })`) or a Calibrator. */
+export type HeldOutData = Iterable<Batch> | AsyncIterable<Batch> | Calibrator;
+
+/** A calibrator's batches, validated and copied (a calibrator may reuse its buffers), then closed. */
+async function calibratorBatches(calibrator: Calibrator, inputs: readonly InputSpec[]): Promise<Batch[]> {
+  const signal = new AbortController().signal;
   const batches: Batch[] = [];
-  for await (const batch of data) batches.push(batch);
+  try {
+    for (let batchIndex = 0; ; batchIndex++) {
+      const batch = await nextValidatedBatch(calibrator, { inputs, batchIndex, signal });
+      if (batch === null) return batches;
+      batches.push(Object.fromEntries([...batch].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }])));
+    }
+  } finally {
+    await calibrator.close();
+  }
+}
+
+/** The held-out batches, read once (they are replayed for every evaluation). */
+async function collectBatches(data: HeldOutData, inputs: readonly InputSpec[]): Promise<Batch[]> {
+  const source = data as Partial<AsyncIterable<Batch> & Iterable<Batch>>;
+  let batches: Batch[];
+  if (data instanceof Calibrator) batches = await calibratorBatches(data, inputs);
+  else if (typeof source?.[Symbol.asyncIterator] === 'function' || typeof source?.[Symbol.iterator] === 'function') {
+    batches = [];
+    for await (const batch of data as Iterable<Batch> | AsyncIterable<Batch>) batches.push(batch);
+  } else throw badOption('evalData', 'an array, generator or async iterable of batches, or a Calibrator', typeof data);
   if (batches.length === 0) throw new TrtInt8Error('ERR_EMPTY_DATASET', 'keepInHigherPrecision: the evaluation data has no batches.', { input: 'evalData', expected: 'at least one batch', actual: 'none' });
   return batches;
 }
@@ -186,20 +207,20 @@ class Scorer {
 
 /**
  * Keeps the fewest quantized nodes in float so that the Q/DQ model of `result` stays within `maxDrop` of the float
- * `model` on `evalData` (held-out batches, as calibrate takes them). Errors: bad options (ERR_BAD_OPTION), no
+ * `model` on `evalData` (held-out batches, as calibrate takes them, or a Calibrator). Errors: bad options (ERR_BAD_OPTION), no
  * evaluation data (ERR_EMPTY_DATASET), onnxruntime missing (ERR_ONNXRUNTIME_NOT_FOUND).
  */
 export async function keepInHigherPrecision(
   model: ModelInput,
   result: CalibrationResult,
-  evalData: Iterable<Batch> | AsyncIterable<Batch>,
+  evalData: HeldOutData,
   options: MixedPrecisionOptions = {},
 ): Promise<MixedPrecisionResult> {
   const { maxDrop, candidates, maxEvaluations } = checkOptions(options);
   const floatModel = model instanceof OnnxModel ? model : await OnnxModel.load(model);
   const amax = result.amax();
   const build = (names: ReadonlySet<string>) => insertQdq(floatModel, { amax, exclude: withNames(result.parameters.exclude, names) }).toBytes();
-  const scorer = await Scorer.create(floatModel, await collectBatches(evalData), options);
+  const scorer = await Scorer.create(floatModel, await collectBatches(evalData, floatModel.inputs()), options);
   const initialBytes = build(new Set());
   const initialDrop = await scorer.drop(initialBytes);
   const done = (bytes: Uint8Array, kept: KeptNode[], finalDrop: number): MixedPrecisionResult => ({ model: bytes, kept, initialDrop, finalDrop, met: finalDrop <= maxDrop, evaluations: scorer.evaluations });
