@@ -119,6 +119,12 @@ async function collectBatches(data: HeldOutData, inputs: readonly InputSpec[]): 
   return batches;
 }
 
+async function toModel(model: ModelInput): Promise<OnnxModel> {
+  if (model instanceof OnnxModel) return model;
+  if (typeof model === 'string' || model instanceof Uint8Array) return OnnxModel.load(model);
+  throw badOption('model', 'a file path, the bytes of an .onnx file, or an OnnxModel', model === null ? 'null' : typeof model);
+}
+
 /** Combines the calibration's own exclusion with node names kept in float. */
 function withNames(base: NodeExclusion | undefined, names: ReadonlySet<string>): NodeExclusion {
   if (base === undefined) return { names: [...names] };
@@ -217,7 +223,7 @@ export async function keepInHigherPrecision(
   options: MixedPrecisionOptions = {},
 ): Promise<MixedPrecisionResult> {
   const { maxDrop, candidates, maxEvaluations } = checkOptions(options);
-  const floatModel = model instanceof OnnxModel ? model : await OnnxModel.load(model);
+  const floatModel = await toModel(model);
   const amax = result.amax();
   const build = (names: ReadonlySet<string>) => insertQdq(floatModel, { amax, exclude: withNames(result.parameters.exclude, names) }).toBytes();
   const scorer = await Scorer.create(floatModel, await collectBatches(evalData, floatModel.inputs()), options);
@@ -236,7 +242,7 @@ interface Measured extends KeptNode {
   readonly bytes: Uint8Array;
 }
 
-/** Restores each candidate alone (one evaluation each, within the budget that leaves room for the greedy steps). */
+/** Restores each candidate alone, one evaluation each while the budget lasts; those that gain, largest gain first. */
 async function measureCandidates(candidates: readonly Candidate[], scorer: Scorer, build: (names: ReadonlySet<string>) => Uint8Array, initialDrop: number, maxEvaluations: number): Promise<Measured[]> {
   const measured: Measured[] = [];
   for (const candidate of candidates) {
@@ -266,8 +272,14 @@ async function greedy(measured: readonly Measured[], scorer: Scorer, build: (nam
     if (index > 0 && scorer.evaluations >= context.maxEvaluations) break;
     for (const n of m.nodes) names.add(n);
     kept.push({ nodes: m.nodes, tensor: m.tensor, sqnrDb: m.sqnrDb, measuredGain: m.measuredGain });
-    // The first step is the best candidate alone: already measured.
-    [bytes, drop] = index === 0 ? [m.bytes, m.dropAlone] : await (async (b: Uint8Array) => [b, await scorer.drop(b)] as const)(build(names));
+    if (index === 0) {
+      // The first step is the best candidate alone: already measured.
+      bytes = m.bytes;
+      drop = m.dropAlone;
+    } else {
+      bytes = build(names);
+      drop = await scorer.drop(bytes);
+    }
     if (drop <= context.maxDrop) break;
   }
   return context.done(bytes, kept, drop);

@@ -2,13 +2,15 @@
  * keepInHigherPrecision on the bundled Fashion-MNIST model and real data: a bad calibration (entropy2, which clips
  * the normalised input at its background spike) is brought back within the tolerance by keeping a few nodes in
  * float; a good calibration keeps nothing out. Needs the data (skips with a message before `npm run setup:example`).
+ * And, with no data set, a small synthetic CNN with one planted sensitive tensor.
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { calibrate, evaluate, keepInHigherPrecision, OnnxModel, type Batch, type CalibrationResult } from '../../src/index.js';
+import { calibrate, calibratorFromBatches, evaluate, keepInHigherPrecision, OnnxModel, type Batch, type CalibrationResult } from '../../src/index.js';
 import { FashionMnistCalibrator, testBatches } from '../../examples/fashion-mnist/calibrator.js';
 import { DEFAULT_DATA_DIR, EXAMPLE_DIR, IMAGE_SIZE, calibrationIndices, isFashionMnistPresent, loadFashionMnist } from '../../examples/fashion-mnist/dataset.js';
 import { isTrtInt8Error, type TrtInt8Error } from '../../src/core/errors.js';
+import { cnnBatches, smallCnn } from './helpers.js';
 
 const dataPresent = await isFashionMnistPresent();
 if (!dataPresent) console.warn(`[mixed-precision] ${DEFAULT_DATA_DIR} has no data: the test skips. Run \`npm run setup:example\`.`);
@@ -90,7 +92,25 @@ describe.skipIf(!dataPresent)('keepInHigherPrecision on Fashion-MNIST', () => {
     expect((await rejection(keepInHigherPrecision(modelPath, entropy, heldOut(), { maxEvaluations: 1 }))).code).toBe('ERR_BAD_OPTION');
     expect((await rejection(keepInHigherPrecision(modelPath, entropy, heldOut(), { outputName: 'nope' }))).code).toBe('ERR_BAD_OPTION');
     expect((await rejection(keepInHigherPrecision(modelPath, entropy, 42 as never))).code).toBe('ERR_BAD_OPTION');
+    expect((await rejection(keepInHigherPrecision(42 as never, entropy, heldOut()))).code).toBe('ERR_BAD_OPTION');
     expect((await rejection(keepInHigherPrecision(modelPath, entropy, []))).code).toBe('ERR_EMPTY_DATASET');
     expect((await rejection(keepInHigherPrecision(modelPath, entropy, heldOut(), { metric: () => NaN }))).code).toBe('ERR_BAD_OPTION');
+  });
+});
+
+describe('keepInHigherPrecision finds a planted sensitive tensor', () => {
+  it('keeps exactly the reader of the clipped tensor in float', async () => {
+    // relu1's range at its 80th percentile (a fifth of its values clipped), every other tensor min-max.
+    const model = smallCnn();
+    const result = await calibrate(model, calibratorFromBatches(cnnBatches(8, 16), { algorithm: 'minmax' }), {
+      tensorAlgorithms: { relu1: { kind: 'percentile', percentile: 80 } },
+    });
+    const mixed = await keepInHigherPrecision(model, result, cnnBatches(8, 64, 500), { maxDrop: 0.02 });
+    expect(mixed.initialDrop).toBeGreaterThan(0.2); // 25.8 % of 512 samples change class
+    expect(mixed.finalDrop).toBeLessThanOrEqual(0.02);
+    expect(mixed.met).toBe(true);
+    expect(mixed.kept.map((k) => [k.tensor, k.nodes])).toEqual([['relu1', ['conv2_node']]]);
+    expect(mixed.kept[0]!.measuredGain).toBeGreaterThan(0.2);
+    expect(mixed.evaluations).toBeLessThanOrEqual(2 + 2 * 4);
   });
 });
