@@ -19,3 +19,4 @@ export {
   type SensitivityReport,
   type SensitivityTensor,
 } from './sensitivity-report.js';
+export { keepInHigherPrecision, type HeldOutData, type KeptNode, type MixedPrecisionOptions, type MixedPrecisionResult } from './mixed-precision.js';
