@@ -31,7 +31,7 @@ export interface OrtModule {
   readonly env: { readonly versions?: Record<string, string> };
 }
 
-export const ONNXRUNTIME_INSTALL_COMMAND = 'npm install onnxruntime-node --onnxruntime-node-install=skip';
+export const ONNXRUNTIME_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node';
 
 let cached: OrtModule | undefined;
 
@@ -48,7 +48,7 @@ export function loadOnnxRuntime(moduleId = 'onnxruntime-node'): OrtModule {
       expected: 'an installed onnxruntime-node >= 1.20',
       actual: cause instanceof Error ? cause.message.split('\n')[0] : String(cause),
       fixes: [
-        `Install it: ${ONNXRUNTIME_INSTALL_COMMAND} (the flag skips the CUDA download; drop it to use executionProviders: ['cuda']).`,
+        `Install it: ${ONNXRUNTIME_INSTALL_COMMAND} (the variable skips the CUDA download; leave it out to use executionProviders: ['cuda']).`,
         'Or reuse an existing calibration cache: calibrator.readCache() returning it skips collection.',
       ],
       cause,

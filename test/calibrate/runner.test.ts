@@ -62,7 +62,7 @@ describe('loadOnnxRuntime', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(TrtInt8Error);
       expect((error as TrtInt8Error).code).toBe('ERR_ONNXRUNTIME_NOT_FOUND');
-      expect((error as TrtInt8Error).fixes[0]).toContain('npm install onnxruntime-node --onnxruntime-node-install=skip');
+      expect((error as TrtInt8Error).fixes[0]).toContain('ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node');
     }
     expect(typeof loadOnnxRuntime().InferenceSession.create).toBe('function');
   });
