@@ -282,11 +282,30 @@ Napi::Value NativeEngine::Io(const Napi::CallbackInfo& info) {
   return out;
 }
 
-class DeserializeWorker : public Napi::AsyncWorker {
+// A promise-returning worker whose failure keeps its code: Execute runs off the JS thread, so the code of the
+// CodedFailure it caught is kept for OnError, which makes the JS error (ERR_BUILD_FAILED when it had none).
+class CodedPromiseWorker : public Napi::AsyncWorker {
+ public:
+  explicit CodedPromiseWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(codedError(Env(), code_, e.Message()).Value()); }
+
+ protected:
+  void failWith(const std::exception& e) {
+    const auto* coded = dynamic_cast<const CodedFailure*>(&e);
+    code_ = coded ? coded->code() : "ERR_BUILD_FAILED";
+    SetError(e.what());
+  }
+  Napi::Promise::Deferred deferred_;
+
+ private:
+  std::string code_ = "ERR_BUILD_FAILED";
+};
+
+class DeserializeWorker : public CodedPromiseWorker {
  public:
   DeserializeWorker(Napi::Env env, const TrtLibrary* library, std::vector<uint8_t> plan)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), library_(library), plan_(std::move(plan)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
+      : CodedPromiseWorker(env), library_(library), plan_(std::move(plan)) {}
   void Execute() override {
     try {
       engine_ = RuntimeEngine::deserialize(*library_, plan_);
@@ -301,17 +320,8 @@ class DeserializeWorker : public Napi::AsyncWorker {
                                                                      [](Napi::Env, std::shared_ptr<RuntimeEngine>* p) { delete p; });
     deferred_.Resolve(engineConstructor(env)->New({holder}));
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(codedError(Env(), code_, e.Message()).Value()); }
 
  private:
-  // Execute runs off the JS thread: keep the code for OnError, which makes the JS error.
-  void failWith(const std::exception& e) {
-    const auto* coded = dynamic_cast<const CodedFailure*>(&e);
-    code_ = coded ? coded->code() : "ERR_BUILD_FAILED";
-    SetError(e.what());
-  }
-  Napi::Promise::Deferred deferred_;
-  std::string code_ = "ERR_BUILD_FAILED";
   const TrtLibrary* library_;
   std::vector<uint8_t> plan_;
   std::shared_ptr<RuntimeEngine> engine_;
@@ -326,16 +336,14 @@ Napi::Value DeserializeEngine(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-class InferWorker : public Napi::AsyncWorker {
+class InferWorker : public CodedPromiseWorker {
  public:
   InferWorker(Napi::Env env, std::shared_ptr<RuntimeEngine> engine, std::vector<HostTensor> inputs, int warmup, int repeat)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : CodedPromiseWorker(env),
         engine_(std::move(engine)),
         inputs_(std::move(inputs)),
         warmup_(warmup),
         repeat_(repeat) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
       outputs_ = engine_->infer(inputs_, warmup_, repeat_, timing_);
@@ -363,17 +371,8 @@ class InferWorker : public Napi::AsyncWorker {
     out.Set("copyOutMs", timing_.copyOutMs);
     deferred_.Resolve(out);
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(codedError(Env(), code_, e.Message()).Value()); }
 
  private:
-  // Execute runs off the JS thread: keep the code for OnError, which makes the JS error.
-  void failWith(const std::exception& e) {
-    const auto* coded = dynamic_cast<const CodedFailure*>(&e);
-    code_ = coded ? coded->code() : "ERR_BUILD_FAILED";
-    SetError(e.what());
-  }
-  Napi::Promise::Deferred deferred_;
-  std::string code_ = "ERR_BUILD_FAILED";
   std::shared_ptr<RuntimeEngine> engine_;
   std::vector<HostTensor> inputs_;
   std::vector<HostTensor> outputs_;
