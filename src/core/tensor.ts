@@ -99,3 +99,37 @@ export function typedArrayName(value: unknown): string | undefined {
   const tag = Object.prototype.toString.call(value).slice(8, -1);
   return TYPED_ARRAY_NAMES.has(tag) ? tag : undefined;
 }
+
+const float32Scratch = new Float32Array(1);
+const float32Scratch32 = new Uint32Array(float32Scratch.buffer);
+
+/**
+ * IEEE-754 half bits nearest to `value` (round half to even; beyond ±65504 gives ±Infinity, NaN stays NaN): how
+ * float16 tensors hold their values, in a Uint16Array.
+ */
+export function float16Bits(value: number): number {
+  float32Scratch[0] = value;
+  const bits = float32Scratch32[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  let mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    // Subnormal float16: shift the mantissa (with its implicit 1) into place, rounding half to even.
+    if (halfExponent < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - halfExponent;
+    let half = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (halfExponent << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  // A carry out of the mantissa bumps the exponent, up to Infinity (0x7c00): that is the right rounding.
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
+  return sign | half;
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
 import { onnx, type Long } from './proto/onnx.js';
 import { TrtInt8Error } from '../core/errors.js';
-import { product, type DType } from '../core/tensor.js';
+import { float16Bits, product, type DType } from '../core/tensor.js';
 
 export type ModelProto = onnx.ModelProto;
 export type GraphProto = onnx.GraphProto.$Properties;
@@ -259,36 +259,6 @@ export function tensorToFloat32(tensor: TensorProto, context: ExternalDataContex
 /** The largest finite float16 value. */
 export const FLOAT16_MAX = 65504;
 
-const float32Scratch = new Float32Array(1);
-const float32Bits = new Uint32Array(float32Scratch.buffer);
-
-/** The float16 bits nearest to `value` (round half to even; beyond ±65504 gives ±Infinity, NaN stays NaN). */
-export function float32ToFloat16Bits(value: number): number {
-  float32Scratch[0] = value;
-  const bits = float32Bits[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  let mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  const halfExponent = exponent - 127 + 15;
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
-  if (halfExponent <= 0) {
-    // Subnormal float16: shift the mantissa (with its implicit 1) into place, rounding half to even.
-    if (halfExponent < -10) return sign;
-    mantissa |= 0x800000;
-    const shift = 14 - halfExponent;
-    let half = mantissa >>> shift;
-    const rest = mantissa & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (halfExponent << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // a carry into the exponent is still right
-  return sign | half;
-}
-
 export { float16ToFloat32 };
 
 /**
@@ -305,7 +275,7 @@ export function makeFloat16Tensor(name: string, dims: readonly number[], values:
       v = Math.sign(v) * FLOAT16_MAX;
       clamped++;
     }
-    view.setUint16(i * 2, float32ToFloat16Bits(v), true);
+    view.setUint16(i * 2, float16Bits(v), true);
   }
   return { tensor: { name, dims: [...dims], dataType: DataType.FLOAT16, rawData: bytes }, clamped };
 }

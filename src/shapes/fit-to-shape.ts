@@ -5,7 +5,7 @@
  * cutting drops values the data had.
  */
 import { TrtInt8Error } from '../core/errors.js';
-import { product, strides, type DType, type TypedArray } from '../core/tensor.js';
+import { float16Bits, product, strides, type DType, type TypedArray } from '../core/tensor.js';
 import { optionErrors } from '../core/is.js';
 
 /** 'pad': only grow (a larger sample is an error); 'truncate': only cut; 'pad-or-truncate': both. */
@@ -60,34 +60,7 @@ export function resolveFitOptions(options: FitOptions | undefined): Required<Fit
   return { mode, align, padValue };
 }
 
-/** IEEE-754 half bits of a number (round to nearest even), for padding float16 inputs. */
-export function float16Bits(value: number): number {
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
-  f32[0] = value;
-  const x = u32[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  // A carry out of the mantissa bumps the exponent, up to Infinity (0x7c00): that is the right rounding.
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
-  return sign | half;
-}
+export { float16Bits };
 
 /**
  * Fits `sample` to `targetShape`: dimensions smaller than the target are padded with padValue, larger ones

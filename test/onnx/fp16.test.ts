@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OnnxModel, convertToFp16, insertQdq, planQuantization, onnxProto as onnx, type PlanOptions } from '../../src/index.js';
-import { float16ToFloat32, float32ToFloat16Bits } from '../../src/onnx/codec.js';
+import { float16ToFloat32 } from '../../src/onnx/codec.js';
+import { float16Bits as float32ToFloat16Bits } from '../../src/core/tensor.js';
 import { argmaxRows, buildModel, calibrateAmax, cosine, initializer, node, readImages, runModel, valueInfo } from './helpers.js';
 import { residual16Model, sideOutputModel } from './models.js';
 
