@@ -1,7 +1,7 @@
 /**
  * Issue #15.1: does our progress/log path slow TensorRT's builder down? The same model and precision built
- *   (a) with no progress monitor and no logger installed at all (the build option being added to the native
- *       layer: PENDING.noInstrumentation below; until it exists (a) cannot be measured and is reported so),
+ *   (a) with no progress monitor and no logger installed at all (the TensorRT module's bare mode,
+ *       TRT_INT8_BUILD_INSTRUMENTATION=none, read when the build job is created),
  *   (b) through buildEngine with no onProgress and no logger,
  *   (c) with onProgress and a verbose logger (every event counted),
  * and (b)/(a), (c)/(a) (and (c)/(b)) printed with the build times and the events delivered. Then the abort
@@ -17,18 +17,14 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { OnnxModel, TrtInt8Error, buildEngine, calibratorFromBatches, resolveTensorRT, type Batch, type BuildEngineOptions, type BuildProgress, type Precision } from '../../src/index.js';
+import { OnnxModel, buildEngine, calibratorFromBatches, resolveTensorRT, type Batch, type BuildEngineOptions, type BuildProgress, type Precision } from '../../src/index.js';
 import { loadOcrImages } from '../../test/tensorrt/gpu/lib/ocr.js';
 import { DEFAULT_PATHS, scratchDir } from '../../test/tensorrt/gpu/lib/paths.js';
-import { describeError, resultPath, runEnvironment, splitList, writeJson } from '../../test/tensorrt/gpu/lib/rows.js';
+import { describeError, resultPath, runEnvironment, splitList, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
 import { ratio, seconds } from '../../test/tensorrt/gpu/lib/stats.js';
 
-/**
- * SWITCH: the build option that installs neither TensorRT's progress monitor nor its logger (#15.2, added by the
- * native engineer in parallel). Rename here to what lands; optionIsKnown() tells whether buildEngine knows it.
- */
-// (a) is the TensorRT module's bare mode: TRT_INT8_BUILD_INSTRUMENTATION=none, read when the build job is created.
-const PENDING = { noInstrumentation: { name: 'env', value: 'none' as unknown } };
+/** (a)'s environment: the TensorRT module builds bare, with no progress monitor and no log forwarding. */
+const BARE_BUILD_ENV = { name: 'TRT_INT8_BUILD_INSTRUMENTATION', value: 'none' } as const;
 
 type Config = 'a' | 'b' | 'c';
 const CONFIG_TEXT: Record<Config, string> = {
@@ -63,27 +59,13 @@ function models(): Record<string, BenchModel> {
   };
 }
 
-/**
- * Whether buildEngine validates the pending option: given a value of the wrong type it must say ERR_BAD_OPTION
- * naming it. Option checks run before anything else, and the signal is already aborted, so nothing is built.
- */
-async function optionIsKnown(onnx: string): Promise<boolean> {
-  if (PENDING.noInstrumentation.name === 'env') return true;
-  const error = await buildEngine(onnx, { [PENDING.noInstrumentation.name]: 'not-a-valid-value', signal: AbortSignal.abort() } as BuildEngineOptions).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  return error instanceof TrtInt8Error && error.code === 'ERR_BAD_OPTION' && String(error.input).includes(PENDING.noInstrumentation.name);
-}
-
 interface Counts {
   progress: Record<BuildProgress['event'], number>;
   log: Record<string, number>;
 }
 
 function configOptions(config: Config, counts: Counts): BuildEngineOptions {
-  if (config === 'a') return {};
-  if (config === 'b') return {};
+  if (config !== 'c') return {}; // (a) differs from (b) by BARE_BUILD_ENV alone
   const count = (severity: string) => () => void (counts.log[severity] = (counts.log[severity] ?? 0) + 1);
   return {
     onProgress: (p) => void counts.progress[p.event]++,
@@ -94,8 +76,8 @@ function configOptions(config: Config, counts: Counts): BuildEngineOptions {
 async function timedBuild(spec: BenchModel, precision: Precision, config: Config, level: number, cachePath: string, calibration: Batch[]): Promise<{ seconds: number; counts: Counts; engineBytes: number }> {
   const counts: Counts = { progress: { start: 0, step: 0, finish: 0 }, log: {} };
   const int8 = precision === 'int8' || precision === 'best';
-  if (config === 'a') process.env.TRT_INT8_BUILD_INSTRUMENTATION = 'none';
-  else delete process.env.TRT_INT8_BUILD_INSTRUMENTATION;
+  if (config === 'a') process.env[BARE_BUILD_ENV.name] = BARE_BUILD_ENV.value;
+  else delete process.env[BARE_BUILD_ENV.name];
   const started = performance.now();
   const engine = await buildEngine(spec.onnx, {
     precision,
@@ -187,12 +169,7 @@ async function main(): Promise<number> {
     return 2;
   }
   await OnnxModel.load(spec.onnx); // a missing model fails here, before any build
-  const known = await optionIsKnown(spec.onnx);
-  let configs = splitList(values.configs) as Config[];
-  if (!known && configs.includes('a')) {
-    console.log(`(a) skipped: buildEngine does not know the option "${PENDING.noInstrumentation.name}" yet; ratios against (a) are null. Rename PENDING in bench/gpu/build-overhead.ts when it lands.`);
-    configs = configs.filter((c) => c !== 'a');
-  }
+  const configs = splitList(values.configs) as Config[];
   const level = Number(values.level);
   console.log(`build overhead: ${values.model}, precisions ${values.precisions}, builderOptimizationLevel ${level}, ${values.repeat} round(s) of ${configs.join(', ')}`);
   const scratch = scratchDir('build-overhead');
@@ -200,19 +177,13 @@ async function main(): Promise<number> {
   const precisions = [];
   for (const precision of splitList(values.precisions) as Precision[]) {
     precisions.push(await measurePrecision(spec, precision, configs, level, Number(values.repeat), scratch));
-    await writeJson(out, { environment: runEnvironment(), model: values.model, optionKnown: known, pending: PENDING, precisions });
+    await writeJson(out, { environment: runEnvironment(), model: values.model, bareBuild: BARE_BUILD_ENV, precisions });
   }
   const abort = Number(values['abort-after']) > 0 ? await abortLatency(spec, Number(values['abort-after'])) : null;
   if (abort) console.log(`   abort ${values['abort-after']} s into a level-5 FP16 build: ${JSON.stringify(abort)}`);
-  await writeJson(out, { environment: runEnvironment(), model: values.model, optionKnown: known, pending: PENDING, precisions, abort, totalSeconds: seconds(started) });
+  await writeJson(out, { environment: runEnvironment(), model: values.model, bareBuild: BARE_BUILD_ENV, precisions, abort, totalSeconds: seconds(started) });
   console.log(`wrote ${out} (${seconds(started)} s)`);
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+exitWith(main);

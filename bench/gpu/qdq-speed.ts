@@ -22,7 +22,7 @@ import { loadFashionData } from '../../test/tensorrt/gpu/lib/fashion.js';
 import { engineLayerPrecisions, layerSummary, type LayerPrecisionCounts } from '../../test/tensorrt/gpu/lib/layers.js';
 import { loadOcrImages, mapAgreement, ocrModelAtOpset13 } from '../../test/tensorrt/gpu/lib/ocr.js';
 import { DEFAULT_PATHS, scratchDir } from '../../test/tensorrt/gpu/lib/paths.js';
-import { describeError, resultPath, runEnvironment, splitList, writeJson } from '../../test/tensorrt/gpu/lib/rows.js';
+import { describeError, resultPath, runEnvironment, splitList, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
 import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySummary } from '../../test/tensorrt/gpu/lib/stats.js';
 
 /**
@@ -383,10 +383,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+exitWith(main);

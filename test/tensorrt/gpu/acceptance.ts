@@ -33,7 +33,7 @@ import { CALIBRATION_BATCH, FASHION_PROFILE, accuracy, fashionCalibrator, fashio
 import { engineLayerPrecisions, layerSummary, type LayerPrecisionCounts } from './lib/layers.js';
 import { loadOcrImages, mapAgreement, probabilityMap, type OcrImage } from './lib/ocr.js';
 import { DEFAULT_PATHS, scratchDir } from './lib/paths.js';
-import { describeError, formatTable, resultPath, runEnvironment, runRows, selectRows, splitList, writeJson, type Row, type RowOutcome } from './lib/rows.js';
+import { describeError, formatTable, resultPath, runEnvironment, runRows, selectRows, splitList, writeJson, type Row, type RowOutcome, exitWith } from './lib/rows.js';
 import { agreement, seconds } from './lib/stats.js';
 
 /**
@@ -526,10 +526,4 @@ async function main(): Promise<number> {
   return results.every((r) => r.pass) ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+exitWith(main);

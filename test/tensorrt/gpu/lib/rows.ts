@@ -110,3 +110,14 @@ export async function writeJson(file: string, value: unknown): Promise<void> {
 export function splitList(text: string | undefined): string[] {
   return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
+
+/** Runs a script's main() and exits with its code; an uncaught error prints and exits 1. */
+export function exitWith(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
