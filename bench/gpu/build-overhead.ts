@@ -91,7 +91,7 @@ async function timedBuild(spec: BenchModel, precision: Precision, config: Config
   return result;
 }
 
-async function measurePrecision(spec: BenchModel, precision: Precision, configs: readonly Config[], level: number, repeat: number, scratch: string): Promise<Record<string, unknown>> {
+async function measurePrecision(spec: BenchModel, precision: Precision, configs: readonly Config[], level: number, repeat: number, scratch: string, save: (partial: Record<string, unknown>) => Promise<void>): Promise<Record<string, unknown>> {
   const cachePath = path.join(scratch, `${path.basename(spec.onnx)}.${precision}.calib`);
   await rm(cachePath, { force: true });
   const calibration = precision === 'int8' || precision === 'best' ? await spec.calibration() : [];
@@ -112,12 +112,19 @@ async function measurePrecision(spec: BenchModel, precision: Precision, configs:
         runs[config].error = describeError(error);
         console.log(`   ${precision} (${config}) FAILED: ${JSON.stringify(describeError(error))}`);
       }
+      // After every build: a command that runs out of time still leaves what it measured.
+      await save({ precision, level, runs, partial: true });
     }
   }
   const best = (c: Config) => (runs[c].seconds.length ? Math.min(...runs[c].seconds) : undefined);
+  const median = (c: Config) => {
+    const sorted = [...runs[c].seconds].sort((x, y) => x - y);
+    return sorted.length ? (sorted[(sorted.length - 1) >> 1]! + sorted[sorted.length >> 1]!) / 2 : undefined;
+  };
   const ratios = { 'b/a': ratio(best('b'), best('a')), 'c/a': ratio(best('c'), best('a')), 'c/b': ratio(best('c'), best('b')) };
-  console.log(`   ${precision} ratios (fastest of ${repeat}): ${JSON.stringify(ratios)}`);
-  return { precision, level, runs, ratios };
+  const medianRatios = { 'b/a': ratio(median('b'), median('a')), 'c/a': ratio(median('c'), median('a')), 'c/b': ratio(median('c'), median('b')) };
+  console.log(`   ${precision} ratios (fastest of ${repeat}): ${JSON.stringify(ratios)}; of the medians: ${JSON.stringify(medianRatios)}`);
+  return { precision, level, runs, ratios, medianRatios };
 }
 
 /** Aborts a long build `afterSeconds` in and measures how long the rejection takes. */
@@ -174,9 +181,10 @@ async function main(): Promise<number> {
   console.log(`build overhead: ${values.model}, precisions ${values.precisions}, builderOptimizationLevel ${level}, ${values.repeat} round(s) of ${configs.join(', ')}`);
   const scratch = scratchDir('build-overhead');
   const started = performance.now();
-  const precisions = [];
+  const precisions: Record<string, unknown>[] = [];
   for (const precision of splitList(values.precisions) as Precision[]) {
-    precisions.push(await measurePrecision(spec, precision, configs, level, Number(values.repeat), scratch));
+    const save = (partial: Record<string, unknown>) => writeJson(out, { environment: runEnvironment(), model: values.model, bareBuild: BARE_BUILD_ENV, precisions: [...precisions, partial] });
+    precisions.push(await measurePrecision(spec, precision, configs, level, Number(values.repeat), scratch, save));
     await writeJson(out, { environment: runEnvironment(), model: values.model, bareBuild: BARE_BUILD_ENV, precisions });
   }
   const abort = Number(values['abort-after']) > 0 ? await abortLatency(spec, Number(values['abort-after'])) : null;

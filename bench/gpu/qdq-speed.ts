@@ -16,7 +16,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { OnnxModel, buildEngine, calibrate, calibratorFromBatches, insertQdq, resolveTensorRT, type Batch, type BuildEngineOptions, type Engine, type Precision } from '../../src/index.js';
+import { Calibrator, OnnxModel, buildEngine, calibrate, calibratorFromBatches, convertToFp16, insertQdq, resolveTensorRT, type Batch, type BuildEngineOptions, type Engine, type Precision } from '../../src/index.js';
+import { createSession, loadOnnxRuntime } from '../../src/calibrate/onnxruntime.js';
 import { mulberry32 } from '../../examples/fashion-mnist/dataset.js';
 import { loadFashionData } from '../../test/tensorrt/gpu/lib/fashion.js';
 import { engineLayerPrecisions, layerSummary, type LayerPrecisionCounts } from '../../test/tensorrt/gpu/lib/layers.js';
@@ -26,19 +27,15 @@ import { describeError, resultPath, runEnvironment, splitList, writeJson, exitWi
 import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySummary } from '../../test/tensorrt/gpu/lib/stats.js';
 
 /**
- * SWITCHES for options being added in parallel (unknown options are ignored by insertQdq/buildEngine today).
- * - placement: the TensorRT-aware Q/DQ placement of #11.2 ('qdq-placed' variant).
- * - stronglyTyped: build a Q/DQ model strongly typed on 10.x ('qdq-strong' variant; FP32 outside INT8 unless the
- *   model was converted to FP16 first, #11.3).
+ * Variants. fp32 / fp16: plain builds. best: TensorRT's implicit INT8 + FP16 with its own EntropyCalibrator2.
+ * best-cache: the same build with our default ('auto') ranges for every activation handed to TensorRT as its
+ * calibration cache (int8Route 'cache'). qdq / qdq-placed: our default ranges as Q/DQ nodes ('layer-inputs' /
+ * 'tensorrt' placement), FP16 allowed elsewhere (kINT8 + kFP16). qdq-placed-fp16: 'tensorrt' placement, the rest of
+ * the model converted to FP16 (convertToFp16), built strongly typed: the route TensorRT 11 takes.
  */
-const PENDING = {
-  placement: { placement: 'tensorrt' } as Record<string, unknown>,
-  stronglyTyped: { stronglyTyped: true } as Record<string, unknown>,
-};
-
-const VARIANTS = ['fp32', 'fp16', 'best', 'qdq', 'qdq-placed', 'qdq-strong'] as const;
+const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'] as const;
 type Variant = (typeof VARIANTS)[number];
-const DEFAULT_VARIANTS: readonly Variant[] = ['fp32', 'fp16', 'best', 'qdq'];
+const DEFAULT_VARIANTS: readonly Variant[] = ['fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'];
 
 interface Sample {
   readonly data: Float32Array;
@@ -179,7 +176,7 @@ interface VariantResult {
   readonly buildSeconds?: number;
   readonly engineBytes?: number;
   readonly layers?: LayerPrecisionCounts;
-  readonly latency?: Record<string, LatencySummary>;
+  readonly latency?: Record<string, LatencySummary & { readonly cudaGraph: boolean }>;
   readonly vsFp32?: Record<string, number>;
   readonly error?: Record<string, unknown>;
 }
@@ -207,29 +204,77 @@ interface Settings {
   readonly timingCache: string;
 }
 
-/** The ONNX bytes and build options of one variant (Q/DQ variants calibrate on the CPU first). */
-async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], qdqAmax: () => Promise<Map<string, number>>): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
+/** The ONNX bytes and build options of one variant (Q/DQ variants use our ranges, computed once on the CPU). */
+async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], ourAmax: () => Promise<Map<string, number>>): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
   const plain = model.toBytes();
-  if (variant === 'fp32' || variant === 'fp16') return { onnx: plain, options: { precision: variant as Precision } };
-  if (variant === 'best') {
-    return {
-      onnx: plain,
-      options: {
-        precision: 'best',
-        calibrator: calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s })), { algorithm: 'entropy2' }),
-        calibrationProfile: { [spec.input]: [spec.calibrationBatch, ...spec.sample] },
-      },
-    };
+  const batches = () => calibration.map((s): Batch => ({ [spec.input]: s }));
+  const calibrationProfile = { [spec.input]: [spec.calibrationBatch, ...spec.sample] };
+  switch (variant) {
+    case 'fp32':
+    case 'fp16':
+      return { onnx: plain, options: { precision: variant as Precision } };
+    case 'best':
+      return { onnx: plain, options: { precision: 'best', calibrator: calibratorFromBatches(batches(), { algorithm: 'entropy2' }), calibrationProfile } };
+    case 'best-cache': {
+      const amax = await ourAmax();
+      // The ranges computed once for all variants, served as the calibrator's cache (scale = amax / 127).
+      const cache = [...amax].map(([name, a]) => `${name}: ${scaleHex(a / 127)}`).join('\n');
+      const bytes = new TextEncoder().encode(`TRT-100600-EntropyCalibration2\n${cache}\n`);
+      const calibrator = new (class extends Calibrator {
+        getBatch(): null {
+          return null;
+        }
+        override async readCache(): Promise<Uint8Array> {
+          return bytes;
+        }
+        override async writeCache(): Promise<void> {}
+      })();
+      return { onnx: plain, options: { precision: 'best', calibrator, int8Route: 'cache', calibrationProfile } };
+    }
+    case 'qdq':
+      return { onnx: insertQdq(model, { amax: await ourAmax() }).toBytes(), options: { precision: 'best' } };
+    case 'qdq-placed':
+      return { onnx: insertQdq(model, { amax: await ourAmax(), placement: 'tensorrt' }).toBytes(), options: { precision: 'best' } };
+    case 'qdq-placed-fp16': {
+      const qdq = insertQdq(model, { amax: await ourAmax(), placement: 'tensorrt' });
+      return { onnx: convertToFp16(qdq).model.toBytes(), options: { precision: 'int8', stronglyTyped: true } };
+    }
   }
-  const amax = await qdqAmax();
-  const placement = variant === 'qdq-placed' ? PENDING.placement : {};
-  const onnx = insertQdq(model, { amax, ...placement }).toBytes();
-  // 'qdq' and 'qdq-placed': INT8 where the Q/DQ nodes say, FP16 allowed elsewhere (kINT8 + kFP16 on 10.x).
-  return { onnx, options: variant === 'qdq-strong' ? { precision: 'int8', ...PENDING.stronglyTyped } : { precision: 'best' } };
 }
 
-async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[] }, qdqAmax: () => Promise<Map<string, number>>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
-  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, qdqAmax);
+/** TensorRT's cache encoding of a scale: the float32's bits as 8 hex digits. */
+function scaleHex(scale: number): string {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, scale);
+  return view.getUint32(0).toString(16).padStart(8, '0');
+}
+
+/** Every float graph input and activation: the ranges cover any placement and TensorRT's implicit INT8. */
+function floatActivations(model: OnnxModel): string[] {
+  const types = model.elemTypes();
+  const constants = model.constantNames();
+  const inputs = model.inputs().map((i) => i.name).filter((t) => types.get(t) === 'float32');
+  return [...new Set([...inputs, ...model.nodes.flatMap((n) => n.outputs.filter((t) => t && !constants.has(t) && types.get(t) === 'float32'))])];
+}
+
+/** FP32 reference outputs from onnxruntime on the CPU, so no device time goes into an FP32 engine. */
+async function onnxruntimeOutputs(model: OnnxModel, spec: BenchModel, inputs: readonly Sample[]): Promise<Float32Array[]> {
+  const ort = loadOnnxRuntime();
+  const session = await createSession(ort, model.toBytes(), ['cpu'], spec.name);
+  try {
+    const out: Float32Array[] = [];
+    for (const s of inputs) {
+      const result = await session.run({ [spec.input]: new ort.Tensor('float32', s.data, s.shape) });
+      out.push(Float32Array.from(result[session.outputNames[0]!]!.data as Float32Array));
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[] }, ourAmax: () => Promise<Map<string, number>>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
+  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, ourAmax);
   const maxBatch = Math.max(...settings.batches, ...data.evaluation.map((s) => s.shape[0]!));
   const started = performance.now();
   using engine = await buildEngine(onnx, {
@@ -240,10 +285,10 @@ async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel
     logger: { error: (m) => console.error(`   [TRT error] ${m}`) },
   });
   const buildSeconds = seconds(started);
-  const latency: Record<string, LatencySummary> = {};
+  const latency: Record<string, LatencySummary & { cudaGraph: boolean }> = {};
   for (const n of settings.batches) {
-    const { gpuMs } = await engine.infer({ [spec.input]: timingBatch(data.evaluation, spec.sample, n) }, { warmup: settings.warmup, repeat: settings.repeat });
-    latency[`batch${n}`] = summarizeLatency(gpuMs);
+    const { gpuMs, cudaGraph } = await engine.infer({ [spec.input]: timingBatch(data.evaluation, spec.sample, n) }, { warmup: settings.warmup, repeat: settings.repeat, cudaGraph: true });
+    latency[`batch${n}`] = { ...summarizeLatency(gpuMs), cudaGraph };
   }
   const outputs = await outputsOf(engine, data.evaluation);
   const result: VariantResult = {
@@ -263,20 +308,26 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
   const calibration = await spec.calibration();
   const evaluation = await spec.evaluation();
   let amax: Promise<Map<string, number>> | undefined;
-  const qdqAmax = () =>
+  // The library's default ranges ('auto') for every activation, computed once and shared by the variants.
+  const ourAmax = () =>
     (amax ??= (async () => {
       const started = performance.now();
-      const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s })), { algorithm: 'entropy2' }));
+      const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: floatActivations(model) });
       console.log(`   calibrate() on the CPU: ${seconds(started)} s, ${result.tensors.size} tensors`);
       return result.amax();
     })());
   const results: VariantResult[] = [];
   let reference: Float32Array[] | undefined;
+  if (!variants.includes('fp32')) {
+    const started = performance.now();
+    reference = await onnxruntimeOutputs(model, spec, evaluation);
+    console.log(`   FP32 reference: onnxruntime on the CPU, ${seconds(started)} s`);
+  }
   // FP32 first: every other variant is compared with it.
   const ordered = [...variants].sort((a, b) => Number(b === 'fp32') - Number(a === 'fp32'));
   for (const variant of ordered) {
     try {
-      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}) }, qdqAmax);
+      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}) }, ourAmax);
       if (variant === 'fp32') reference = outputs;
       results.push(result);
       const lat = Object.entries(result.latency ?? {}).map(([b, l]) => `${b} ${l.medianMs.toFixed(3)}/${l.p90Ms.toFixed(3)} ms`).join(', ');
@@ -289,18 +340,17 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
   return { model: spec.name, inputs: spec.inputs, variants: results, ratios: ratios(results, settings.batches) };
 }
 
-/** Q/DQ / implicit INT8 and Q/DQ / FP16 of the median GPU latency, per batch size. */
+/** Each INT8 variant's median GPU latency over implicit INT8 ('best') and over FP16, per batch size. */
 function ratios(results: readonly VariantResult[], batches: readonly number[]): Record<string, Record<string, number | null>> {
   const median = (v: Variant, b: number) => results.find((r) => r.variant === v)?.latency?.[`batch${b}`]?.medianMs;
   const out: Record<string, Record<string, number | null>> = {};
   for (const b of batches) {
-    out[`batch${b}`] = {
-      'qdq/best': ratio(median('qdq', b), median('best', b)),
-      'qdq/fp16': ratio(median('qdq', b), median('fp16', b)),
-      'qdq-placed/best': ratio(median('qdq-placed', b), median('best', b)),
-      'qdq-placed/fp16': ratio(median('qdq-placed', b), median('fp16', b)),
-      'best/fp16': ratio(median('best', b), median('fp16', b)),
-    };
+    const row: Record<string, number | null> = {};
+    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'] as const) {
+      if (v !== 'best') row[`${v}/best`] = ratio(median(v, b), median('best', b));
+      row[`${v}/fp16`] = ratio(median(v, b), median('fp16', b));
+    }
+    out[`batch${b}`] = row;
   }
   return out;
 }
@@ -314,14 +364,15 @@ async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Prom
   const model = await spec.onnx();
   const calibration = await spec.calibration();
   const evaluation = await spec.evaluation();
-  const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s })), { algorithm: 'entropy2' }));
-  const qdq: Record<string, number> = {};
-  for (const variant of variants.filter((v) => v.startsWith('qdq'))) {
-    const placement = variant === 'qdq-placed' ? PENDING.placement : {};
-    const bytes = insertQdq(model, { amax: result.amax(), ...placement });
-    qdq[variant] = bytes.nodes.filter((n) => n.opType === 'QuantizeLinear').length;
+  const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: floatActivations(model) });
+  const amax = async () => result.amax();
+  const quantizeNodes: Record<string, number> = {};
+  for (const variant of variants.filter((v) => v.startsWith('qdq') || v === 'best-cache')) {
+    const { onnx } = await variantBuild(variant, model, spec, calibration, amax);
+    quantizeNodes[variant] = OnnxModel.fromBytes(onnx).nodes.filter((n) => n.opType === 'QuantizeLinear').length;
   }
-  const summary = { model: spec.name, calibrationBatches: calibration.length, evaluationBatches: evaluation.length, calibratedTensors: result.tensors.size, quantizeNodes: qdq, seconds: seconds(started) };
+  const reference = await onnxruntimeOutputs(model, spec, evaluation.slice(0, 1));
+  const summary = { model: spec.name, calibrationBatches: calibration.length, evaluationBatches: evaluation.length, calibratedTensors: result.tensors.size, quantizeNodes, referenceOutputs: reference[0]!.length, seconds: seconds(started) };
   console.log(JSON.stringify(summary));
   return summary;
 }
@@ -377,7 +428,7 @@ async function main(): Promise<number> {
     results.push(result);
     console.log(`   ratios (median GPU ms): ${JSON.stringify(result.ratios)}`);
     // Written after every model, so a command that runs out of time still leaves the models it finished.
-    await writeJson(out, { environment: runEnvironment(), settings, pending: PENDING, totalSeconds: seconds(started), models: results });
+    await writeJson(out, { environment: runEnvironment(), settings, totalSeconds: seconds(started), models: results });
   }
   console.log(`\nwrote ${out} (${seconds(started)} s)`);
   return 0;

@@ -11,6 +11,8 @@
 #include <list>
 #include <mutex>
 #include <system_error>
+#include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "bridge_abi.h"
@@ -46,6 +48,8 @@ Napi::Array LogLinesArray(Napi::Env env, const std::vector<LogLine>& lines) {
 
 class Job;
 void CallJs(Napi::Env env, Napi::Function callback, Job* job, Message* message);
+void RegisterRunningJob(Job* job);
+void UnregisterRunningJob(Job* job);
 void FinalizeTsfn(Napi::Env env, void* unused, Job* job);
 using Tsfn = Napi::TypedThreadSafeFunction<Job, Message, CallJs>;
 
@@ -224,10 +228,12 @@ class Job {
     // TSFN is still open.
     napi_add_env_cleanup_hook(env, TeardownHook, this);
     ++gLiveJobThreads;
+    RegisterRunningJob(this);
     try {
       thread_ = std::thread([this] { ThreadMain(); });
     } catch (const std::system_error& error) {
       // No thread: settle the job as failed through the normal path (the TSFN finalizer runs Finish()).
+      UnregisterRunningJob(this);
       --gLiveJobThreads;
       StopWith(Stop::kFailed, std::string("could not start the job thread: ") + error.what());
       runStatus_ = -1;
@@ -294,6 +300,7 @@ class Job {
       runStatus_ = status;
       runError_ = error;
     }
+    UnregisterRunningJob(this);  // the native job's code (TensorRT) is done: exit no longer needs to wait for us
     tsfn_.Release();  // the last release finalizes the TSFN on the JS thread: Finish() joins us and settles
   }
 
@@ -596,6 +603,49 @@ void CallJs(Napi::Env env, Napi::Function callback, Job* job, Message* message) 
 }
 
 void FinalizeTsfn(Napi::Env env, void*, Job* job) { job->Finish(env); }
+
+// Jobs whose thread is inside native job code (a TensorRT build). process.exit() runs no environment cleanup hook,
+// so without this a build still unwinding after an abort would run on while exit() destroys TensorRT's statics
+// (seen on the H200: SIGSEGV, "LLVM ERROR: out of memory"). At exit every such job is stopped and waited for.
+// Heap-allocated and never freed: the exit handler may run after static destructors of this library.
+struct RunningJobs {
+  std::mutex mutex;
+  std::condition_variable idle;
+  std::set<Job*> jobs;
+};
+
+RunningJobs& runningJobs() {
+  static RunningJobs* running = new RunningJobs();
+  return *running;
+}
+
+// Bounded: a native job that never checks for abort must not hang the exit forever.
+constexpr auto kExitWaitForJobs = std::chrono::seconds(60);
+
+void StopRunningJobsAtExit() {
+  RunningJobs& running = runningJobs();
+  std::unique_lock<std::mutex> lock(running.mutex);
+  for (Job* job : running.jobs) job->StopWith(Job::Stop::kTeardown, "the process is exiting");
+  running.idle.wait_for(lock, kExitWaitForJobs, [&] { return running.jobs.empty(); });
+}
+
+void RegisterRunningJob(Job* job) {
+  // Registered on the first job, after TensorRT's libraries are loaded, so it runs before their destructors.
+  static bool registered = std::atexit(StopRunningJobsAtExit) == 0;
+  (void)registered;
+  RunningJobs& running = runningJobs();
+  std::lock_guard<std::mutex> lock(running.mutex);
+  running.jobs.insert(job);
+}
+
+void UnregisterRunningJob(Job* job) {
+  RunningJobs& running = runningJobs();
+  {
+    std::lock_guard<std::mutex> lock(running.mutex);
+    running.jobs.erase(job);
+  }
+  running.idle.notify_all();
+}
 
 }  // namespace
 

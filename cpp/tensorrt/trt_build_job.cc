@@ -127,9 +127,13 @@ void createBuilderAndNetwork(Build& b) {
     for (const std::string& problem : b.lib.builderResourceProblems) why += "\n" + problem;
     throw BuildFailure{"ERR_BUILD_FAILED", "createInferBuilder failed: " + why};
   }
-  // 10.x: weakly typed (kSTRONGLY_TYPED would forbid kINT8), so the builder may choose precisions. 11.x: every
-  // network is strongly typed whatever the flags; the types (and Q/DQ scales) come from the ONNX model.
+  // 10.x: weakly typed unless asked (kSTRONGLY_TYPED forbids kINT8/kFP16), so the builder may choose precisions.
+  // 11.x: every network is strongly typed whatever the flags; the types (and Q/DQ scales) come from the ONNX model.
   nvinfer1::NetworkDefinitionCreationFlags flags = 0;
+#if TRT_INT8_IMPLICIT_QUANTIZATION
+  if (b.spec.stronglyTyped)
+    flags |= 1U << static_cast<uint32_t>(nvinfer1::NetworkDefinitionCreationFlag::kSTRONGLY_TYPED);
+#endif
   b.network.reset(b.builder->createNetworkV2(flags));
   if (!b.network) throw BuildFailure{"ERR_BUILD_FAILED", "createNetworkV2 failed: " + b.logger.lastErrors()};
 }
@@ -224,6 +228,9 @@ void configurePrecision(Build& b) {
   b.calibrator = makeCalibrator(spec, b.calibration);
   if (!b.calibrator) return;
   b.config->setInt8Calibrator(b.calibrator.get());
+  bool afterFusionByDefault = spec.calibrator == CalibratorKind::kEntropy || spec.calibrator == CalibratorKind::kLegacy;
+  if (afterFusionByDefault && spec.calibrateBeforeFusion)
+    b.config->setQuantizationFlag(nvinfer1::QuantizationFlag::kCALIBRATE_BEFORE_FUSION);
   if (!b.dynamic) return;
   // Calibration runs at one fixed shape per input: the OPT shape JS chose (and validates every batch against).
   nvinfer1::IOptimizationProfile* calib = b.builder->createOptimizationProfile();

@@ -39,6 +39,13 @@ struct BuildSpec {
   // Bit s set: forward severity s (the levels the JS logger has a method for). 0 = every level up to maxLogSeverity.
   uint32_t logSeverityMask = 0;
   bool forwardProgress = false;  // onProgress listens: progress events go to JS (coalesced)
+  // 10.x: build the network strongly typed (kSTRONGLY_TYPED), as 11.x always does: the ONNX types and Q/DQ nodes
+  // decide every precision, no precision flag is set. Ignored on 11.x, where it is the only mode.
+  bool stronglyTyped = false;
+  // 10.x, Entropy (v1) and Legacy calibrators only: calibrate before layer fusion (QuantizationFlag
+  // kCALIBRATE_BEFORE_FUSION). After fusion, tensors inside fused layers get no scale and the layers that read
+  // them cannot run in INT8; on TensorRT 10.6 that left every layer of the Fashion-MNIST model in FP32.
+  bool calibrateBeforeFusion = true;
   // No progress monitor and no log forwarding at all (TRT_INT8_BUILD_INSTRUMENTATION=none): TensorRT as bare as
   // a C++ program would run it, so benchmarks can measure what our instrumentation costs. Abort then takes
   // effect only between calibration batches and after the build.

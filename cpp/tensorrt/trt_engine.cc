@@ -75,6 +75,16 @@ struct EventApi {
   cuda::CUresult (*synchronize)(CUevent) = nullptr;
   cuda::CUresult (*elapsed)(float*, CUevent, CUevent) = nullptr;
   cuda::CUresult (*destroy)(CUevent) = nullptr;
+  // CUDA graphs, for timing without launch overhead (trtexec --useCudaGraph).
+  using CUgraph = struct CUgraph_st*;
+  using CUgraphExec = struct CUgraphExec_st*;
+  cuda::CUresult (*beginCapture)(cuda::CUstream, int) = nullptr;
+  cuda::CUresult (*endCapture)(cuda::CUstream, CUgraph*) = nullptr;
+  cuda::CUresult (*instantiate)(CUgraphExec*, CUgraph, unsigned long long) = nullptr;
+  cuda::CUresult (*launch)(CUgraphExec, cuda::CUstream) = nullptr;
+  cuda::CUresult (*destroyExec)(CUgraphExec) = nullptr;
+  cuda::CUresult (*destroyGraph)(CUgraph) = nullptr;
+  bool hasGraphs() const { return beginCapture && endCapture && instantiate && launch && destroyExec && destroyGraph; }
 };
 
 const EventApi& eventApi(const cuda::Driver& driver) {
@@ -87,6 +97,12 @@ const EventApi& eventApi(const cuda::Driver& driver) {
     api.synchronize = reinterpret_cast<decltype(api.synchronize)>(sym("cuEventSynchronize", nullptr));
     api.elapsed = reinterpret_cast<decltype(api.elapsed)>(sym("cuEventElapsedTime_v2", "cuEventElapsedTime"));
     api.destroy = reinterpret_cast<decltype(api.destroy)>(sym("cuEventDestroy_v2", "cuEventDestroy"));
+    api.beginCapture = reinterpret_cast<decltype(api.beginCapture)>(sym("cuStreamBeginCapture_v2", nullptr));
+    api.endCapture = reinterpret_cast<decltype(api.endCapture)>(sym("cuStreamEndCapture", nullptr));
+    api.instantiate = reinterpret_cast<decltype(api.instantiate)>(sym("cuGraphInstantiateWithFlags", nullptr));
+    api.launch = reinterpret_cast<decltype(api.launch)>(sym("cuGraphLaunch", nullptr));
+    api.destroyExec = reinterpret_cast<decltype(api.destroyExec)>(sym("cuGraphExecDestroy", nullptr));
+    api.destroyGraph = reinterpret_cast<decltype(api.destroyGraph)>(sym("cuGraphDestroy", nullptr));
   });
   return api;
 }
@@ -104,6 +120,31 @@ class Event {
  private:
   const EventApi& api_;
   EventApi::CUevent event_ = nullptr;
+};
+
+// One run of the context captured as a CUDA graph; empty when capture is unavailable or refused (the caller then
+// enqueues normally). TensorRT needs one plain enqueue before capture, which the warm-up runs provide.
+class CapturedRun {
+ public:
+  CapturedRun(const EventApi& api, nvinfer1::IExecutionContext& context, cuda::CUstream stream) : api_(api) {
+    if (!api_.hasGraphs()) return;
+    constexpr int kThreadLocalCapture = 1;  // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
+    if (api_.beginCapture(stream, kThreadLocalCapture) != cuda::CUDA_SUCCESS) return;
+    bool enqueued = context.enqueueV3(reinterpret_cast<cudaStream_t>(stream));
+    EventApi::CUgraph graph = nullptr;
+    bool captured = api_.endCapture(stream, &graph) == cuda::CUDA_SUCCESS && graph;
+    if (enqueued && captured && api_.instantiate(&exec_, graph, 0) != cuda::CUDA_SUCCESS) exec_ = nullptr;
+    if (graph) api_.destroyGraph(graph);
+  }
+  ~CapturedRun() {
+    if (exec_) api_.destroyExec(exec_);
+  }
+  bool ok() const { return exec_ != nullptr; }
+  bool launch(cuda::CUstream stream) const { return api_.launch(exec_, stream) == cuda::CUDA_SUCCESS; }
+
+ private:
+  const EventApi& api_;
+  EventApi::CUgraphExec exec_ = nullptr;
 };
 
 void check(const cuda::Driver& driver, cuda::CUresult r, const char* what) {
@@ -170,7 +211,49 @@ std::string RuntimeEngine::inspect() {
   return info ? std::string(info) : std::string("{}");
 }
 
-std::vector<HostTensor> RuntimeEngine::infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, InferTiming& timing) {
+namespace {
+
+// Warm-up runs, then `repeat` timed runs queued back to back with a pair of events each; one wait at the end.
+void runTimed(nvinfer1::IExecutionContext* context, const ErrorLogger& logger, const cuda::Driver& driver, cuda::CUstream stream,
+              int warmup, int repeat, bool cudaGraph, InferTiming& timing) {
+  auto* cudaStream = reinterpret_cast<cudaStream_t>(stream);
+  // Capture needs one plain run first (TensorRT allocates and sets up on its first enqueue).
+  int plainRuns = cudaGraph && warmup < 1 ? 1 : warmup;
+  for (int r = 0; r < plainRuns; ++r)
+    if (!context->enqueueV3(cudaStream)) fail("ERR_BUILD_FAILED", "enqueueV3 failed: " + logger.lastErrors());
+  check(driver, driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  const EventApi& events = eventApi(driver);
+  std::unique_ptr<CapturedRun> graph;
+  if (cudaGraph) {
+    graph = std::make_unique<CapturedRun>(events, *context, stream);
+    if (!graph->ok()) graph.reset();
+    // A refused capture can leave an error pending on the stream's last call; a plain sync clears nothing that
+    // matters here, and the enqueues below report their own failures.
+    driver.cuStreamSynchronize(stream);
+  }
+  timing.cudaGraph = graph != nullptr;
+  std::vector<std::unique_ptr<Event>> starts, stops;
+  for (int r = 0; r < repeat; ++r) {
+    starts.push_back(std::make_unique<Event>(events));
+    stops.push_back(std::make_unique<Event>(events));
+  }
+  for (int r = 0; r < repeat; ++r) {
+    check(driver, events.record(starts[r]->get(), stream), "cuEventRecord");
+    bool ok = graph ? graph->launch(stream) : context->enqueueV3(cudaStream);
+    if (!ok) fail("ERR_BUILD_FAILED", graph ? std::string("cuGraphLaunch failed") : "enqueueV3 failed: " + logger.lastErrors());
+    check(driver, events.record(stops[r]->get(), stream), "cuEventRecord");
+  }
+  check(driver, driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  for (int r = 0; r < repeat; ++r) {
+    float ms = 0;
+    check(driver, events.elapsed(&ms, starts[r]->get(), stops[r]->get()), "cuEventElapsedTime");
+    timing.gpuMs.push_back(ms);
+  }
+}
+
+}  // namespace
+
+std::vector<HostTensor> RuntimeEngine::infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, bool cudaGraph, InferTiming& timing) {
   std::lock_guard<std::mutex> lock(mutex_);
   const cuda::Driver& driver = device_->driver();
   cuda::ScopedContext scope(driver, device_->context());
@@ -231,22 +314,7 @@ std::vector<HostTensor> RuntimeEngine::infer(const std::vector<HostTensor>& inpu
     outputs.push_back(std::move(out));
   }
 
-  const EventApi& events = eventApi(driver);
-  Event start(events), stop(events);
-  auto* cudaStream = reinterpret_cast<cudaStream_t>(stream->handle());
-  for (int r = 0; r < warmup + repeat; ++r) {
-    bool timed = r >= warmup;
-    if (timed) check(driver, events.record(start.get(), stream->handle()), "cuEventRecord");
-    if (!context_->enqueueV3(cudaStream)) fail("ERR_BUILD_FAILED", "enqueueV3 failed: " + logger_.lastErrors());
-    if (timed) {
-      check(driver, events.record(stop.get(), stream->handle()), "cuEventRecord");
-      check(driver, events.synchronize(stop.get()), "cuEventSynchronize");
-      float ms = 0;
-      check(driver, events.elapsed(&ms, start.get(), stop.get()), "cuEventElapsedTime");
-      timing.gpuMs.push_back(ms);
-    }
-  }
-  check(driver, driver.cuStreamSynchronize(stream->handle()), "cuStreamSynchronize");
+  runTimed(context_, logger_, driver, stream->handle(), warmup, repeat, cudaGraph, timing);
 
   auto t2 = Clock::now();
   for (size_t i = 0; i < outputs.size(); ++i)

@@ -31,7 +31,10 @@ struct HostTensor {
 };
 
 struct InferTiming {
-  std::vector<double> gpuMs;    // enqueue to completion, per repeat, by CUDA events on the stream
+  // Per repeat, by CUDA events around each run on the stream. Runs are queued back to back (no host wait between
+  // them), as trtexec times them, so launch gaps count only where the GPU outruns the host.
+  std::vector<double> gpuMs;
+  bool cudaGraph = false;       // the timed runs replayed one captured CUDA graph (no launch overhead)
   double copyInMs = 0;          // host to device, last repeat
   double copyOutMs = 0;         // device to host
 };
@@ -56,7 +59,8 @@ class RuntimeEngine {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   std::string inspect();  // IEngineInspector's JSON for the whole engine
   // Runs the engine `repeat` times on the same inputs (after `warmup` untimed runs) and returns the outputs.
-  std::vector<HostTensor> infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, InferTiming& timing);
+  // With `cudaGraph`, the timed runs replay a CUDA graph captured from one run when capture works (timing.cudaGraph).
+  std::vector<HostTensor> infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, bool cudaGraph, InferTiming& timing);
 
  private:
   RuntimeEngine() = default;

@@ -168,6 +168,12 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
   if (o.Get("maxLogSeverity").IsNumber()) spec.maxLogSeverity = o.Get("maxLogSeverity").As<Napi::Number>().Int32Value();
   if (o.Get("logSeverityMask").IsNumber()) spec.logSeverityMask = o.Get("logSeverityMask").As<Napi::Number>().Uint32Value();
   if (o.Get("forwardProgress").IsBoolean()) spec.forwardProgress = o.Get("forwardProgress").As<Napi::Boolean>().Value();
+  if (o.Get("stronglyTyped").IsBoolean()) spec.stronglyTyped = o.Get("stronglyTyped").As<Napi::Boolean>().Value();
+  if (o.Get("calibrateBeforeFusion").IsBoolean()) spec.calibrateBeforeFusion = o.Get("calibrateBeforeFusion").As<Napi::Boolean>().Value();
+#if TRT_INT8_IMPLICIT_QUANTIZATION
+  if (spec.stronglyTyped && (spec.calibrator != CalibratorKind::kNone || spec.precision != Precision::kFP32))
+    throw codedError(env, "ERR_BAD_OPTION", "a strongly typed build takes its precisions from the model: precision 'fp32' and no calibrator");
+#endif
   // For benchmarks only (docs/tensorrt.md): read here so that no public option exposes a build that cannot be aborted.
   const char* instrumentation = std::getenv("TRT_INT8_BUILD_INSTRUMENTATION");
   if (instrumentation && std::string(instrumentation) == "none") {
@@ -338,15 +344,16 @@ Napi::Value DeserializeEngine(const Napi::CallbackInfo& info) {
 
 class InferWorker : public CodedPromiseWorker {
  public:
-  InferWorker(Napi::Env env, std::shared_ptr<RuntimeEngine> engine, std::vector<HostTensor> inputs, int warmup, int repeat)
+  InferWorker(Napi::Env env, std::shared_ptr<RuntimeEngine> engine, std::vector<HostTensor> inputs, int warmup, int repeat, bool cudaGraph)
       : CodedPromiseWorker(env),
         engine_(std::move(engine)),
         inputs_(std::move(inputs)),
         warmup_(warmup),
-        repeat_(repeat) {}
+        repeat_(repeat),
+        cudaGraph_(cudaGraph) {}
   void Execute() override {
     try {
-      outputs_ = engine_->infer(inputs_, warmup_, repeat_, timing_);
+      outputs_ = engine_->infer(inputs_, warmup_, repeat_, cudaGraph_, timing_);
     } catch (const std::exception& e) {
       failWith(e);
     }
@@ -369,6 +376,7 @@ class InferWorker : public CodedPromiseWorker {
     out.Set("gpuMs", gpu);
     out.Set("copyInMs", timing_.copyInMs);
     out.Set("copyOutMs", timing_.copyOutMs);
+    out.Set("cudaGraph", timing_.cudaGraph);
     deferred_.Resolve(out);
   }
 
@@ -377,10 +385,12 @@ class InferWorker : public CodedPromiseWorker {
   std::vector<HostTensor> inputs_;
   std::vector<HostTensor> outputs_;
   int warmup_, repeat_;
+  bool cudaGraph_;
   InferTiming timing_;
 };
 
-// engine.infer([{ name, dtype, shape, data: Uint8Array }], warmup, repeat) -> Promise<{ outputs, gpuMs, copyInMs, copyOutMs }>
+// engine.infer([{ name, dtype, shape, data: Uint8Array }], warmup, repeat, cudaGraph)
+//   -> Promise<{ outputs, gpuMs, copyInMs, copyOutMs, cudaGraph }>
 Napi::Value NativeEngine::Infer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<RuntimeEngine> engine = live(env);
@@ -397,7 +407,8 @@ Napi::Value NativeEngine::Infer(const Napi::CallbackInfo& info) {
   }
   int warmup = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
   int repeat = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 1;
-  auto* worker = new InferWorker(env, engine, std::move(inputs), warmup < 0 ? 0 : warmup, repeat < 1 ? 1 : repeat);
+  bool cudaGraph = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  auto* worker = new InferWorker(env, engine, std::move(inputs), warmup < 0 ? 0 : warmup, repeat < 1 ? 1 : repeat, cudaGraph);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -67,6 +67,16 @@ mkdir -p "$out/trt"
 cp "$build/trt10/trt_int8_trt10.node" "$out/trt/trt_int8_trt10.node"
 strip --strip-unneeded "$out/trt/trt_int8_trt10.node" 2>/dev/null || true
 
+step "TensorRT 11 module (headers: third_party/tensorrt-11.1; for bench/gpu/trt11-check.ts with the 11.2 libraries)"
+if [ -f third_party/tensorrt-11.1/include/NvInferVersion.h ]; then
+  [ "$fresh" = 1 ] && rm -rf "$build/trt11"
+  TENSORRT_INCLUDE=third_party/tensorrt-11.1/include node scripts/build-tensorrt.mjs --out "$build/trt11" --jobs "$(nproc)"
+  cp "$build/trt11/trt_int8_trt11.node" "$out/trt/trt_int8_trt11.node"
+  strip --strip-unneeded "$out/trt/trt_int8_trt11.node" 2>/dev/null || true
+else
+  echo "third_party/tensorrt-11.1/include is missing: no 11.x module (git archive v11.1 include/ of NVIDIA/TensorRT there)"
+fi
+
 step "onnxruntime-node (linux x64 only) and the image decoders"
 nm="$out/node_modules"
 ort_bin=bin/napi-v6/linux/x64
@@ -93,7 +103,7 @@ step "scripts (esbuild)"
 banner="import { createRequire as __trtCreateRequire } from 'node:module'; import { fileURLToPath as __trtFileURLToPath } from 'node:url'; import { dirname as __trtDirname } from 'node:path'; const require = __trtCreateRequire(import.meta.url); const __filename = __trtFileURLToPath(import.meta.url); const __dirname = __trtDirname(__filename);"
 rm -rf "$out/js" "$build/tools"
 npx --no-install esbuild \
-  test/tensorrt/gpu/acceptance.ts bench/gpu/qdq-speed.ts bench/gpu/build-overhead.ts \
+  test/tensorrt/gpu/acceptance.ts bench/gpu/qdq-speed.ts bench/gpu/build-overhead.ts bench/gpu/trt11-check.ts \
   --bundle --splitting --platform=node --format=esm --target=node20 --outdir="$out/js" --entry-names=[name] --chunk-names=chunk-[hash] --out-extension:.js=.mjs \
   --external:onnxruntime-node --external:sharp --external:jpeg-js --external:pngjs \
   --banner:js="$banner" --log-level=warning

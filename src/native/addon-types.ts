@@ -256,6 +256,10 @@ export interface NativeBuildSpec {
   readonly logSeverityMask: number;
   /** Send (coalesced) progress events to JS; without it the progress monitor only checks abort. */
   readonly forwardProgress: boolean;
+  /** 10.x: create the network with kSTRONGLY_TYPED (precision 'fp32', no calibrator). */
+  readonly stronglyTyped?: boolean;
+  /** 10.x Entropy / Legacy calibrators: calibrate before layer fusion (default true). */
+  readonly calibrateBeforeFusion?: boolean;
 }
 
 /** Opaque handles: `job` goes to the core's bridge.runJob, `result` to takeBuildResult afterwards. */
@@ -292,13 +296,15 @@ export interface NativeInferResult {
   readonly gpuMs: readonly number[];
   readonly copyInMs: number;
   readonly copyOutMs: number;
+  /** The timed runs replayed a captured CUDA graph (asked for, and capture worked). */
+  readonly cudaGraph: boolean;
 }
 
 export interface NativeEngine {
   io(): NativeTensorInfo[];
   /** IEngineInspector's JSON (LayerInformationFormat::kJSON). */
   inspect(): string;
-  infer(inputs: readonly NativeHostTensor[], warmup: number, repeat: number): Promise<NativeInferResult>;
+  infer(inputs: readonly NativeHostTensor[], warmup: number, repeat: number, cudaGraph: boolean): Promise<NativeInferResult>;
   dispose(): void;
 }
 

@@ -9,9 +9,9 @@
  *   the ranges (or a TensorRT calibration cache provides them), we insert QuantizeLinear/DequantizeLinear
  *   pairs, and TensorRT builds that model.
  */
-import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import { TrtInt8Error, throwIfAborted, untilAborted } from '../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../core/files.js';
-import { parseCalibrationCache, scaleToAmax } from '../cache/calibration-cache.js';
+import { formatCalibrationCache, parseCalibrationCache, scaleToAmax } from '../cache/calibration-cache.js';
 import { Calibrator } from '../calibrators/calibrator.js';
 import type { InputSpec } from '../core/tensor.js';
 import { calibrate } from '../calibrate/calibrate.js';
@@ -24,7 +24,7 @@ import { noInt8Warning } from './layer-precisions.js';
 import { logSeverityMask, maxLogSeverity, routeLogLine } from './log.js';
 import { callNative, type NativeBuildSpec, type NativeTensorRTModule } from '../native/index.js';
 import { checkAgainstModel, checkBuildOptions } from './options.js';
-import type { BuildEngineOptions, Precision } from './types.js';
+import type { BuildEngineOptions, Int8Route, Precision } from './types.js';
 
 /** TensorRT 10's calibrators, by our algorithm kind. */
 const TENSORRT_CALIBRATORS = { entropy2: 'entropy2', entropy: 'entropy', minmax: 'minmax', legacy: 'legacy' } as const;
@@ -41,6 +41,91 @@ class NoCalibration extends Calibrator {
     return null;
   }
   override async writeCache(): Promise<void> {}
+}
+
+/**
+ * The 'cache' route's calibrator for TensorRT: it serves our ranges as TensorRT's calibration cache (so TensorRT runs
+ * no calibration and asks for no batch) and passes the cache TensorRT writes back on to the user's calibrator.
+ */
+class RangesAsCache extends Calibrator {
+  readonly #cache: Uint8Array;
+  readonly #user: Calibrator;
+  constructor(cache: Uint8Array, user: Calibrator) {
+    super('entropy2');
+    this.#cache = cache;
+    this.#user = user;
+  }
+  getBatch(): null {
+    return null;
+  }
+  override async readCache(): Promise<Uint8Array> {
+    return this.#cache;
+  }
+  override async writeCache(cache: Uint8Array): Promise<void> {
+    await this.#user.writeCache(cache);
+  }
+}
+
+/**
+ * Every float graph input and every float tensor a node computes: on the 'cache' route TensorRT may run any layer in
+ * INT8, so each needs a range.
+ */
+function floatActivations(model: OnnxModel): string[] {
+  const types = model.elemTypes();
+  const constants = model.constantNames();
+  const isFloat = (tensor: string) => types.get(tensor) === 'float32' || types.get(tensor) === 'float16';
+  const inputs = model.inputs().map((i) => i.name).filter(isFloat);
+  const computed = model.nodes.flatMap((node) => node.outputs.filter((t) => t && !constants.has(t) && isFloat(t)));
+  return [...new Set([...inputs, ...computed])];
+}
+
+/**
+ * The 'cache' route: our ranges for every activation, as the calibration cache TensorRT's EntropyCalibrator2 reads
+ * (its scales are used as they are). A cache the calibrator already has is used instead, re-labelled for this
+ * TensorRT version: the scales are the user's, only the header changes.
+ */
+async function rangesAsTensorRTCache(model: OnnxModel, options: BuildEngineOptions, version: { major: number; minor: number; patch: number }): Promise<Uint8Array> {
+  const calibrator = options.calibrator!;
+  const versionText = `${version.major}.${version.minor}.${version.patch}`;
+  const cached = await calibrator.readCache();
+  if (cached && cached.byteLength > 0) {
+    const { scales } = parseCalibrationCache(cached);
+    return new TextEncoder().encode(formatCalibrationCache({ version: versionText, algorithm: 'entropy2', scales }));
+  }
+  const exclude = options.exclude ? { names: options.exclude.names ?? [], opTypes: options.exclude.opTypes ?? [] } : undefined;
+  const result = await calibrate(model, calibrator, {
+    ...options.calibrate,
+    tensors: options.calibrate?.tensors ?? floatActivations(model),
+    tensorRTVersion: versionText,
+    ...(exclude ? { exclude } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return new TextEncoder().encode(result.toTensorRTCache(versionText, { algorithm: 'entropy2' }));
+}
+
+/** Which INT8 route a build takes (docs: Int8Route); 'none' for builds that are not INT8 or read existing Q/DQ. */
+function chooseInt8Route(options: BuildEngineOptions, int8: boolean, quantized: boolean, implicit: boolean): Int8Route | 'none' {
+  if (!int8 || quantized) return 'none';
+  const kind = options.calibrator?.algorithm.kind;
+  const tensorrtHasIt = kind !== undefined && kind in TENSORRT_CALIBRATORS;
+  const route = options.int8Route ?? (implicit && tensorrtHasIt && !options.stronglyTyped ? 'calibrate' : 'qdq');
+  if (route !== 'qdq' && !implicit) {
+    throw new TrtInt8Error('ERR_TENSORRT_UNSUPPORTED_VERSION', `buildEngine: int8Route '${route}' needs TensorRT 10.x; TensorRT 11 has no implicit INT8.`, {
+      input: 'int8Route',
+      expected: "'qdq' on TensorRT 11",
+      actual: route,
+      fixes: ["Leave int8Route out (11.x takes 'qdq')."],
+    });
+  }
+  if (route === 'calibrate' && !tensorrtHasIt) {
+    throw new TrtInt8Error('ERR_BAD_OPTION', `buildEngine: int8Route 'calibrate' runs TensorRT's own calibrator, which has no '${kind}' algorithm.`, {
+      input: 'int8Route',
+      expected: `a calibrator with one of ${Object.keys(TENSORRT_CALIBRATORS).join(', ')}`,
+      actual: kind,
+      fixes: ["Use int8Route 'cache' to give TensorRT our ranges as its calibration cache.", "Use int8Route 'qdq' for explicit quantization."],
+    });
+  }
+  return route;
 }
 
 function hasQdq(model: OnnxModel): boolean {
@@ -120,17 +205,23 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
   const implicit = mod.implicitQuantization;
   if (!implicit && (precision === 'fp16' || precision === 'best')) throw unsupportedOn11(precision);
 
-  // Which INT8 route: TensorRT's own calibrator (10.x), or Q/DQ ranges we compute.
+  // Which INT8 route: TensorRT's own calibrator (10.x), our ranges as its cache (10.x), or our ranges as Q/DQ.
+  const route = chooseInt8Route(options, int8, quantized, implicit);
   const algorithm = options.calibrator?.algorithm;
-  const trtCalibrator = int8 && !quantized && implicit && algorithm && algorithm.kind in TENSORRT_CALIBRATORS
-    ? TENSORRT_CALIBRATORS[algorithm.kind as keyof typeof TENSORRT_CALIBRATORS]
-    : 'none';
+  let calibrator = options.calibrator;
+  let trtCalibrator: NativeBuildSpec['calibrator'] = 'none';
   let onnxBytes = typeof onnx === 'string' ? model.toBytes() : onnx;
-  if (int8 && !quantized && trtCalibrator === 'none') onnxBytes = await qdqModel(model, options);
+  if (route === 'calibrate') trtCalibrator = TENSORRT_CALIBRATORS[algorithm!.kind as keyof typeof TENSORRT_CALIBRATORS];
+  if (route === 'cache') {
+    calibrator = new RangesAsCache(await rangesAsTensorRTCache(model, options, version), options.calibrator!);
+    trtCalibrator = 'entropy2';
+  }
+  if (route === 'qdq') onnxBytes = await qdqModel(model, options);
   throwIfAborted(options.signal);
+  const stronglyTyped = options.stronglyTyped === true && implicit;
 
   // TensorRT silently ignores a cache from another version or algorithm and recalibrates: say so instead.
-  if (trtCalibrator !== 'none') {
+  if (route === 'calibrate') {
     const cached = await options.calibrator!.readCache();
     if (cached && cached.byteLength > 0) checkCacheForTensorRT(cached, version, trtCalibrator);
   }
@@ -141,8 +232,10 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
   const spec: NativeBuildSpec = {
     onnx: onnxBytes,
     ...(model.path ? { onnxPath: model.path } : {}),
-    precision,
+    // Strongly typed: the model's types decide; INT8 comes from its Q/DQ nodes, so no precision flag is set.
+    precision: stronglyTyped ? 'fp32' : precision,
     calibrator: trtCalibrator,
+    ...(stronglyTyped ? { stronglyTyped: true } : {}),
     ...(algorithm?.kind === 'legacy' ? { legacyQuantile: algorithm.quantile, legacyRegressionCutoff: algorithm.regressionCutoff } : {}),
     profiles: checked.profiles,
     ...(trtCalibrator !== 'none' && checked.dynamic ? { calibrationProfile: checked.calibrationShapes } : {}),
@@ -151,7 +244,7 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     ...(options.builderOptimizationLevel !== undefined ? { builderOptimizationLevel: options.builderOptimizationLevel } : {}),
     // 10.x keeps excluded layers in FP32 by precision constraints (INT8 and FP16 alike); on the Q/DQ route
     // they also get no Q/DQ, and on 11.x that is all there is (strongly typed: no precision constraints).
-    ...(implicit && precision !== 'fp32' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
+    ...(implicit && !stronglyTyped && precision !== 'fp32' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
     maxLogSeverity: maxLogSeverity(options.logger),
     // Progress events cross to JavaScript only when someone listens; abort is checked natively either way.
     forwardProgress: options.onProgress !== undefined,
@@ -162,7 +255,7 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
       ? undefined
       : {
           inputs: calibrationInputs(inputs, checked.calibrationShapes),
-          calibrator: options.fitToProfile ? fitCalibratorToProfile(options.calibrator!, checked.calibrationShapes, options.fitToProfile) : options.calibrator!,
+          calibrator: options.fitToProfile && route === 'calibrate' ? fitCalibratorToProfile(calibrator!, checked.calibrationShapes, options.fitToProfile) : calibrator!,
         };
   const plan = await runBuild(mod, spec, options, calibration);
   if (options.timingCache !== undefined && plan.timingCache) await writeFileAtomic(options.timingCache, plan.timingCache);
@@ -211,16 +304,19 @@ async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, option
   const onLog = (line: { severity: number; message: string }) => routeLogLine(line, options.logger, options.onProgress);
   const sessionInputs = calibration?.inputs ?? [{ name: '__no_calibration__', dtype: 'uint8' as const, shape: [1] }];
   try {
-    // On abort this settles once TensorRT has stopped the build (at its next progress step: about 3 s on an H200 with
-    // TensorRT 10.6), not at the signal's time: rejecting earlier leaves TensorRT building on its thread, and a
-    // process that exits then crashes inside TensorRT (seen on the H200: SIGSEGV / "LLVM ERROR" at exit).
-    await runNativeJob(handles.job, calibration?.calibrator ?? new NoCalibration(), {
-      inputs: sessionInputs,
-      // TensorRT reads calibration batches from device memory; builds without calibration need no session memory.
-      memory: calibration ? 'cuda' : 'host',
-      ...(options.signal ? { signal: options.signal } : {}),
-      onLog,
-    });
+    // On abort this rejects at once, while TensorRT stops the build at its next progress step on the job's own thread
+    // (about 3 s on an H200 with TensorRT 10.6). Nothing of the build reaches JavaScript after that; a process that
+    // exits meanwhile waits for TensorRT to stop (the core joins live job threads at exit, cpp/core/bridge_job.cc).
+    await untilAborted(
+      runNativeJob(handles.job, calibration?.calibrator ?? new NoCalibration(), {
+        inputs: sessionInputs,
+        // TensorRT reads calibration batches from device memory; builds without calibration need no session memory.
+        memory: calibration ? 'cuda' : 'host',
+        ...(options.signal ? { signal: options.signal } : {}),
+        onLog,
+      }),
+      options.signal,
+    );
   } catch (error) {
     // The bridge knows only that the job failed; the TensorRT module kept the build's own coded error, which
     // takeBuildResult throws (with the job's log from the bridge's error as details).

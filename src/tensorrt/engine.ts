@@ -152,6 +152,8 @@ export class Engine {
     const repeat = options.repeat ?? 1;
     if (!Number.isInteger(warmup) || warmup < 0) throw new TrtInt8Error('ERR_BAD_OPTION', 'infer: warmup must be an integer >= 0.', { input: 'warmup', expected: 'integer >= 0', actual: warmup });
     if (!Number.isInteger(repeat) || repeat < 1) throw new TrtInt8Error('ERR_BAD_OPTION', 'infer: repeat must be an integer >= 1.', { input: 'repeat', expected: 'integer >= 1', actual: repeat });
+    const cudaGraph = options.cudaGraph ?? false;
+    if (typeof cudaGraph !== 'boolean') throw new TrtInt8Error('ERR_BAD_OPTION', 'infer: cudaGraph must be a boolean.', { input: 'cudaGraph', expected: 'boolean', actual: cudaGraph });
     const specs: InputSpec[] = this.inputs.map((t) => {
       if (!DTYPES.includes(t.dtype)) {
         throw new TrtInt8Error('ERR_BAD_MODEL', `infer: input "${t.name}" has the type ${t.dtype}, which infer() cannot feed.`, { input: t.name, expected: DTYPES, actual: t.dtype });
@@ -174,13 +176,13 @@ export class Engine {
     });
     let raw;
     try {
-      raw = await native.infer(tensors, warmup, repeat);
+      raw = await native.infer(tensors, warmup, repeat, cudaGraph);
     } catch (error) {
       throw fromNativeError(error, 'Engine.infer');
     }
     const outputs: Record<string, InferOutput> = {};
     for (const o of raw.outputs) outputs[o.name] = { name: o.name, dtype: o.dtype, shape: [...o.shape], data: outputView(o.dtype, o.data) };
-    return { outputs, gpuMs: [...raw.gpuMs], copyInMs: raw.copyInMs, copyOutMs: raw.copyOutMs };
+    return { outputs, gpuMs: [...raw.gpuMs], copyInMs: raw.copyInMs, copyOutMs: raw.copyOutMs, cudaGraph: raw.cudaGraph === true };
   }
 
   /** Frees the engine's GPU memory now rather than at garbage collection. Inferences in flight finish first. */

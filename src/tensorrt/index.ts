@@ -12,6 +12,7 @@ export type {
   InferOptions,
   InferOutput,
   InferResult,
+  Int8Route,
   LayerPrecision,
   LayerPrecisionRow,
   LayerPrecisionSummary,

@@ -6,9 +6,10 @@ import type { TrtInt8Error } from '../core/errors.js';
 import { badOption as coreBadOption } from '../core/is.js';
 import type { InputSpec } from '../core/tensor.js';
 import type { OnnxNode } from '../onnx/model.js';
-import type { BuildEngineOptions, OptimizationProfile, Precision, PrecisionExclusion, ShapeRange } from './types.js';
+import type { BuildEngineOptions, Int8Route, OptimizationProfile, Precision, PrecisionExclusion, ShapeRange } from './types.js';
 
 const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'best'];
+const INT8_ROUTES: readonly Int8Route[] = ['calibrate', 'cache', 'qdq'];
 const LOGGER_LEVELS = ['error', 'warning', 'info', 'verbose'] as const;
 
 /** core/is.ts's option error, with buildEngine's message ("buildEngine: <what is wrong>"). */
@@ -54,6 +55,21 @@ export function checkBuildOptions(options: BuildEngineOptions): void {
   const o = options;
   if (o.precision !== undefined && !PRECISIONS.includes(o.precision)) {
     throw badOption('precision', 'unknown precision.', PRECISIONS.join(' | '), o.precision);
+  }
+  if (o.int8Route !== undefined && !INT8_ROUTES.includes(o.int8Route)) {
+    throw badOption('int8Route', 'unknown INT8 route.', INT8_ROUTES.join(' | '), o.int8Route);
+  }
+  if (o.stronglyTyped !== undefined && typeof o.stronglyTyped !== 'boolean') {
+    throw badOption('stronglyTyped', 'stronglyTyped must be a boolean.', 'true | false', o.stronglyTyped);
+  }
+  if (o.stronglyTyped && (o.precision === 'fp16' || o.precision === 'best')) {
+    throw badOption('precision', `a strongly typed build takes its precisions from the model, so precision '${o.precision}' has no meaning there.`, "'fp32' or 'int8'", o.precision, [
+      "Convert the model to FP16 first (convertToFp16 from 'trt-int8', or onnxconverter_common in Python) and build it with precision 'fp32' (or 'int8' for its Q/DQ regions).",
+      'Leave stronglyTyped out on TensorRT 10.x to let the builder choose FP16 kernels.',
+    ]);
+  }
+  if (o.stronglyTyped && o.int8Route !== undefined && o.int8Route !== 'qdq') {
+    throw badOption('int8Route', `a strongly typed build reads INT8 only from Q/DQ nodes; int8Route '${o.int8Route}' needs a weakly typed network.`, "'qdq'", o.int8Route, ['Leave int8Route out, or leave stronglyTyped out.']);
   }
   if (o.profiles !== undefined) {
     if (!Array.isArray(o.profiles)) throw badOption('profiles', 'profiles must be an array.', '[{ inputName: { min, opt, max } }]', o.profiles);

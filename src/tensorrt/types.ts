@@ -14,6 +14,17 @@ import type { TensorRTInstall } from '../native/index.js';
  */
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'best';
 
+/**
+ * How an INT8 build gets its ranges (TensorRT 10.x; 11.x has only 'qdq'):
+ * - 'calibrate': TensorRT calibrates with its own IInt8*Calibrator, asking the TypeScript calibrator for batches
+ *   (the calibrator's algorithm must be one TensorRT has: entropy2, entropy, minmax, legacy);
+ * - 'cache': trt-int8 computes a range for every activation with the calibrator's algorithm ('auto' by default)
+ *   and hands them to TensorRT as its calibration cache; TensorRT builds implicit INT8 from them, free to fuse
+ *   and to pick INT8 per layer as with its own calibration;
+ * - 'qdq': trt-int8 computes the ranges and inserts Q/DQ nodes (explicit quantization, the route of 11.x).
+ */
+export type Int8Route = 'calibrate' | 'cache' | 'qdq';
+
 /** One input's shape range in an optimization profile. */
 export interface ShapeRange {
   readonly min: readonly number[];
@@ -86,8 +97,20 @@ export interface BuildEngineOptions {
   readonly logger?: TensorRTLogger;
   /** Which TensorRT to use (default: the first one locateTensorRT() finds with a supported major). */
   readonly tensorrt?: TensorRTChoice;
-  /** Options for our statistics engine on the Q/DQ path (TensorRT 11 INT8, or calibrators TensorRT lacks). */
+  /** Options for our statistics engine on the 'qdq' and 'cache' routes. */
   readonly calibrate?: Omit<CalibrateOptions, 'exclude' | 'signal'>;
+  /**
+   * INT8 only: where the ranges come from (see Int8Route). Default on 10.x: 'calibrate' for TensorRT's algorithms,
+   * 'qdq' for ours ('auto', 'percentile'); on 11.x always 'qdq'.
+   */
+  readonly int8Route?: Int8Route;
+  /**
+   * TensorRT 10.x: build the network strongly typed, as 11.x always does: the ONNX types and Q/DQ nodes decide every
+   * precision and no precision flag is set. Takes precision 'fp32' (an FP16 model stays FP16) or 'int8' (Q/DQ; our
+   * ranges are inserted when the model has none). Convert the non-INT8 regions to FP16 first (convertToFp16) to run
+   * them in FP16. No effect on 11.x.
+   */
+  readonly stronglyTyped?: boolean;
 }
 
 /** The data type a layer computes in, from the engine inspector; 'unknown' where it does not say. */
@@ -136,6 +159,11 @@ export interface InferOptions {
   readonly warmup?: number;
   /** Timed runs on the same inputs (default 1); outputs are those of the last. */
   readonly repeat?: number;
+  /**
+   * Time the runs as replays of one captured CUDA graph (like `trtexec --useCudaGraph`), so kernel launch overhead
+   * does not count; falls back to plain enqueues where capture fails (`InferResult.cudaGraph` says which). Default false.
+   */
+  readonly cudaGraph?: boolean;
 }
 
 export interface InferOutput {
@@ -148,10 +176,15 @@ export interface InferOutput {
 
 export interface InferResult {
   readonly outputs: Readonly<Record<string, InferOutput>>;
-  /** GPU time of each timed run, enqueue to completion, measured with CUDA events on the stream. */
+  /**
+   * GPU time of each timed run, by a pair of CUDA events around it on the stream. The runs are queued back to back
+   * (no host wait between them, as trtexec times them), so launch gaps count only where the GPU outruns the host.
+   */
   readonly gpuMs: readonly number[];
   readonly copyInMs: number;
   readonly copyOutMs: number;
+  /** The timed runs replayed a captured CUDA graph. */
+  readonly cudaGraph: boolean;
 }
 
 export type { Batch };

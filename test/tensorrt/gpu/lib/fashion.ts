@@ -16,7 +16,7 @@ import {
   PercentileCalibrator,
   type Batch,
   type BatchContext,
-  type Calibrator,
+  Calibrator,
   type CalibratorOptions,
   type Engine,
 } from '../../../../src/index.js';
@@ -55,7 +55,7 @@ export async function loadFashionData(dataDir: string): Promise<FashionData> {
   return { test, calibration: train.images };
 }
 
-export type CalibratorKind = 'entropy2' | 'entropy' | 'minmax' | 'legacy' | 'percentile';
+export type CalibratorKind = 'entropy2' | 'entropy' | 'minmax' | 'legacy' | 'percentile' | 'auto';
 
 type CalibratorClass = abstract new (options?: CalibratorOptions) => Calibrator;
 const CALIBRATOR_CLASSES: Record<CalibratorKind, CalibratorClass> = {
@@ -64,6 +64,15 @@ const CALIBRATOR_CLASSES: Record<CalibratorKind, CalibratorClass> = {
   minmax: MinMaxCalibrator,
   legacy: LegacyCalibrator,
   percentile: PercentileCalibrator,
+  // The library's default: per tensor the range with the least quantization error.
+  auto: class extends Calibrator {
+    constructor(options: CalibratorOptions = {}) {
+      super(options);
+    }
+    getBatch(): Batch | null {
+      return null;
+    }
+  },
 };
 
 /** Ways a calibrator can misbehave on purpose, for the error rows. */
