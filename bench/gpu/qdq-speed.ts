@@ -218,7 +218,8 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
     case 'best-cache': {
       const amax = await ourAmax();
       // The ranges computed once for all variants, served as the calibrator's cache (scale = amax / 127).
-      const cache = [...amax].map(([name, a]) => `${name}: ${scaleHex(a / 127)}`).join('\n');
+      // An all-zero tensor (amax 0) gets the smallest scale TensorRT's cache takes, as calibrate()'s caches do.
+      const cache = [...amax].map(([name, a]) => `${name}: ${scaleHex(a > 0 ? a / 127 : 2 ** -14)}`).join('\n');
       const bytes = new TextEncoder().encode(`TRT-100600-EntropyCalibration2\n${cache}\n`);
       const calibrator = new (class extends Calibrator {
         getBatch(): null {
@@ -252,9 +253,10 @@ function scaleHex(scale: number): string {
 /** Every float graph input and activation: the ranges cover any placement and TensorRT's implicit INT8. */
 function floatActivations(model: OnnxModel): string[] {
   const types = model.elemTypes();
-  const constants = model.constantNames();
+  const constant = model.constantNames();
+  for (const node of model.nodes) if (node.inputs.length > 0 && node.inputs.every((i) => !i || constant.has(i))) node.outputs.forEach((o) => o && constant.add(o));
   const inputs = model.inputs().map((i) => i.name).filter((t) => types.get(t) === 'float32');
-  return [...new Set([...inputs, ...model.nodes.flatMap((n) => n.outputs.filter((t) => t && !constants.has(t) && types.get(t) === 'float32'))])];
+  return [...new Set([...inputs, ...model.nodes.flatMap((n) => n.outputs.filter((t) => t && !constant.has(t) && types.get(t) === 'float32'))])];
 }
 
 /** FP32 reference outputs from onnxruntime on the CPU, so no device time goes into an FP32 engine. */
@@ -302,7 +304,7 @@ async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel
   return { result, outputs };
 }
 
-async function benchModel(spec: BenchModel, variants: readonly Variant[], settings: Settings): Promise<Record<string, unknown>> {
+async function benchModel(spec: BenchModel, variants: readonly Variant[], settings: Settings, save: (partial: Record<string, unknown>) => Promise<void>): Promise<Record<string, unknown>> {
   console.log(`\n== ${spec.name} (${spec.inputs})`);
   const model = await spec.onnx();
   const calibration = await spec.calibration();
@@ -336,6 +338,8 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
       results.push({ variant, error: describeError(error) });
       console.log(`   ${variant.padEnd(10)} FAILED: ${JSON.stringify(describeError(error))}`);
     }
+    // After every variant: a command that runs out of time still leaves what it measured.
+    await save({ model: spec.name, inputs: spec.inputs, variants: results, partial: true });
   }
   return { model: spec.name, inputs: spec.inputs, variants: results, ratios: ratios(results, settings.batches) };
 }
@@ -422,9 +426,10 @@ async function main(): Promise<number> {
   };
   console.log(`Q/DQ speed: ${names.join(', ')}; variants ${variants.join(', ')}; builderOptimizationLevel ${settings.level}; batches ${settings.batches.join(', ')}; ${settings.warmup} warm-up + ${settings.repeat} timed runs`);
   const started = performance.now();
-  const results = [];
+  const results: Record<string, unknown>[] = [];
   for (const name of names) {
-    const result = await benchModel(models[name]!, variants, settings);
+    const save = (partial: Record<string, unknown>) => writeJson(out, { environment: runEnvironment(), settings, totalSeconds: seconds(started), models: [...results, partial] });
+    const result = await benchModel(models[name]!, variants, settings, save);
     results.push(result);
     console.log(`   ratios (median GPU ms): ${JSON.stringify(result.ratios)}`);
     // Written after every model, so a command that runs out of time still leaves the models it finished.

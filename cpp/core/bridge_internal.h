@@ -62,6 +62,7 @@ Napi::Function defineSessionClass(Napi::Env env);
 // bridge_job.cc
 Napi::Value runJob(const Napi::CallbackInfo& info);
 Napi::Value liveJobThreads(const Napi::CallbackInfo& info);
+Napi::Value stopJobsForExit(const Napi::CallbackInfo& info);
 
 // bridge_test_driver.cc
 Napi::Value createTestDriverJob(const Napi::CallbackInfo& info);

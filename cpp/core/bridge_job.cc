@@ -50,6 +50,8 @@ class Job;
 void CallJs(Napi::Env env, Napi::Function callback, Job* job, Message* message);
 void RegisterRunningJob(Job* job);
 void UnregisterRunningJob(Job* job);
+void ThreadStarted();
+void ThreadReturned();
 void FinalizeTsfn(Napi::Env env, void* unused, Job* job);
 using Tsfn = Napi::TypedThreadSafeFunction<Job, Message, CallJs>;
 
@@ -229,10 +231,15 @@ class Job {
     napi_add_env_cleanup_hook(env, TeardownHook, this);
     ++gLiveJobThreads;
     RegisterRunningJob(this);
+    ThreadStarted();
     try {
-      thread_ = std::thread([this] { ThreadMain(); });
+      thread_ = std::thread([this] {
+        ThreadMain();
+        ThreadReturned();  // touches no member: after the TSFN release, Finish() may already have destroyed the job
+      });
     } catch (const std::system_error& error) {
       // No thread: settle the job as failed through the normal path (the TSFN finalizer runs Finish()).
+      ThreadReturned();
       UnregisterRunningJob(this);
       --gLiveJobThreads;
       StopWith(Stop::kFailed, std::string("could not start the job thread: ") + error.what());
@@ -611,7 +618,8 @@ void FinalizeTsfn(Napi::Env env, void*, Job* job) { job->Finish(env); }
 struct RunningJobs {
   std::mutex mutex;
   std::condition_variable idle;
-  std::set<Job*> jobs;
+  std::set<Job*> jobs;  // inside the native job's code (TensorRT)
+  int threads = 0;      // job threads not yet returned from their function (the TSFN release is their last step)
 };
 
 RunningJobs& runningJobs() {
@@ -622,11 +630,30 @@ RunningJobs& runningJobs() {
 // Bounded: a native job that never checks for abort must not hang the exit forever.
 constexpr auto kExitWaitForJobs = std::chrono::seconds(60);
 
-void StopRunningJobsAtExit() {
+// Stops every running job and waits until each has left the native job's code (`untilThreadsReturn`: until each job
+// thread has returned altogether). True if they did within the time.
+bool StopRunningJobsAndWait(std::chrono::milliseconds limit, bool untilThreadsReturn) {
   RunningJobs& running = runningJobs();
   std::unique_lock<std::mutex> lock(running.mutex);
   for (Job* job : running.jobs) job->StopWith(Job::Stop::kTeardown, "the process is exiting");
-  running.idle.wait_for(lock, kExitWaitForJobs, [&] { return running.jobs.empty(); });
+  return running.idle.wait_for(lock, limit, [&] { return running.jobs.empty() && (!untilThreadsReturn || running.threads == 0); });
+}
+
+void StopRunningJobsAtExit() { StopRunningJobsAndWait(kExitWaitForJobs, false); }
+
+void ThreadStarted() {
+  RunningJobs& running = runningJobs();
+  std::lock_guard<std::mutex> lock(running.mutex);
+  ++running.threads;
+}
+
+void ThreadReturned() {
+  RunningJobs& running = runningJobs();
+  {
+    std::lock_guard<std::mutex> lock(running.mutex);
+    --running.threads;
+  }
+  running.idle.notify_all();
 }
 
 void RegisterRunningJob(Job* job) {
@@ -650,6 +677,18 @@ void UnregisterRunningJob(Job* job) {
 }  // namespace
 
 Napi::Value runJob(const Napi::CallbackInfo& info) { return Job::Start(info); }
+
+// stopJobsForExit(timeoutMs) -> boolean. Called from process.on('exit') (src/bridge/session.ts): blocks the JS thread
+// until every job thread has returned, so that node's teardown (platform disposal, then exit() and the static
+// destructors of TensorRT) never runs beside a build that is still unwinding after an abort. Stopped jobs ask JS for
+// nothing more, so the wait cannot deadlock on the blocked JS thread; it is bounded all the same.
+Napi::Value stopJobsForExit(const Napi::CallbackInfo& info) {
+  double ms = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 60000;
+  if (!(ms >= 0)) ms = 0;
+  if (ms > 600000) ms = 600000;
+  bool done = StopRunningJobsAndWait(std::chrono::milliseconds(static_cast<int64_t>(ms)), true);
+  return Napi::Boolean::New(info.Env(), done);
+}
 
 Napi::Value liveJobThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gLiveJobThreads.load()); }
 

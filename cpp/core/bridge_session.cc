@@ -180,6 +180,7 @@ Napi::Object InitBridge(Napi::Env env) {
   exports.Set("runJob", Napi::Function::New(env, runJob, "runJob"));
   exports.Set("createTestDriverJob", Napi::Function::New(env, createTestDriverJob, "createTestDriverJob"));
   exports.Set("liveJobThreads", Napi::Function::New(env, liveJobThreads, "liveJobThreads"));
+  exports.Set("stopJobsForExit", Napi::Function::New(env, stopJobsForExit, "stopJobsForExit"));
   return exports;
 }
 

@@ -154,6 +154,28 @@ async function readCacheChecked(calibrator: Calibrator): Promise<Uint8Array | nu
   return bytes;
 }
 
+/** How long a process that exits waits for its job threads (an aborted TensorRT build stops within seconds). */
+const EXIT_WAIT_MS = 60_000;
+let exitHookInstalled = false;
+
+/**
+ * A job can outlive its promise (buildEngine rejects at the abort; TensorRT stops at its next step). When the process
+ * exits meanwhile, node would tear itself and TensorRT's statics down beside the unwinding build (on the H200 such
+ * exits crashed). The 'exit' listener runs first in process.exit() and at a natural end: it stops the jobs and waits
+ * for their threads to return.
+ */
+function waitForJobsAtExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    try {
+      nativeModule('bridge').stopJobsForExit(EXIT_WAIT_MS);
+    } catch {
+      /* an addon that cannot be reached has no job running */
+    }
+  });
+}
+
 /** Waits for the native job, passing the caller's abort on to it; afterwards ctx.signal tells getBatch the job is over. */
 async function awaitJob(handle: NativeJobRun, jobSignal: AbortController, signal: AbortSignal | undefined): Promise<NativeJobResult> {
   const onAbort = (): void => {
@@ -278,6 +300,7 @@ export class CalibrationSession implements Disposable {
       if (kind === 'log') return deliverLog(options.onLog, payload as NativeLogLine);
       void this.#serve(calibrator, state, handle, kind, id, payload);
     };
+    waitForJobsAtExit();
     handle = callNative('CalibrationSession.run', () => nativeModule('bridge').runJob(job, this.#native, onRequest));
     const result = await awaitJob(handle, state.jobSignal, signal);
     return jobOutcome(result, state, signal);

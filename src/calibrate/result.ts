@@ -12,6 +12,9 @@ import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js'
 
 export const DEFAULT_TENSORRT_VERSION = '10.16.0';
 
+/** The cache scale of a tensor that was zero on every calibration batch (the one qdq.ts gives all-zero weight channels). */
+export const ZERO_TENSOR_SCALE = 2 ** -14;
+
 export interface TensorCalibration {
   readonly name: string;
   /** The symmetric range: values are quantized as round(x / (amax / 127)), clipped to ±127. */
@@ -90,11 +93,15 @@ export class CalibrationResult {
     return new Map([...this.tensors].map(([name, t]) => [name, t.amax]));
   }
 
-  /** TensorRT's calibration cache text (scale = amax / 127 per tensor). */
+  /**
+   * TensorRT's calibration cache text (scale = amax / 127 per tensor). A tensor that was zero on every batch (amax 0)
+   * gets ZERO_TENSOR_SCALE: a zero scale is no calibration (TensorRT's parser and ours refuse it), and any positive
+   * scale represents zeros exactly.
+   */
   toTensorRTCache(version: string = DEFAULT_TENSORRT_VERSION, options: TensorRTCacheOptions = {}): string {
     const algorithm = options.algorithm ?? defaultCacheAlgorithm(this.algorithm);
     cacheAlgorithmName(algorithm); // ERR_BAD_OPTION for a kind TensorRT has no header for
-    const scales = new Map([...this.tensors].map(([name, t]) => [name, amaxToScale(t.amax)]));
+    const scales = new Map([...this.tensors].map(([name, t]) => [name, t.amax > 0 ? amaxToScale(t.amax) : ZERO_TENSOR_SCALE]));
     return formatCalibrationCache({ version, algorithm, scales });
   }
 

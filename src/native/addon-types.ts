@@ -157,6 +157,11 @@ export interface NativeBridgeModule {
   createTestDriverJob(options: NativeTestDriverOptions): { job: NativeJobExternal; results(): NativeTestDriverResults };
   /** Job threads started and not yet joined, process-wide. */
   liveJobThreads(): number;
+  /**
+   * Stops every running job and blocks until each job thread has returned (at most `timeoutMs`); true if they all
+   * did. For process.on('exit') only: the JS thread waits.
+   */
+  stopJobsForExit(timeoutMs: number): boolean;
 }
 
 // ---- cuda (cpp/core/cuda_*.cc) ---------------------------------------------------------------

@@ -72,10 +72,12 @@ class RangesAsCache extends Calibrator {
  */
 function floatActivations(model: OnnxModel): string[] {
   const types = model.elemTypes();
-  const constants = model.constantNames();
   const isFloat = (tensor: string) => types.get(tensor) === 'float32' || types.get(tensor) === 'float16';
+  // Tensors computed from constants alone (an Identity on a weight, a folded shape) are weights, not activations.
+  const constant = model.constantNames();
+  for (const node of model.nodes) if (node.inputs.length > 0 && node.inputs.every((i) => !i || constant.has(i))) node.outputs.forEach((o) => o && constant.add(o));
   const inputs = model.inputs().map((i) => i.name).filter(isFloat);
-  const computed = model.nodes.flatMap((node) => node.outputs.filter((t) => t && !constants.has(t) && isFloat(t)));
+  const computed = model.nodes.flatMap((node) => node.outputs.filter((t) => t && !constant.has(t) && isFloat(t)));
   return [...new Set([...inputs, ...computed])];
 }
 
