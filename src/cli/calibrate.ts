@@ -16,6 +16,8 @@ import { openCalibrator, type CalibrationDataPlan } from './calibration-data.js'
 import { EXIT_OK, progressReporter, runCommand, type CliIO, type ProgressStream } from './io.js';
 import { checkOutputs, folderOutputs, plannedOutputs } from './outputs.js';
 import { checkTensorNames, parseTensorAlgorithms, toTensorAlgorithms, type TensorAlgorithmFlags } from './tensor-algorithms.js';
+import { readLabels } from '../data/npy-dataset.js';
+import { checkNodeNames, describeKept, parseMaxDrop, runMixedPrecision } from './mixed-precision.js';
 import { REPORT_FILES, sensitivityReport, writeSensitivityReport } from '../calibrate/sensitivity-report.js';
 
 export const NON_FINITE_CHOICES: readonly NonFinitePolicy[] = ['error', 'warn', 'allow'];
@@ -41,6 +43,17 @@ Options:
   --non-finite <policy>   NaN/Infinity in the data: error (default), warn, allow
   --trt-version <x.y.z>   TensorRT version in the cache header (default ${DEFAULT_TENSORRT_VERSION})
   --exclude <names>       comma-separated node names to keep in FP32 (list them: trt-int8 inspect model.onnx)
+  --keep <node>           keep ONNX node <node> out of INT8 (repeatable); checked against the model's node names
+
+Mixed precision (keep the fewest nodes in float so that INT8 stays within a tolerance of the float model):
+  --max-drop <points>     the most points of top-1 agreement with the float model (or of accuracy, with
+                          --labels) INT8 may lose on the held-out data, e.g. --max-drop 1. Ranks the tensors
+                          by their INT8 error, measures the worst --candidates end to end, keeps the best in
+                          float until the drop holds; prints what it kept by ONNX node name, and why. At most
+                          2 + 2 * candidates model evaluations
+  --eval-data <path>      held-out data for --max-drop, in the forms --data takes (default: the --data)
+  --labels <labels.npy>   class index per --eval-data sample: --max-drop is then of accuracy
+  --candidates <k>        how many tensors --max-drop measures end to end (default 4)
   --tensor-algorithm <NAME=ALGO>
                           calibrate tensor NAME with ALGO (one of ${ALGORITHM_KINDS.join(', ')});
                           NAME "input" means every graph input (and its Transpose/Reshape/... views).
@@ -72,6 +85,11 @@ const CALIBRATE_FLAGS = {
   'trt-version': { type: 'string', default: DEFAULT_TENSORRT_VERSION },
   exclude: { type: 'string' },
   'max-output-mb': { type: 'string' },
+  keep: { type: 'string', multiple: true },
+  'max-drop': { type: 'string' },
+  'eval-data': { type: 'string' },
+  labels: { type: 'string' },
+  candidates: { type: 'string' },
   cuda: { type: 'boolean', default: false },
   cpu: { type: 'boolean', default: false },
   ...IMAGE_FLAGS,
@@ -87,6 +105,12 @@ interface CalibratePlan extends CalibrationDataPlan {
   readonly modelPath: string;
   readonly maxOutputMb?: number;
   readonly exclude?: { names: string[] };
+  /** --exclude names and --keep names (both kept out of INT8 by hand). */
+  readonly excludeNames: readonly string[];
+  readonly keep: readonly string[];
+  /** --max-drop as a fraction. */
+  readonly maxDrop?: number;
+  readonly candidates?: number;
   readonly tensorAlgorithms?: TensorAlgorithmFlags;
   readonly values: CalibrateValues;
 }
@@ -121,6 +145,17 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
   const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
   const limit = positiveInteger(values.limit, '--limit');
   const tensorAlgorithms = parseTensorAlgorithms(values['tensor-algorithm']);
+  const keep = [...new Set((values.keep ?? []).map((k) => k.trim()))];
+  if (keep.includes('')) throw new UsageError('--keep needs a node name.', { input: '--keep', expected: 'an ONNX node name (trt-int8 inspect model.onnx lists them)', actual: '""' });
+  const maxDrop = parseMaxDrop(values['max-drop']);
+  const candidates = positiveInteger(values.candidates, '--candidates');
+  for (const flag of ['labels', 'candidates'] as const) {
+    if (values[flag] !== undefined && maxDrop === undefined) throw new UsageError(`--${flag} only applies with --max-drop.`, { input: `--${flag}`, expected: '--max-drop <points>', actual: 'no --max-drop' });
+  }
+  if (values['eval-data'] !== undefined && maxDrop === undefined) {
+    throw new UsageError('--eval-data only applies with --max-drop.', { input: '--eval-data', expected: '--max-drop <points>', actual: 'no --max-drop' });
+  }
+  const allExcluded = [...new Set([...(names ?? []), ...keep])];
   return {
     modelPath: positionals[0]!,
     data: values.data,
@@ -130,7 +165,11 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
     ...(limit !== undefined ? { limit } : {}),
     ...(nonFinite ? { nonFinite } : {}),
     ...(maxOutputMb !== undefined ? { maxOutputMb } : {}),
-    ...(names?.length ? { exclude: { names } } : {}),
+    ...(allExcluded.length ? { exclude: { names: allExcluded } } : {}),
+    excludeNames: names ?? [],
+    keep,
+    ...(maxDrop !== undefined ? { maxDrop } : {}),
+    ...(candidates !== undefined ? { candidates } : {}),
     ...(tensorAlgorithms ? { tensorAlgorithms } : {}),
     values,
   };
@@ -146,10 +185,18 @@ function checkCalibrateOutputs(plan: CalibratePlan): void {
       actual: 'none',
     });
   }
-  checkOutputs(outputs, [
+  checkOutputs(outputs, commandInputs(plan));
+}
+
+/** The files the command reads, which no output may overwrite. */
+function commandInputs(plan: CalibratePlan) {
+  const { values } = plan;
+  return [
     { role: 'model', file: plan.modelPath },
     { role: '--data', file: plan.data },
-  ]);
+    ...(values['eval-data'] !== undefined ? [{ role: '--eval-data', file: values['eval-data'] }] : []),
+    ...(values.labels !== undefined ? [{ role: '--labels', file: values.labels }] : []),
+  ];
 }
 
 /** The --cache file to read ranges from: an existing one unless --recalibrate. Says so, since the data is then not read. */
@@ -204,14 +251,18 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
       io.stdout(CALIBRATE_USAGE);
       return EXIT_OK;
     }
-    requireExisting(plan.modelPath, 'model');
-    requireExisting(plan.data, '--data');
+    for (const input of commandInputs(plan)) requireExisting(input.file, input.role);
     checkCalibrateOutputs(plan);
     const model = await OnnxModel.load(plan.modelPath);
     const firstInput = model.inputs()[0];
     await checkDataMatchesFlags(plan.data, plan.values, firstInput);
+    const evalPath = plan.values['eval-data'];
+    if (evalPath !== undefined) await checkDataMatchesFlags(evalPath, plan.values, firstInput);
     const images = imageOptionsFromFlags(plan.values);
     if (images) checkChannelsMatchModel(images, firstInput);
+    checkNodeNames('--exclude', plan.excludeNames, model);
+    checkNodeNames('--keep', plan.keep, model);
+    const labels = plan.values.labels !== undefined ? await readLabels(plan.values.labels) : undefined;
     if (plan.tensorAlgorithms) checkTensorNames(plan.tensorAlgorithms, planQuantization(model, plan.exclude ? { exclude: plan.exclude } : {}).activationNames);
     const reused = cacheToReuse(plan, io);
     const { calibrator, describe } = await openCalibrator(plan, model.inputs(), io, {
@@ -236,7 +287,25 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     }
     describe();
     describeResult(result, reused, io);
-    await writeOutputs(result, plan, io);
+    let written = result;
+    let searched: string[] = [];
+    if (plan.maxDrop !== undefined) {
+      const evalSource = evalPath !== undefined ? `the --eval-data ${evalPath}` : `the --data ${plan.data} (no --eval-data given)`;
+      const held = await openCalibrator({ ...plan, data: evalPath ?? plan.data, ...(evalPath !== undefined ? { limit: undefined } : {}) }, model.inputs(), io, {
+        ...(images ? { images } : {}),
+        remainder: remainderFor(model.inputs()),
+      });
+      const mixed = await runMixedPrecision(model, result, held.calibrator, {
+        maxDrop: plan.maxDrop,
+        ...(labels ? { labels } : {}),
+        ...(plan.candidates !== undefined ? { candidates: plan.candidates } : {}),
+        evalSource,
+      }, io);
+      written = mixed.calibration;
+      searched = mixed.kept.flatMap((k) => k.nodes);
+    }
+    describeKept(plan.keep, searched, io, plan.values.cache !== undefined);
+    await writeOutputs(written, plan, io);
     return EXIT_OK;
   });
 }
