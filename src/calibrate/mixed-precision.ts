@@ -81,7 +81,7 @@ const DEFAULT_CANDIDATES = 4;
 const badOption = optionErrors('keepInHigherPrecision');
 
 /** A quantized activation tensor, its quantized readers and its proxy score. */
-interface Candidate {
+export interface Candidate {
   readonly tensor: string;
   readonly nodes: readonly string[];
   readonly sqnrDb: number;
@@ -145,21 +145,21 @@ export async function collectBatches(data: HeldOutData, inputs: readonly InputSp
   return batches;
 }
 
-async function toModel(model: ModelInput): Promise<OnnxModel> {
+export async function toModel(model: ModelInput): Promise<OnnxModel> {
   if (model instanceof OnnxModel) return model;
   if (typeof model === 'string' || model instanceof Uint8Array) return OnnxModel.load(model);
   throw badOption('model', 'a file path, the bytes of an .onnx file, or an OnnxModel', model === null ? 'null' : typeof model);
 }
 
 /** Combines the calibration's own exclusion with node names kept in float. */
-function withNames(base: NodeExclusion | undefined, names: ReadonlySet<string>): NodeExclusion {
+export function withNames(base: NodeExclusion | undefined, names: ReadonlySet<string>): NodeExclusion {
   if (base === undefined) return { names: [...names] };
   if (typeof base === 'function') return (node: OnnxNode) => names.has(node.name) || base(node);
   return { opTypes: base.opTypes, names: [...(base.names ?? []), ...names] };
 }
 
 /** Quantized activation tensors with a histogram, lowest SQNR (most hurt by INT8) first. */
-function rankByProxy(model: OnnxModel, result: CalibrationResult): Candidate[] {
+export function rankByProxy(model: OnnxModel, result: CalibrationResult): Candidate[] {
   const plan = planQuantization(model, { exclude: result.parameters.exclude });
   const ranked: Candidate[] = [];
   for (const activation of plan.activations) {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { ALGORITHM_KINDS, type AlgorithmKind } from '../core/algorithm.js';
 import type { NonFinitePolicy } from '../core/batch.js';
 import { writeFileAtomic } from '../core/files.js';
+import { throwIfAborted } from '../core/errors.js';
 import { OnnxModel, planQuantization } from '../onnx/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION, type CalibrationResult } from '../calibrate/result.js';
@@ -18,7 +19,17 @@ import { checkOutputs, folderOutputs, plannedOutputs } from './outputs.js';
 import { checkTensorNames, parseTensorAlgorithms, toTensorAlgorithms, type TensorAlgorithmFlags } from './tensor-algorithms.js';
 import { readLabels } from '../data/npy-dataset.js';
 import { checkNodeNames, describeKept, parseMaxDrop, runMixedPrecision } from './mixed-precision.js';
-import { REPORT_FILES, sensitivityReport, writeSensitivityReport } from '../calibrate/sensitivity-report.js';
+import { REPORT_FILES, measureEndToEnd, sensitivityReport, writeSensitivityReport, type EndToEndRanking, type SensitivityReport } from '../calibrate/sensitivity-report.js';
+
+/** --report measures this many tensors end to end unless --report-top says otherwise. */
+export const DEFAULT_REPORT_TOP = 4;
+
+/** An integer >= 0. */
+function nonNegativeInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} needs an integer >= 0, got "${value}".`, { input: flag, expected: 'an integer >= 0', actual: value });
+  return Number(value);
+}
 
 export const NON_FINITE_CHOICES: readonly NonFinitePolicy[] = ['error', 'warn', 'allow'];
 
@@ -32,7 +43,11 @@ Runs the model on the data with onnxruntime (CPU), picks each activation's INT8 
   --json <file>           ranges, histograms and timings as JSON
   --report <dir>          sensitivity report: <dir>/report.json (per tensor the range used, every
                           candidate range with its MSE, SQNR and share clipped) and <dir>/index.html
-                          (tensors worst SQNR first, histograms with the candidate ranges marked)
+                          (tensors worst SQNR first, histograms with the candidate ranges marked), and
+                          the end-to-end effect of the --report-top worst tensors
+  --report-top <k>        --report measures the k worst tensors end to end on 4 batches of the data
+                          (--eval-data, else --data): each restored to float, and given 2 other candidate
+                          ranges; 2 + 3k model runs (default 4; 0: no measurement)
 
 Options:
   --algorithm <name>      ${ALGORITHM_KINDS.join(', ')} (default: the library's default calibrator)
@@ -51,7 +66,7 @@ Mixed precision (keep the fewest nodes in float so that INT8 stays within a tole
                           by their INT8 error, measures the worst --candidates end to end, keeps the best in
                           float until the drop holds; prints what it kept by ONNX node name, and why. At most
                           2 + 2 * candidates model evaluations
-  --eval-data <path>      held-out data for --max-drop, in the forms --data takes (default: the --data)
+  --eval-data <path>      held-out data for --max-drop and --report, as --data takes it (default: the --data)
   --labels <labels.npy>   class index per --eval-data sample: --max-drop is then of accuracy
   --candidates <k>        how many tensors --max-drop measures end to end (default 4)
   --tensor-algorithm <NAME=ALGO>
@@ -79,6 +94,7 @@ const CALIBRATE_FLAGS = {
   qdq: { type: 'string' },
   json: { type: 'string' },
   report: { type: 'string' },
+  'report-top': { type: 'string' },
   'tensor-algorithm': { type: 'string', multiple: true },
   recalibrate: { type: 'boolean', default: false },
   'non-finite': { type: 'string' },
@@ -111,6 +127,8 @@ interface CalibratePlan extends CalibrationDataPlan {
   /** --max-drop as a fraction. */
   readonly maxDrop?: number;
   readonly candidates?: number;
+  /** How many tensors --report measures end to end (0: none). */
+  readonly reportTop: number;
   readonly tensorAlgorithms?: TensorAlgorithmFlags;
   readonly values: CalibrateValues;
 }
@@ -152,9 +170,11 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
   for (const flag of ['labels', 'candidates'] as const) {
     if (values[flag] !== undefined && maxDrop === undefined) throw new UsageError(`--${flag} only applies with --max-drop.`, { input: `--${flag}`, expected: '--max-drop <points>', actual: 'no --max-drop' });
   }
-  if (values['eval-data'] !== undefined && maxDrop === undefined) {
-    throw new UsageError('--eval-data only applies with --max-drop.', { input: '--eval-data', expected: '--max-drop <points>', actual: 'no --max-drop' });
+  if (values['eval-data'] !== undefined && maxDrop === undefined && values.report === undefined) {
+    throw new UsageError('--eval-data only applies with --max-drop or --report.', { input: '--eval-data', expected: '--max-drop <points> or --report <dir>', actual: 'neither' });
   }
+  const reportTop = nonNegativeInteger(values['report-top'], '--report-top');
+  if (reportTop !== undefined && values.report === undefined) throw new UsageError('--report-top only applies with --report.', { input: '--report-top', expected: '--report <dir>', actual: 'no --report' });
   const allExcluded = [...new Set([...(names ?? []), ...keep])];
   return {
     modelPath: positionals[0]!,
@@ -170,6 +190,7 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
     keep,
     ...(maxDrop !== undefined ? { maxDrop } : {}),
     ...(candidates !== undefined ? { candidates } : {}),
+    reportTop: reportTop ?? DEFAULT_REPORT_TOP,
     ...(tensorAlgorithms ? { tensorAlgorithms } : {}),
     values,
   };
@@ -220,11 +241,17 @@ function describeResult(result: CalibrationResult, reused: string | undefined, i
   );
 }
 
+/** One line for the end-to-end ranking: what was measured, and the tensor that matters most. */
+function describeEndToEnd(e: EndToEndRanking, io: CliIO): void {
+  const first = e.tensors[0];
+  const lead = first ? ` Largest effect: "${first.tensor}" (SQNR rank ${first.proxyRank}): ${first.best === 'float' ? 'in float' : `with the ${first.best} range`} it removes ${(first.errorRemoved * 100).toFixed(1)} % of the output error.` : '';
+  io.stdout(`Report: the ${e.tensors.length} worst tensors by SQNR measured end to end on ${e.samples} samples (${e.evaluations} model runs).${lead}`);
+}
+
 /** All outputs at the end, each atomically (a failure leaves the old file, never a torn one). */
-async function writeOutputs(result: CalibrationResult, plan: CalibratePlan, io: CliIO): Promise<void> {
+async function writeOutputs(result: CalibrationResult, plan: CalibratePlan, io: CliIO, reportData: SensitivityReport | undefined): Promise<void> {
   const { cache, qdq, json, report } = plan.values;
   const qdqBytes = qdq ? result.toQdqModel() : undefined;
-  const reportData = report ? sensitivityReport(result) : undefined; // refused (ranges from a cache) before anything is written
   if (cache) {
     await result.writeCache(cache, plan.values['trt-version']);
     io.stdout(`wrote ${cache}`);
@@ -287,25 +314,40 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     }
     describe();
     describeResult(result, reused, io);
+    // Held-out data (--eval-data, else the --data, read again) as a calibrator: read, copied and closed by its user.
+    const openHeldOut = async () =>
+      (await openCalibrator({ ...plan, data: evalPath ?? plan.data, ...(evalPath !== undefined ? { limit: undefined } : {}) }, model.inputs(), io, {
+        ...(images ? { images } : {}),
+        remainder: remainderFor(model.inputs()),
+      })).calibrator;
     let written = result;
     let searched: string[] = [];
     if (plan.maxDrop !== undefined) {
       const evalSource = evalPath !== undefined ? `the --eval-data ${evalPath}` : `the --data ${plan.data} (no --eval-data given)`;
-      const held = await openCalibrator({ ...plan, data: evalPath ?? plan.data, ...(evalPath !== undefined ? { limit: undefined } : {}) }, model.inputs(), io, {
-        ...(images ? { images } : {}),
-        remainder: remainderFor(model.inputs()),
-      });
-      const mixed = await runMixedPrecision(model, result, held.calibrator, {
+      const mixed = await runMixedPrecision(model, result, await openHeldOut(), {
         maxDrop: plan.maxDrop,
         ...(labels ? { labels } : {}),
         ...(plan.candidates !== undefined ? { candidates: plan.candidates } : {}),
         evalSource,
       }, io);
+      throwIfAborted(signal);
       written = mixed.calibration;
       searched = mixed.kept.flatMap((k) => k.nodes);
     }
     describeKept(plan.keep, searched, io, plan.values.cache !== undefined);
-    await writeOutputs(written, plan, io);
+    // The report is computed before anything is written: a result without histograms (ranges from a cache) is refused first.
+    let reportData: SensitivityReport | undefined;
+    if (plan.values.report !== undefined) {
+      sensitivityReport(written);
+      let endToEnd: EndToEndRanking | undefined;
+      if (plan.reportTop > 0) {
+        endToEnd = await measureEndToEnd(model, written, await openHeldOut(), { top: plan.reportTop });
+        describeEndToEnd(endToEnd, io);
+      }
+      reportData = sensitivityReport(written, endToEnd);
+    }
+    throwIfAborted(signal); // Ctrl-C during the search or the report: nothing is written
+    await writeOutputs(written, plan, io, reportData);
     return EXIT_OK;
   });
 }
