@@ -18,6 +18,7 @@ import { EXIT_OK, progressReporter, runCommand, type CliIO, type ProgressStream 
 import { checkOutputs, folderOutputs, plannedOutputs } from './outputs.js';
 import { checkTensorNames, parseTensorAlgorithms, toTensorAlgorithms, type TensorAlgorithmFlags } from './tensor-algorithms.js';
 import { readLabels } from '../data/npy-dataset.js';
+import { checkClassOutput } from '../calibrate/evaluate.js';
 import { checkNodeNames, describeKept, parseMaxDrop, runMixedPrecision } from './mixed-precision.js';
 import { REPORT_FILES, measureEndToEnd, sensitivityReport, writeSensitivityReport, type EndToEndRanking, type SensitivityReport } from '../calibrate/sensitivity-report.js';
 
@@ -290,6 +291,14 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     checkNodeNames('--exclude', plan.excludeNames, model);
     checkNodeNames('--keep', plan.keep, model);
     const labels = plan.values.labels !== undefined ? await readLabels(plan.values.labels) : undefined;
+    if (labels) {
+      // Labels score the first output's argmax: a map instead of a class vector is refused before any work.
+      try {
+        checkClassOutput(model.outputs()[0]!);
+      } catch (error) {
+        throw UsageError.from(error);
+      }
+    }
     if (plan.tensorAlgorithms) checkTensorNames(plan.tensorAlgorithms, planQuantization(model, plan.exclude ? { exclude: plan.exclude } : {}).activationNames);
     const reused = cacheToReuse(plan, io);
     const { calibrator, describe } = await openCalibrator(plan, model.inputs(), io, {

@@ -165,3 +165,27 @@ describe.skipIf(!present)(`calibrate --max-drop / --keep on Fashion-MNIST${skipp
     expect(fs.existsSync(out)).toBe(false);
   });
 });
+
+describe('calibrate --max-drop --labels on a model with no class output', () => {
+  it('exits 2 before any work, with the output shape', async () => {
+    const { buildModel, initializer, node, randomValues, valueInfo } = await import('../onnx/helpers.js');
+    const dir = tempDir('trt-int8-mixed-map-');
+    const model = path.join(dir, 'map.onnx');
+    fs.writeFileSync(model, buildModel({
+      inputs: [valueInfo('input', ['N', 1, 8, 8])],
+      outputs: [valueInfo('map', ['N', 1, 8, 8])],
+      initializers: [initializer('w', [1, 1, 3, 3], randomValues(9, 7, 0.5)), initializer('b', [1], randomValues(1, 8, 0.1))],
+      nodes: [node('Conv', ['input', 'w', 'b'], ['map'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, 'conv')],
+    }));
+    const data = path.join(dir, 'x.npy');
+    fs.writeFileSync(data, npyBytes(randomValues(6 * 64, 9, 1), [6, 1, 8, 8]));
+    const labels = path.join(dir, 'y.npy');
+    fs.writeFileSync(labels, npyBytes(Int32Array.from([0, 1, 2, 3, 4, 5]), [6]));
+    const qdq = path.join(dir, 'out.onnx');
+    const run = await cli(['calibrate', model, '--data', data, '--max-drop', '1', '--labels', labels, '--qdq', qdq]);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/"map" has shape \[\?, 1, 8, 8\], which is not \[N, classes\]/);
+    expect(run.out).not.toMatch(/Calibrated/);
+    expect(fs.existsSync(qdq)).toBe(false);
+  });
+});
