@@ -60,6 +60,13 @@ Options:
   --trt-version <x.y.z>   TensorRT version in the cache header (default ${DEFAULT_TENSORRT_VERSION})
   --exclude <names>       comma-separated node names to keep in FP32 (list them: trt-int8 inspect model.onnx)
   --keep <node>           keep ONNX node <node> out of INT8 (repeatable); checked against the model's node names
+  --tensor-algorithm <NAME=ALGO>
+                          calibrate tensor NAME with ALGO (one of ${ALGORITHM_KINDS.join(', ')});
+                          NAME "input" means every graph input (and its Transpose/Reshape/... views).
+                          Repeatable, e.g. --tensor-algorithm input=minmax
+  --max-output-mb <n>     memory bound: at most n MiB of activations per onnxruntime run
+  --cuda                  run the model with onnxruntime's CUDA provider
+  --cpu                   run the model on the CPU only (the default)
 
 Mixed precision (keep the fewest nodes in float so that INT8 stays within a tolerance of the float model):
   --max-drop <points>     the most points of top-1 agreement with the float model (or of accuracy, with
@@ -70,13 +77,6 @@ Mixed precision (keep the fewest nodes in float so that INT8 stays within a tole
   --eval-data <path>      held-out data for --max-drop and --report, as --data takes it (default: the --data)
   --labels <labels.npy>   class index per --eval-data sample: --max-drop is then of accuracy
   --candidates <k>        how many tensors --max-drop measures end to end (default 4)
-  --tensor-algorithm <NAME=ALGO>
-                          calibrate tensor NAME with ALGO (one of ${ALGORITHM_KINDS.join(', ')});
-                          NAME "input" means every graph input (and its Transpose/Reshape/... views).
-                          Repeatable, e.g. --tensor-algorithm input=minmax
-  --max-output-mb <n>     memory bound: at most n MiB of activations per onnxruntime run
-  --cuda                  run the model with onnxruntime's CUDA provider
-  --cpu                   run the model on the CPU only (the default)
 
 --data: a .npy (single-input models), a .npz with one array per input name, a folder of them, or a
 text file listing them; each holds samples along the first dimension (or one sample).
