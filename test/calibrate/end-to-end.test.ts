@@ -11,6 +11,7 @@ import { insertQdq } from '../../src/onnx/index.js';
 import { TrtInt8Error } from '../../src/core/errors.js';
 import { EXAMPLE_DIR, calibrationIndices, isFashionMnistPresent, loadFashionMnist } from '../../examples/fashion-mnist/dataset.js';
 import { cnnBatches, smallCnn } from './helpers.js';
+import { buildModel, initializer, node, randomValues, valueInfo } from '../onnx/helpers.js';
 import { cli, npyBytes, tempDir } from '../cli/helpers.js';
 
 const present = await isFashionMnistPresent();
@@ -145,5 +146,57 @@ describe('measureEndToEnd finds a planted sensitive tensor', () => {
     expect(e.tensors[0]!.errorRemoved).toBeGreaterThan(0.8);
     for (const t of e.tensors.slice(1)) expect(t.errorRemoved).toBeLessThan(e.tensors[0]!.errorRemoved / 2);
     expect(e.quantized.top1Agreement).toBeLessThan(0.9);
+  });
+});
+
+/**
+ * Two branches from the input: "loud" is clipped hard (its range at the 75th percentile, half its values being 0: the worst SQNR of the model)
+ * but reaches the output through weights of 1e-3; "decisive" is clipped less (97th percentile) and carries the signal.
+ * The proxy ranks "loud" first; the measurement finds "decisive".
+ */
+function twoBranchModel(): Uint8Array {
+  return buildModel({
+    inputs: [valueInfo('input', ['N', 1, 8, 8])],
+    outputs: [valueInfo('logits', ['N', 10])],
+    initializers: [
+      initializer('wd', [4, 1, 3, 3], randomValues(36, 1, 0.6)),
+      initializer('bd', [4], randomValues(4, 2, 0.1)),
+      initializer('wl', [4, 1, 3, 3], randomValues(36, 3, 0.6)),
+      initializer('bl', [4], randomValues(4, 4, 0.1)),
+      initializer('wd2', [4, 4, 3, 3], randomValues(144, 5, 0.3)),
+      initializer('wl2', [4, 4, 3, 3], randomValues(144, 6, 0.001)),
+      initializer('w3', [10, 256], randomValues(2560, 7, 0.1)),
+      initializer('b3', [10], randomValues(10, 8, 0.1)),
+    ],
+    nodes: [
+      node('Conv', ['input', 'wd', 'bd'], ['conv_d'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, 'conv_d_node'),
+      node('Relu', ['conv_d'], ['decisive'], {}, 'relu_d_node'),
+      node('Conv', ['input', 'wl', 'bl'], ['conv_l'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, 'conv_l_node'),
+      node('Relu', ['conv_l'], ['loud'], {}, 'relu_l_node'),
+      node('Conv', ['decisive', 'wd2'], ['d2'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, 'conv_d2_node'),
+      node('Conv', ['loud', 'wl2'], ['l2'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, 'conv_l2_node'),
+      node('Add', ['d2', 'l2'], ['sum'], {}, 'add_node'),
+      node('Relu', ['sum'], ['relu2'], {}, 'relu2_node'),
+      node('Flatten', ['relu2'], ['flat'], { axis: 1 }, 'flatten_node'),
+      node('Gemm', ['flat', 'w3', 'b3'], ['logits'], { transB: 1 }, 'gemm_node'),
+    ],
+  });
+}
+
+describe('measureEndToEnd finds the culprit the proxy misses', () => {
+  it('ranks "decisive" (SQNR rank 2) above "loud" (SQNR rank 1), whose error barely reaches the output', async () => {
+    const model = twoBranchModel();
+    const result = await calibrate(model, calibratorFromBatches(cnnBatches(8, 16), { algorithm: 'minmax' }), {
+      tensorAlgorithms: { loud: { kind: 'percentile', percentile: 75 }, decisive: { kind: 'percentile', percentile: 97 } },
+    });
+    const report = sensitivityReport(result);
+    expect(report.bySqnr.slice(0, 2)).toEqual(['loud', 'decisive']);
+    const e = await measureEndToEnd(model, result, cnnBatches(4, 64, 500), { top: 2 });
+    expect(e.tensors.map((t) => [t.tensor, t.proxyRank])).toEqual([
+      ['decisive', 2],
+      ['loud', 1],
+    ]);
+    expect(e.tensors[0]!.errorRemoved).toBeGreaterThan(0.5);
+    expect(e.tensors[1]!.errorRemoved).toBeLessThan(0.05);
   });
 });
