@@ -368,7 +368,10 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
       written = mixed.calibration;
       searched = mixed.kept.flatMap((k) => k.nodes);
     }
-    describeKept(plan.keep, searched, io, plan.values.cache !== undefined);
+    const int8Readers = new Set(
+      planQuantization(model, plan.excludeNames.length ? { exclude: { names: [...plan.excludeNames] } } : {}).activations.flatMap((a) => a.consumers.map((n) => n.name)),
+    );
+    describeKept(plan.keep, searched, io, plan.values.cache !== undefined, int8Readers);
     // The report is computed before anything is written: a result without histograms (ranges from a cache) is refused first.
     let reportData: SensitivityReport | undefined;
     if (plan.values.report !== undefined) {

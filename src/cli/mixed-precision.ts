@@ -92,11 +92,14 @@ function describeMixed(mixed: MixedPrecisionResult, plan: MixedPrecisionPlan, io
   }
 }
 
-/** The lines that say which nodes were kept out of INT8 by hand, and how to keep them in FP32 on a TensorRT 10.x build. */
-export function describeKept(byHand: readonly string[], searched: readonly string[], io: CliIO, wroteCache: boolean): void {
+/**
+ * The lines that say which nodes were kept out of INT8 by hand, and how to keep them in FP32 on a TensorRT 10.x build.
+ * `int8Readers`: the nodes that would read an INT8 tensor without --keep (a kept node outside it changes nothing).
+ */
+export function describeKept(byHand: readonly string[], searched: readonly string[], io: CliIO, wroteCache: boolean, int8Readers: ReadonlySet<string>): void {
   if (byHand.length > 0) {
     io.stdout(`Kept out of INT8 by --keep:`);
-    for (const node of byHand) io.stdout(`  ${node}  (--keep)`);
+    for (const node of byHand) io.stdout(`  ${node}  (--keep${int8Readers.has(node) ? '' : '; it reads no INT8 tensor anyway, so nothing changes for it'})`);
   }
   const all = [...byHand, ...searched];
   if (all.length > 0 && wroteCache) {

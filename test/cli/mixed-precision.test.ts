@@ -135,6 +135,13 @@ describe.skipIf(!present)(`calibrate --max-drop / --keep on Fashion-MNIST${skipp
     if (ws.inputReaders.length === 1) expect(parseCalibrationCache(fs.readFileSync(cache, 'utf8')).scales.has('input')).toBe(false);
     const check = await evaluate(FASHION_MODEL, fs.readFileSync(qdq), ws.heldOut, { compareLayers: false });
     expect(check.top1Agreement).toBeGreaterThan(0.98);
+
+    // A node that reads no INT8 tensor (a Relu: its input comes straight from a Conv) is accepted, and the command says it changes nothing.
+    const model = await OnnxModel.load(FASHION_MODEL);
+    const relu = model.nodes.find((n) => n.opType === 'Relu')!.name;
+    const noop = await cli(['calibrate', FASHION_MODEL, '--data', ws.data, '--keep', relu, '--qdq', path.join(ws.dir, 'noop.qdq.onnx')]);
+    expect(noop.code).toBe(0);
+    expect(noop.out).toContain(`  ${relu}  (--keep; it reads no INT8 tensor anyway, so nothing changes for it)`);
   });
 
   it('refuses mistakes before any work (exit 2): an unknown --keep node with the closest names, bad --max-drop, stray flags', async () => {
