@@ -15,6 +15,7 @@ import { DEFAULT_TENSORRT_VERSION, type CalibrationResult } from '../calibrate/r
 import { UsageError, requireExisting, choiceFlag, listFlag, parseFlags, positiveInteger } from './args.js';
 import { IMAGE_FLAGS, IMAGE_USAGE, checkChannelsMatchModel, checkDataMatchesFlags, imageOptionsFromFlags, remainderFor } from './images.js';
 import { openCalibrator, type CalibrationDataPlan } from './calibration-data.js';
+import type { Calibrator } from '../calibrators/calibrator.js';
 import { EXIT_OK, progressReporter, runCommand, type CliIO, type ProgressStream } from './io.js';
 import { checkOutputs, folderOutputs, plannedOutputs } from './outputs.js';
 import { checkTensorNames, parseTensorAlgorithms, toTensorAlgorithms, type TensorAlgorithmFlags } from './tensor-algorithms.js';
@@ -243,6 +244,46 @@ function describeResult(result: CalibrationResult, reused: string | undefined, i
   );
 }
 
+/** The held-out data, opened afresh for each use, and where it comes from (for messages). */
+interface HeldOut {
+  readonly open: () => Promise<Calibrator>;
+  readonly source: string;
+}
+
+/** --max-drop (the search) and --keep: the result to write, with what was kept out of INT8, said on stdout. */
+async function keepOutOfInt8(plan: CalibratePlan, model: OnnxModel, result: CalibrationResult, heldOut: HeldOut, labels: Int32Array | undefined, io: CliIO, signal: AbortSignal): Promise<CalibrationResult> {
+  let written = result;
+  let searched: string[] = [];
+  if (plan.maxDrop !== undefined) {
+    const mixed = await runMixedPrecision(model, result, await heldOut.open(), {
+      maxDrop: plan.maxDrop,
+      ...(labels ? { labels } : {}),
+      ...(plan.candidates !== undefined ? { candidates: plan.candidates } : {}),
+      evalSource: heldOut.source,
+    }, io);
+    throwIfAborted(signal);
+    written = mixed.calibration;
+    searched = mixed.kept.flatMap((k) => k.nodes);
+  }
+  const int8Readers = new Set(
+    planQuantization(model, plan.excludeNames.length ? { exclude: { names: [...plan.excludeNames] } } : {}).activations.flatMap((a) => a.consumers.map((n) => n.name)),
+  );
+  describeKept(plan.keep, searched, io, plan.values.cache !== undefined, int8Readers);
+  return written;
+}
+
+/**
+ * The --report data of the result written, with the end-to-end ranking unless --report-top 0. Computed before anything
+ * is written: a result without histograms (ranges from a cache) is refused first, before any model runs.
+ */
+async function reportOf(plan: CalibratePlan, model: OnnxModel, written: CalibrationResult, heldOut: HeldOut, io: CliIO): Promise<SensitivityReport> {
+  sensitivityReport(written);
+  if (plan.reportTop === 0) return sensitivityReport(written);
+  const endToEnd = await measureEndToEnd(model, written, await heldOut.open(), { top: plan.reportTop });
+  describeEndToEnd(endToEnd, io);
+  return sensitivityReport(written, endToEnd);
+}
+
 /** One line for the end-to-end ranking: what was measured, and the tensor that matters most. */
 function describeEndToEnd(e: EndToEndRanking, io: CliIO): void {
   const first = e.tensors[0];
@@ -349,40 +390,16 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
     describeResult(result, reused, io);
     warnInputClipping(result, model, io);
     // Held-out data (--eval-data, else the --data, read again) as a calibrator: read, copied and closed by its user.
-    const openHeldOut = async () =>
-      (await openCalibrator({ ...plan, data: evalPath ?? plan.data, ...(evalPath !== undefined ? { limit: undefined } : {}) }, model.inputs(), io, {
-        ...(images ? { images } : {}),
-        remainder: remainderFor(model.inputs()),
-      })).calibrator;
-    let written = result;
-    let searched: string[] = [];
-    if (plan.maxDrop !== undefined) {
-      const evalSource = evalPath !== undefined ? `the --eval-data ${evalPath}` : `the --data ${plan.data} (no --eval-data given)`;
-      const mixed = await runMixedPrecision(model, result, await openHeldOut(), {
-        maxDrop: plan.maxDrop,
-        ...(labels ? { labels } : {}),
-        ...(plan.candidates !== undefined ? { candidates: plan.candidates } : {}),
-        evalSource,
-      }, io);
-      throwIfAborted(signal);
-      written = mixed.calibration;
-      searched = mixed.kept.flatMap((k) => k.nodes);
-    }
-    const int8Readers = new Set(
-      planQuantization(model, plan.excludeNames.length ? { exclude: { names: [...plan.excludeNames] } } : {}).activations.flatMap((a) => a.consumers.map((n) => n.name)),
-    );
-    describeKept(plan.keep, searched, io, plan.values.cache !== undefined, int8Readers);
-    // The report is computed before anything is written: a result without histograms (ranges from a cache) is refused first.
-    let reportData: SensitivityReport | undefined;
-    if (plan.values.report !== undefined) {
-      sensitivityReport(written);
-      let endToEnd: EndToEndRanking | undefined;
-      if (plan.reportTop > 0) {
-        endToEnd = await measureEndToEnd(model, written, await openHeldOut(), { top: plan.reportTop });
-        describeEndToEnd(endToEnd, io);
-      }
-      reportData = sensitivityReport(written, endToEnd);
-    }
+    const heldOut: HeldOut = {
+      open: async () =>
+        (await openCalibrator({ ...plan, data: evalPath ?? plan.data, ...(evalPath !== undefined ? { limit: undefined } : {}) }, model.inputs(), io, {
+          ...(images ? { images } : {}),
+          remainder: remainderFor(model.inputs()),
+        })).calibrator,
+      source: evalPath !== undefined ? `the --eval-data ${evalPath}` : `the --data ${plan.data} (no --eval-data given)`,
+    };
+    const written = await keepOutOfInt8(plan, model, result, heldOut, labels, io, signal);
+    const reportData = plan.values.report !== undefined ? await reportOf(plan, model, written, heldOut, io) : undefined;
     throwIfAborted(signal); // Ctrl-C during the search or the report: nothing is written
     await writeOutputs(written, plan, io, reportData);
     return EXIT_OK;
