@@ -114,6 +114,11 @@ async function planComparison(floatModel: ModelInput, quantizedModel: ModelInput
   return { reference, quantized, inputs, outputs, top1Output, layers };
 }
 
+/** [N, classes] with classes > 1 (extra dims of 1 allowed; a dynamic dim, < 0, counts as one that is not 1). */
+export function isClassVectorShape(shape: readonly number[]): boolean {
+  return shape.length >= 2 && shape.slice(1).filter((d) => d !== 1).length === 1;
+}
+
 /**
  * Labels score the argmax of a class vector, [N, classes] (extra dims of 1 allowed). An output with more than one
  * dim beyond the batch that is not 1 (a [N, 1, H, W] map), or with a single class, has no class to compare with a
@@ -123,8 +128,7 @@ async function planComparison(floatModel: ModelInput, quantizedModel: ModelInput
 export function checkClassOutput(output: ValueSpec): void {
   const shape = output.shape;
   if (shape === undefined || shape.length === 0) return;
-  const perSample = shape.slice(1).filter((d) => d !== 1);
-  if (perSample.length === 1) return;
+  if (isClassVectorShape(shape)) return;
   const shown = `[${shape.map((d) => (d < 0 ? '?' : String(d))).join(', ')}]`;
   throw new TrtInt8Error('ERR_BAD_OPTION', `evaluate: labels need a class vector per sample, but the output "${output.name}" has shape ${shown}, which is not [N, classes]; accuracy cannot be measured on it.`, {
     input: 'labels',
@@ -193,6 +197,7 @@ async function compareBatch(
   top1Output: string,
   agreements: Map<string, SignalAgreement>,
   signal: AbortSignal,
+  labelled: boolean,
 ): Promise<{ float: Int32Array; quantized: Int32Array } | undefined> {
   let top1: { float: Int32Array; quantized: Int32Array } | undefined;
   await sessions.runner.run(feeds, batchSamples, async (referenceOutputs) => {
@@ -211,6 +216,8 @@ async function compareBatch(
       }
       agreements.get(name)!.add(ref, values);
       if (name === top1Output) {
+        // Labels need a class vector per sample: an output whose declared shape did not say so is checked on its values.
+        if (labelled) checkClassOutput({ name, dtype: 'float32', shape: quantizedOutputs[name]!.dims });
         // One prediction per sample: argmax over each sample's values ([N, C] -> C classes).
         const classes = batchSamples > 0 && ref.length % batchSamples === 0 ? ref.length / batchSamples : ref.length;
         top1 = { float: argmaxRows(ref, classes), quantized: argmaxRows(values, classes) };
@@ -275,7 +282,7 @@ export async function evaluate(floatModel: ModelInput, quantizedModel: ModelInpu
       if (next.done) break;
       const batch = validateBatch(next.value, comparison.inputs, { batchIndex });
       const batchSamples = samplesInBatch([...batch.values()].map((t) => t.shape));
-      const top1 = await compareBatch(sessions, batchToFeeds(sessions.ort, batch), batchSamples, comparison.top1Output, agreements, signal);
+      const top1 = await compareBatch(sessions, batchToFeeds(sessions.ort, batch), batchSamples, comparison.top1Output, agreements, signal, options.labels !== undefined);
       if (top1) tally.add(top1.float, top1.quantized, batchSamples, samples);
       samples += batchSamples;
       const progress = tracker.batchDone(batchSamples);

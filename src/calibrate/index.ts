@@ -16,6 +16,11 @@ export {
   sensitivityReportHtml,
   writeSensitivityReport,
   SENSITIVITY_REPORT_VERSION,
+  measureEndToEnd,
+  type EndToEndOptions,
+  type EndToEndRanking,
+  type EndToEndTensor,
+  type EndToEndVariant,
   type SensitivityReport,
   type SensitivityTensor,
 } from './sensitivity-report.js';

@@ -17,7 +17,8 @@ import { quantizationError } from '../stats/index.js';
 import { createSession, loadOnnxRuntime } from './onnxruntime.js';
 import { batchToFeeds, outputAsFloat32 } from './runner.js';
 import { argmaxRows } from './metrics.js';
-import type { CalibrationResult } from './result.js';
+import { CalibrationResult } from './result.js';
+import { checkClassOutput } from './evaluate.js';
 import type { ModelInput } from './calibrate.js';
 
 export interface MixedPrecisionOptions {
@@ -37,6 +38,11 @@ export interface MixedPrecisionOptions {
   readonly maxEvaluations?: number;
   /** The classification output for top-1 agreement (default: the first graph output). */
   readonly outputName?: string;
+  /**
+   * Class index per held-out sample, in data order: the drop is then of accuracy against these labels
+   * (accuracy of the float model - accuracy of the quantized one), on the classification output. Not with `metric`.
+   */
+  readonly labels?: ArrayLike<number>;
 }
 
 /** One node kept out of INT8 and why. */
@@ -62,6 +68,12 @@ export interface MixedPrecisionResult {
   readonly met: boolean;
   /** Model evaluations made, the float reference included. */
   readonly evaluations: number;
+  /**
+   * The calibration with the kept nodes out of INT8: `calibration.toQdqModel()` is `model`, and its TensorRT cache
+   * lacks the tensors that no quantized node reads any more (as calibrate() with `exclude` would give). Its
+   * `parameters.exclude` holds the calibration's own exclusion plus the kept node names.
+   */
+  readonly calibration: CalibrationResult;
 }
 
 const DEFAULT_MAX_DROP = 0.01;
@@ -69,7 +81,7 @@ const DEFAULT_CANDIDATES = 4;
 const badOption = optionErrors('keepInHigherPrecision');
 
 /** A quantized activation tensor, its quantized readers and its proxy score. */
-interface Candidate {
+export interface Candidate {
   readonly tensor: string;
   readonly nodes: readonly string[];
   readonly sqnrDb: number;
@@ -85,6 +97,11 @@ function checkOptions(options: MixedPrecisionOptions): Required<Pick<MixedPrecis
   const maxEvaluations = options.maxEvaluations ?? 2 + 2 * candidates;
   if (!isIntegerIn(maxEvaluations, 2)) throw badOption('maxEvaluations', 'an integer >= 2 (the float reference and the INT8 model)', maxEvaluations);
   if (options.outputName !== undefined && typeof options.outputName !== 'string') throw badOption('outputName', 'a graph output name', options.outputName);
+  if (options.labels !== undefined) {
+    const labels = options.labels as unknown;
+    if (labels === null || typeof labels !== 'object' || typeof (labels as ArrayLike<number>).length !== 'number') throw badOption('labels', 'an array (or Int32Array) of class indices', labels === null ? 'null' : typeof labels);
+    if (options.metric !== undefined) throw badOption('labels', 'labels or metric, not both', 'both', ['Drop labels: the metric scores the models itself (e.g. with evaluate(..., { labels }))).']);
+  }
   return { maxDrop, candidates, maxEvaluations };
 }
 
@@ -92,48 +109,57 @@ function checkOptions(options: MixedPrecisionOptions): Required<Pick<MixedPrecis
 export type HeldOutData = Iterable<Batch> | AsyncIterable<Batch> | Calibrator;
 
 /** A calibrator's batches, validated and copied (a calibrator may reuse its buffers), then closed. */
-async function calibratorBatches(calibrator: Calibrator, inputs: readonly InputSpec[]): Promise<Batch[]> {
+async function calibratorBatches(calibrator: Calibrator, inputs: readonly InputSpec[], maxBatches: number): Promise<Batch[]> {
   const signal = new AbortController().signal;
   const batches: Batch[] = [];
   try {
-    for (let batchIndex = 0; ; batchIndex++) {
+    for (let batchIndex = 0; batchIndex < maxBatches; batchIndex++) {
       const batch = await nextValidatedBatch(calibrator, { inputs, batchIndex, signal });
       if (batch === null) return batches;
       batches.push(Object.fromEntries([...batch].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }])));
     }
+    return batches;
   } finally {
     await calibrator.close();
   }
 }
 
-/** The held-out batches, read once (they are replayed for every evaluation). */
-async function collectBatches(data: HeldOutData, inputs: readonly InputSpec[]): Promise<Batch[]> {
+/**
+ * The held-out batches, read once (they are replayed for every evaluation): all of them, or the first `maxBatches`.
+ * `who` names the function in errors.
+ */
+export async function collectBatches(data: HeldOutData, inputs: readonly InputSpec[], maxBatches = Infinity, who = 'keepInHigherPrecision'): Promise<Batch[]> {
   const source = data as Partial<AsyncIterable<Batch> & Iterable<Batch>>;
   let batches: Batch[];
-  if (data instanceof Calibrator) batches = await calibratorBatches(data, inputs);
+  if (data instanceof Calibrator) batches = await calibratorBatches(data, inputs, maxBatches);
   else if (typeof source?.[Symbol.asyncIterator] === 'function' || typeof source?.[Symbol.iterator] === 'function') {
     batches = [];
-    for await (const batch of data as Iterable<Batch> | AsyncIterable<Batch>) batches.push(batch);
+    if (maxBatches > 0) {
+      for await (const batch of data as Iterable<Batch> | AsyncIterable<Batch>) {
+        batches.push(batch);
+        if (batches.length >= maxBatches) break;
+      }
+    }
   } else throw badOption('evalData', 'an array, generator or async iterable of batches, or a Calibrator', typeof data);
-  if (batches.length === 0) throw new TrtInt8Error('ERR_EMPTY_DATASET', 'keepInHigherPrecision: the evaluation data has no batches.', { input: 'evalData', expected: 'at least one batch', actual: 'none' });
+  if (batches.length === 0) throw new TrtInt8Error('ERR_EMPTY_DATASET', `${who}: the evaluation data has no batches.`, { input: 'evalData', expected: 'at least one batch', actual: 'none' });
   return batches;
 }
 
-async function toModel(model: ModelInput): Promise<OnnxModel> {
+export async function toModel(model: ModelInput): Promise<OnnxModel> {
   if (model instanceof OnnxModel) return model;
   if (typeof model === 'string' || model instanceof Uint8Array) return OnnxModel.load(model);
   throw badOption('model', 'a file path, the bytes of an .onnx file, or an OnnxModel', model === null ? 'null' : typeof model);
 }
 
 /** Combines the calibration's own exclusion with node names kept in float. */
-function withNames(base: NodeExclusion | undefined, names: ReadonlySet<string>): NodeExclusion {
+export function withNames(base: NodeExclusion | undefined, names: ReadonlySet<string>): NodeExclusion {
   if (base === undefined) return { names: [...names] };
   if (typeof base === 'function') return (node: OnnxNode) => names.has(node.name) || base(node);
   return { opTypes: base.opTypes, names: [...(base.names ?? []), ...names] };
 }
 
 /** Quantized activation tensors with a histogram, lowest SQNR (most hurt by INT8) first. */
-function rankByProxy(model: OnnxModel, result: CalibrationResult): Candidate[] {
+export function rankByProxy(model: OnnxModel, result: CalibrationResult): Candidate[] {
   const plan = planQuantization(model, { exclude: result.parameters.exclude });
   const ranked: Candidate[] = [];
   for (const activation of plan.activations) {
@@ -148,6 +174,7 @@ function rankByProxy(model: OnnxModel, result: CalibrationResult): Candidate[] {
 /** Runs models on the held-out batches and scores them against the float model; counts evaluations. */
 class Scorer {
   evaluations = 0;
+  /** Top-1 predictions of the float model (agreement), or its score (metric, labels). */
   #reference: Int32Array[] | number = [];
 
   private constructor(
@@ -159,9 +186,16 @@ class Scorer {
   static async create(model: OnnxModel, batches: readonly Batch[], options: MixedPrecisionOptions): Promise<Scorer> {
     const scorer = new Scorer(batches, model, options);
     const bytes = model.withInlinedExternalData().toBytes();
-    scorer.#reference = options.metric ? await scorer.#score(bytes) : await scorer.#predict(bytes);
+    if (options.metric) scorer.#reference = await scorer.#score(bytes);
+    else if (options.labels) scorer.#reference = scorer.#accuracy(await scorer.#predict(bytes));
+    else scorer.#reference = await scorer.#predict(bytes);
     scorer.evaluations = 1;
     return scorer;
+  }
+
+  /** What the drop measures, for people. */
+  get measure(): string {
+    return this.options.metric ? 'metric' : this.options.labels ? 'accuracy' : 'top-1 agreement';
   }
 
   /** The drop of this quantized model against the float one. */
@@ -169,6 +203,7 @@ class Scorer {
     this.evaluations++;
     if (this.options.metric) return (this.#reference as number) - (await this.#score(bytes));
     const predictions = await this.#predict(bytes);
+    if (this.options.labels) return (this.#reference as number) - this.#accuracy(predictions);
     const reference = this.#reference as Int32Array[];
     let agree = 0;
     let rows = 0;
@@ -186,14 +221,32 @@ class Scorer {
     return score;
   }
 
+  /** Share of the held-out samples whose top-1 class is their label. */
+  #accuracy(predictions: readonly Int32Array[]): number {
+    const labels = this.options.labels!;
+    const rows = predictions.reduce((n, p) => n + p.length, 0);
+    if (labels.length < rows) {
+      throw badOption('labels', `one label per held-out sample: at least ${rows}`, `${labels.length} labels`, ['Pass the labels of the held-out data, in the same order (on the command line, --labels goes with --eval-data).']);
+    }
+    let correct = 0;
+    let offset = 0;
+    for (const p of predictions) {
+      for (let i = 0; i < p.length; i++) if (p[i] === labels[offset + i]) correct++;
+      offset += p.length;
+    }
+    return correct / rows;
+  }
+
   /** Top-1 class of every row of the classification output, per batch. */
   async #predict(bytes: Uint8Array): Promise<Int32Array[]> {
     const ort = loadOnnxRuntime();
     const inputs = this.model.inputs();
     const output = this.options.outputName ?? this.model.outputs()[0]?.name;
-    if (output === undefined || !this.model.outputs().some((o) => o.name === output)) {
+    const spec = this.model.outputs().find((o) => o.name === output);
+    if (output === undefined || spec === undefined) {
       throw badOption('outputName', this.model.outputs().map((o) => o.name), output);
     }
+    if (this.options.labels) checkClassOutput(spec);
     const session = await createSession(ort, bytes, ['cpu'], this.model.displayName);
     try {
       const predictions: Int32Array[] = [];
@@ -202,6 +255,8 @@ class Scorer {
         const values = (await session.run(feeds, [output]))[output]!;
         const data = outputAsFloat32(values);
         if (!data || values.dims.length < 2) throw badOption('outputName', 'a float output of shape [N, classes]', `${values.type} [${values.dims.join(', ')}]`);
+        // Labels score a class vector per sample: a map the declared shape did not reveal is refused here.
+        if (this.options.labels) checkClassOutput({ ...spec, shape: values.dims });
         predictions.push(argmaxRows(data, data.length / values.dims[0]!));
       }
       return predictions;
@@ -229,11 +284,45 @@ export async function keepInHigherPrecision(
   const scorer = await Scorer.create(floatModel, await collectBatches(evalData, floatModel.inputs()), options);
   const initialBytes = build(new Set());
   const initialDrop = await scorer.drop(initialBytes);
-  const done = (bytes: Uint8Array, kept: KeptNode[], finalDrop: number): MixedPrecisionResult => ({ model: bytes, kept, initialDrop, finalDrop, met: finalDrop <= maxDrop, evaluations: scorer.evaluations });
+  const done = (bytes: Uint8Array, kept: KeptNode[], finalDrop: number): MixedPrecisionResult => ({
+    model: bytes,
+    kept,
+    initialDrop,
+    finalDrop,
+    met: finalDrop <= maxDrop,
+    evaluations: scorer.evaluations,
+    calibration: keptOutOfInt8(floatModel, result, new Set(kept.flatMap((k) => k.nodes))),
+  });
   if (initialDrop <= maxDrop) return done(initialBytes, [], initialDrop);
 
-  const measured = await measureCandidates(rankByProxy(floatModel, result).slice(0, candidates), scorer, build, initialDrop, maxEvaluations);
+  const ranked = rankByProxy(floatModel, result);
+  if (ranked.length === 0) {
+    throw new TrtInt8Error('ERR_BAD_OPTION', `keepInHigherPrecision: the INT8 model loses ${(initialDrop * 100).toFixed(2)} points of ${scorer.measure} (more than maxDrop ${maxDrop * 100}), but no quantized tensor of this result has a histogram (its ranges were read from a cache), so there is nothing to rank.`, {
+      input: 'result',
+      expected: 'a result calibrated from data',
+      actual: `${result.tensors.size} tensors, source ${result.summary.source}`,
+      fixes: ['Calibrate from data (on the command line: --recalibrate).'],
+    });
+  }
+  const measured = await measureCandidates(ranked.slice(0, candidates), scorer, build, initialDrop, maxEvaluations);
   return greedy(measured, scorer, build, { initialDrop, maxDrop, maxEvaluations, initialBytes, done });
+}
+
+/**
+ * `result` with `names` kept in float as well: its exclusion extended, and only the tensors some quantized node still
+ * reads (so its cache, like its Q/DQ model, leaves the kept tensors out).
+ */
+function keptOutOfInt8(model: OnnxModel, result: CalibrationResult, names: ReadonlySet<string>): CalibrationResult {
+  if (names.size === 0) return result;
+  const exclude = withNames(result.parameters.exclude, names);
+  const quantized = new Set(planQuantization(model, { exclude }).activationNames);
+  return new CalibrationResult({
+    model,
+    algorithm: result.algorithm,
+    tensors: [...result.tensors.values()].filter((t) => quantized.has(t.name)),
+    parameters: { ...result.parameters, exclude },
+    summary: result.summary,
+  });
 }
 
 interface Measured extends KeptNode {

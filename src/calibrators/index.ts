@@ -1,2 +1,3 @@
 export * from './calibrator.js';
 export * from './from-batches.js';
+export * from './input-clipping.js';

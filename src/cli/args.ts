@@ -53,6 +53,14 @@ export function nearestOption(given: string, known: readonly string[]): string |
   return bestDistance <= Math.max(2, Math.floor(given.length / 3)) ? best : undefined;
 }
 
+/** Up to three names close to `given`: the nearest by edit distance, then those that contain it or it contains. */
+export function nearestNames(given: string, known: readonly string[]): string[] {
+  const nearest = nearestOption(given, known);
+  const lower = given.toLowerCase();
+  const containing = known.filter((k) => k !== nearest && (k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase())));
+  return [...(nearest ? [nearest] : []), ...containing].slice(0, 3);
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 type FlagConfig<T extends Options> = { args: string[]; allowPositionals: true; strict: true; options: T } & ParseArgsConfig;
 

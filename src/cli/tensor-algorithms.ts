@@ -5,7 +5,7 @@
  */
 import { ALGORITHM_KINDS, type AlgorithmKind } from '../core/algorithm.js';
 import type { TensorAlgorithms } from '../calibrate/calibrate.js';
-import { UsageError, choiceFlag, nearestOption } from './args.js';
+import { UsageError, choiceFlag, nearestNames } from './args.js';
 
 /** The NAME that stands for every graph input. */
 export const ALL_INPUTS = 'input';
@@ -58,14 +58,6 @@ export function checkTensorNames(flags: TensorAlgorithmFlags, calibrated: readon
       actual: name,
     });
   }
-}
-
-/** Up to three names close to `given`: the nearest by edit distance, then those that contain it or it contains. */
-function nearestNames(given: string, known: readonly string[]): string[] {
-  const nearest = nearestOption(given, known);
-  const lower = given.toLowerCase();
-  const containing = known.filter((k) => k !== nearest && (k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase())));
-  return [...(nearest ? [nearest] : []), ...containing].slice(0, 3);
 }
 
 /** The calibrate() option: named tensors first, then every graph input (or view of one) for `input=ALGO`. */

@@ -87,6 +87,30 @@ describe.skipIf(!dataPresent)('keepInHigherPrecision on Fashion-MNIST', () => {
     expect(mixed.finalDrop).toBeLessThan(mixed.initialDrop - 0.03);
   }, 30_000);
 
+  it('labels: the drop is of accuracy; the returned calibration is the written model and its cache leaves the kept tensor out', async () => {
+    const labels = (await loadFashionMnist('test')).labels.subarray(0, HELD_OUT);
+    const mixed = await keepInHigherPrecision(modelPath, entropy, heldOut(), { labels });
+    const plain = await evaluate(modelPath, entropy.toQdqModel(), heldOut(), { compareLayers: false, labels });
+    expect(mixed.initialDrop).toBeCloseTo(plain.accuracy!.drop, 12);
+    expect(mixed.met).toBe(true);
+    expect(mixed.kept.map((k) => k.tensor)).toEqual(['input']);
+    const after = await evaluate(modelPath, mixed.model, heldOut(), { compareLayers: false, labels });
+    expect(mixed.finalDrop).toBeCloseTo(after.accuracy!.drop, 12);
+    // The calibration handed back writes the same Q/DQ model, and a cache without the input (no INT8 reader left).
+    expect(Buffer.from(mixed.calibration.toQdqModel()).equals(Buffer.from(mixed.model))).toBe(true);
+    expect(mixed.calibration.tensors.has('input')).toBe(false);
+    expect(mixed.calibration.toTensorRTCache()).not.toMatch(/^input:/m);
+    expect(entropy.toTensorRTCache()).toMatch(/^input:/m);
+    expect(mixed.calibration.tensors.size).toBe(entropy.tensors.size - 1);
+
+    // Too few labels, labels with a metric: typed errors naming labels.
+    const few = await rejection(keepInHigherPrecision(modelPath, entropy, heldOut(), { labels: labels.subarray(0, 10) }));
+    expect([few.code, few.input]).toEqual(['ERR_BAD_OPTION', 'labels']);
+    expect(String(few.expected)).toContain('at least 1000');
+    const both = await rejection(keepInHigherPrecision(modelPath, entropy, heldOut(), { labels, metric: () => 1 }));
+    expect([both.code, both.input]).toEqual(['ERR_BAD_OPTION', 'labels']);
+  }, 30_000);
+
   it('refuses bad options and empty data with typed errors', async () => {
     expect((await rejection(keepInHigherPrecision(modelPath, entropy, heldOut(), { maxDrop: -1 }))).code).toBe('ERR_BAD_OPTION');
     expect((await rejection(keepInHigherPrecision(modelPath, entropy, heldOut(), { maxEvaluations: 1 }))).code).toBe('ERR_BAD_OPTION');
