@@ -101,7 +101,7 @@ export interface BuildEngineOptions {
   readonly calibrate?: Omit<CalibrateOptions, 'exclude' | 'signal'>;
   /**
    * INT8 only: where the ranges come from (see Int8Route). Default on 10.x: 'calibrate' for TensorRT's algorithms,
-   * 'qdq' for ours ('auto', 'percentile'); on 11.x always 'qdq'.
+   * 'cache' for ours ('auto', 'percentile'); with stronglyTyped, and on 11.x, 'qdq'.
    */
   readonly int8Route?: Int8Route;
   /**

@@ -126,6 +126,11 @@ describe('buildEngine validation (before TensorRT)', () => {
       [{ onProgress: 3 }, 'onProgress'],
       [{ signal: {} }, 'signal'],
       [{ calibrator: {} }, 'calibrator'],
+      [{ int8Route: 'implicit' }, 'int8Route'],
+      [{ stronglyTyped: 'yes' }, 'stronglyTyped'],
+      [{ stronglyTyped: true, precision: 'fp16' }, 'precision'],
+      [{ stronglyTyped: true, precision: 'best' }, 'precision'],
+      [{ stronglyTyped: true, int8Route: 'cache' }, 'int8Route'],
     ];
     for (const [options, input] of bad) {
       let thrown: unknown;
