@@ -107,6 +107,19 @@ export abstract class Calibrator {
   async close(): Promise<void> {}
 }
 
+/**
+ * The options a calibrator that wraps `inner` (fitting shapes, watching inputs) takes over from it, so that its cache
+ * path, NaN policy, warnings and batch count stay the user's.
+ */
+export function wrappedCalibratorOptions(inner: Calibrator): CalibratorOptions {
+  return {
+    ...(inner.cachePath !== undefined ? { cachePath: inner.cachePath } : {}),
+    nonFinite: inner.nonFinite,
+    ...(inner.onWarning ? { onWarning: inner.onWarning } : {}),
+    ...(inner.batchCount !== undefined ? { batchCount: inner.batchCount } : {}),
+  };
+}
+
 /** Entropy calibration, version 2: TensorRT's recommended calibrator for CNNs. */
 export abstract class EntropyCalibrator2 extends Calibrator {
   constructor(options: CalibratorOptions = {}) {

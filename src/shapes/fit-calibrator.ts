@@ -5,7 +5,7 @@
  * padding and cutting are totalled per input and reported when calibration ends.
  */
 import { TrtInt8Error } from '../core/errors.js';
-import { Calibrator, type CalibratorOptions } from '../calibrators/calibrator.js';
+import { Calibrator, wrappedCalibratorOptions } from '../calibrators/calibrator.js';
 import { validateBatch } from '../core/batch.js';
 import type { Batch, BatchContext } from '../core/batch.js';
 import type { InputSpec, TypedArray } from '../core/tensor.js';
@@ -112,12 +112,7 @@ export class ShapeFittingCalibrator extends Calibrator {
       });
     }
     // cachePath is shown for information; readCache/writeCache go to the inner calibrator (which may override them).
-    const base: CalibratorOptions = {
-      ...(inner.cachePath !== undefined ? { cachePath: inner.cachePath } : {}),
-      nonFinite: inner.nonFinite,
-      ...(inner.onWarning ? { onWarning: inner.onWarning } : {}),
-      ...(inner.batchCount !== undefined ? { batchCount: inner.batchCount } : {}),
-    };
+    const base = wrappedCalibratorOptions(inner);
     super(inner.algorithm, base);
     this.inner = inner;
     this.#optShapes = resolveOptShapes(optShapes);

@@ -4,7 +4,7 @@
  * the graph inputs of the batches the user's calibrator hands TensorRT, and the cache TensorRT writes, so that a range
  * clipping a large share of an input's values is said out loud (the engine's buildWarnings and the logger).
  */
-import { Calibrator, type CalibratorOptions } from '../calibrators/calibrator.js';
+import { Calibrator, wrappedCalibratorOptions } from '../calibrators/calibrator.js';
 import { watchInputClipping, type InputClippingWatch } from '../calibrators/input-clipping.js';
 import { parseCalibrationCache } from '../cache/calibration-cache.js';
 import type { Batch, BatchContext } from '../core/batch.js';
@@ -16,13 +16,7 @@ export class ClippingWatchCalibrator extends Calibrator {
   #written: Uint8Array | undefined;
 
   constructor(inner: Calibrator, inputNames: readonly string[]) {
-    const base: CalibratorOptions = {
-      ...(inner.cachePath !== undefined ? { cachePath: inner.cachePath } : {}),
-      nonFinite: inner.nonFinite,
-      ...(inner.onWarning ? { onWarning: inner.onWarning } : {}),
-      ...(inner.batchCount !== undefined ? { batchCount: inner.batchCount } : {}),
-    };
-    super(inner.algorithm, base);
+    super(inner.algorithm, wrappedCalibratorOptions(inner));
     this.inner = inner;
     this.#watch = watchInputClipping(inputNames);
   }

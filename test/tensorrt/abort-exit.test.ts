@@ -7,13 +7,13 @@
  * The TensorRT is a fixture compiled on the spot, not TensorRT: its createInferBuilder sleeps, writes a marker file,
  * and fails, standing for a builder busy in a step where it does not check for cancellation.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensorRTModulePath } from '../../src/native/index.js';
+import { logError, makeFixtureTensorRT } from './fixture-tensorrt.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, '../..');
@@ -21,36 +21,14 @@ const built = fs.existsSync(tensorRTModulePath(10));
 const BUILDER_SLEEP_MS = 1500;
 let dir: string;
 
-function compile(file: string, source: string): void {
-  const src = path.join(dir, 'src', `${file}.c`);
-  fs.writeFileSync(src, source);
-  execFileSync('gcc', ['-shared', '-fPIC', `-Wl,-soname,${file}`, '-o', path.join(dir, file), src]);
-}
-
 beforeAll(() => {
   if (!built) return;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-abort-exit-'));
-  fs.mkdirSync(path.join(dir, 'src'));
-  compile(
-    'libnvinfer.so.10',
-    [
-      '#include <stdio.h>',
-      '#include <stdlib.h>',
-      '#include <unistd.h>',
-      'typedef void (*LogFn)(void* self, int severity, const char* message);',
-      'int getInferLibVersion(void) { return 100600; }',
-      'void* createInferBuilder_INTERNAL(void* logger, int version) {',
-      `  usleep(${BUILDER_SLEEP_MS} * 1000);`,
-      '  FILE* f = fopen(getenv("FIXTURE_MARKER"), "w");',
-      '  if (f) { fputs("returned", f); fclose(f); }',
-      '  ((LogFn*)(*(void***)logger))[0](logger, 1, "fixture builder: no builder");',
-      '  return 0;',
-      '}',
-      'void* createInferRuntime_INTERNAL(void* logger, int version) { return 0; }',
-    ].join('\n'),
-  );
-  compile('libnvonnxparser.so.10', 'void* createNvOnnxParser_INTERNAL(void* network, void* logger, int version) { return 0; }\n');
-  compile('libnvinfer_builder_resource.so.10.6.0', 'int trt_int8_fixture_resource(void) { return 1; }\n');
+  dir = makeFixtureTensorRT('trt-int8-abort-exit-', [
+    `usleep(${BUILDER_SLEEP_MS} * 1000);`,
+    'FILE* f = fopen(getenv("FIXTURE_MARKER"), "w");',
+    'if (f) { fputs("returned", f); fclose(f); }',
+    logError('fixture builder: no builder'),
+  ]);
 });
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });

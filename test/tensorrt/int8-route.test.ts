@@ -5,42 +5,19 @@
  * ERR_BUILD_FAILED after the route did its JavaScript part; the routes against real TensorRT run in the GPU acceptance
  * suite (rows int8-cache-route, int8-entropy2, qdq-strongly-typed).
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEngine, calibratorFromBatches, EntropyCalibrator2, TrtInt8Error, type Batch, type BatchContext } from '../../src/index.js';
 import { tensorRTModulePath } from '../../src/native/index.js';
+import { logError, makeFixtureTensorRT } from './fixture-tensorrt.js';
 import { cnn } from './models.js';
 
 const built = fs.existsSync(tensorRTModulePath(10));
 let dir: string;
 
-function compile(file: string, source: string): void {
-  const src = path.join(dir, 'src', `${file}.c`);
-  fs.writeFileSync(src, source);
-  execFileSync('gcc', ['-shared', '-fPIC', `-Wl,-soname,${file}`, '-o', path.join(dir, file), src]);
-}
-
 beforeAll(() => {
-  if (!built) return;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trt-int8-route-'));
-  fs.mkdirSync(path.join(dir, 'src'));
-  compile(
-    'libnvinfer.so.10',
-    [
-      'typedef void (*LogFn)(void* self, int severity, const char* message);',
-      'int getInferLibVersion(void) { return 100600; }',
-      'void* createInferBuilder_INTERNAL(void* logger, int version) {',
-      '  ((LogFn*)(*(void***)logger))[0](logger, 1, "fixture: no builder");',
-      '  return 0;',
-      '}',
-      'void* createInferRuntime_INTERNAL(void* logger, int version) { return 0; }',
-    ].join('\n'),
-  );
-  compile('libnvonnxparser.so.10', 'void* createNvOnnxParser_INTERNAL(void* network, void* logger, int version) { return 0; }\n');
-  compile('libnvinfer_builder_resource.so.10.6.0', 'int trt_int8_fixture_resource(void) { return 1; }\n');
+  if (built) dir = makeFixtureTensorRT('trt-int8-route-', [logError('fixture: no builder')]);
 });
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
