@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <cstring>
 #include <system_error>
 #include <unordered_map>
 #include <unordered_set>
@@ -24,6 +25,7 @@
 #include "module_registry.h"
 #include "native_error.h"
 #include "stats_histogram.h"
+#include "stats_onnxruntime.h"
 #include "stats_thread_pool.h"
 
 #include <system_error>
@@ -48,6 +50,10 @@ struct TensorBatch {
   BinLayout layout;  // layout this batch is counted into
   uint32_t mergeShift = 0;  // committed bins merge 2^mergeShift into one at commit (see planLayout)
   size_t countChunks = 0;
+  // Pass 1 counts each chunk into the committed layout as it summarizes (summarizeAndCount): when the batch does not
+  // widen the range, which is most batches after the first, those counts are the batch's and pass 2 is skipped.
+  // Empty for a chunk that was not counted so (no range yet, or no memory for it).
+  std::vector<std::vector<uint32_t>> speculative;
   std::vector<uint64_t> staged;
   std::mutex stagedMutex;
 
@@ -71,12 +77,29 @@ struct Job {
   std::atomic<bool> cancelled{false};
   std::atomic<bool> outOfMemory{false};
   DoneCallback done;
+
+  // A batch from addRun(): onnxruntime runs the model first (on a pool thread), and the tensors' values are its
+  // outputs, read where onnxruntime wrote them. Outputs are released before the session (declaration order).
+  std::shared_ptr<OrtModelSession> ortSession;
+  OrtRunOptionsHandle* runOptions = nullptr;
+  std::vector<OrtFeed> feeds;
+  std::vector<std::string> fetches;
+  std::vector<double> elements;  // per fetch: element count, -1 when not a tensor
+  std::string runError;
+  std::vector<std::unique_ptr<OrtOutput>> ortOutputs;
+
+  ~Job() {
+    ortOutputs.clear();
+    if (ortSession) ortSession->releaseRunOptions(runOptions);
+  }
 };
 
 size_t chunkCountFor(size_t length, unsigned threads, size_t minValuesPerChunk) {
   const size_t byThreads = threads;
   const size_t bySize = std::max<size_t>(1, length / std::max<size_t>(1, minValuesPerChunk));
-  return std::max<size_t>(1, std::min(byThreads, bySize));
+  // Chunks are counted in uint32 partial histograms: keep each under 2^31 values.
+  const size_t atLeast = length / (size_t{1} << 31) + 1;
+  return std::max<size_t>(atLeast, std::min(byThreads, bySize));
 }
 
 void finishJob(const std::shared_ptr<Job>& job) {
@@ -86,6 +109,119 @@ void finishJob(const std::shared_ptr<Job>& job) {
 }
 
 void countChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk);
+void summarizeChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk);
+void planAndCount(const std::shared_ptr<Job>& job);
+
+// Pass 1 of a batch: summaries of every tensor's chunks, on the pool; the last one plans and counts.
+void startSummaries(const std::shared_ptr<Job>& job) {
+  size_t tasks = 0;
+  for (auto& t : job->tensors) {
+    t->chunkSummaries.resize(chunkCountFor(t->length, job->threads, kMinChunkValues));
+    tasks += t->chunkSummaries.size();
+    if (t->prior.hasRange() && t->length > 0) {
+      t->speculative.resize(t->chunkSummaries.size());
+      try {
+        for (auto& c : t->speculative) c.assign(subHistogramSize(t->prior), 0);
+      } catch (const std::bad_alloc&) {
+        t->speculative.clear();  // no speculative counts: pass 2 counts this tensor
+      }
+    }
+  }
+  if (tasks == 0) {  // an empty batch still settles through the thread-safe function, like any other
+    job->pending.store(1);
+    job->pool->submit([job] {
+      if (job->pending.fetch_sub(1) == 1) planAndCount(job);
+    });
+    return;
+  }
+  job->pending.store(tasks);
+  for (auto& t : job->tensors) {
+    for (size_t c = 0; c < t->chunkSummaries.size(); ++c) {
+      job->pool->submit([job, tp = t.get(), c] { summarizeChunk(job, tp, c); });
+    }
+  }
+}
+
+// IEEE half -> float32, exactly (every half is a float32).
+float halfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1f;
+  uint32_t fraction = h & 0x3ff;
+  uint32_t bits;
+  if (exponent == 0) {
+    if (fraction == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        fraction <<= 1;
+      } while ((fraction & 0x400) == 0);
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((fraction & 0x3ff) << 13);
+    }
+  } else if (exponent == 31) {
+    bits = sign | 0x7f800000u | (fraction << 13);
+  } else {
+    bits = sign | ((exponent + 127 - 15) << 23) | (fraction << 13);
+  }
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+
+// addRun(): runs onnxruntime on a pool thread, then hands its floating-point outputs to pass 1. An output that is
+// not a floating-point tensor is left out, as calibrate() leaves out integer outputs.
+void runThenSummarize(const std::shared_ptr<Job>& job) {
+  if (job->cancelled.load()) {
+    finishJob(job);
+    return;
+  }
+  try {
+    job->ortOutputs = job->ortSession->run(job->feeds, job->fetches, job->runOptions);
+    job->feeds.clear();
+    job->feeds.shrink_to_fit();
+    std::vector<std::unique_ptr<TensorBatch>> kept;
+    for (size_t i = 0; i < job->fetches.size(); ++i) {
+      auto& t = job->tensors[i];
+      OrtOutput* out = job->ortOutputs[i].get();
+      if (!out->valid() || !out->isTensor()) continue;
+      const size_t count = out->elementCount();
+      job->elements[i] = static_cast<double>(count);
+      const OrtElementType type = out->elementType();
+      if (type == OrtElementType::kFloat) {
+        t->data = static_cast<const float*>(out->data());
+      } else if (type == OrtElementType::kFloat16) {
+        const auto* bits = static_cast<const uint16_t*>(out->data());
+        t->values.resize(count);
+        for (size_t k = 0; k < count; ++k) t->values[k] = halfToFloat(bits[k]);
+        t->data = t->values.data();
+      } else if (type == OrtElementType::kDouble) {
+        const auto* values = static_cast<const double*>(out->data());
+        t->values.resize(count);
+        for (size_t k = 0; k < count; ++k) t->values[k] = static_cast<float>(values[k]);
+        t->data = t->values.data();
+      } else {
+        continue;
+      }
+      t->length = count;
+      kept.push_back(std::move(t));
+    }
+    job->tensors = std::move(kept);
+  } catch (const std::bad_alloc&) {
+    job->outOfMemory.store(true);
+    finishJob(job);
+    return;
+  } catch (const std::exception& e) {
+    job->runError = e.what();
+    finishJob(job);
+    return;
+  }
+  if (job->cancelled.load()) {
+    finishJob(job);
+    return;
+  }
+  startSummaries(job);
+}
 
 void planAndCount(const std::shared_ptr<Job>& job) {
   size_t tasks = 0;
@@ -94,6 +230,22 @@ void planAndCount(const std::shared_ptr<Job>& job) {
     const LayoutPlan plan = planLayout(t->prior, t->summary.absMax, job->initialBins, job->maxBins);
     t->layout = plan.layout;
     t->mergeShift = plan.mergeShift;
+    const bool unchanged = t->prior.hasRange() && plan.mergeShift == 0 && plan.layout.numBins == t->prior.numBins &&
+                           plan.layout.binWidth == t->prior.binWidth && plan.layout.rangeMax == t->prior.rangeMax;
+    const bool counted = !t->speculative.empty() && std::all_of(t->speculative.begin(), t->speculative.end(), [](const auto& c) { return !c.empty(); });
+    if (unchanged && counted && t->summary.finite > 0) {
+      try {
+        t->staged.assign(t->layout.numBins, 0);
+      } catch (const std::bad_alloc&) {
+        job->outOfMemory.store(true);
+        finishJob(job);
+        return;
+      }
+      for (const auto& c : t->speculative) addSubHistograms(c.data(), t->layout, t->staged.data());
+      t->speculative.clear();
+      continue;
+    }
+    t->speculative.clear();
     if (t->layout.hasRange() && t->summary.finite > 0) {
       // Each chunk needs a partial histogram as large as the layout, so keep chunks much larger than it.
       t->countChunks = chunkCountFor(t->length, job->threads, std::max<size_t>(kMinChunkValues, 4 * size_t{t->layout.numBins}));
@@ -124,7 +276,11 @@ void planAndCount(const std::shared_ptr<Job>& job) {
 void summarizeChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk) {
   if (!job->cancelled.load(std::memory_order_relaxed)) {
     const auto [begin, end] = t->chunkBounds(chunk, t->chunkSummaries.size());
-    t->chunkSummaries[chunk] = summarize(t->data + begin, end - begin);
+    if (chunk < t->speculative.size() && !t->speculative[chunk].empty()) {
+      t->chunkSummaries[chunk] = summarizeAndCount(t->data + begin, end - begin, t->prior, t->speculative[chunk].data());
+    } else {
+      t->chunkSummaries[chunk] = summarizeFast(t->data + begin, end - begin);
+    }
   }
   if (job->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     if (job->cancelled.load()) finishJob(job);
@@ -135,21 +291,65 @@ void summarizeChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chun
 void countChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk) {
   if (!job->cancelled.load(std::memory_order_relaxed)) {
     const auto [begin, end] = t->chunkBounds(chunk, t->countChunks);
-    if (t->countChunks == 1) {
-      countInto<uint64_t>(t->data + begin, end - begin, t->layout, t->staged.data());
-    } else {
-      try {
-        std::vector<uint64_t> partial(t->layout.numBins, 0);
-        countInto<uint64_t>(t->data + begin, end - begin, t->layout, partial.data());
-        std::lock_guard<std::mutex> lock(t->stagedMutex);
-        for (size_t i = 0; i < partial.size(); ++i) t->staged[i] += partial[i];
-      } catch (const std::bad_alloc&) {
-        job->outOfMemory.store(true);  // the batch is then reported, not committed
-      }
+    try {
+      std::vector<uint32_t> partial(subHistogramSize(t->layout), 0);
+      summarizeAndCount(t->data + begin, end - begin, t->layout, partial.data());
+      std::lock_guard<std::mutex> lock(t->stagedMutex);
+      addSubHistograms(partial.data(), t->layout, t->staged.data());
+    } catch (const std::bad_alloc&) {
+      job->outOfMemory.store(true);  // the batch is then reported, not committed
     }
   }
   if (job->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) finishJob(job);
 }
+
+// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads): a CPU session of onnxruntime's C API,
+// for HistogramCollector.addRun. release() drops it; a batch still running keeps it until it settles.
+class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "OnnxRuntimeSession", {InstanceMethod<&OrtSessionWrap::Release>("release")});
+  }
+
+  // The session behind a JS object, or nullptr when it is not an OnnxRuntimeSession (checked by type tag).
+  static std::shared_ptr<OrtModelSession> Handle(Napi::Object object) {
+    bool tagged = false;
+    if (napi_check_object_type_tag(object.Env(), object, &kTag, &tagged) != napi_ok || !tagged) return nullptr;
+    return Unwrap(object)->session_;
+  }
+
+  explicit OrtSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OrtSessionWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
+      throw codedTypeError(env, "ERR_BAD_OPTION", "OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads) expects a string, a Uint8Array and a number");
+    }
+    const std::string library = info[0].As<Napi::String>().Utf8Value();
+    auto model = info[1].As<Napi::TypedArray>();
+    Napi::ArrayBuffer buffer = model.ArrayBuffer();
+    const auto* bytes = static_cast<const uint8_t*>(buffer.Data()) + model.ByteOffset();
+    const std::vector<uint8_t> copy(bytes, bytes + model.ByteLength());
+    OrtRuntime* runtime = nullptr;
+    try {
+      runtime = &OrtRuntime::load(library);
+    } catch (const std::exception& e) {
+      throw codedError(env, "ERR_ONNXRUNTIME_NOT_FOUND", e.what());
+    }
+    try {
+      session_ = std::make_shared<OrtModelSession>(*runtime, copy.data(), copy.size(), info[2].As<Napi::Number>().Int32Value());
+    } catch (const std::exception& e) {
+      throw codedError(env, "ERR_BAD_MODEL", e.what());
+    }
+    napi_type_tag_object(env, info.This(), &kTag);
+  }
+
+ private:
+  static constexpr napi_type_tag kTag = {0x7472742d696e7438ULL, 0x6f72747365737331ULL};
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    session_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<OrtModelSession> session_;
+};
 
 class Collector : public Napi::ObjectWrap<Collector> {
  public:
@@ -157,6 +357,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
     return DefineClass(env, "HistogramCollector",
                        {
                            InstanceMethod<&Collector::Add>("add"),
+                           InstanceMethod<&Collector::AddRun>("addRun"),
                            InstanceMethod<&Collector::Cancel>("cancel"),
                            InstanceMethod<&Collector::Snapshot>("snapshot"),
                            InstanceMethod<&Collector::TensorNames>("tensorNames"),
@@ -198,9 +399,14 @@ class Collector : public Napi::ObjectWrap<Collector> {
   }
 
   Napi::Value Add(const Napi::CallbackInfo& info);
+  Napi::Value AddRun(const Napi::CallbackInfo& info);
+  Napi::Promise StartJob(Napi::Env env, const std::shared_ptr<Job>& job);
 
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    if (running_) running_->cancelled.store(true);
+    if (running_) {
+      running_->cancelled.store(true);
+      if (running_->ortSession) running_->ortSession->terminate(running_->runOptions);
+    }
     return info.Env().Undefined();
   }
 
@@ -208,6 +414,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
     disposed_ = true;
     if (running_) {
       running_->cancelled.store(true);  // the pool shuts down when the batch settles
+      if (running_->ortSession) running_->ortSession->terminate(running_->runOptions);
     } else {
       ShutdownPool();
       states_.clear();
@@ -293,6 +500,96 @@ static std::vector<std::unique_ptr<TensorBatch>> ReadBatchArguments(const Napi::
   return tensors;
 }
 
+Napi::Promise Collector::StartJob(Napi::Env env, const std::shared_ptr<Job>& job) {
+  if (!pool_) {
+    try {
+      pool_ = std::make_unique<ThreadPool>(threads_);
+    } catch (const std::system_error& error) {
+      // Too many threads for this process: the `threads` option is what to change.
+      throw codedError(env, "ERR_BAD_OPTION", std::string("could not start the statistics threads: ") + error.what());
+    }
+  }
+  job->pool = pool_.get();
+  job->threads = threads_;
+  job->initialBins = numBins_;
+  job->maxBins = maxBins_;
+  job->done = DoneCallback::New(env, "trt-int8:stats.add", 0, 1, this);
+
+  deferred_.emplace(Napi::Promise::Deferred::New(env));
+  Napi::Promise promise = deferred_->Promise();
+  pinnedSelf_ = Napi::Persistent(Value());
+  running_ = job;
+  return promise;
+}
+
+// addRun(session, feedNames, feedTypes, feedShapes, feedValues, fetches): one batch whose tensors are the outputs
+// `fetches` of one onnxruntime run of `session` on the feeds (copied here). Resolves like add(), or with
+// { kind: 'counted', elements } (element count per fetch, -1 for a non-tensor) or { kind: 'runFailed', message }.
+Napi::Value Collector::AddRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsObject() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray() ||
+      !info[5].IsArray()) {
+    throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(session, feedNames, feedTypes, feedShapes, feedValues, fetches) expects a session and five arrays");
+  }
+  std::shared_ptr<OrtModelSession> session = OrtSessionWrap::Handle(info[0].As<Napi::Object>());
+  if (!session) throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): the onnxruntime session was released");
+  auto job = std::make_shared<Job>();
+  job->ortSession = session;
+  Napi::Array names = info[1].As<Napi::Array>(), types = info[2].As<Napi::Array>(), shapes = info[3].As<Napi::Array>(), values = info[4].As<Napi::Array>();
+  const uint32_t feedCount = names.Length();
+  if (types.Length() != feedCount || shapes.Length() != feedCount || values.Length() != feedCount) {
+    throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): feed arrays differ in length");
+  }
+  try {
+    for (uint32_t i = 0; i < feedCount; ++i) {
+      OrtFeed feed;
+      Napi::Value name = names.Get(i), type = types.Get(i), shape = shapes.Get(i), value = values.Get(i);
+      if (!name.IsString() || !type.IsNumber() || !shape.IsArray() || !value.IsTypedArray()) {
+        throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): a feed needs a name, a type code, a shape array and a typed array");
+      }
+      feed.name = name.As<Napi::String>().Utf8Value();
+      feed.type = static_cast<OrtElementType>(type.As<Napi::Number>().Int32Value());
+      Napi::Array dims = shape.As<Napi::Array>();
+      for (uint32_t d = 0; d < dims.Length(); ++d) feed.shape.push_back(dims.Get(d).As<Napi::Number>().Int64Value());
+      auto array = value.As<Napi::TypedArray>();
+      Napi::ArrayBuffer buffer = array.ArrayBuffer();
+      const auto* bytes = buffer.Data() == nullptr ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
+      if (bytes) feed.bytes.assign(bytes, bytes + array.ByteLength());
+      job->feeds.push_back(std::move(feed));
+    }
+    Napi::Array fetches = info[5].As<Napi::Array>();
+    std::unordered_set<std::string> seen;
+    for (uint32_t i = 0; i < fetches.Length(); ++i) {
+      Napi::Value name = fetches.Get(i);
+      if (!name.IsString()) throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): fetches must be strings");
+      auto t = std::make_unique<TensorBatch>();
+      t->name = name.As<Napi::String>().Utf8Value();
+      if (!seen.insert(t->name).second) throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): duplicate fetch " + t->name);
+      job->fetches.push_back(t->name);
+      job->tensors.push_back(std::move(t));
+    }
+    job->elements.assign(job->fetches.size(), -1);
+    job->runOptions = session->createRunOptions();
+  } catch (const std::bad_alloc&) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Napi::Object outcome = Napi::Object::New(env);
+    outcome.Set("kind", "outOfMemory");
+    deferred.Resolve(outcome);
+    return deferred.Promise();
+  } catch (const std::runtime_error& e) {
+    throw codedError(env, "ERR_BAD_MODEL", e.what());
+  }
+  if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addRun() after dispose()");
+  if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addRun() while another batch is running");
+  for (auto& t : job->tensors) {
+    auto state = states_.find(t->name);
+    if (state != states_.end()) t->prior = state->second.layout;
+  }
+  Napi::Promise promise = StartJob(env, job);
+  job->pool->submit([job] { runThenSummarize(job); });
+  return promise;
+}
+
 Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_shared<Job>();
@@ -314,43 +611,9 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
     if (state != states_.end()) t->prior = state->second.layout;
   }
 
-  if (!pool_) {
-    try {
-      pool_ = std::make_unique<ThreadPool>(threads_);
-    } catch (const std::system_error& error) {
-      // Too many threads for this process: the `threads` option is what to change.
-      throw codedError(env, "ERR_BAD_OPTION", std::string("could not start the statistics threads: ") + error.what());
-    }
-  }
-  job->pool = pool_.get();
-  job->threads = threads_;
-  job->initialBins = numBins_;
-  job->maxBins = maxBins_;
-  job->done = DoneCallback::New(env, "trt-int8:stats.add", 0, 1, this);
+  Napi::Promise promise = StartJob(env, job);
 
-  deferred_.emplace(Napi::Promise::Deferred::New(env));
-  Napi::Promise promise = deferred_->Promise();
-  pinnedSelf_ = Napi::Persistent(Value());
-  running_ = job;
-
-  size_t tasks = 0;
-  for (auto& t : job->tensors) {
-    t->chunkSummaries.resize(chunkCountFor(t->length, threads_, kMinChunkValues));
-    tasks += t->chunkSummaries.size();
-  }
-  if (tasks == 0) {  // an empty batch still settles through the thread-safe function, like any other
-    job->pending.store(1);
-    pool_->submit([job] {
-      if (job->pending.fetch_sub(1) == 1) planAndCount(job);
-    });
-    return promise;
-  }
-  job->pending.store(tasks);
-  for (auto& t : job->tensors) {
-    for (size_t c = 0; c < t->chunkSummaries.size(); ++c) {
-      pool_->submit([job, tp = t.get(), c] { summarizeChunk(job, tp, c); });
-    }
-  }
+  startSummaries(job);
   return promise;
 }
 
@@ -367,6 +630,11 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
       Napi::Object outcome = Napi::Object::New(env);
       outcome.Set("kind", "aborted");
       deferred->Resolve(outcome);
+    } else if (!job->runError.empty()) {
+      Napi::Object outcome = Napi::Object::New(env);
+      outcome.Set("kind", "runFailed");
+      outcome.Set("message", job->runError);
+      deferred->Resolve(outcome);
     } else if (job->outOfMemory.load()) {
       Napi::Object outcome = Napi::Object::New(env);
       outcome.Set("kind", "outOfMemory");
@@ -380,7 +648,16 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
         plan.mergeShift = t->mergeShift;
         commitBatch(it->second, plan, t->staged, t->summary);
       }
-      deferred->Resolve(env.Undefined());
+      if (job->ortSession) {
+        Napi::Object outcome = Napi::Object::New(env);
+        outcome.Set("kind", "counted");
+        Napi::Array elements = Napi::Array::New(env, job->elements.size());
+        for (uint32_t i = 0; i < job->elements.size(); ++i) elements.Set(i, job->elements[i]);
+        outcome.Set("elements", elements);
+        deferred->Resolve(outcome);
+      } else {
+        deferred->Resolve(env.Undefined());
+      }
     }
   } catch (const Napi::Error& e) {
     deferred->Reject(e.Value());
@@ -426,6 +703,7 @@ Napi::Value Collector::Snapshot(const Napi::CallbackInfo& info) {
 Napi::Object InitStats(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("HistogramCollector", Collector::Define(env));
+  exports.Set("OnnxRuntimeSession", OrtSessionWrap::Define(env));
   return exports;
 }
 

@@ -12,8 +12,9 @@ import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { checkQuantizable, OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
-import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
-import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
+import { createNativeSession, createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
+import { GroupedRunner, batchToFeeds, batchToRunFeeds, outputAsFloat32 } from './runner.js';
+import type { RunSession } from '../stats/histogram-collector.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
 import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type TensorCalibration } from './result.js';
@@ -237,6 +238,8 @@ async function planCalibration(model: ModelInput, calibrator: Calibrator, option
 /** The native histograms and the onnxruntime session that feed them; both released by calibrate(). */
 interface Collection {
   session?: OrtSession;
+  /** The statistics engine's own onnxruntime session, when it replaces onnxruntime-node's (CPU). */
+  nativeSession?: RunSession;
   collector?: HistogramCollector;
 }
 
@@ -247,7 +250,11 @@ interface Collection {
 async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal): Promise<number> {
   const ort = loadOnnxRuntime();
   const parameters = calibrationParameters(options);
-  const session = await createSession(ort, plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns), parameters.executionProviders, plan.model.displayName);
+  const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
+  // The activations are counted where onnxruntime writes them when the statistics engine can run the model itself
+  // (CPU); onnxruntime-node's session.run copies each output into JavaScript first (docs/calibration-speed.md).
+  collection.nativeSession = createNativeSession(bytes, parameters.executionProviders, plan.model.displayName);
+  const session = collection.nativeSession ? undefined : await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName);
   collection.session = session;
   const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
   const histograms = new HistogramCollector({ numBins: parameters.numBins });
@@ -262,8 +269,11 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     const batch = copier.copy(given);
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
     if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+    const nativeSession = collection.nativeSession;
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
-      runner.run(batchToFeeds(ort, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
+      nativeSession
+        ? runner.runInto(histograms, nativeSession, batchToRunFeeds(slice), sliceSamples, signal)
+        : runner.run(batchToFeeds(ort, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
     );
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
@@ -399,5 +409,6 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     const closing = (async () => calibrator.close?.())().catch(() => undefined);
     if (!signal.aborted) await closing;
     await collection.session?.release().catch(() => undefined);
+    collection.nativeSession?.release();
   }
 }

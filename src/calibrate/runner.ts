@@ -8,7 +8,8 @@
  * graph order, and re-plan when a tensor turns out bigger than recorded.
  */
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
-import type { NormalizedBatch, TypedArray } from '../core/tensor.js';
+import type { DType, NormalizedBatch, TypedArray } from '../core/tensor.js';
+import type { HistogramCollector, RunFeed, RunSession } from '../stats/histogram-collector.js';
 import type { OrtModule, OrtSession, OrtTensor } from './onnxruntime.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
@@ -51,6 +52,18 @@ export function batchToFeeds(ort: OrtModule, batch: NormalizedBatch): Record<str
   return feeds;
 }
 
+/** onnxruntime's failure to run a model it loaded, as ERR_BAD_MODEL. */
+function runFailure(message: string, shapes: string[], fetches: readonly string[], cause: unknown): TrtInt8Error {
+  return new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime loaded the model but failed to run it: ${message.split('\n')[0]}`, {
+    input: 'model',
+    expected: 'a model onnxruntime can run on these inputs',
+    actual: message,
+    fixes: ['Run the model once with onnxruntime directly on the same inputs to see where it fails.', `The inputs were: ${shapes.join(', ')}.`],
+    details: { fetches: fetches.slice(0, 20) },
+    cause,
+  });
+}
+
 /** session.run, with onnxruntime's failure (a model that loads but cannot run these inputs) as ERR_BAD_MODEL. */
 async function runOrExplain(session: OrtSession, feeds: Record<string, OrtTensor>, fetches: readonly string[]): Promise<Record<string, OrtTensor>> {
   try {
@@ -58,16 +71,24 @@ async function runOrExplain(session: OrtSession, feeds: Record<string, OrtTensor
   } catch (cause) {
     if (cause instanceof TrtInt8Error) throw cause;
     const message = cause instanceof Error ? cause.message : String(cause);
-    const shapes = Object.entries(feeds).map(([name, t]) => `${name} [${t.dims.join(', ')}] ${t.type}`);
-    throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime loaded the model but failed to run it: ${message.split('\n')[0]}`, {
-      input: 'model',
-      expected: 'a model onnxruntime can run on these inputs',
-      actual: message,
-      fixes: ['Run the model once with onnxruntime directly on the same inputs to see where it fails.', `The inputs were: ${shapes.join(', ')}.`],
-      details: { fetches: fetches.slice(0, 20) },
-      cause,
-    });
+    throw runFailure(message, Object.entries(feeds).map(([name, t]) => `${name} [${t.dims.join(', ')}] ${t.type}`), fetches, cause);
   }
+}
+
+/** ONNX element type codes (TensorProto.DataType) of the dtypes a validated batch holds. */
+const ELEMENT_TYPES: Readonly<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10 };
+
+/** Feeds of the statistics engine's onnxruntime session for a validated batch. */
+export function batchToRunFeeds(batch: NormalizedBatch): RunFeed[] {
+  const feeds: RunFeed[] = [];
+  for (const [name, tensor] of batch) {
+    const elementType = ELEMENT_TYPES[tensor.dtype];
+    let data: ArrayBufferView = tensor.data;
+    // bool as one byte per value, float16 as its raw bits: what validated batches hold.
+    if (tensor.dtype === 'bool' && !(data instanceof Uint8Array)) data = Uint8Array.from(tensor.data as ArrayLike<number>, (v) => (v ? 1 : 0));
+    feeds.push({ name, elementType, shape: tensor.shape, data });
+  }
+  return feeds;
 }
 
 export interface FetchGroupsOptions {
@@ -82,7 +103,7 @@ export class GroupedRunner {
   private runs = 0;
 
   constructor(
-    private readonly session: OrtSession,
+    private readonly session: OrtSession | undefined,
     private readonly tensors: readonly string[],
     private readonly options: FetchGroupsOptions = {},
   ) {
@@ -137,7 +158,7 @@ export class GroupedRunner {
     let replan = this.groups === undefined;
     for (const fetches of groups) {
       throwIfAborted(signal);
-      const results = await runOrExplain(this.session, feeds, fetches);
+      const results = await runOrExplain(this.session!, feeds, fetches);
       this.runs++;
       const outputs = new Map<string, Float32Array>();
       let groupBytes = 0;
@@ -157,6 +178,40 @@ export class GroupedRunner {
       }
       if (this.options.maxOutputBytesPerRun !== undefined && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun) replan = true;
       await consume(outputs);
+    }
+    if (replan) this.groups = this.plan(samples);
+  }
+
+  /**
+   * The same groups as run(), each run by the statistics engine's onnxruntime session straight into `collector`:
+   * the activations never reach JavaScript. Runs and histogram batches alternate (one group alive at a time).
+   */
+  async runInto(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
+    if (this.tensors.length === 0) return;
+    const groups = this.groups && this.options.maxOutputBytesPerRun !== undefined ? this.groups : this.plan(samples);
+    let replan = this.groups === undefined;
+    for (const fetches of groups) {
+      throwIfAborted(signal);
+      const outcome = await collector.addRun(session, feeds, fetches, signal);
+      if ('runFailed' in outcome) {
+        const shapes = feeds.map((f) => `${f.name} [${f.shape.join(', ')}] ${(Object.keys(ELEMENT_TYPES) as DType[]).find((k) => ELEMENT_TYPES[k] === f.elementType) ?? f.elementType}`);
+        throw runFailure(outcome.runFailed, shapes, fetches, new Error(outcome.runFailed));
+      }
+      this.runs++;
+      let groupBytes = 0;
+      fetches.forEach((name, i) => {
+        const elements = outcome.elements[i] ?? -1;
+        if (elements < 0) return;
+        const bytes = elements * 4;
+        groupBytes += bytes;
+        const perSample = bytes / Math.max(1, samples);
+        const previous = this.bytesPerSample.get(name);
+        if (previous === undefined || perSample > previous) {
+          this.bytesPerSample.set(name, perSample);
+          if (previous !== undefined) replan = true;
+        }
+      });
+      if (this.options.maxOutputBytesPerRun !== undefined && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun) replan = true;
     }
     if (replan) this.groups = this.plan(samples);
   }

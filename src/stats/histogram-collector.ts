@@ -25,6 +25,46 @@ export interface HistogramCollectorOptions {
   readonly maxBins?: number;
 }
 
+/**
+ * A CPU session of onnxruntime's C API inside the statistics engine (cpp/core/stats_onnxruntime.h), for
+ * addRun(): histograms are counted from the memory onnxruntime writes its outputs to, with no copy into
+ * JavaScript. Internal to calibrate().
+ */
+export interface RunSession {
+  /** Drops the session; a batch still running keeps it until it settles. Idempotent. */
+  release(): void;
+}
+
+/** One model input of addRun(): the ONNX element type code (TensorProto.DataType) and the values. */
+export interface RunFeed {
+  readonly name: string;
+  readonly elementType: number;
+  readonly shape: readonly number[];
+  readonly data: ArrayBufferView;
+}
+
+/** What addRun() did: element count per fetched tensor (-1: not a tensor), or onnxruntime's failure message. */
+export type RunOutcome = { readonly elements: readonly number[] } | { readonly runFailed: string };
+
+// The stats module's onnxruntime half (cpp/core/stats_module.cc), declared here beside its only user.
+type NativeRunOutcome = NativeBatchOutcome | { readonly kind: 'counted'; readonly elements: number[] } | { readonly kind: 'runFailed'; readonly message: string };
+interface NativeRunCollector extends NativeHistogramCollector {
+  addRun(session: RunSession, names: string[], types: number[], shapes: number[][], values: ArrayBufferView[], fetches: string[]): Promise<NativeRunOutcome | undefined>;
+}
+interface NativeRunModule {
+  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number) => RunSession;
+}
+
+/**
+ * Opens `libraryPath` (onnxruntime's shared library) and creates a CPU session of `model`; intraOpThreads 0 is
+ * onnxruntime's default. Throws the native coded error: ERR_ONNXRUNTIME_NOT_FOUND (library), ERR_BAD_MODEL (model).
+ */
+export function createRunSession(libraryPath: string, model: Uint8Array, intraOpThreads = 0): RunSession {
+  const Session = (nativeModule('stats') as unknown as NativeRunModule).OnnxRuntimeSession;
+  if (!Session) throw new TrtInt8Error('ERR_ONNXRUNTIME_NOT_FOUND', 'The native addon was built without the onnxruntime session; rebuild it (npm run build:native).');
+  return new Session(libraryPath, model, intraOpThreads);
+}
+
 export const DEFAULT_NUM_BINS = 2048;
 export const DEFAULT_MAX_BINS = 65536;
 const MAX_BINS_LIMIT = 1 << 24;
@@ -113,6 +153,52 @@ export class HistogramCollector {
     } finally {
       this.#inFlight--;
       // An aborted wait must not let the next batch start before the previous one has settled.
+      void previous.then(release);
+    }
+  }
+
+  /**
+   * Runs `session` on `feeds` (copied before this returns) and adds the floating-point outputs named `fetches` as
+   * one batch, as add() would with their values, read where onnxruntime wrote them. Same ordering, abort and
+   * all-or-nothing rules as add(); an abort also stops onnxruntime's run. Resolves with the element count of each
+   * fetch, or with onnxruntime's message when the run failed (nothing counted).
+   */
+  async addRun(session: RunSession, feeds: readonly RunFeed[], fetches: readonly string[], signal?: AbortSignal): Promise<RunOutcome> {
+    this.#throwIfDisposed();
+    throwIfAborted(signal);
+    const batchIndex = this.#calls++;
+    const previous = this.#tail;
+    const mustWait = this.#inFlight > 0;
+    this.#inFlight++;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => (release = resolve));
+    try {
+      if (mustWait) {
+        await waitUnlessAborted(previous, signal);
+        if (this.#disposed) throw new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed before the batch was counted.');
+      }
+      const native = this.#nativeCollector() as NativeRunCollector;
+      const cancel = (): void => native.cancel();
+      signal?.addEventListener('abort', cancel, { once: true });
+      let outcome: NativeRunOutcome | undefined;
+      try {
+        outcome = await native.addRun(
+          session,
+          feeds.map((f) => f.name),
+          feeds.map((f) => f.elementType),
+          feeds.map((f) => [...f.shape]),
+          feeds.map((f) => f.data),
+          [...fetches],
+        );
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
+      if (outcome?.kind === 'counted') return { elements: outcome.elements };
+      if (outcome?.kind === 'runFailed') return { runFailed: outcome.message };
+      if (outcome) throw this.#outcomeError(outcome, signal, batchIndex);
+      return { elements: fetches.map(() => -1) };
+    } finally {
+      this.#inFlight--;
       void previous.then(release);
     }
   }
