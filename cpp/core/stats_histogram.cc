@@ -150,7 +150,8 @@ void scalarTail(const float* data, size_t begin, size_t end, const BinLayout* la
 }
 
 #if defined(__GNUC__) || defined(__clang__)
-#define TRT_INT8_VECTOR_KERNELS 1
+// The AVX2 instantiation passes 32-byte vectors between always-inlined helpers only; GCC still notes the ABI.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 // Lanes of W floats / int32 (GCC and clang vector extensions: SSE2 or AVX2 on x86-64, NEON on arm64).
 template <int W>
@@ -246,7 +247,10 @@ ValueSummary kernelDefault(const float* data, size_t length, const BinLayout* la
 __attribute__((target("avx2"))) ValueSummary kernelAvx2(const float* data, size_t length, const BinLayout* layout, uint32_t* counts) {
   return kernel<8>(data, length, layout, counts);
 }
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+const bool kHasAvx2 = [] {
+  __builtin_cpu_init();  // this may run in a static initializer, before libgcc's own CPU detection
+  return __builtin_cpu_supports("avx2") != 0;
+}();
 #endif
 
 ValueSummary runKernel(const float* data, size_t length, const BinLayout* layout, uint32_t* counts) {

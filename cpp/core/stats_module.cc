@@ -12,12 +12,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <cstring>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -62,6 +64,17 @@ struct TensorBatch {
   }
 };
 
+// The outputs of one OnnxRuntimeSession.run(), until a HistogramCollector.addOutputs() batch has counted them.
+// The outputs are released before the session (onnxruntime's allocator belongs to the session).
+struct RunResult {
+  std::shared_ptr<OrtModelSession> session;
+  std::vector<std::string> fetches;
+  std::vector<std::unique_ptr<OrtOutput>> outputs;
+  std::vector<double> elements;  // per fetch: element count, -1 when not a tensor
+  double runMs = 0;
+  ~RunResult() { outputs.clear(); }
+};
+
 class Collector;
 struct Job;
 void onJobDone(Napi::Env env, Napi::Function, Collector* collector, std::shared_ptr<Job>* job);
@@ -78,20 +91,9 @@ struct Job {
   std::atomic<bool> outOfMemory{false};
   DoneCallback done;
 
-  // A batch from addRun(): onnxruntime runs the model first (on a pool thread), and the tensors' values are its
-  // outputs, read where onnxruntime wrote them. Outputs are released before the session (declaration order).
-  std::shared_ptr<OrtModelSession> ortSession;
-  OrtRunOptionsHandle* runOptions = nullptr;
-  std::vector<OrtFeed> feeds;
-  std::vector<std::string> fetches;
-  std::vector<double> elements;  // per fetch: element count, -1 when not a tensor
-  std::string runError;
-  std::vector<std::unique_ptr<OrtOutput>> ortOutputs;
-
-  ~Job() {
-    ortOutputs.clear();
-    if (ortSession) ortSession->releaseRunOptions(runOptions);
-  }
+  // A batch from addOutputs(): the tensors' values are the outputs of one onnxruntime run, read where onnxruntime
+  // wrote them; held until the batch settles.
+  std::shared_ptr<struct RunResult> runResult;
 };
 
 size_t chunkCountFor(size_t length, unsigned threads, size_t minValuesPerChunk) {
@@ -167,60 +169,6 @@ float halfToFloat(uint16_t h) {
   float out;
   std::memcpy(&out, &bits, sizeof out);
   return out;
-}
-
-// addRun(): runs onnxruntime on a pool thread, then hands its floating-point outputs to pass 1. An output that is
-// not a floating-point tensor is left out, as calibrate() leaves out integer outputs.
-void runThenSummarize(const std::shared_ptr<Job>& job) {
-  if (job->cancelled.load()) {
-    finishJob(job);
-    return;
-  }
-  try {
-    job->ortOutputs = job->ortSession->run(job->feeds, job->fetches, job->runOptions);
-    job->feeds.clear();
-    job->feeds.shrink_to_fit();
-    std::vector<std::unique_ptr<TensorBatch>> kept;
-    for (size_t i = 0; i < job->fetches.size(); ++i) {
-      auto& t = job->tensors[i];
-      OrtOutput* out = job->ortOutputs[i].get();
-      if (!out->valid() || !out->isTensor()) continue;
-      const size_t count = out->elementCount();
-      job->elements[i] = static_cast<double>(count);
-      const OrtElementType type = out->elementType();
-      if (type == OrtElementType::kFloat) {
-        t->data = static_cast<const float*>(out->data());
-      } else if (type == OrtElementType::kFloat16) {
-        const auto* bits = static_cast<const uint16_t*>(out->data());
-        t->values.resize(count);
-        for (size_t k = 0; k < count; ++k) t->values[k] = halfToFloat(bits[k]);
-        t->data = t->values.data();
-      } else if (type == OrtElementType::kDouble) {
-        const auto* values = static_cast<const double*>(out->data());
-        t->values.resize(count);
-        for (size_t k = 0; k < count; ++k) t->values[k] = static_cast<float>(values[k]);
-        t->data = t->values.data();
-      } else {
-        continue;
-      }
-      t->length = count;
-      kept.push_back(std::move(t));
-    }
-    job->tensors = std::move(kept);
-  } catch (const std::bad_alloc&) {
-    job->outOfMemory.store(true);
-    finishJob(job);
-    return;
-  } catch (const std::exception& e) {
-    job->runError = e.what();
-    finishJob(job);
-    return;
-  }
-  if (job->cancelled.load()) {
-    finishJob(job);
-    return;
-  }
-  startSummaries(job);
 }
 
 void planAndCount(const std::shared_ptr<Job>& job) {
@@ -303,19 +251,47 @@ void countChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk) {
   if (job->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) finishJob(job);
 }
 
-// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads): a CPU session of onnxruntime's C API,
-// for HistogramCollector.addRun. release() drops it; a batch still running keeps it until it settles.
+// Runs in flight of one session, for cancelRuns().
+struct ActiveRuns {
+  std::mutex mutex;
+  std::unordered_set<OrtRunOptionsHandle*> options;
+};
+
+constexpr napi_type_tag kRunResultTag = {0x7472742d696e7438ULL, 0x72756e6f75747331ULL};
+
+// The outputs handle of run(): an External owning a shared_ptr<RunResult>, type-tagged.
+std::shared_ptr<RunResult> TakeRunResult(Napi::Value value) {
+  if (!value.IsExternal()) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(value.Env(), value, &kRunResultTag, &tagged) != napi_ok || !tagged) return nullptr;
+  auto* holder = value.As<Napi::External<std::shared_ptr<RunResult>>>().Data();
+  std::shared_ptr<RunResult> taken;
+  taken.swap(*holder);
+  return taken;
+}
+
+// One run() in flight: its inputs (copied), its outputs or failure, and its promise (touched on the JS thread only).
+struct RunTask {
+  std::shared_ptr<OrtModelSession> session;
+  std::shared_ptr<ActiveRuns> active;
+  OrtRunOptionsHandle* options = nullptr;
+  std::vector<OrtFeed> feeds;
+  std::shared_ptr<RunResult> result = std::make_shared<RunResult>();
+  std::string error;
+  bool outOfMemory = false;
+  std::optional<Napi::Promise::Deferred> deferred;
+};
+
+// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads): a CPU session of onnxruntime's C API.
+// run() runs the model on a thread of its own, so that the statistics pool can count the previous run's outputs
+// meanwhile; its outputs stay where onnxruntime wrote them until HistogramCollector.addOutputs() has counted them.
+// release() drops the session; runs in flight and uncounted outputs keep it until they are done.
 class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "OnnxRuntimeSession", {InstanceMethod<&OrtSessionWrap::Release>("release")});
-  }
-
-  // The session behind a JS object, or nullptr when it is not an OnnxRuntimeSession (checked by type tag).
-  static std::shared_ptr<OrtModelSession> Handle(Napi::Object object) {
-    bool tagged = false;
-    if (napi_check_object_type_tag(object.Env(), object, &kTag, &tagged) != napi_ok || !tagged) return nullptr;
-    return Unwrap(object)->session_;
+    return DefineClass(env, "OnnxRuntimeSession",
+                       {InstanceMethod<&OrtSessionWrap::Run>("run"), InstanceMethod<&OrtSessionWrap::CancelRuns>("cancelRuns"),
+                        InstanceMethod<&OrtSessionWrap::Release>("release")});
   }
 
   explicit OrtSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OrtSessionWrap>(info) {
@@ -339,16 +315,152 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
     } catch (const std::exception& e) {
       throw codedError(env, "ERR_BAD_MODEL", e.what());
     }
-    napi_type_tag_object(env, info.This(), &kTag);
   }
 
  private:
-  static constexpr napi_type_tag kTag = {0x7472742d696e7438ULL, 0x6f72747365737331ULL};
+  // run(feedNames, feedTypes, feedShapes, feedValues, fetches) -> Promise of
+  //   { kind: 'ran', outputs, elements (per fetch, -1 for a non-tensor), runMs } | { kind: 'runFailed', message }
+  //   | { kind: 'outOfMemory' }
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray()) {
+      throw codedTypeError(env, "ERR_BAD_OPTION", "run(feedNames, feedTypes, feedShapes, feedValues, fetches) expects five arrays");
+    }
+    if (!session_) throw codedError(env, "ERR_BAD_OPTION", "OnnxRuntimeSession: run() after release()");
+    auto task = std::make_shared<RunTask>();
+    task->session = session_;
+    task->active = active_;
+    task->result->session = session_;
+    Napi::Array names = info[0].As<Napi::Array>(), types = info[1].As<Napi::Array>(), shapes = info[2].As<Napi::Array>(), values = info[3].As<Napi::Array>();
+    const uint32_t feedCount = names.Length();
+    if (types.Length() != feedCount || shapes.Length() != feedCount || values.Length() != feedCount) {
+      throw codedTypeError(env, "ERR_BAD_OPTION", "run(): feed arrays differ in length");
+    }
+    try {
+      for (uint32_t i = 0; i < feedCount; ++i) {
+        OrtFeed feed;
+        Napi::Value name = names.Get(i), type = types.Get(i), shape = shapes.Get(i), value = values.Get(i);
+        if (!name.IsString() || !type.IsNumber() || !shape.IsArray() || !value.IsTypedArray()) {
+          throw codedTypeError(env, "ERR_BAD_OPTION", "run(): a feed needs a name, a type code, a shape array and a typed array");
+        }
+        feed.name = name.As<Napi::String>().Utf8Value();
+        feed.type = static_cast<OrtElementType>(type.As<Napi::Number>().Int32Value());
+        Napi::Array dims = shape.As<Napi::Array>();
+        for (uint32_t d = 0; d < dims.Length(); ++d) feed.shape.push_back(dims.Get(d).As<Napi::Number>().Int64Value());
+        // Copied now: onnxruntime reads the inputs on another thread, and JavaScript may change them meanwhile.
+        auto array = value.As<Napi::TypedArray>();
+        Napi::ArrayBuffer buffer = array.ArrayBuffer();
+        const auto* bytes = buffer.Data() == nullptr ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
+        if (bytes) feed.bytes.assign(bytes, bytes + array.ByteLength());
+        task->feeds.push_back(std::move(feed));
+      }
+      Napi::Array fetches = info[4].As<Napi::Array>();
+      for (uint32_t i = 0; i < fetches.Length(); ++i) {
+        Napi::Value name = fetches.Get(i);
+        if (!name.IsString()) throw codedTypeError(env, "ERR_BAD_OPTION", "run(): fetches must be strings");
+        task->result->fetches.push_back(name.As<Napi::String>().Utf8Value());
+      }
+      task->result->elements.assign(task->result->fetches.size(), -1);
+      task->options = session_->createRunOptions();
+    } catch (const std::bad_alloc&) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      Napi::Object outcome = Napi::Object::New(env);
+      outcome.Set("kind", "outOfMemory");
+      deferred.Resolve(outcome);
+      return deferred.Promise();
+    } catch (const std::runtime_error& e) {
+      throw codedError(env, "ERR_BAD_MODEL", e.what());
+    }
+    {
+      std::lock_guard<std::mutex> lock(active_->mutex);
+      active_->options.insert(task->options);
+    }
+    task->deferred.emplace(Napi::Promise::Deferred::New(env));
+    Napi::Promise promise = task->deferred->Promise();
+    auto done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "trt-int8:stats.run", 0, 1);
+    try {
+      std::thread([task, done]() mutable {
+        Execute(*task);
+        if (done.BlockingCall([task](Napi::Env env, Napi::Function) { Settle(env, *task); }) != napi_ok) {
+          // The environment is shutting down: nobody waits for the promise.
+        }
+        done.Release();
+      }).detach();
+    } catch (const std::system_error& error) {
+      done.Release();
+      Forget(*task);
+      throw codedError(env, "ERR_BAD_OPTION", std::string("could not start onnxruntime's run thread: ") + error.what());
+    }
+    return promise;
+  }
+
+  static void Forget(RunTask& task) {
+    {
+      std::lock_guard<std::mutex> lock(task.active->mutex);
+      task.active->options.erase(task.options);
+    }
+    task.session->releaseRunOptions(task.options);
+    task.options = nullptr;
+  }
+
+  // On the run's thread.
+  static void Execute(RunTask& task) {
+    try {
+      const auto started = std::chrono::steady_clock::now();
+      task.result->outputs = task.session->run(task.feeds, task.result->fetches, task.options);
+      task.result->runMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      task.feeds.clear();
+      for (size_t i = 0; i < task.result->outputs.size(); ++i) {
+        OrtOutput* out = task.result->outputs[i].get();
+        if (out->valid() && out->isTensor()) task.result->elements[i] = static_cast<double>(out->elementCount());
+      }
+    } catch (const std::bad_alloc&) {
+      task.outOfMemory = true;
+    } catch (const std::exception& e) {
+      task.error = e.what();
+    }
+    Forget(task);
+  }
+
+  // On the JS thread.
+  static void Settle(Napi::Env env, RunTask& task) {
+    Napi::HandleScope scope(env);
+    Napi::Object outcome = Napi::Object::New(env);
+    if (task.outOfMemory) {
+      outcome.Set("kind", "outOfMemory");
+    } else if (!task.error.empty()) {
+      outcome.Set("kind", "runFailed");
+      outcome.Set("message", task.error);
+    } else {
+      auto* holder = new std::shared_ptr<RunResult>(std::move(task.result));
+      auto handle = Napi::External<std::shared_ptr<RunResult>>::New(env, holder, [](Napi::Env, std::shared_ptr<RunResult>* h) { delete h; });
+      napi_type_tag_object(env, handle, &kRunResultTag);
+      Napi::Array elements = Napi::Array::New(env, (*holder)->elements.size());
+      for (uint32_t i = 0; i < (*holder)->elements.size(); ++i) elements.Set(i, (*holder)->elements[i]);
+      outcome.Set("kind", "ran");
+      outcome.Set("outputs", handle);
+      outcome.Set("elements", elements);
+      outcome.Set("runMs", (*holder)->runMs);
+    }
+    task.deferred->Resolve(outcome);
+  }
+
+  // Stops every run of this session in flight (onnxruntime's terminate flag): they settle as runFailed.
+  Napi::Value CancelRuns(const Napi::CallbackInfo& info) {
+    if (session_) {
+      std::lock_guard<std::mutex> lock(active_->mutex);
+      for (auto* options : active_->options) session_->terminate(options);
+    }
+    return info.Env().Undefined();
+  }
+
   Napi::Value Release(const Napi::CallbackInfo& info) {
     session_.reset();
     return info.Env().Undefined();
   }
+
   std::shared_ptr<OrtModelSession> session_;
+  std::shared_ptr<ActiveRuns> active_ = std::make_shared<ActiveRuns>();
 };
 
 class Collector : public Napi::ObjectWrap<Collector> {
@@ -357,7 +469,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
     return DefineClass(env, "HistogramCollector",
                        {
                            InstanceMethod<&Collector::Add>("add"),
-                           InstanceMethod<&Collector::AddRun>("addRun"),
+                           InstanceMethod<&Collector::AddOutputs>("addOutputs"),
                            InstanceMethod<&Collector::Cancel>("cancel"),
                            InstanceMethod<&Collector::Snapshot>("snapshot"),
                            InstanceMethod<&Collector::TensorNames>("tensorNames"),
@@ -399,14 +511,11 @@ class Collector : public Napi::ObjectWrap<Collector> {
   }
 
   Napi::Value Add(const Napi::CallbackInfo& info);
-  Napi::Value AddRun(const Napi::CallbackInfo& info);
+  Napi::Value AddOutputs(const Napi::CallbackInfo& info);
   Napi::Promise StartJob(Napi::Env env, const std::shared_ptr<Job>& job);
 
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    if (running_) {
-      running_->cancelled.store(true);
-      if (running_->ortSession) running_->ortSession->terminate(running_->runOptions);
-    }
+    if (running_) running_->cancelled.store(true);
     return info.Env().Undefined();
   }
 
@@ -414,7 +523,6 @@ class Collector : public Napi::ObjectWrap<Collector> {
     disposed_ = true;
     if (running_) {
       running_->cancelled.store(true);  // the pool shuts down when the batch settles
-      if (running_->ortSession) running_->ortSession->terminate(running_->runOptions);
     } else {
       ShutdownPool();
       states_.clear();
@@ -522,54 +630,46 @@ Napi::Promise Collector::StartJob(Napi::Env env, const std::shared_ptr<Job>& job
   return promise;
 }
 
-// addRun(session, feedNames, feedTypes, feedShapes, feedValues, fetches): one batch whose tensors are the outputs
-// `fetches` of one onnxruntime run of `session` on the feeds (copied here). Resolves like add(), or with
-// { kind: 'counted', elements } (element count per fetch, -1 for a non-tensor) or { kind: 'runFailed', message }.
-Napi::Value Collector::AddRun(const Napi::CallbackInfo& info) {
+// addOutputs(runOutputs): one batch whose tensors are the floating-point outputs of an OnnxRuntimeSession.run()
+// (float16 and float64 converted to float32 here; other types left out, as calibrate() leaves out integer
+// outputs). The outputs move into the batch: the handle is empty afterwards. Resolves like add().
+Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[0].IsObject() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray() ||
-      !info[5].IsArray()) {
-    throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(session, feedNames, feedTypes, feedShapes, feedValues, fetches) expects a session and five arrays");
-  }
-  std::shared_ptr<OrtModelSession> session = OrtSessionWrap::Handle(info[0].As<Napi::Object>());
-  if (!session) throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): the onnxruntime session was released");
+  if (info.Length() < 1 || !info[0].IsExternal()) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(runOutputs) expects the outputs of OnnxRuntimeSession.run()");
+  std::shared_ptr<RunResult> result = TakeRunResult(info[0]);
+  if (!result) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(): not the outputs of OnnxRuntimeSession.run(), or already counted");
+  if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() after dispose()");
+  if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() while another batch is running");
   auto job = std::make_shared<Job>();
-  job->ortSession = session;
-  Napi::Array names = info[1].As<Napi::Array>(), types = info[2].As<Napi::Array>(), shapes = info[3].As<Napi::Array>(), values = info[4].As<Napi::Array>();
-  const uint32_t feedCount = names.Length();
-  if (types.Length() != feedCount || shapes.Length() != feedCount || values.Length() != feedCount) {
-    throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): feed arrays differ in length");
-  }
+  job->runResult = result;
   try {
-    for (uint32_t i = 0; i < feedCount; ++i) {
-      OrtFeed feed;
-      Napi::Value name = names.Get(i), type = types.Get(i), shape = shapes.Get(i), value = values.Get(i);
-      if (!name.IsString() || !type.IsNumber() || !shape.IsArray() || !value.IsTypedArray()) {
-        throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): a feed needs a name, a type code, a shape array and a typed array");
-      }
-      feed.name = name.As<Napi::String>().Utf8Value();
-      feed.type = static_cast<OrtElementType>(type.As<Napi::Number>().Int32Value());
-      Napi::Array dims = shape.As<Napi::Array>();
-      for (uint32_t d = 0; d < dims.Length(); ++d) feed.shape.push_back(dims.Get(d).As<Napi::Number>().Int64Value());
-      auto array = value.As<Napi::TypedArray>();
-      Napi::ArrayBuffer buffer = array.ArrayBuffer();
-      const auto* bytes = buffer.Data() == nullptr ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
-      if (bytes) feed.bytes.assign(bytes, bytes + array.ByteLength());
-      job->feeds.push_back(std::move(feed));
-    }
-    Napi::Array fetches = info[5].As<Napi::Array>();
-    std::unordered_set<std::string> seen;
-    for (uint32_t i = 0; i < fetches.Length(); ++i) {
-      Napi::Value name = fetches.Get(i);
-      if (!name.IsString()) throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): fetches must be strings");
+    for (size_t i = 0; i < result->fetches.size(); ++i) {
+      OrtOutput* out = result->outputs[i].get();
+      if (!out->valid() || !out->isTensor()) continue;
+      const size_t count = out->elementCount();
+      const OrtElementType type = out->elementType();
       auto t = std::make_unique<TensorBatch>();
-      t->name = name.As<Napi::String>().Utf8Value();
-      if (!seen.insert(t->name).second) throw codedTypeError(env, "ERR_BAD_OPTION", "addRun(): duplicate fetch " + t->name);
-      job->fetches.push_back(t->name);
+      t->name = result->fetches[i];
+      if (type == OrtElementType::kFloat) {
+        t->data = static_cast<const float*>(out->data());
+      } else if (type == OrtElementType::kFloat16) {
+        const auto* bits = static_cast<const uint16_t*>(out->data());
+        t->values.resize(count);
+        for (size_t k = 0; k < count; ++k) t->values[k] = halfToFloat(bits[k]);
+        t->data = t->values.data();
+      } else if (type == OrtElementType::kDouble) {
+        const auto* values = static_cast<const double*>(out->data());
+        t->values.resize(count);
+        for (size_t k = 0; k < count; ++k) t->values[k] = static_cast<float>(values[k]);
+        t->data = t->values.data();
+      } else {
+        continue;
+      }
+      t->length = count;
+      auto state = states_.find(t->name);
+      if (state != states_.end()) t->prior = state->second.layout;
       job->tensors.push_back(std::move(t));
     }
-    job->elements.assign(job->fetches.size(), -1);
-    job->runOptions = session->createRunOptions();
   } catch (const std::bad_alloc&) {
     auto deferred = Napi::Promise::Deferred::New(env);
     Napi::Object outcome = Napi::Object::New(env);
@@ -579,14 +679,8 @@ Napi::Value Collector::AddRun(const Napi::CallbackInfo& info) {
   } catch (const std::runtime_error& e) {
     throw codedError(env, "ERR_BAD_MODEL", e.what());
   }
-  if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addRun() after dispose()");
-  if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addRun() while another batch is running");
-  for (auto& t : job->tensors) {
-    auto state = states_.find(t->name);
-    if (state != states_.end()) t->prior = state->second.layout;
-  }
   Napi::Promise promise = StartJob(env, job);
-  job->pool->submit([job] { runThenSummarize(job); });
+  startSummaries(job);
   return promise;
 }
 
@@ -630,11 +724,6 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
       Napi::Object outcome = Napi::Object::New(env);
       outcome.Set("kind", "aborted");
       deferred->Resolve(outcome);
-    } else if (!job->runError.empty()) {
-      Napi::Object outcome = Napi::Object::New(env);
-      outcome.Set("kind", "runFailed");
-      outcome.Set("message", job->runError);
-      deferred->Resolve(outcome);
     } else if (job->outOfMemory.load()) {
       Napi::Object outcome = Napi::Object::New(env);
       outcome.Set("kind", "outOfMemory");
@@ -648,16 +737,7 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
         plan.mergeShift = t->mergeShift;
         commitBatch(it->second, plan, t->staged, t->summary);
       }
-      if (job->ortSession) {
-        Napi::Object outcome = Napi::Object::New(env);
-        outcome.Set("kind", "counted");
-        Napi::Array elements = Napi::Array::New(env, job->elements.size());
-        for (uint32_t i = 0; i < job->elements.size(); ++i) elements.Set(i, job->elements[i]);
-        outcome.Set("elements", elements);
-        deferred->Resolve(outcome);
-      } else {
-        deferred->Resolve(env.Undefined());
-      }
+      deferred->Resolve(env.Undefined());
     }
   } catch (const Napi::Error& e) {
     deferred->Reject(e.Value());

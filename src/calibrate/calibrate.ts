@@ -235,6 +235,29 @@ async function planCalibration(model: ModelInput, calibrator: Calibrator, option
   };
 }
 
+/**
+ * Where one calibrate() call spent its time, for bench/calibrate (not part of the package's API): set a sink with
+ * recordCalibrationTimings() and the next calls add to it.
+ */
+export interface CalibrationTimings {
+  /** 'native': the statistics engine's onnxruntime session; 'onnxruntime-node': session.run, outputs copied into JS. */
+  runner?: 'native' | 'onnxruntime-node';
+  /** Parsing, planning, the model with extra outputs and the onnxruntime session. */
+  loadMs: number;
+  /** onnxruntime runs (with onnxruntime-node, including its copy of every output into JavaScript). */
+  runMs: number;
+  /** Histograms of the activations (and of graph inputs). */
+  countMs: number;
+  /** Ranges from the histograms. */
+  rangeMs: number;
+  activationBytes: number;
+}
+let timingsSink: CalibrationTimings | undefined;
+/** Internal, for bench/calibrate: collect calibrate()'s time breakdown into `sink` (undefined: stop). */
+export function recordCalibrationTimings(sink: CalibrationTimings | undefined): void {
+  timingsSink = sink;
+}
+
 /** The native histograms and the onnxruntime session that feed them; both released by calibrate(). */
 interface Collection {
   session?: OrtSession;
@@ -247,7 +270,7 @@ interface Collection {
  * Runs every batch of the calibrator through the model, adding the graph inputs and the fetched
  * activations to the histograms. Returns the session run count; the tracker counts batches and samples.
  */
-async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal): Promise<number> {
+async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number): Promise<number> {
   const ort = loadOnnxRuntime();
   const parameters = calibrationParameters(options);
   const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
@@ -257,6 +280,10 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
   const session = collection.nativeSession ? undefined : await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName);
   collection.session = session;
   const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+  if (timingsSink) {
+    timingsSink.runner = collection.nativeSession ? 'native' : 'onnxruntime-node';
+    timingsSink.loadMs += performance.now() - loadStarted;
+  }
   const histograms = new HistogramCollector({ numBins: parameters.numBins });
   collection.collector = histograms;
   const copier = new BatchCopier(); // each copy is consumed (runs and histograms awaited) before the next
@@ -268,7 +295,18 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     // Our own copy: the caller may reuse, transfer or shrink its buffers once getBatch has returned.
     const batch = copier.copy(given);
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
-    if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+    if (plan.fromFeeds.length > 0) {
+      const counting = performance.now();
+      const sink = timingsSink;
+      if (collection.nativeSession) {
+        // Counted after the previous run's activations, while this batch runs: on a copy, as `batch` is reused.
+        const values = new Map([...graphInputValues(batch, plan.fromFeeds)].map(([name, v]) => [name, v.slice()]));
+        runner.track(histograms.add(values, signal).then(() => void (sink && (sink.countMs += performance.now() - counting))));
+      } else {
+        await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+        if (sink) sink.countMs += performance.now() - counting;
+      }
+    }
     const nativeSession = collection.nativeSession;
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
       nativeSession
@@ -278,8 +316,14 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
   }
+  await runner.flush();
   if (tracker.snapshot().batchesDone === 0) throw noBatches();
   throwIfAborted(signal);
+  if (timingsSink) {
+    timingsSink.runMs += runner.runMs;
+    timingsSink.countMs += runner.countMs;
+    timingsSink.activationBytes += runner.activationBytes;
+  }
   return runner.runCount;
 }
 
@@ -385,6 +429,7 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
   const collection: Collection = {};
   try {
     throwIfAborted(signal);
+    const loadStarted = performance.now();
     const plan = await planCalibration(model, calibrator, options);
     const tracker = new ProgressTracker(calibrator.batchCount);
     const base = { model: plan.model, algorithm: calibrator.algorithm, parameters };
@@ -393,8 +438,10 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
       const summary = { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' } as const;
       return new CalibrationResult({ ...base, tensors: cached.tensors, summary });
     }
-    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal);
+    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal, loadStarted);
+    const choosing = performance.now();
     const tensors = chooseRanges(plan, collection.collector!, calibrator.algorithm);
+    if (timingsSink) timingsSink.rangeMs += performance.now() - choosing;
     const result = new CalibrationResult({ ...base, tensors, summary: collectedSummary(tracker, sessionRuns, cached) });
     await calibrator.writeCache(new TextEncoder().encode(result.toTensorRTCache(version)));
     return result;

@@ -101,6 +101,12 @@ export class GroupedRunner {
   private readonly bytesPerSample = new Map<string, number>();
   private groups: string[][] | undefined;
   private runs = 0;
+  /** Milliseconds in onnxruntime runs (with onnxruntime-node: including the copy of the outputs into JavaScript). */
+  runMs = 0;
+  /** Milliseconds counting histograms of the fetched activations. */
+  countMs = 0;
+  /** Bytes of floating-point activations fetched (as float32). */
+  activationBytes = 0;
 
   constructor(
     private readonly session: OrtSession | undefined,
@@ -158,7 +164,9 @@ export class GroupedRunner {
     let replan = this.groups === undefined;
     for (const fetches of groups) {
       throwIfAborted(signal);
+      const started = performance.now();
       const results = await runOrExplain(this.session!, feeds, fetches);
+      this.runMs += performance.now() - started;
       this.runs++;
       const outputs = new Map<string, Float32Array>();
       let groupBytes = 0;
@@ -174,36 +182,51 @@ export class GroupedRunner {
           if (previous !== undefined) replan = true;
         }
         const values = outputAsFloat32(tensor);
-        if (values) outputs.set(name, values);
+        if (values) {
+          outputs.set(name, values);
+          this.activationBytes += values.byteLength;
+        }
       }
       if (this.options.maxOutputBytesPerRun !== undefined && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun) replan = true;
+      const counting = performance.now();
       await consume(outputs);
+      this.countMs += performance.now() - counting;
     }
     if (replan) this.groups = this.plan(samples);
   }
 
+  /** The histograms of the last group run by runInto(), still being counted. */
+  private counting: Promise<void> | undefined;
+
   /**
-   * The same groups as run(), each run by the statistics engine's onnxruntime session straight into `collector`:
-   * the activations never reach JavaScript. Runs and histogram batches alternate (one group alive at a time).
+   * The same groups as run(), each run by the statistics engine's onnxruntime session and counted by `collector`
+   * where onnxruntime wrote them: the activations never reach JavaScript. A group's histograms are counted while
+   * the next group (or batch) runs, so two groups' outputs are alive at a time; with maxOutputBytesPerRun each
+   * group is counted before the next run (one group alive, as the option promises). Call flush() after the last.
    */
   async runInto(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
     if (this.tensors.length === 0) return;
-    const groups = this.groups && this.options.maxOutputBytesPerRun !== undefined ? this.groups : this.plan(samples);
+    const bounded = this.options.maxOutputBytesPerRun !== undefined;
+    const groups = this.groups && bounded ? this.groups : this.plan(samples);
     let replan = this.groups === undefined;
     for (const fetches of groups) {
       throwIfAborted(signal);
-      const outcome = await collector.addRun(session, feeds, fetches, signal);
+      if (bounded) await this.flush();
+      const outcome = await session.run(feeds, fetches, signal);
       if ('runFailed' in outcome) {
+        await this.flush().catch(() => undefined);
         const shapes = feeds.map((f) => `${f.name} [${f.shape.join(', ')}] ${(Object.keys(ELEMENT_TYPES) as DType[]).find((k) => ELEMENT_TYPES[k] === f.elementType) ?? f.elementType}`);
         throw runFailure(outcome.runFailed, shapes, fetches, new Error(outcome.runFailed));
       }
       this.runs++;
+      this.runMs += outcome.runMs;
       let groupBytes = 0;
       fetches.forEach((name, i) => {
         const elements = outcome.elements[i] ?? -1;
         if (elements < 0) return;
         const bytes = elements * 4;
         groupBytes += bytes;
+        this.activationBytes += bytes;
         const perSample = bytes / Math.max(1, samples);
         const previous = this.bytesPerSample.get(name);
         if (previous === undefined || perSample > previous) {
@@ -211,8 +234,26 @@ export class GroupedRunner {
           if (previous !== undefined) replan = true;
         }
       });
-      if (this.options.maxOutputBytesPerRun !== undefined && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun) replan = true;
+      if (bounded && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun!) replan = true;
+      await this.flush(); // the previous group's histograms (counted while this group ran)
+      const started = performance.now();
+      this.track(collector.addOutputs(outcome, signal).then(() => void (this.countMs += performance.now() - started)));
     }
     if (replan) this.groups = this.plan(samples);
+  }
+
+  /** Adds `work` (histograms counted in the background) to what flush() waits for. */
+  track(work: Promise<void>): void {
+    const previous = this.counting;
+    const both = previous ? Promise.all([previous, work]).then(() => undefined) : work;
+    both.catch(() => undefined);
+    this.counting = both;
+  }
+
+  /** Waits for the histograms of the last group runInto() ran (rejects with their failure). */
+  async flush(): Promise<void> {
+    const counting = this.counting;
+    this.counting = undefined;
+    await counting;
   }
 }

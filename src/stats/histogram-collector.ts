@@ -25,17 +25,7 @@ export interface HistogramCollectorOptions {
   readonly maxBins?: number;
 }
 
-/**
- * A CPU session of onnxruntime's C API inside the statistics engine (cpp/core/stats_onnxruntime.h), for
- * addRun(): histograms are counted from the memory onnxruntime writes its outputs to, with no copy into
- * JavaScript. Internal to calibrate().
- */
-export interface RunSession {
-  /** Drops the session; a batch still running keeps it until it settles. Idempotent. */
-  release(): void;
-}
-
-/** One model input of addRun(): the ONNX element type code (TensorProto.DataType) and the values. */
+/** One model input of RunSession.run(): the ONNX element type code (TensorProto.DataType) and the values. */
 export interface RunFeed {
   readonly name: string;
   readonly elementType: number;
@@ -43,16 +33,44 @@ export interface RunFeed {
   readonly data: ArrayBufferView;
 }
 
-/** What addRun() did: element count per fetched tensor (-1: not a tensor), or onnxruntime's failure message. */
-export type RunOutcome = { readonly elements: readonly number[] } | { readonly runFailed: string };
-
-// The stats module's onnxruntime half (cpp/core/stats_module.cc), declared here beside its only user.
-type NativeRunOutcome = NativeBatchOutcome | { readonly kind: 'counted'; readonly elements: number[] } | { readonly kind: 'runFailed'; readonly message: string };
-interface NativeRunCollector extends NativeHistogramCollector {
-  addRun(session: RunSession, names: string[], types: number[], shapes: number[][], values: ArrayBufferView[], fetches: string[]): Promise<NativeRunOutcome | undefined>;
+/** Outputs of one RunSession.run(), held where onnxruntime wrote them until HistogramCollector.addOutputs() counts them. */
+export interface RunOutputs {
+  readonly fetches: readonly string[];
+  /** Element count of each fetch; -1 for an output that is not a tensor. */
+  readonly elements: readonly number[];
+  /** Wall time of onnxruntime's run, milliseconds. */
+  readonly runMs: number;
+  /** @internal the native handle; emptied by addOutputs(). */
+  readonly handle: unknown;
 }
+
+/**
+ * A CPU session of onnxruntime's C API inside the statistics engine (cpp/core/stats_onnxruntime.h): its outputs are
+ * counted into histograms where onnxruntime wrote them, never copied into JavaScript, and a run goes on while the
+ * collector counts the previous one. Internal to calibrate().
+ */
+export interface RunSession {
+  /** Runs the model on its own thread (the feeds are copied first); onnxruntime's failure message as `runFailed`. */
+  run(feeds: readonly RunFeed[], fetches: readonly string[], signal?: AbortSignal): Promise<RunOutputs | { readonly runFailed: string }>;
+  /** Drops the session; runs in flight and uncounted outputs keep it until they are done. Idempotent. */
+  release(): void;
+}
+
+type NativeRunOutcome =
+  | { readonly kind: 'ran'; readonly outputs: unknown; readonly elements: number[]; readonly runMs: number }
+  | { readonly kind: 'runFailed'; readonly message: string }
+  | { readonly kind: 'outOfMemory' };
+interface NativeRunSession {
+  run(names: string[], types: number[], shapes: number[][], values: ArrayBufferView[], fetches: string[]): Promise<NativeRunOutcome>;
+  cancelRuns(): void;
+  release(): void;
+}
+// The stats module's onnxruntime half (cpp/core/stats_module.cc), declared here beside its only user.
 interface NativeRunModule {
-  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number) => RunSession;
+  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number) => NativeRunSession;
+}
+interface NativeOutputsCollector extends NativeHistogramCollector {
+  addOutputs(handle: unknown): Promise<NativeBatchOutcome | undefined>;
 }
 
 /**
@@ -62,7 +80,34 @@ interface NativeRunModule {
 export function createRunSession(libraryPath: string, model: Uint8Array, intraOpThreads = 0): RunSession {
   const Session = (nativeModule('stats') as unknown as NativeRunModule).OnnxRuntimeSession;
   if (!Session) throw new TrtInt8Error('ERR_ONNXRUNTIME_NOT_FOUND', 'The native addon was built without the onnxruntime session; rebuild it (npm run build:native).');
-  return new Session(libraryPath, model, intraOpThreads);
+  const native = new Session(libraryPath, model, intraOpThreads);
+  return {
+    async run(feeds, fetches, signal) {
+      throwIfAborted(signal);
+      const running = native.run(
+        feeds.map((f) => f.name),
+        feeds.map((f) => f.elementType),
+        feeds.map((f) => [...f.shape]),
+        feeds.map((f) => f.data),
+        [...fetches],
+      );
+      const cancel = (): void => native.cancelRuns();
+      signal?.addEventListener('abort', cancel, { once: true });
+      let outcome: NativeRunOutcome;
+      try {
+        outcome = await running;
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
+      throwIfAborted(signal);
+      if (outcome.kind === 'runFailed') return { runFailed: outcome.message };
+      if (outcome.kind === 'outOfMemory') {
+        throw new TrtInt8Error('ERR_BAD_BATCH', 'Out of memory while preparing an onnxruntime run.', { input: 'batch', expected: 'inputs that fit in memory', actual: 'allocation failed' });
+      }
+      return { fetches: [...fetches], elements: outcome.elements, runMs: outcome.runMs, handle: outcome.outputs };
+    },
+    release: () => native.release(),
+  };
 }
 
 export const DEFAULT_NUM_BINS = 2048;
@@ -158,12 +203,10 @@ export class HistogramCollector {
   }
 
   /**
-   * Runs `session` on `feeds` (copied before this returns) and adds the floating-point outputs named `fetches` as
-   * one batch, as add() would with their values, read where onnxruntime wrote them. Same ordering, abort and
-   * all-or-nothing rules as add(); an abort also stops onnxruntime's run. Resolves with the element count of each
-   * fetch, or with onnxruntime's message when the run failed (nothing counted).
+   * Adds the floating-point outputs of one RunSession.run() as one batch, as add() would with their values, read
+   * where onnxruntime wrote them (then released). Same ordering, abort and all-or-nothing rules as add().
    */
-  async addRun(session: RunSession, feeds: readonly RunFeed[], fetches: readonly string[], signal?: AbortSignal): Promise<RunOutcome> {
+  async addOutputs(outputs: RunOutputs, signal?: AbortSignal): Promise<void> {
     this.#throwIfDisposed();
     throwIfAborted(signal);
     const batchIndex = this.#calls++;
@@ -177,26 +220,16 @@ export class HistogramCollector {
         await waitUnlessAborted(previous, signal);
         if (this.#disposed) throw new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed before the batch was counted.');
       }
-      const native = this.#nativeCollector() as NativeRunCollector;
+      const native = this.#nativeCollector() as NativeOutputsCollector;
       const cancel = (): void => native.cancel();
       signal?.addEventListener('abort', cancel, { once: true });
-      let outcome: NativeRunOutcome | undefined;
+      let outcome: NativeBatchOutcome | undefined;
       try {
-        outcome = await native.addRun(
-          session,
-          feeds.map((f) => f.name),
-          feeds.map((f) => f.elementType),
-          feeds.map((f) => [...f.shape]),
-          feeds.map((f) => f.data),
-          [...fetches],
-        );
+        outcome = await native.addOutputs(outputs.handle);
       } finally {
         signal?.removeEventListener('abort', cancel);
       }
-      if (outcome?.kind === 'counted') return { elements: outcome.elements };
-      if (outcome?.kind === 'runFailed') return { runFailed: outcome.message };
       if (outcome) throw this.#outcomeError(outcome, signal, batchIndex);
-      return { elements: fetches.map(() => -1) };
     } finally {
       this.#inFlight--;
       void previous.then(release);
