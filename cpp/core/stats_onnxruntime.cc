@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 
@@ -33,6 +34,7 @@ enum Api : size_t {
   kReleaseRunOptions = 97,
   kReleaseTensorTypeAndShapeInfo = 99,
   kReleaseSessionOptions = 100,
+  kAddSessionConfigEntry = 130,  // version 4 of the table (onnxruntime 1.7)
 };
 
 using Status = void*;
@@ -126,6 +128,13 @@ OrtModelSession::OrtModelSession(OrtRuntime& runtime, const void* model, size_t 
   try {
     runtime.check(as<Status (*)(void*, int)>(runtime, kSetSessionLogSeverityLevel)(options, 3), "SetSessionLogSeverityLevel");
     if (intraOpThreads > 0) runtime.check(as<Status (*)(void*, int)>(runtime, kSetIntraOpNumThreads)(options, intraOpThreads), "SetIntraOpNumThreads");
+    // onnxruntime's idle intra-op threads spin by default; here they would take the cores the histogram threads
+    // count on between runs (and any other process's). TRT_INT8_ORT_SPIN=1 keeps onnxruntime's default, to compare.
+    const char* spin = getenv("TRT_INT8_ORT_SPIN");
+    if (!(spin && spin[0] == '1')) {
+      runtime.check(as<Status (*)(void*, const char*, const char*)>(runtime, kAddSessionConfigEntry)(options, "session.intra_op.allow_spinning", "0"),
+                    "AddSessionConfigEntry");
+    }
     runtime.check(as<Status (*)(const OrtEnvHandle*, const void*, size_t, const void*, OrtSessionHandle**)>(runtime, kCreateSessionFromArray)(
                       runtime.env(), model, modelBytes, options, &session_),
                   "CreateSessionFromArray");

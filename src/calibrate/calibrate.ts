@@ -12,7 +12,7 @@ import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { checkQuantizable, OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
-import { createNativeSession, createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
+import { OVERLAP_ENV, createNativeSession, createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, batchToRunFeeds, outputAsFloat32 } from './runner.js';
 import type { RunSession } from '../stats/histogram-collector.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
@@ -279,7 +279,7 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
   collection.nativeSession = createNativeSession(bytes, parameters.executionProviders, plan.model.displayName);
   const session = collection.nativeSession ? undefined : await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName);
   collection.session = session;
-  const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+  const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun, overlap: process.env[OVERLAP_ENV] === '1' });
   if (timingsSink) {
     timingsSink.runner = collection.nativeSession ? 'native' : 'onnxruntime-node';
     timingsSink.loadMs += performance.now() - loadStarted;
@@ -296,16 +296,10 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     const batch = copier.copy(given);
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
     if (plan.fromFeeds.length > 0) {
+      await runner.flush(); // the previous batch's activations first (timed apart)
       const counting = performance.now();
-      const sink = timingsSink;
-      if (collection.nativeSession) {
-        // Counted after the previous run's activations, while this batch runs: on a copy, as `batch` is reused.
-        const values = new Map([...graphInputValues(batch, plan.fromFeeds)].map(([name, v]) => [name, v.slice()]));
-        runner.track(histograms.add(values, signal).then(() => void (sink && (sink.countMs += performance.now() - counting))));
-      } else {
-        await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
-        if (sink) sink.countMs += performance.now() - counting;
-      }
+      await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+      if (timingsSink) timingsSink.countMs += performance.now() - counting;
     }
     const nativeSession = collection.nativeSession;
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>

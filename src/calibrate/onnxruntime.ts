@@ -85,6 +85,8 @@ export async function createSession(ort: OrtModule, bytes: Uint8Array, execution
  * JavaScript) instead of counting them where onnxruntime wrote them. For comparisons (bench/calibrate) and tests.
  */
 export const RUNNER_ENV = 'TRT_INT8_CALIBRATE_RUNNER';
+/** Set to '1' to count each run's histograms while the next batch runs (bench/calibrate --overlap compares). */
+export const OVERLAP_ENV = 'TRT_INT8_CALIBRATE_OVERLAP';
 
 /** onnxruntime's shared library inside the installed onnxruntime-node package, or undefined. */
 export function onnxRuntimeLibrary(): string | undefined {

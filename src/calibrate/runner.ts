@@ -94,6 +94,8 @@ export function batchToRunFeeds(batch: NormalizedBatch): RunFeed[] {
 export interface FetchGroupsOptions {
   /** Largest combined size of the outputs fetched by one run; undefined = everything in one run. */
   readonly maxOutputBytesPerRun?: number;
+  /** runInto(): count a group's histograms while the next group runs (see runInto). */
+  readonly overlap?: boolean;
 }
 
 export class GroupedRunner {
@@ -200,9 +202,10 @@ export class GroupedRunner {
 
   /**
    * The same groups as run(), each run by the statistics engine's onnxruntime session and counted by `collector`
-   * where onnxruntime wrote them: the activations never reach JavaScript. A group's histograms are counted while
-   * the next group (or batch) runs, so two groups' outputs are alive at a time; with maxOutputBytesPerRun each
-   * group is counted before the next run (one group alive, as the option promises). Call flush() after the last.
+   * where onnxruntime wrote them: the activations never reach JavaScript. With `overlap`, a group's histograms are
+   * counted while the next group (or batch) runs (two groups' outputs alive at a time); without (the default), each
+   * group is counted before the next run: on a 2-core machine the two compete for the same cores and onnxruntime's
+   * spinning threads lose more than the overlap gains (docs/calibration-speed.md). Call flush() after the last.
    */
   async runInto(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
     if (this.tensors.length === 0) return;
@@ -211,7 +214,7 @@ export class GroupedRunner {
     let replan = this.groups === undefined;
     for (const fetches of groups) {
       throwIfAborted(signal);
-      if (bounded) await this.flush();
+      if (bounded || !this.options.overlap) await this.flush();
       const outcome = await session.run(feeds, fetches, signal);
       if ('runFailed' in outcome) {
         await this.flush().catch(() => undefined);
