@@ -283,7 +283,7 @@ struct RunTask {
 };
 
 // binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads): a CPU session of onnxruntime's C API.
-// run() runs the model on a thread of its own, so that the statistics pool can count the previous run's outputs
+// run() runs the model on the session's own thread, so that the statistics pool can count the previous run's outputs
 // meanwhile; its outputs stay where onnxruntime wrote them until HistogramCollector.addOutputs() has counted them.
 // release() drops the session; runs in flight and uncounted outputs keep it until they are done.
 class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
@@ -379,18 +379,20 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
     Napi::Promise promise = task->deferred->Promise();
     auto done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "trt-int8:stats.run", 0, 1);
     try {
-      std::thread([task, done]() mutable {
-        Execute(*task);
-        if (done.BlockingCall([task](Napi::Env env, Napi::Function) { Settle(env, *task); }) != napi_ok) {
-          // The environment is shutting down: nobody waits for the promise.
-        }
-        done.Release();
-      }).detach();
+      if (!runThread_) runThread_ = std::make_unique<ThreadPool>(1);
     } catch (const std::system_error& error) {
       done.Release();
       Forget(*task);
       throw codedError(env, "ERR_BAD_OPTION", std::string("could not start onnxruntime's run thread: ") + error.what());
     }
+    // One thread for all runs of the session (not one per run): its stack and malloc arena are reused.
+    runThread_->submit([task, done]() mutable {
+      Execute(*task);
+      if (done.BlockingCall([task](Napi::Env env, Napi::Function) { Settle(env, *task); }) != napi_ok) {
+        // The environment is shutting down: nobody waits for the promise.
+      }
+      done.Release();
+    });
     return promise;
   }
 
@@ -461,6 +463,8 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
 
   std::shared_ptr<OrtModelSession> session_;
   std::shared_ptr<ActiveRuns> active_ = std::make_shared<ActiveRuns>();
+  // Runs one run at a time, in call order; joined when this object is collected (a run in flight finishes first).
+  std::unique_ptr<ThreadPool> runThread_;
 };
 
 class Collector : public Napi::ObjectWrap<Collector> {

@@ -271,13 +271,14 @@ interface Collection {
  * activations to the histograms. Returns the session run count; the tracker counts batches and samples.
  */
 async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number): Promise<number> {
-  const ort = loadOnnxRuntime();
   const parameters = calibrationParameters(options);
   const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
   // The activations are counted where onnxruntime writes them when the statistics engine can run the model itself
-  // (CPU); onnxruntime-node's session.run copies each output into JavaScript first (docs/calibration-speed.md).
+  // (CPU, with the library of the installed onnxruntime-node); onnxruntime-node's session.run copies each output
+  // into JavaScript first (docs/calibration-speed.md). onnxruntime-node itself is then not even loaded.
   collection.nativeSession = createNativeSession(bytes, parameters.executionProviders, plan.model.displayName);
-  const session = collection.nativeSession ? undefined : await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName);
+  const ort = collection.nativeSession ? undefined : loadOnnxRuntime();
+  const session = ort ? await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName) : undefined;
   collection.session = session;
   const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun, overlap: process.env[OVERLAP_ENV] === '1' });
   if (timingsSink) {
@@ -305,7 +306,7 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
       nativeSession
         ? runner.runInto(histograms, nativeSession, batchToRunFeeds(slice), sliceSamples, signal)
-        : runner.run(batchToFeeds(ort, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
+        : runner.run(batchToFeeds(ort!, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
     );
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
