@@ -302,8 +302,9 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
     const std::string library = info[0].As<Napi::String>().Utf8Value();
     auto model = info[1].As<Napi::TypedArray>();
     Napi::ArrayBuffer buffer = model.ArrayBuffer();
-    const auto* bytes = static_cast<const uint8_t*>(buffer.Data()) + model.ByteOffset();
-    const std::vector<uint8_t> copy(bytes, bytes + model.ByteLength());
+    // Read in place: onnxruntime parses the bytes before CreateSessionFromArray returns, and no JavaScript runs meanwhile.
+    const auto* bytes = buffer.Data() == nullptr ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + model.ByteOffset();
+    const size_t length = bytes == nullptr ? 0 : model.ByteLength();
     OrtRuntime* runtime = nullptr;
     try {
       runtime = &OrtRuntime::load(library);
@@ -311,7 +312,7 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
       throw codedError(env, "ERR_ONNXRUNTIME_NOT_FOUND", e.what());
     }
     try {
-      session_ = std::make_shared<OrtModelSession>(*runtime, copy.data(), copy.size(), info[2].As<Napi::Number>().Int32Value());
+      session_ = std::make_shared<OrtModelSession>(*runtime, bytes, length, info[2].As<Napi::Number>().Int32Value());
     } catch (const std::exception& e) {
       throw codedError(env, "ERR_BAD_MODEL", e.what());
     }
