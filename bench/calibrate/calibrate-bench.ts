@@ -1,145 +1,304 @@
 /**
- * bench/calibrate: wall time of trt-int8's calibrate() on the Fashion-MNIST example against onnxruntime-Python's
- * own calibrators, in one run, on the same machine, same images, same batches of 32, one after the other.
+ * bench/calibrate: trt-int8's calibrate() against onnxruntime-Python's own calibrators, on the PP-OCRv4 text
+ * detector (30 photos, 480x640) and on the Fashion-MNIST example (1,024 images, batches of 32), in one run.
  *
- *   npm run bench:calibrate [-- --repeats 3 --ort-methods minmax,entropy,entropy-2048 --json out.json]
+ *   npm run bench:calibrate [-- --rounds 3 --models detector,fashion --workloads minmax,entropy,defaults --json FILE]
  *
- * Timed on our side: calibrate(model, calibrator) from the call to the returned CalibrationResult (model
- * parsing, onnxruntime session with the extra outputs, running the batches, histograms, ranges). Not
- * timed: loading the images (in memory as float32 beforehand), writing the cache or the Q/DQ model.
- * The Python side (ort_calibration_timing.py) times create_calibrator + collect_data + compute_data,
- * the same work. Each measurement is the median of --repeats runs, after one untimed warm-up of ours;
- * the runs alternate between the two sides (round r: ours, then theirs) so that load changes hit both.
- * Both use onnxruntime's default thread count on the CPU execution provider.
+ * Needs `npm run setup:ocr`, `npm run setup:example`, the native addon (npm run build:native) and, for the Python
+ * half, python3 with onnxruntime, onnx and numpy (pip install onnxruntime onnx numpy; --python PATH).
+ *
+ * Each measurement is one whole process, calibrating once: trt-int8 (this script re-run with --child) or
+ * ort_calibration_timing.py. Both read the same float32 batches from one file written here (not timed), so both
+ * calibrate the same tensors of the same values. Workloads:
+ *   minmax    equal settings: the same tensors (trt-int8's Q/DQ plan), min-max ranges
+ *   entropy   equal settings: the same tensors, entropy over 2048 bins (trt-int8 'entropy2'; onnxruntime
+ *             EntropyCalibrater num_bins 2048, num_quantized_bins 128)
+ *   defaults  each tool as it is called with no options: calibrate(model, calibratorFromBatches(batches)) against
+ *             quantize_static's calibration (MinMax over the inputs and outputs of every quantizable op)
+ * Threads: onnxruntime's default intra-op thread count in both tools (one per core); trt-int8's histograms run on its
+ * own pool of os.availableParallelism() threads. Timed: from the call to the ranges; model loading (parsing, the
+ * model with extra outputs, the onnxruntime session) is included and also reported apart. Peak memory: the maximum
+ * resident set of each process (both hold the batches, ~110 MB for the detector).
+ * Rounds alternate which tool goes first, so that load from other processes hits both alike; every figure is the
+ * median over rounds with [min-max]; ratios are per round (onnxruntime-Python seconds / trt-int8 seconds).
+ * One more trt-int8 process per round and model runs min-max through onnxruntime-node's session.run (the path
+ * before issue #16): its extra run time is the cost of copying activations out of onnxruntime into JavaScript.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFile, rename } from 'node:fs/promises';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { calibrate, calibratorFromBatches, type AlgorithmKind, type Batch } from '../../src/index.js';
+import { calibrate, calibratorFromBatches, OnnxModel, planQuantization, type AlgorithmKind, type Batch } from '../../src/index.js';
+import { recordCalibrationTimings, type CalibrationTimings } from '../../src/calibrate/calibrate.js';
+import { RUNNER_ENV } from '../../src/calibrate/onnxruntime.js';
 import { CALIBRATION_COUNT, CALIBRATION_SEED, EXAMPLE_DIR, IMAGE_SIZE, calibrationIndices, loadFashionMnist } from '../../examples/fashion-mnist/dataset.js';
+import { DETECTOR_MODEL_PATH, detectorData } from './detector-data.js';
 
-// npm run bench:calibrate bundles this file into examples/fashion-mnist/out/ (git-ignored), so locate the
-// Python half from the example folder rather than from this file.
-const BENCH_DIR = path.resolve(EXAMPLE_DIR, '../../bench/calibrate');
+// npm run bench:calibrate bundles this file into examples/fashion-mnist/out/ (git-ignored): locate the repository
+// from the example folder rather than from this file.
+const ROOT = path.resolve(EXAMPLE_DIR, '../..');
+const BENCH_DIR = path.join(ROOT, 'bench/calibrate');
+const OUT_DIR = path.join(EXAMPLE_DIR, 'out');
 
-/** The goal from issue #3: at least this many times faster than onnxruntime-Python's EntropyCalibrater. */
-const GOAL_SPEEDUP_VS_ORT_ENTROPY = 5;
+/** The goals of issue #16: trt-int8 at least this many times faster at equal settings. */
+const GOALS: Record<string, number> = { minmax: 1.5, entropy: 2 };
 
-function* batches(images: Float32Array, count: number, size: number): Generator<Batch> {
-  for (let start = 0; start < count; start += size) {
-    const n = Math.min(size, count - start);
-    yield { input: { data: images.subarray(start * IMAGE_SIZE, (start + n) * IMAGE_SIZE), shape: [n, 1, 28, 28] } };
-  }
+interface Spec {
+  name: string;
+  model: string;
+  input: string;
+  data: string;
+  batches: number;
+  batchShape: number[];
+  tensors: string[];
 }
 
-const median = (xs: number[]) => {
+type Workload = 'minmax' | 'entropy' | 'defaults';
+const OURS: Record<Workload, AlgorithmKind | undefined> = { minmax: 'minmax', entropy: 'entropy2', defaults: undefined };
+const THEIRS: Record<Workload, { method: string; tensors: 'equal' | 'default' }> = {
+  minmax: { method: 'minmax', tensors: 'equal' },
+  entropy: { method: 'entropy-2048', tensors: 'equal' },
+  defaults: { method: 'minmax', tensors: 'default' },
+};
+
+interface Measurement {
+  tool: string;
+  totalSeconds: number;
+  loadSeconds: number;
+  peakRssMiB: number;
+  tensors: number;
+  [key: string]: unknown;
+}
+
+const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+const spread = (xs: number[], digits = 2): string => `${median(xs).toFixed(digits)} [${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}]`;
 
-interface OrtTimings {
-  onnxruntime: string;
-  methods: Record<string, { calibrator: string; options: unknown; runs_seconds: number[]; median_seconds: number }>;
+async function writeSpecs(models: string[]): Promise<Spec[]> {
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const specs: Spec[] = [];
+  for (const name of models) {
+    if (name === 'detector') {
+      const data = detectorData(ROOT, OUT_DIR);
+      const model = path.join(ROOT, DETECTOR_MODEL_PATH);
+      const tensors = [...planQuantization(await OnnxModel.load(model)).activationNames];
+      specs.push({ name, model, input: 'x', data: data.file, batches: data.count, batchShape: [...data.shape], tensors });
+    } else if (name === 'fashion') {
+      const calibration = await loadFashionMnist('train', { indices: calibrationIndices(CALIBRATION_COUNT, CALIBRATION_SEED) });
+      const file = path.join(OUT_DIR, `bench-fashion-${calibration.count}x1x28x28.f32`);
+      const images = calibration.images.subarray(0, calibration.count * IMAGE_SIZE);
+      fs.writeFileSync(file, new Uint8Array(images.buffer, images.byteOffset, images.byteLength));
+      const model = path.join(EXAMPLE_DIR, 'model.onnx');
+      const tensors = [...planQuantization(await OnnxModel.load(model)).activationNames];
+      specs.push({ name, model, input: 'input', data: file, batches: calibration.count / 32, batchShape: [32, 1, 28, 28], tensors });
+    } else {
+      throw new Error(`--models: unknown model ${name} (detector, fashion)`);
+    }
+  }
+  return specs;
+}
+
+/**
+ * This process's peak resident memory (MiB): VmHWM, which starts afresh at exec (getrusage's maxrss does not: a
+ * child inherits its parent's peak on Linux).
+ */
+function peakRss(): number {
+  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  return line ? Number(line.split(/\s+/)[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+/** --child: one calibrate() in this process, printed as JSON. */
+async function child(specFile: string, workload: Workload, runner: string): Promise<void> {
+  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as Spec;
+  if (runner === 'onnxruntime-node') process.env[RUNNER_ENV] = 'onnxruntime-node';
+  const bytes = fs.readFileSync(spec.data);
+  const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const per = spec.batchShape.reduce((a, b) => a * b, 1);
+  function* batches(): Generator<Batch> {
+    for (let i = 0; i < spec.batches; i++) yield { [spec.input]: { data: all.subarray(i * per, (i + 1) * per), shape: spec.batchShape } };
+  }
+  const algorithm = OURS[workload];
+  const timings: CalibrationTimings = { loadMs: 0, runMs: 0, countMs: 0, rangeMs: 0, activationBytes: 0 };
+  recordCalibrationTimings(timings);
+  const started = performance.now();
+  const result = await calibrate(spec.model, calibratorFromBatches(batches(), algorithm ? { algorithm } : {}));
+  const totalMs = performance.now() - started;
+  const peakRssMiB = peakRss(); // before writing the Q/DQ model, which the Python side does not do
+  const writing = performance.now();
+  const qdq = result.toQdqModel();
+  const qdqMs = performance.now() - writing;
+  console.log(
+    JSON.stringify({
+      tool: runner === 'onnxruntime-node' ? 'trt-int8 (onnxruntime-node runner)' : 'trt-int8',
+      runner: timings.runner,
+      workload,
+      tensors: result.tensors.size,
+      totalSeconds: totalMs / 1000,
+      loadSeconds: timings.loadMs / 1000,
+      runSeconds: timings.runMs / 1000,
+      countSeconds: timings.countMs / 1000,
+      rangeSeconds: timings.rangeMs / 1000,
+      qdqSeconds: qdqMs / 1000,
+      qdqBytes: qdq.byteLength,
+      activationBytes: timings.activationBytes,
+      peakRssMiB,
+    }),
+  );
+}
+
+function runProcess(command: string, args: string[], what: string): Measurement {
+  const run = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 * 1024 * 1024 });
+  if (run.error || run.status !== 0) {
+    throw new Error(`${what} failed${run.error ? `: ${run.error.message}` : ` with exit ${run.status}`}:\n${run.stderr.split('\n').slice(-15).join('\n')}`);
+  }
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as Measurement;
+}
+
+/** Copy bandwidth of this machine now: the best of 5 copies of 256 MiB (bytes copied per second; each is read and written). */
+function copyBandwidth(): number {
+  const n = (256 * 2 ** 20) / 4;
+  const a = new Float32Array(n).fill(1);
+  const b = new Float32Array(n);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    b.set(a);
+    best = Math.min(best, performance.now() - t);
+  }
+  return (n * 4) / (best / 1000);
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      repeats: { type: 'string', default: '3' },
-      algorithms: { type: 'string', default: 'entropy2,minmax' },
-      'ort-methods': { type: 'string', default: 'minmax,entropy,entropy-2048' },
+      child: { type: 'string' },
+      workload: { type: 'string' },
+      runner: { type: 'string', default: 'native' },
+      rounds: { type: 'string', default: '3' },
+      models: { type: 'string', default: 'detector,fashion' },
+      workloads: { type: 'string', default: 'minmax,entropy,defaults' },
       python: { type: 'string', default: process.env.PYTHON ?? 'python3' },
       json: { type: 'string' },
     },
   });
-  const repeats = Number(values.repeats);
-  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, got ${values.repeats}`);
-  const algorithms = values.algorithms!.split(',').filter(Boolean) as AlgorithmKind[];
-  const modelPath = path.join(EXAMPLE_DIR, 'model.onnx');
-  const calibration = await loadFashionMnist('train', { indices: calibrationIndices(CALIBRATION_COUNT, CALIBRATION_SEED) });
-
-  console.log(`Calibrating ${calibration.count} images (batches of 32), ${repeats} timed run(s) each, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})`);
+  if (values.child) return child(values.child, values.workload as Workload, values.runner!);
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
+  const workloads = values.workloads!.split(',').filter(Boolean) as Workload[];
+  for (const w of workloads) if (!(w in OURS)) throw new Error(`--workloads: unknown ${w} (minmax, entropy, defaults)`);
+  const specs = await writeSpecs(values.models!.split(',').filter(Boolean));
   const script = path.join(BENCH_DIR, 'ort_calibration_timing.py');
-  const ortMethods = values['ort-methods']!;
-  /** One timed run of each onnxruntime method, in a fresh Python process (its start-up is not timed). */
-  const runOrtOnce = (): OrtTimings => {
-    const python = spawnSync(values.python!, [script, '--repeats', '1', '--methods', ortMethods, '--calibration-count', String(calibration.count)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    if (python.error || python.status !== 0) {
-      throw new Error(
-        `The Python half (${script}) failed${python.error ? `: ${python.error.message}` : ` with exit ${python.status}`}:\n${python.stderr.split('\n').slice(-15).join('\n')}\n` +
-          'It needs onnxruntime and numpy: python3 -m pip install onnxruntime numpy (or --python PATH).',
+  const startLoad = os.loadavg();
+  console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${startLoad.map((l) => l.toFixed(2)).join(' ')}, ${rounds} round(s)`);
+
+  type Key = string; // model/workload/tool
+  const results = new Map<Key, Measurement[]>();
+  const push = (key: Key, m: Measurement): void => void results.set(key, [...(results.get(key) ?? []), m]);
+  const bandwidths: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    bandwidths.push(copyBandwidth());
+    for (const spec of specs) {
+      const specFile = path.join(OUT_DIR, `bench-${spec.name}.json`);
+      fs.writeFileSync(specFile, JSON.stringify(spec));
+      for (const workload of workloads) {
+        const ours = () => push(`${spec.name}/${workload}/ours`, runProcess(process.execPath, [process.argv[1]!, '--child', specFile, '--workload', workload], `trt-int8 ${spec.name} ${workload}`));
+        const theirs = () => {
+          const t = THEIRS[workload];
+          push(`${spec.name}/${workload}/theirs`, runProcess(values.python!, [script, '--spec', specFile, '--method', t.method, '--tensors', t.tensors], `onnxruntime-Python ${spec.name} ${workload}`));
+        };
+        if (round % 2 === 0) {
+          ours();
+          theirs();
+        } else {
+          theirs();
+          ours();
+        }
+      }
+      if (workloads.includes('minmax')) {
+        push(`${spec.name}/minmax/node-runner`, runProcess(process.execPath, [process.argv[1]!, '--child', specFile, '--workload', 'minmax', '--runner', 'onnxruntime-node'], `trt-int8 ${spec.name} minmax (onnxruntime-node runner)`));
+      }
+      process.stdout.write(`  round ${round + 1}/${rounds}: ${spec.name} done\n`);
+    }
+  }
+
+  const endLoad = os.loadavg();
+  const report: Record<string, unknown> = {};
+  const goals: string[] = [];
+  console.log(`\nload average at the end ${endLoad.map((l) => l.toFixed(2)).join(' ')}; copy bandwidth ${spread(bandwidths.map((b) => b / 1e9))} GB/s`);
+  for (const spec of specs) {
+    console.log(`\n${spec.name}: ${spec.batches} batches of [${spec.batchShape.join(', ')}], ${spec.tensors.length} tensors in trt-int8's plan`);
+    console.log('  workload  | trt-int8 s (load s)          | onnxruntime-Python s (load s) | speed-up, per round     | excl. loading      | peak MiB ours / theirs');
+    for (const workload of workloads) {
+      const ours = results.get(`${spec.name}/${workload}/ours`)!;
+      const theirs = results.get(`${spec.name}/${workload}/theirs`)!;
+      const ratios = ours.map((o, i) => theirs[i]!.totalSeconds / o.totalSeconds);
+      const ratiosExcl = ours.map((o, i) => (theirs[i]!.totalSeconds - theirs[i]!.loadSeconds) / (o.totalSeconds - o.loadSeconds));
+      const peakOurs = median(ours.map((o) => o.peakRssMiB));
+      const peakTheirs = median(theirs.map((t) => t.peakRssMiB));
+      console.log(
+        `  ${workload.padEnd(9)} | ${spread(ours.map((o) => o.totalSeconds)).padEnd(17)} (${median(ours.map((o) => o.loadSeconds)).toFixed(2)}) | ` +
+          `${spread(theirs.map((t) => t.totalSeconds)).padEnd(18)} (${median(theirs.map((t) => t.loadSeconds)).toFixed(2)})  | ${spread(ratios).padEnd(17)}x | ${spread(ratiosExcl).padEnd(16)}x | ${peakOurs.toFixed(0)} / ${peakTheirs.toFixed(0)}` +
+          `   (tensors ${ours[0]!.tensors} / ${theirs[0]!.tensors})`,
       );
+      report[`${spec.name}/${workload}`] = {
+        trtInt8: ours,
+        onnxruntimePython: theirs,
+        speedup: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), perRound: ratios },
+        speedupExcludingLoading: { median: median(ratiosExcl), min: Math.min(...ratiosExcl), max: Math.max(...ratiosExcl) },
+        peakRssMiB: { trtInt8: peakOurs, onnxruntimePython: peakTheirs },
+      };
+      const goal = GOALS[workload];
+      if (goal !== undefined) {
+        const met = median(ratios) >= goal && peakOurs <= peakTheirs;
+        goals.push(`  ${spec.name} ${workload}: >= ${goal}x at no more peak memory: ${median(ratios).toFixed(2)}x [${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}], ${peakOurs.toFixed(0)} / ${peakTheirs.toFixed(0)} MiB -> ${met ? 'MET' : 'NOT MET'}`);
+      }
     }
-    return JSON.parse(python.stdout.trim().split('\n').pop()!) as OrtTimings;
-  };
-  const timeOurs = async (algorithm: AlgorithmKind): Promise<number> => {
-    const calibrator = calibratorFromBatches(batches(calibration.images, calibration.count, 32), { algorithm });
-    const started = performance.now();
-    await calibrate(modelPath, calibrator);
-    return (performance.now() - started) / 1000;
-  };
-
-  // Rounds interleave the two sides, so that a change in the machine's load hits both alike.
-  for (const algorithm of algorithms) await timeOurs(algorithm); // warm-up: loads onnxruntime-node and the addon
-  const ourRuns: Record<string, number[]> = Object.fromEntries(algorithms.map((a) => [a, []]));
-  let ort: OrtTimings | undefined;
-  for (let round = 0; round < repeats; round++) {
-    for (const algorithm of algorithms) ourRuns[algorithm]!.push(await timeOurs(algorithm));
-    const once = runOrtOnce();
-    if (!ort) ort = once;
-    else for (const [method, t] of Object.entries(once.methods)) ort.methods[method]!.runs_seconds.push(...t.runs_seconds);
-    process.stdout.write(`  round ${round + 1}/${repeats} done\n`);
-  }
-  for (const t of Object.values(ort!.methods)) t.median_seconds = median(t.runs_seconds);
-  const ours = Object.fromEntries(
-    Object.entries(ourRuns).map(([algorithm, runs]) => [algorithm, { runs_seconds: runs.map((s) => +s.toFixed(4)), median_seconds: median(runs) }]),
-  );
-  for (const [algorithm, t] of Object.entries(ours)) {
-    console.log(`  trt-int8 calibrate() ${algorithm.padEnd(12)} median ${t.median_seconds.toFixed(3)} s   runs ${t.runs_seconds.map((s) => s.toFixed(3)).join(', ')}`);
-  }
-  for (const [method, t] of Object.entries(ort!.methods)) {
-    console.log(`  onnxruntime ${ort!.onnxruntime} ${t.calibrator} (${method.padEnd(12)}) median ${t.median_seconds.toFixed(3)} s   runs ${t.runs_seconds.map((s) => s.toFixed(3)).join(', ')}`);
-  }
-
-  console.log('Speed-up (onnxruntime median / trt-int8 median; > 1 means trt-int8 is faster):');
-  const ratios: Record<string, number> = {};
-  for (const [algorithm, mine] of Object.entries(ours)) {
-    for (const [method, theirs] of Object.entries(ort!.methods)) {
-      const ratio = theirs.median_seconds / mine.median_seconds;
-      ratios[`${algorithm} vs ort ${method}`] = +ratio.toFixed(2);
-      console.log(`  trt-int8 ${algorithm.padEnd(9)} vs onnxruntime ${method.padEnd(13)} ${ratio.toFixed(2)}x`);
+    // Time breakdown of trt-int8, from its equal-settings runs (medians over rounds).
+    for (const workload of workloads.filter((w) => w !== 'defaults')) {
+      const ours = results.get(`${spec.name}/${workload}/ours`)!;
+      const m = (k: string) => median(ours.map((o) => o[k] as number));
+      const histogramRate = median(ours.map((o) => (o.activationBytes as number) / (o.countSeconds as number))) / 1e9;
+      console.log(
+        `  trt-int8 ${workload} breakdown: load ${m('loadSeconds').toFixed(2)} s, onnxruntime inference ${m('runSeconds').toFixed(2)} s, ` +
+          `copying activations out 0 (counted in onnxruntime's memory), histograms ${m('countSeconds').toFixed(2)} s ` +
+          `(${(m('activationBytes') / 2 ** 20).toFixed(0)} MiB at ${histogramRate.toFixed(2)} GB/s; copy bandwidth ${median(bandwidths.map((b) => b / 1e9)).toFixed(2)} GB/s), ` +
+          `ranges ${m('rangeSeconds').toFixed(3)} s, Q/DQ writing ${m('qdqSeconds').toFixed(3)} s`,
+      );
+      const theirs = results.get(`${spec.name}/${workload}/theirs`)!;
+      const t = (k: string) => median(theirs.map((o) => o[k] as number));
+      console.log(`  onnxruntime-Python ${THEIRS[workload].method}: create_calibrator ${t('loadSeconds').toFixed(2)} s, collect_data ${t('collectSeconds').toFixed(2)} s, compute_data ${t('computeSeconds').toFixed(2)} s`);
+    }
+    const viaNode = results.get(`${spec.name}/minmax/node-runner`);
+    if (viaNode) {
+      const native = results.get(`${spec.name}/minmax/ours`)!;
+      const copy = viaNode.map((v, i) => (v.runSeconds as number) - (native[i]!.runSeconds as number));
+      console.log(
+        `  min-max through onnxruntime-node's session.run (before #16): ${spread(viaNode.map((v) => v.totalSeconds))} s, its runs ${spread(viaNode.map((v) => v.runSeconds as number))} s ` +
+          `vs ${spread(native.map((v) => v.runSeconds as number))} s here: copying activations out costs ${spread(copy)} s; peak ${median(viaNode.map((v) => v.peakRssMiB)).toFixed(0)} MiB`,
+      );
+      report[`${spec.name}/minmax-onnxruntime-node-runner`] = viaNode;
     }
   }
-  const entropyGoal = ours.entropy2 && ort!.methods['entropy-2048']
-    ? ort!.methods['entropy-2048'].median_seconds / ours.entropy2.median_seconds
-    : undefined;
-  if (entropyGoal !== undefined) {
-    console.log(`Goal: trt-int8 entropy2 >= ${GOAL_SPEEDUP_VS_ORT_ENTROPY}x faster than onnxruntime's EntropyCalibrater at the same 2048 bins: ${entropyGoal.toFixed(2)}x -> ${entropyGoal >= GOAL_SPEEDUP_VS_ORT_ENTROPY ? 'MET' : 'NOT MET'}`);
-  }
+  console.log('\nGoals of issue #16 (median speed-up over rounds):');
+  for (const g of goals) console.log(g);
   if (values.json) {
-    const report = {
+    const out = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg: os.loadavg(), node: process.version },
-      images: calibration.count,
-      batchSize: 32,
-      repeats,
-      trtInt8: ours,
-      onnxruntime: ort,
-      speedups: ratios,
+      command: `npm run bench:calibrate -- ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavgStart: startLoad, loadavgEnd: endLoad, node: process.version, copyBandwidthGBs: bandwidths.map((b) => b / 1e9) },
+      rounds,
+      results: report,
     };
-    await writeFile(`${values.json}.tmp`, JSON.stringify(report, null, 2) + '\n');
-    await rename(`${values.json}.tmp`, values.json);
+    fs.writeFileSync(`${values.json}.tmp`, JSON.stringify(out, null, 2) + '\n');
+    fs.renameSync(`${values.json}.tmp`, values.json);
   }
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(error instanceof Error ? error.stack ?? error.message : error);
   process.exit(1);
 });

@@ -1,12 +1,18 @@
-"""The Python half of bench/calibrate: times onnxruntime's own calibrators on the Fashion-MNIST example.
+"""The Python half of bench/calibrate: one timed calibration with onnxruntime's own calibrators, in this process.
 
-    python3 bench/calibrate/ort_calibration_timing.py --repeats 3 [--methods minmax,entropy,entropy-2048]
+    python3 bench/calibrate/ort_calibration_timing.py --spec SPEC.json --method minmax|entropy|entropy-2048 \
+        [--tensors equal|default]
 
-What is timed, per run: create_calibrator (augmenting the model with extra outputs, creating the
-InferenceSession) + collect_data (running the N calibration images in batches of 32, histogramming) +
-compute_data (ranges). That is quantize_static minus its model loading/pre-processing and minus writing the
-quantized model. Not timed: reading the images (already in memory as float32), quant_pre_process (done once).
-Prints one JSON object: per method, every run's seconds and the median.
+SPEC.json (written by calibrate-bench.ts) names the model, the raw float32 file of the calibration batches (the very
+tensors trt-int8 calibrates on), the batch shape, and trt-int8's tensors to calibrate. --tensors equal calibrates
+exactly those tensors (onnxruntime's tensor selection is replaced by that list); --tensors default keeps
+onnxruntime's own choice, as quantize_static makes it (inputs and outputs of every quantizable op type).
+
+Timed, as quantize_static runs them: create_calibrator (the model augmented with extra outputs, saved, and its
+InferenceSession created: "model loading") + collect_data (the batches run, statistics collected) + compute_data
+(ranges). Not timed: reading the batches (np.fromfile before), shape inference of the model (once, before). Prints
+one JSON object: the three phases in seconds, their total, the peak resident memory of this process (MiB) and the
+number of tensors calibrated. onnxruntime runs with its default thread count on the CPU execution provider.
 """
 from __future__ import annotations
 
@@ -14,67 +20,107 @@ import argparse
 import contextlib
 import json
 import os
-import platform
-import statistics
+import resource
 import sys
 import tempfile
+import time
 
+import numpy as np
+import onnx
 import onnxruntime as ort
-from onnxruntime.quantization.shape_inference import quant_pre_process
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod
+from onnxruntime.quantization.calibrate import CalibraterBase, create_calibrator
+from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "examples", "fashion-mnist"))
-import fashion_mnist  # noqa: E402
-from ort_quantize_static import METHODS, BatchReader, calibrate_ranges, calibration_images  # noqa: E402
+METHODS = {
+    "minmax": (CalibrationMethod.MinMax, {}),
+    # quantize_static's Entropy: 128 bins, 128 quantized bins.
+    "entropy": (CalibrationMethod.Entropy, {}),
+    # TensorRT's (and trt-int8's) 2048 bins, 128 quantized bins.
+    "entropy-2048": (CalibrationMethod.Entropy, {"num_bins": 2048, "num_quantized_bins": 128}),
+}
+
+
+class Batches(CalibrationDataReader):
+    def __init__(self, data: np.ndarray, input_name: str):
+        self.data = data
+        self.input_name = input_name
+        self.position = 0
+
+    def get_next(self):
+        if self.position >= len(self.data):
+            return None
+        batch = self.data[self.position]
+        self.position += 1
+        return {self.input_name: batch}
+
+    def rewind(self):
+        self.position = 0
+
+
+def peak_rss_mib() -> float:
+    """VmHWM: this process's peak resident memory since exec (getrusage's maxrss includes the parent's on Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=os.path.join(ROOT, "examples", "fashion-mnist", "model.onnx"))
-    p.add_argument("--data-dir", default=fashion_mnist.DEFAULT_DATA_DIR)
-    p.add_argument("--methods", default="minmax,entropy,entropy-2048")
-    p.add_argument("--calibration-count", type=int, default=fashion_mnist.CALIBRATION_COUNT)
-    p.add_argument("--seed", type=int, default=fashion_mnist.CALIBRATION_SEED)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--spec", required=True)
+    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--tensors", default="equal", choices=["equal", "default"])
     args = p.parse_args()
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        p.error(f"--methods: expected a subset of {', '.join(METHODS)}, got {args.methods!r}")
-    if args.repeats < 1:
-        p.error("--repeats must be >= 1")
-    if args.calibration_count % args.batch_size:
-        p.error("--calibration-count must be a multiple of --batch-size (onnxruntime's histogram collectors need equal batches)")
+    with open(args.spec) as f:
+        spec = json.load(f)
+    batch_shape = spec["batchShape"]
+    data = np.fromfile(spec["data"], dtype=np.float32).reshape([spec["batches"], *batch_shape])
 
-    images = calibration_images(args.calibration_count, args.seed, args.data_dir)
-    result = {
-        "onnxruntime": ort.__version__,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "images": len(images),
-        "batch_size": args.batch_size,
-        "timed": "create_calibrator + collect_data + compute_data",
-        "methods": {},
-    }
     with tempfile.TemporaryDirectory(prefix="bench-ort-") as tmp:
-        model = os.path.join(tmp, "model.pre.onnx")
-        quant_pre_process(args.model, model, skip_symbolic_shape=True)
-        for method in methods:
-            calibrate_method, options = METHODS[method]
-            runs = []
-            for _ in range(args.repeats):
-                # onnxruntime prints progress to stdout; keep stdout for the JSON result.
-                with contextlib.redirect_stdout(sys.stderr):
-                    _, seconds = calibrate_ranges(model, BatchReader(images, args.batch_size), calibrate_method, options or {}, tmp)
-                runs.append(round(seconds, 4))
-            result["methods"][method] = {
-                "calibrator": f"{calibrate_method.name}Calibrater",
-                "options": options if options is not None else ({} if method == "minmax" else "quantize_static defaults: 128 bins, 128 quantized bins"),
-                "runs_seconds": runs,
-                "median_seconds": statistics.median(runs),
-            }
-    print(json.dumps(result))
+        model_path = os.path.join(tmp, "model.inferred.onnx")
+        onnx.save(onnx.shape_inference.infer_shapes(onnx.load(spec["model"])), model_path)
+        calibrated = []
+        if args.tensors == "equal":
+            wanted = set(spec["tensors"])
+            original = CalibraterBase.select_tensors_to_calibrate
+
+            def select(self, model):
+                _, value_infos = original(self, model)
+                tensors = {t for t in wanted if t in value_infos}
+                calibrated.append(len(tensors))
+                return tensors, value_infos
+
+            CalibraterBase.select_tensors_to_calibrate = select
+        method, options = METHODS[args.method]
+        op_types = list(set(QLinearOpsRegistry.keys()) | set(QDQRegistry.keys()))
+        with contextlib.redirect_stdout(sys.stderr):  # onnxruntime prints progress; stdout is the JSON alone
+            started = time.perf_counter()
+            calibrator = create_calibrator(model_path, op_types, augmented_model_path=os.path.join(tmp, "augmented.onnx"),
+                                           calibrate_method=method, extra_options=dict(options))
+            loaded = time.perf_counter()
+            calibrator.collect_data(Batches(data, spec["input"]))
+            collected = time.perf_counter()
+            ranges = calibrator.compute_data()
+            computed = time.perf_counter()
+        count = len(ranges.data) if hasattr(ranges, "data") else len(ranges)
+    print(json.dumps({
+        "tool": "onnxruntime-python",
+        "onnxruntime": ort.__version__,
+        "method": args.method,
+        "tensorsMode": args.tensors,
+        "tensors": count,
+        "tensorsRequested": calibrated[0] if calibrated else None,
+        "loadSeconds": loaded - started,
+        "collectSeconds": collected - loaded,
+        "computeSeconds": computed - collected,
+        "totalSeconds": computed - started,
+        "peakRssMiB": peak_rss_mib(),
+    }))
 
 
 if __name__ == "__main__":

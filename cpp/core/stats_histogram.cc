@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace trt_int8::stats {
 
@@ -110,6 +111,181 @@ void countInto(const float* data, size_t length, const BinLayout& layout, Count*
 
 template void countInto<uint32_t>(const float*, size_t, const BinLayout&, uint32_t*);
 template void countInto<uint64_t>(const float*, size_t, const BinLayout&, uint64_t*);
+
+// ---- vectorized kernels -------------------------------------------------------------------------------------
+
+namespace {
+
+ValueSummary finishSummary(float lo, float hi, uint64_t nonFinite, size_t length) {
+  ValueSummary s;
+  s.min = lo;
+  s.max = hi;
+  s.nonFinite = nonFinite;
+  s.finite = static_cast<uint64_t>(length) - nonFinite;
+  s.absMax = s.finite == 0 ? 0.0f : std::max(std::fabs(lo), std::fabs(hi));
+  return s;
+}
+
+// The scalar tail, with summarize()'s and countInto()'s rules.
+void scalarTail(const float* data, size_t begin, size_t end, const BinLayout* layout, uint32_t* counts, float& lo, float& hi, uint64_t& nonFinite) {
+  for (size_t i = begin; i < end; ++i) {
+    const float v = data[i];
+    if (!std::isfinite(v)) {
+      ++nonFinite;
+    } else {
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+    }
+    if (layout) {
+      const float a = std::fabs(v);
+      const float scale = static_cast<float>(layout->numBins);
+      if (!(a <= layout->rangeMax)) {
+        ++counts[layout->numBins];
+      } else {
+        const float pos = (a * scale) / layout->rangeMax;
+        ++counts[pos < scale ? static_cast<uint32_t>(pos) : layout->numBins - 1];
+      }
+    }
+  }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+// The AVX2 instantiation passes 32-byte vectors between always-inlined helpers only; GCC still notes the ABI.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// Lanes of W floats / int32 (GCC and clang vector extensions: SSE2 or AVX2 on x86-64, NEON on arm64).
+template <int W>
+struct Lanes {
+  typedef float F __attribute__((vector_size(W * 4)));
+  typedef int32_t I __attribute__((vector_size(W * 4)));
+};
+
+template <int W>
+inline __attribute__((always_inline)) typename Lanes<W>::F splat(float x) {
+  typename Lanes<W>::F v;
+  for (int l = 0; l < W; ++l) v[l] = x;
+  return v;
+}
+template <int W>
+inline __attribute__((always_inline)) typename Lanes<W>::I splatI(int32_t x) {
+  typename Lanes<W>::I v;
+  for (int l = 0; l < W; ++l) v[l] = x;
+  return v;
+}
+
+// One pass: min, max (finite values only) and the non-finite count, and, when `layout` is set, each value's bin.
+// Bin of |x|: torch.histc's float32 formula floor((|x| * numBins) / rangeMax), the last bin for |x| == rangeMax,
+// bin numBins (out of range) for |x| > rangeMax and non-finite values.
+template <int W>
+inline __attribute__((always_inline)) ValueSummary kernel(const float* data, size_t length, const BinLayout* layout, uint32_t* counts) {
+  using F = typename Lanes<W>::F;
+  using I = typename Lanes<W>::I;
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const float scale = layout ? static_cast<float>(layout->numBins) : 1.0f;
+  const float range = layout ? layout->rangeMax : 1.0f;
+  const size_t stride = layout ? size_t{layout->numBins} + 1 : 0;
+  const F vScale = splat<W>(scale), vRange = splat<W>(range), vFltMax = splat<W>(std::numeric_limits<float>::max());
+  const I vAbsMask = splatI<W>(0x7fffffff), vInf = splatI<W>(0x7f800000), vNegInf = splatI<W>(static_cast<int32_t>(0xff800000u));
+  const I vLast = splatI<W>(static_cast<int32_t>(layout ? layout->numBins - 1 : 0)), vOut = splatI<W>(static_cast<int32_t>(layout ? layout->numBins : 0));
+  F lo = splat<W>(kInf), hi = splat<W>(-kInf);
+  I nonFinite = splatI<W>(0);
+  constexpr size_t kBlock = 512;  // bins of one block, then scattered (a multiple of W and of kSubHistograms)
+  alignas(64) int32_t bins[kBlock];
+  uint64_t nonFiniteTotal = 0;
+  size_t i = 0;
+  for (; i + kBlock <= length; i += kBlock) {
+    for (size_t k = 0; k < kBlock; k += W) {
+      F v;
+      std::memcpy(&v, data + i + k, sizeof v);
+      const F a = reinterpret_cast<F>(reinterpret_cast<I>(v) & vAbsMask);
+      const I finite = a <= vFltMax;  // all ones where finite (NaN compares false)
+      const F forMin = reinterpret_cast<F>((reinterpret_cast<I>(v) & finite) | (vInf & ~finite));
+      const F forMax = reinterpret_cast<F>((reinterpret_cast<I>(v) & finite) | (vNegInf & ~finite));
+      const I less = forMin < lo;
+      lo = reinterpret_cast<F>((reinterpret_cast<I>(forMin) & less) | (reinterpret_cast<I>(lo) & ~less));
+      const I greater = forMax > hi;
+      hi = reinterpret_cast<F>((reinterpret_cast<I>(forMax) & greater) | (reinterpret_cast<I>(hi) & ~greater));
+      nonFinite -= ~finite;
+      if (layout) {
+        const I in = a <= vRange;
+        const F pos = reinterpret_cast<F>(reinterpret_cast<I>((a * vScale) / vRange) & in);
+        const I below = pos < vScale;
+        I bin = __builtin_convertvector(pos, I);
+        bin = (bin & below) | (vLast & ~below);
+        bin = (bin & in) | (vOut & ~in);
+        std::memcpy(bins + k, &bin, sizeof bin);
+      }
+    }
+    if (layout) {
+      for (size_t k = 0; k < kBlock; k += kSubHistograms) {
+        ++counts[bins[k]];
+        ++counts[stride + bins[k + 1]];
+        ++counts[2 * stride + bins[k + 2]];
+        ++counts[3 * stride + bins[k + 3]];
+      }
+    }
+    if ((i / kBlock) % 4096 == 4095) {  // int32 lanes: flush before 2^31 non-finite values per lane could pile up
+      for (int l = 0; l < W; ++l) nonFiniteTotal += static_cast<uint32_t>(nonFinite[l]);
+      nonFinite = splatI<W>(0);
+    }
+  }
+  float minValue = kInf, maxValue = -kInf;
+  for (int l = 0; l < W; ++l) {
+    minValue = lo[l] < minValue ? lo[l] : minValue;
+    maxValue = hi[l] > maxValue ? hi[l] : maxValue;
+    nonFiniteTotal += static_cast<uint32_t>(nonFinite[l]);
+  }
+  scalarTail(data, i, length, layout, counts, minValue, maxValue, nonFiniteTotal);
+  return finishSummary(minValue, maxValue, nonFiniteTotal, length);
+}
+
+ValueSummary kernelDefault(const float* data, size_t length, const BinLayout* layout, uint32_t* counts) {
+  return kernel<4>(data, length, layout, counts);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) ValueSummary kernelAvx2(const float* data, size_t length, const BinLayout* layout, uint32_t* counts) {
+  return kernel<8>(data, length, layout, counts);
+}
+const bool kHasAvx2 = [] {
+  __builtin_cpu_init();  // this may run in a static initializer, before libgcc's own CPU detection
+  return __builtin_cpu_supports("avx2") != 0;
+}();
+#endif
+
+ValueSummary runKernel(const float* data, size_t length, const BinLayout* layout, uint32_t* counts) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (kHasAvx2) return kernelAvx2(data, length, layout, counts);
+#endif
+  return kernelDefault(data, length, layout, counts);
+}
+#else
+ValueSummary runKernel(const float* data, size_t length, const BinLayout* layout, uint32_t* counts) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  uint64_t nonFinite = 0;
+  scalarTail(data, 0, length, layout, counts, lo, hi, nonFinite);
+  return finishSummary(lo, hi, nonFinite, length);
+}
+#endif
+
+}  // namespace
+
+size_t subHistogramSize(const BinLayout& layout) { return kSubHistograms * (size_t{layout.numBins} + 1); }
+
+ValueSummary summarizeAndCount(const float* data, size_t length, const BinLayout& layout, uint32_t* counts) {
+  return runKernel(data, length, &layout, counts);
+}
+
+ValueSummary summarizeFast(const float* data, size_t length) { return runKernel(data, length, nullptr, nullptr); }
+
+void addSubHistograms(const uint32_t* counts, const BinLayout& layout, uint64_t* staged) {
+  const size_t stride = size_t{layout.numBins} + 1;
+  for (size_t b = 0; b < layout.numBins; ++b) {
+    uint64_t total = 0;
+    for (size_t h = 0; h < kSubHistograms; ++h) total += counts[h * stride + b];
+    staged[b] += total;
+  }
+}
 
 void commitBatch(TensorState& state, const LayoutPlan& plan, const std::vector<uint64_t>& staged,
                  const ValueSummary& batch) {

@@ -56,6 +56,19 @@ std::vector<uint64_t> mergeBins(const std::vector<uint64_t>& counts, uint32_t sh
 template <typename Count>
 void countInto(const float* data, size_t length, const BinLayout& layout, Count* counts);
 
+// The kernels the collector runs: one pass over the values that both summarizes them and counts |x| into
+// kSubHistograms interleaved histograms of layout.numBins + 1 uint32 bins each (the extra bin takes values outside
+// [0, rangeMax] and non-finite ones). Same bin formula as countInto, evaluated on vectors (SSE2, or AVX2 where the
+// CPU has it), so the counts are identical; the summary equals summarize()'s. `length` must be below 2^32.
+// Interleaving keeps a run of equal values (the zeros after a ReLU) from serialising on one counter.
+constexpr size_t kSubHistograms = 4;
+size_t subHistogramSize(const BinLayout& layout);  // uint32 values: kSubHistograms * (numBins + 1)
+ValueSummary summarizeAndCount(const float* data, size_t length, const BinLayout& layout, uint32_t* counts);
+// summarize(), vectorized.
+ValueSummary summarizeFast(const float* data, size_t length);
+// staged[b] += the kSubHistograms partial counts of bin b (the out-of-range bin is dropped).
+void addSubHistograms(const uint32_t* counts, const BinLayout& layout, uint64_t* staged);
+
 struct TensorState {
   BinLayout layout;
   std::vector<uint64_t> counts;

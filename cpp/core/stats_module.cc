@@ -12,11 +12,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <cstring>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -24,6 +27,7 @@
 #include "module_registry.h"
 #include "native_error.h"
 #include "stats_histogram.h"
+#include "stats_onnxruntime.h"
 #include "stats_thread_pool.h"
 
 #include <system_error>
@@ -48,12 +52,27 @@ struct TensorBatch {
   BinLayout layout;  // layout this batch is counted into
   uint32_t mergeShift = 0;  // committed bins merge 2^mergeShift into one at commit (see planLayout)
   size_t countChunks = 0;
+  // Pass 1 counts each chunk into the committed layout as it summarizes (summarizeAndCount): when the batch does not
+  // widen the range, which is most batches after the first, those counts are the batch's and pass 2 is skipped.
+  // Empty for a chunk that was not counted so (no range yet, or no memory for it).
+  std::vector<std::vector<uint32_t>> speculative;
   std::vector<uint64_t> staged;
   std::mutex stagedMutex;
 
   std::pair<size_t, size_t> chunkBounds(size_t chunk, size_t chunks) const {
     return {length * chunk / chunks, length * (chunk + 1) / chunks};
   }
+};
+
+// The outputs of one OnnxRuntimeSession.run(), until a HistogramCollector.addOutputs() batch has counted them.
+// The outputs are released before the session (onnxruntime's allocator belongs to the session).
+struct RunResult {
+  std::shared_ptr<OrtModelSession> session;
+  std::vector<std::string> fetches;
+  std::vector<std::unique_ptr<OrtOutput>> outputs;
+  std::vector<double> elements;  // per fetch: element count, -1 when not a tensor
+  double runMs = 0;
+  ~RunResult() { outputs.clear(); }
 };
 
 class Collector;
@@ -71,12 +90,18 @@ struct Job {
   std::atomic<bool> cancelled{false};
   std::atomic<bool> outOfMemory{false};
   DoneCallback done;
+
+  // A batch from addOutputs(): the tensors' values are the outputs of one onnxruntime run, read where onnxruntime
+  // wrote them; held until the batch settles.
+  std::shared_ptr<struct RunResult> runResult;
 };
 
 size_t chunkCountFor(size_t length, unsigned threads, size_t minValuesPerChunk) {
   const size_t byThreads = threads;
   const size_t bySize = std::max<size_t>(1, length / std::max<size_t>(1, minValuesPerChunk));
-  return std::max<size_t>(1, std::min(byThreads, bySize));
+  // Chunks are counted in uint32 partial histograms: keep each under 2^31 values.
+  const size_t atLeast = length / (size_t{1} << 31) + 1;
+  return std::max<size_t>(atLeast, std::min(byThreads, bySize));
 }
 
 void finishJob(const std::shared_ptr<Job>& job) {
@@ -86,6 +111,65 @@ void finishJob(const std::shared_ptr<Job>& job) {
 }
 
 void countChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk);
+void summarizeChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk);
+void planAndCount(const std::shared_ptr<Job>& job);
+
+// Pass 1 of a batch: summaries of every tensor's chunks, on the pool; the last one plans and counts.
+void startSummaries(const std::shared_ptr<Job>& job) {
+  size_t tasks = 0;
+  for (auto& t : job->tensors) {
+    t->chunkSummaries.resize(chunkCountFor(t->length, job->threads, kMinChunkValues));
+    tasks += t->chunkSummaries.size();
+    if (t->prior.hasRange() && t->length > 0) {
+      t->speculative.resize(t->chunkSummaries.size());
+      try {
+        for (auto& c : t->speculative) c.assign(subHistogramSize(t->prior), 0);
+      } catch (const std::bad_alloc&) {
+        t->speculative.clear();  // no speculative counts: pass 2 counts this tensor
+      }
+    }
+  }
+  if (tasks == 0) {  // an empty batch still settles through the thread-safe function, like any other
+    job->pending.store(1);
+    job->pool->submit([job] {
+      if (job->pending.fetch_sub(1) == 1) planAndCount(job);
+    });
+    return;
+  }
+  job->pending.store(tasks);
+  for (auto& t : job->tensors) {
+    for (size_t c = 0; c < t->chunkSummaries.size(); ++c) {
+      job->pool->submit([job, tp = t.get(), c] { summarizeChunk(job, tp, c); });
+    }
+  }
+}
+
+// IEEE half -> float32, exactly (every half is a float32).
+float halfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1f;
+  uint32_t fraction = h & 0x3ff;
+  uint32_t bits;
+  if (exponent == 0) {
+    if (fraction == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        fraction <<= 1;
+      } while ((fraction & 0x400) == 0);
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((fraction & 0x3ff) << 13);
+    }
+  } else if (exponent == 31) {
+    bits = sign | 0x7f800000u | (fraction << 13);
+  } else {
+    bits = sign | ((exponent + 127 - 15) << 23) | (fraction << 13);
+  }
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
 
 void planAndCount(const std::shared_ptr<Job>& job) {
   size_t tasks = 0;
@@ -94,6 +178,22 @@ void planAndCount(const std::shared_ptr<Job>& job) {
     const LayoutPlan plan = planLayout(t->prior, t->summary.absMax, job->initialBins, job->maxBins);
     t->layout = plan.layout;
     t->mergeShift = plan.mergeShift;
+    const bool unchanged = t->prior.hasRange() && plan.mergeShift == 0 && plan.layout.numBins == t->prior.numBins &&
+                           plan.layout.binWidth == t->prior.binWidth && plan.layout.rangeMax == t->prior.rangeMax;
+    const bool counted = !t->speculative.empty() && std::all_of(t->speculative.begin(), t->speculative.end(), [](const auto& c) { return !c.empty(); });
+    if (unchanged && counted && t->summary.finite > 0) {
+      try {
+        t->staged.assign(t->layout.numBins, 0);
+      } catch (const std::bad_alloc&) {
+        job->outOfMemory.store(true);
+        finishJob(job);
+        return;
+      }
+      for (const auto& c : t->speculative) addSubHistograms(c.data(), t->layout, t->staged.data());
+      t->speculative.clear();
+      continue;
+    }
+    t->speculative.clear();
     if (t->layout.hasRange() && t->summary.finite > 0) {
       // Each chunk needs a partial histogram as large as the layout, so keep chunks much larger than it.
       t->countChunks = chunkCountFor(t->length, job->threads, std::max<size_t>(kMinChunkValues, 4 * size_t{t->layout.numBins}));
@@ -124,7 +224,11 @@ void planAndCount(const std::shared_ptr<Job>& job) {
 void summarizeChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk) {
   if (!job->cancelled.load(std::memory_order_relaxed)) {
     const auto [begin, end] = t->chunkBounds(chunk, t->chunkSummaries.size());
-    t->chunkSummaries[chunk] = summarize(t->data + begin, end - begin);
+    if (chunk < t->speculative.size() && !t->speculative[chunk].empty()) {
+      t->chunkSummaries[chunk] = summarizeAndCount(t->data + begin, end - begin, t->prior, t->speculative[chunk].data());
+    } else {
+      t->chunkSummaries[chunk] = summarizeFast(t->data + begin, end - begin);
+    }
   }
   if (job->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     if (job->cancelled.load()) finishJob(job);
@@ -135,21 +239,234 @@ void summarizeChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chun
 void countChunk(const std::shared_ptr<Job>& job, TensorBatch* t, size_t chunk) {
   if (!job->cancelled.load(std::memory_order_relaxed)) {
     const auto [begin, end] = t->chunkBounds(chunk, t->countChunks);
-    if (t->countChunks == 1) {
-      countInto<uint64_t>(t->data + begin, end - begin, t->layout, t->staged.data());
-    } else {
-      try {
-        std::vector<uint64_t> partial(t->layout.numBins, 0);
-        countInto<uint64_t>(t->data + begin, end - begin, t->layout, partial.data());
-        std::lock_guard<std::mutex> lock(t->stagedMutex);
-        for (size_t i = 0; i < partial.size(); ++i) t->staged[i] += partial[i];
-      } catch (const std::bad_alloc&) {
-        job->outOfMemory.store(true);  // the batch is then reported, not committed
-      }
+    try {
+      std::vector<uint32_t> partial(subHistogramSize(t->layout), 0);
+      summarizeAndCount(t->data + begin, end - begin, t->layout, partial.data());
+      std::lock_guard<std::mutex> lock(t->stagedMutex);
+      addSubHistograms(partial.data(), t->layout, t->staged.data());
+    } catch (const std::bad_alloc&) {
+      job->outOfMemory.store(true);  // the batch is then reported, not committed
     }
   }
   if (job->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) finishJob(job);
 }
+
+// Runs in flight of one session, for cancelRuns().
+struct ActiveRuns {
+  std::mutex mutex;
+  std::unordered_set<OrtRunOptionsHandle*> options;
+};
+
+constexpr napi_type_tag kRunResultTag = {0x7472742d696e7438ULL, 0x72756e6f75747331ULL};
+
+// The outputs handle of run(): an External owning a shared_ptr<RunResult>, type-tagged.
+std::shared_ptr<RunResult> TakeRunResult(Napi::Value value) {
+  if (!value.IsExternal()) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(value.Env(), value, &kRunResultTag, &tagged) != napi_ok || !tagged) return nullptr;
+  auto* holder = value.As<Napi::External<std::shared_ptr<RunResult>>>().Data();
+  std::shared_ptr<RunResult> taken;
+  taken.swap(*holder);
+  return taken;
+}
+
+// One run() in flight: its inputs (copied), its outputs or failure, and its promise (touched on the JS thread only).
+struct RunTask {
+  std::shared_ptr<OrtModelSession> session;
+  std::shared_ptr<ActiveRuns> active;
+  OrtRunOptionsHandle* options = nullptr;
+  std::vector<OrtFeed> feeds;
+  std::shared_ptr<RunResult> result = std::make_shared<RunResult>();
+  std::string error;
+  bool outOfMemory = false;
+  std::optional<Napi::Promise::Deferred> deferred;
+};
+
+// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads): a CPU session of onnxruntime's C API.
+// run() runs the model on the session's own thread, so that the statistics pool can count the previous run's outputs
+// meanwhile; its outputs stay where onnxruntime wrote them until HistogramCollector.addOutputs() has counted them.
+// release() drops the session; runs in flight and uncounted outputs keep it until they are done.
+class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "OnnxRuntimeSession",
+                       {InstanceMethod<&OrtSessionWrap::Run>("run"), InstanceMethod<&OrtSessionWrap::CancelRuns>("cancelRuns"),
+                        InstanceMethod<&OrtSessionWrap::Release>("release")});
+  }
+
+  explicit OrtSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OrtSessionWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
+      throw codedTypeError(env, "ERR_BAD_OPTION", "OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads) expects a string, a Uint8Array and a number");
+    }
+    const std::string library = info[0].As<Napi::String>().Utf8Value();
+    auto model = info[1].As<Napi::TypedArray>();
+    Napi::ArrayBuffer buffer = model.ArrayBuffer();
+    // Read in place: onnxruntime parses the bytes before CreateSessionFromArray returns, and no JavaScript runs meanwhile.
+    const auto* bytes = buffer.Data() == nullptr ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + model.ByteOffset();
+    const size_t length = bytes == nullptr ? 0 : model.ByteLength();
+    OrtRuntime* runtime = nullptr;
+    try {
+      runtime = &OrtRuntime::load(library);
+    } catch (const std::exception& e) {
+      throw codedError(env, "ERR_ONNXRUNTIME_NOT_FOUND", e.what());
+    }
+    try {
+      session_ = std::make_shared<OrtModelSession>(*runtime, bytes, length, info[2].As<Napi::Number>().Int32Value());
+    } catch (const std::exception& e) {
+      throw codedError(env, "ERR_BAD_MODEL", e.what());
+    }
+  }
+
+ private:
+  // run(feedNames, feedTypes, feedShapes, feedValues, fetches) -> Promise of
+  //   { kind: 'ran', outputs, elements (per fetch, -1 for a non-tensor), runMs } | { kind: 'runFailed', message }
+  //   | { kind: 'outOfMemory' }
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray()) {
+      throw codedTypeError(env, "ERR_BAD_OPTION", "run(feedNames, feedTypes, feedShapes, feedValues, fetches) expects five arrays");
+    }
+    if (!session_) throw codedError(env, "ERR_BAD_OPTION", "OnnxRuntimeSession: run() after release()");
+    auto task = std::make_shared<RunTask>();
+    task->session = session_;
+    task->active = active_;
+    task->result->session = session_;
+    Napi::Array names = info[0].As<Napi::Array>(), types = info[1].As<Napi::Array>(), shapes = info[2].As<Napi::Array>(), values = info[3].As<Napi::Array>();
+    const uint32_t feedCount = names.Length();
+    if (types.Length() != feedCount || shapes.Length() != feedCount || values.Length() != feedCount) {
+      throw codedTypeError(env, "ERR_BAD_OPTION", "run(): feed arrays differ in length");
+    }
+    try {
+      for (uint32_t i = 0; i < feedCount; ++i) {
+        OrtFeed feed;
+        Napi::Value name = names.Get(i), type = types.Get(i), shape = shapes.Get(i), value = values.Get(i);
+        if (!name.IsString() || !type.IsNumber() || !shape.IsArray() || !value.IsTypedArray()) {
+          throw codedTypeError(env, "ERR_BAD_OPTION", "run(): a feed needs a name, a type code, a shape array and a typed array");
+        }
+        feed.name = name.As<Napi::String>().Utf8Value();
+        feed.type = static_cast<OrtElementType>(type.As<Napi::Number>().Int32Value());
+        Napi::Array dims = shape.As<Napi::Array>();
+        for (uint32_t d = 0; d < dims.Length(); ++d) feed.shape.push_back(dims.Get(d).As<Napi::Number>().Int64Value());
+        // Copied now: onnxruntime reads the inputs on another thread, and JavaScript may change them meanwhile.
+        auto array = value.As<Napi::TypedArray>();
+        Napi::ArrayBuffer buffer = array.ArrayBuffer();
+        const auto* bytes = buffer.Data() == nullptr ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
+        if (bytes) feed.bytes.assign(bytes, bytes + array.ByteLength());
+        task->feeds.push_back(std::move(feed));
+      }
+      Napi::Array fetches = info[4].As<Napi::Array>();
+      for (uint32_t i = 0; i < fetches.Length(); ++i) {
+        Napi::Value name = fetches.Get(i);
+        if (!name.IsString()) throw codedTypeError(env, "ERR_BAD_OPTION", "run(): fetches must be strings");
+        task->result->fetches.push_back(name.As<Napi::String>().Utf8Value());
+      }
+      task->result->elements.assign(task->result->fetches.size(), -1);
+      task->options = session_->createRunOptions();
+    } catch (const std::bad_alloc&) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      Napi::Object outcome = Napi::Object::New(env);
+      outcome.Set("kind", "outOfMemory");
+      deferred.Resolve(outcome);
+      return deferred.Promise();
+    } catch (const std::runtime_error& e) {
+      throw codedError(env, "ERR_BAD_MODEL", e.what());
+    }
+    {
+      std::lock_guard<std::mutex> lock(active_->mutex);
+      active_->options.insert(task->options);
+    }
+    task->deferred.emplace(Napi::Promise::Deferred::New(env));
+    Napi::Promise promise = task->deferred->Promise();
+    auto done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "trt-int8:stats.run", 0, 1);
+    try {
+      if (!runThread_) runThread_ = std::make_unique<ThreadPool>(1);
+    } catch (const std::system_error& error) {
+      done.Release();
+      Forget(*task);
+      throw codedError(env, "ERR_BAD_OPTION", std::string("could not start onnxruntime's run thread: ") + error.what());
+    }
+    // One thread for all runs of the session (not one per run): its stack and malloc arena are reused.
+    runThread_->submit([task, done]() mutable {
+      Execute(*task);
+      if (done.BlockingCall([task](Napi::Env env, Napi::Function) { Settle(env, *task); }) != napi_ok) {
+        // The environment is shutting down: nobody waits for the promise.
+      }
+      done.Release();
+    });
+    return promise;
+  }
+
+  static void Forget(RunTask& task) {
+    {
+      std::lock_guard<std::mutex> lock(task.active->mutex);
+      task.active->options.erase(task.options);
+    }
+    task.session->releaseRunOptions(task.options);
+    task.options = nullptr;
+  }
+
+  // On the run's thread.
+  static void Execute(RunTask& task) {
+    try {
+      const auto started = std::chrono::steady_clock::now();
+      task.result->outputs = task.session->run(task.feeds, task.result->fetches, task.options);
+      task.result->runMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      task.feeds.clear();
+      for (size_t i = 0; i < task.result->outputs.size(); ++i) {
+        OrtOutput* out = task.result->outputs[i].get();
+        if (out->valid() && out->isTensor()) task.result->elements[i] = static_cast<double>(out->elementCount());
+      }
+    } catch (const std::bad_alloc&) {
+      task.outOfMemory = true;
+    } catch (const std::exception& e) {
+      task.error = e.what();
+    }
+    Forget(task);
+  }
+
+  // On the JS thread.
+  static void Settle(Napi::Env env, RunTask& task) {
+    Napi::HandleScope scope(env);
+    Napi::Object outcome = Napi::Object::New(env);
+    if (task.outOfMemory) {
+      outcome.Set("kind", "outOfMemory");
+    } else if (!task.error.empty()) {
+      outcome.Set("kind", "runFailed");
+      outcome.Set("message", task.error);
+    } else {
+      auto* holder = new std::shared_ptr<RunResult>(std::move(task.result));
+      auto handle = Napi::External<std::shared_ptr<RunResult>>::New(env, holder, [](Napi::Env, std::shared_ptr<RunResult>* h) { delete h; });
+      napi_type_tag_object(env, handle, &kRunResultTag);
+      Napi::Array elements = Napi::Array::New(env, (*holder)->elements.size());
+      for (uint32_t i = 0; i < (*holder)->elements.size(); ++i) elements.Set(i, (*holder)->elements[i]);
+      outcome.Set("kind", "ran");
+      outcome.Set("outputs", handle);
+      outcome.Set("elements", elements);
+      outcome.Set("runMs", (*holder)->runMs);
+    }
+    task.deferred->Resolve(outcome);
+  }
+
+  // Stops every run of this session in flight (onnxruntime's terminate flag): they settle as runFailed.
+  Napi::Value CancelRuns(const Napi::CallbackInfo& info) {
+    if (session_) {
+      std::lock_guard<std::mutex> lock(active_->mutex);
+      for (auto* options : active_->options) session_->terminate(options);
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    session_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<OrtModelSession> session_;
+  std::shared_ptr<ActiveRuns> active_ = std::make_shared<ActiveRuns>();
+  // Runs one run at a time, in call order; joined when this object is collected (a run in flight finishes first).
+  std::unique_ptr<ThreadPool> runThread_;
+};
 
 class Collector : public Napi::ObjectWrap<Collector> {
  public:
@@ -157,6 +474,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
     return DefineClass(env, "HistogramCollector",
                        {
                            InstanceMethod<&Collector::Add>("add"),
+                           InstanceMethod<&Collector::AddOutputs>("addOutputs"),
                            InstanceMethod<&Collector::Cancel>("cancel"),
                            InstanceMethod<&Collector::Snapshot>("snapshot"),
                            InstanceMethod<&Collector::TensorNames>("tensorNames"),
@@ -198,6 +516,8 @@ class Collector : public Napi::ObjectWrap<Collector> {
   }
 
   Napi::Value Add(const Napi::CallbackInfo& info);
+  Napi::Value AddOutputs(const Napi::CallbackInfo& info);
+  Napi::Promise StartJob(Napi::Env env, const std::shared_ptr<Job>& job);
 
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
     if (running_) running_->cancelled.store(true);
@@ -293,6 +613,82 @@ static std::vector<std::unique_ptr<TensorBatch>> ReadBatchArguments(const Napi::
   return tensors;
 }
 
+Napi::Promise Collector::StartJob(Napi::Env env, const std::shared_ptr<Job>& job) {
+  if (!pool_) {
+    try {
+      pool_ = std::make_unique<ThreadPool>(threads_);
+    } catch (const std::system_error& error) {
+      // Too many threads for this process: the `threads` option is what to change.
+      throw codedError(env, "ERR_BAD_OPTION", std::string("could not start the statistics threads: ") + error.what());
+    }
+  }
+  job->pool = pool_.get();
+  job->threads = threads_;
+  job->initialBins = numBins_;
+  job->maxBins = maxBins_;
+  job->done = DoneCallback::New(env, "trt-int8:stats.add", 0, 1, this);
+
+  deferred_.emplace(Napi::Promise::Deferred::New(env));
+  Napi::Promise promise = deferred_->Promise();
+  pinnedSelf_ = Napi::Persistent(Value());
+  running_ = job;
+  return promise;
+}
+
+// addOutputs(runOutputs): one batch whose tensors are the floating-point outputs of an OnnxRuntimeSession.run()
+// (float16 and float64 converted to float32 here; other types left out, as calibrate() leaves out integer
+// outputs). The outputs move into the batch: the handle is empty afterwards. Resolves like add().
+Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsExternal()) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(runOutputs) expects the outputs of OnnxRuntimeSession.run()");
+  std::shared_ptr<RunResult> result = TakeRunResult(info[0]);
+  if (!result) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(): not the outputs of OnnxRuntimeSession.run(), or already counted");
+  if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() after dispose()");
+  if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() while another batch is running");
+  auto job = std::make_shared<Job>();
+  job->runResult = result;
+  try {
+    for (size_t i = 0; i < result->fetches.size(); ++i) {
+      OrtOutput* out = result->outputs[i].get();
+      if (!out->valid() || !out->isTensor()) continue;
+      const size_t count = out->elementCount();
+      const OrtElementType type = out->elementType();
+      auto t = std::make_unique<TensorBatch>();
+      t->name = result->fetches[i];
+      if (type == OrtElementType::kFloat) {
+        t->data = static_cast<const float*>(out->data());
+      } else if (type == OrtElementType::kFloat16) {
+        const auto* bits = static_cast<const uint16_t*>(out->data());
+        t->values.resize(count);
+        for (size_t k = 0; k < count; ++k) t->values[k] = halfToFloat(bits[k]);
+        t->data = t->values.data();
+      } else if (type == OrtElementType::kDouble) {
+        const auto* values = static_cast<const double*>(out->data());
+        t->values.resize(count);
+        for (size_t k = 0; k < count; ++k) t->values[k] = static_cast<float>(values[k]);
+        t->data = t->values.data();
+      } else {
+        continue;
+      }
+      t->length = count;
+      auto state = states_.find(t->name);
+      if (state != states_.end()) t->prior = state->second.layout;
+      job->tensors.push_back(std::move(t));
+    }
+  } catch (const std::bad_alloc&) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Napi::Object outcome = Napi::Object::New(env);
+    outcome.Set("kind", "outOfMemory");
+    deferred.Resolve(outcome);
+    return deferred.Promise();
+  } catch (const std::runtime_error& e) {
+    throw codedError(env, "ERR_BAD_MODEL", e.what());
+  }
+  Napi::Promise promise = StartJob(env, job);
+  startSummaries(job);
+  return promise;
+}
+
 Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_shared<Job>();
@@ -314,43 +710,9 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
     if (state != states_.end()) t->prior = state->second.layout;
   }
 
-  if (!pool_) {
-    try {
-      pool_ = std::make_unique<ThreadPool>(threads_);
-    } catch (const std::system_error& error) {
-      // Too many threads for this process: the `threads` option is what to change.
-      throw codedError(env, "ERR_BAD_OPTION", std::string("could not start the statistics threads: ") + error.what());
-    }
-  }
-  job->pool = pool_.get();
-  job->threads = threads_;
-  job->initialBins = numBins_;
-  job->maxBins = maxBins_;
-  job->done = DoneCallback::New(env, "trt-int8:stats.add", 0, 1, this);
+  Napi::Promise promise = StartJob(env, job);
 
-  deferred_.emplace(Napi::Promise::Deferred::New(env));
-  Napi::Promise promise = deferred_->Promise();
-  pinnedSelf_ = Napi::Persistent(Value());
-  running_ = job;
-
-  size_t tasks = 0;
-  for (auto& t : job->tensors) {
-    t->chunkSummaries.resize(chunkCountFor(t->length, threads_, kMinChunkValues));
-    tasks += t->chunkSummaries.size();
-  }
-  if (tasks == 0) {  // an empty batch still settles through the thread-safe function, like any other
-    job->pending.store(1);
-    pool_->submit([job] {
-      if (job->pending.fetch_sub(1) == 1) planAndCount(job);
-    });
-    return promise;
-  }
-  job->pending.store(tasks);
-  for (auto& t : job->tensors) {
-    for (size_t c = 0; c < t->chunkSummaries.size(); ++c) {
-      pool_->submit([job, tp = t.get(), c] { summarizeChunk(job, tp, c); });
-    }
-  }
+  startSummaries(job);
   return promise;
 }
 
@@ -426,6 +788,7 @@ Napi::Value Collector::Snapshot(const Napi::CallbackInfo& info) {
 Napi::Object InitStats(Napi::Env env) {
   Napi::Object exports = Napi::Object::New(env);
   exports.Set("HistogramCollector", Collector::Define(env));
+  exports.Set("OnnxRuntimeSession", OrtSessionWrap::Define(env));
   return exports;
 }
 

@@ -12,8 +12,9 @@ import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax } from '../stats/index.js';
 import { checkQuantizable, OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
-import { createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
-import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
+import { OVERLAP_ENV, createNativeSession, createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
+import { GroupedRunner, batchToFeeds, batchToRunFeeds, outputAsFloat32 } from './runner.js';
+import type { RunSession } from '../stats/histogram-collector.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
 import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type TensorCalibration } from './result.js';
@@ -234,9 +235,34 @@ async function planCalibration(model: ModelInput, calibrator: Calibrator, option
   };
 }
 
+/**
+ * Where one calibrate() call spent its time, for bench/calibrate (not part of the package's API): set a sink with
+ * recordCalibrationTimings() and the next calls add to it.
+ */
+export interface CalibrationTimings {
+  /** 'native': the statistics engine's onnxruntime session; 'onnxruntime-node': session.run, outputs copied into JS. */
+  runner?: 'native' | 'onnxruntime-node';
+  /** Parsing, planning, the model with extra outputs and the onnxruntime session. */
+  loadMs: number;
+  /** onnxruntime runs (with onnxruntime-node, including its copy of every output into JavaScript). */
+  runMs: number;
+  /** Histograms of the activations (and of graph inputs). */
+  countMs: number;
+  /** Ranges from the histograms. */
+  rangeMs: number;
+  activationBytes: number;
+}
+let timingsSink: CalibrationTimings | undefined;
+/** Internal, for bench/calibrate: collect calibrate()'s time breakdown into `sink` (undefined: stop). */
+export function recordCalibrationTimings(sink: CalibrationTimings | undefined): void {
+  timingsSink = sink;
+}
+
 /** The native histograms and the onnxruntime session that feed them; both released by calibrate(). */
 interface Collection {
   session?: OrtSession;
+  /** The statistics engine's own onnxruntime session, when it replaces onnxruntime-node's (CPU). */
+  nativeSession?: RunSession;
   collector?: HistogramCollector;
 }
 
@@ -244,12 +270,21 @@ interface Collection {
  * Runs every batch of the calibrator through the model, adding the graph inputs and the fetched
  * activations to the histograms. Returns the session run count; the tracker counts batches and samples.
  */
-async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal): Promise<number> {
-  const ort = loadOnnxRuntime();
+async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number): Promise<number> {
   const parameters = calibrationParameters(options);
-  const session = await createSession(ort, plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns), parameters.executionProviders, plan.model.displayName);
+  const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
+  // The activations are counted where onnxruntime writes them when the statistics engine can run the model itself
+  // (CPU, with the library of the installed onnxruntime-node); onnxruntime-node's session.run copies each output
+  // into JavaScript first (docs/calibration-speed.md). onnxruntime-node itself is then not even loaded.
+  collection.nativeSession = createNativeSession(bytes, parameters.executionProviders, plan.model.displayName);
+  const ort = collection.nativeSession ? undefined : loadOnnxRuntime();
+  const session = ort ? await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName) : undefined;
   collection.session = session;
-  const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun });
+  const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun, overlap: process.env[OVERLAP_ENV] === '1' });
+  if (timingsSink) {
+    timingsSink.runner = collection.nativeSession ? 'native' : 'onnxruntime-node';
+    timingsSink.loadMs += performance.now() - loadStarted;
+  }
   const histograms = new HistogramCollector({ numBins: parameters.numBins });
   collection.collector = histograms;
   const copier = new BatchCopier(); // each copy is consumed (runs and histograms awaited) before the next
@@ -261,15 +296,29 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     // Our own copy: the caller may reuse, transfer or shrink its buffers once getBatch has returned.
     const batch = copier.copy(given);
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
-    if (plan.fromFeeds.length > 0) await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+    if (plan.fromFeeds.length > 0) {
+      await runner.flush(); // the previous batch's activations first (timed apart)
+      const counting = performance.now();
+      await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
+      if (timingsSink) timingsSink.countMs += performance.now() - counting;
+    }
+    const nativeSession = collection.nativeSession;
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
-      runner.run(batchToFeeds(ort, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
+      nativeSession
+        ? runner.runInto(histograms, nativeSession, batchToRunFeeds(slice), sliceSamples, signal)
+        : runner.run(batchToFeeds(ort!, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
     );
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
   }
+  await runner.flush();
   if (tracker.snapshot().batchesDone === 0) throw noBatches();
   throwIfAborted(signal);
+  if (timingsSink) {
+    timingsSink.runMs += runner.runMs;
+    timingsSink.countMs += runner.countMs;
+    timingsSink.activationBytes += runner.activationBytes;
+  }
   return runner.runCount;
 }
 
@@ -375,6 +424,7 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
   const collection: Collection = {};
   try {
     throwIfAborted(signal);
+    const loadStarted = performance.now();
     const plan = await planCalibration(model, calibrator, options);
     const tracker = new ProgressTracker(calibrator.batchCount);
     const base = { model: plan.model, algorithm: calibrator.algorithm, parameters };
@@ -383,8 +433,10 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
       const summary = { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' } as const;
       return new CalibrationResult({ ...base, tensors: cached.tensors, summary });
     }
-    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal);
+    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal, loadStarted);
+    const choosing = performance.now();
     const tensors = chooseRanges(plan, collection.collector!, calibrator.algorithm);
+    if (timingsSink) timingsSink.rangeMs += performance.now() - choosing;
     const result = new CalibrationResult({ ...base, tensors, summary: collectedSummary(tracker, sessionRuns, cached) });
     await calibrator.writeCache(new TextEncoder().encode(result.toTensorRTCache(version)));
     return result;
@@ -399,5 +451,6 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     const closing = (async () => calibrator.close?.())().catch(() => undefined);
     if (!signal.aborted) await closing;
     await collection.session?.release().catch(() => undefined);
+    collection.nativeSession?.release();
   }
 }

@@ -3,8 +3,11 @@
  * it, so importing trt-int8 never loads it. The interfaces below are the small part of its API we use,
  * declared here so that our types do not depend on a package the user may not have installed.
  */
-import { requirePackage } from '../native/index.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageRoot, requirePackage, resolvePackageFrom } from '../native/index.js';
 import { TrtInt8Error } from '../core/errors.js';
+import { createRunSession, type RunSession } from '../stats/histogram-collector.js';
 
 export type OrtTensorType = 'float32' | 'float16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool' | 'string';
 
@@ -72,6 +75,63 @@ export async function createSession(ort: OrtModule, bytes: Uint8Array, execution
       fixes: provider
         ? ["Use executionProviders: ['cpu'] (the default).", 'Install onnxruntime-node with its CUDA binaries: npm install onnxruntime-node']
         : ['Check the model with onnx.checker.check_model, or run it once with onnxruntime directly.'],
+      cause,
+    });
+  }
+}
+
+/**
+ * Set to 'onnxruntime-node' to make calibrate() fetch activations through onnxruntime-node's session.run (copied into
+ * JavaScript) instead of counting them where onnxruntime wrote them. For comparisons (bench/calibrate) and tests.
+ */
+export const RUNNER_ENV = 'TRT_INT8_CALIBRATE_RUNNER';
+/** Set to '1' to count each run's histograms while the next batch runs (bench/calibrate --overlap compares). */
+export const OVERLAP_ENV = 'TRT_INT8_CALIBRATE_OVERLAP';
+
+/** onnxruntime's shared library inside the installed onnxruntime-node package, or undefined. */
+export function onnxRuntimeLibrary(): string | undefined {
+  let entry: string;
+  try {
+    entry = resolvePackageFrom(packageRoot(), 'onnxruntime-node');
+  } catch {
+    return undefined;
+  }
+  // onnxruntime-node's layout since 1.14: <package>/bin/napi-v*/<platform>/<arch>/ beside dist/.
+  const bin = path.join(path.dirname(entry), '..', 'bin');
+  const pattern = /^(lib)?onnxruntime(\.so\.\d+|\.\d+(\.\d+)*\.dylib|\.dll)$/;
+  try {
+    for (const napi of fs.readdirSync(bin).filter((d) => d.startsWith('napi-v')).sort().reverse()) {
+      const dir = path.join(bin, napi, process.platform, process.arch);
+      const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => pattern.test(f)) : undefined;
+      if (file) return path.join(dir, file);
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * A session of onnxruntime's C API in the statistics engine (histograms counted where onnxruntime writes its
+ * outputs), when it can replace onnxruntime-node's: CPU execution provider only, the library found and loadable.
+ * Undefined otherwise (calibrate() then uses onnxruntime-node). A model onnxruntime refuses is ERR_BAD_MODEL.
+ */
+export function createNativeSession(bytes: Uint8Array, executionProviders: readonly string[], modelName: string): RunSession | undefined {
+  if (process.env[RUNNER_ENV] === 'onnxruntime-node') return undefined;
+  if (executionProviders.length !== 1 || executionProviders[0] !== 'cpu') return undefined;
+  const library = onnxRuntimeLibrary();
+  if (!library) return undefined;
+  try {
+    return createRunSession(library, bytes);
+  } catch (cause) {
+    const code = (cause as { code?: unknown } | null)?.code;
+    if (code !== 'ERR_BAD_MODEL') return undefined; // library or addon unusable: onnxruntime-node does the work
+    const message = cause instanceof Error ? cause.message : String(cause);
+    throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime could not load ${modelName}: ${message.split('\n')[0]}`, {
+      input: modelName,
+      expected: 'a model onnxruntime can run',
+      actual: message,
+      fixes: ['Check the model with onnx.checker.check_model, or run it once with onnxruntime directly.'],
       cause,
     });
   }

@@ -8,7 +8,8 @@
  * graph order, and re-plan when a tensor turns out bigger than recorded.
  */
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
-import type { NormalizedBatch, TypedArray } from '../core/tensor.js';
+import type { DType, NormalizedBatch, TypedArray } from '../core/tensor.js';
+import type { HistogramCollector, RunFeed, RunSession } from '../stats/histogram-collector.js';
 import type { OrtModule, OrtSession, OrtTensor } from './onnxruntime.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
@@ -51,6 +52,18 @@ export function batchToFeeds(ort: OrtModule, batch: NormalizedBatch): Record<str
   return feeds;
 }
 
+/** onnxruntime's failure to run a model it loaded, as ERR_BAD_MODEL. */
+function runFailure(message: string, shapes: string[], fetches: readonly string[], cause: unknown): TrtInt8Error {
+  return new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime loaded the model but failed to run it: ${message.split('\n')[0]}`, {
+    input: 'model',
+    expected: 'a model onnxruntime can run on these inputs',
+    actual: message,
+    fixes: ['Run the model once with onnxruntime directly on the same inputs to see where it fails.', `The inputs were: ${shapes.join(', ')}.`],
+    details: { fetches: fetches.slice(0, 20) },
+    cause,
+  });
+}
+
 /** session.run, with onnxruntime's failure (a model that loads but cannot run these inputs) as ERR_BAD_MODEL. */
 async function runOrExplain(session: OrtSession, feeds: Record<string, OrtTensor>, fetches: readonly string[]): Promise<Record<string, OrtTensor>> {
   try {
@@ -58,21 +71,31 @@ async function runOrExplain(session: OrtSession, feeds: Record<string, OrtTensor
   } catch (cause) {
     if (cause instanceof TrtInt8Error) throw cause;
     const message = cause instanceof Error ? cause.message : String(cause);
-    const shapes = Object.entries(feeds).map(([name, t]) => `${name} [${t.dims.join(', ')}] ${t.type}`);
-    throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime loaded the model but failed to run it: ${message.split('\n')[0]}`, {
-      input: 'model',
-      expected: 'a model onnxruntime can run on these inputs',
-      actual: message,
-      fixes: ['Run the model once with onnxruntime directly on the same inputs to see where it fails.', `The inputs were: ${shapes.join(', ')}.`],
-      details: { fetches: fetches.slice(0, 20) },
-      cause,
-    });
+    throw runFailure(message, Object.entries(feeds).map(([name, t]) => `${name} [${t.dims.join(', ')}] ${t.type}`), fetches, cause);
   }
+}
+
+/** ONNX element type codes (TensorProto.DataType) of the dtypes a validated batch holds. */
+const ELEMENT_TYPES: Readonly<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10 };
+
+/** Feeds of the statistics engine's onnxruntime session for a validated batch. */
+export function batchToRunFeeds(batch: NormalizedBatch): RunFeed[] {
+  const feeds: RunFeed[] = [];
+  for (const [name, tensor] of batch) {
+    const elementType = ELEMENT_TYPES[tensor.dtype];
+    let data: ArrayBufferView = tensor.data;
+    // bool as one byte per value, float16 as its raw bits: what validated batches hold.
+    if (tensor.dtype === 'bool' && !(data instanceof Uint8Array)) data = Uint8Array.from(tensor.data as ArrayLike<number>, (v) => (v ? 1 : 0));
+    feeds.push({ name, elementType, shape: tensor.shape, data });
+  }
+  return feeds;
 }
 
 export interface FetchGroupsOptions {
   /** Largest combined size of the outputs fetched by one run; undefined = everything in one run. */
   readonly maxOutputBytesPerRun?: number;
+  /** runInto(): count a group's histograms while the next group runs (see runInto). */
+  readonly overlap?: boolean;
 }
 
 export class GroupedRunner {
@@ -80,9 +103,15 @@ export class GroupedRunner {
   private readonly bytesPerSample = new Map<string, number>();
   private groups: string[][] | undefined;
   private runs = 0;
+  /** Milliseconds in onnxruntime runs (with onnxruntime-node: including the copy of the outputs into JavaScript). */
+  runMs = 0;
+  /** Milliseconds counting histograms of the fetched activations. */
+  countMs = 0;
+  /** Bytes of floating-point activations fetched (as float32). */
+  activationBytes = 0;
 
   constructor(
-    private readonly session: OrtSession,
+    private readonly session: OrtSession | undefined,
     private readonly tensors: readonly string[],
     private readonly options: FetchGroupsOptions = {},
   ) {
@@ -137,7 +166,9 @@ export class GroupedRunner {
     let replan = this.groups === undefined;
     for (const fetches of groups) {
       throwIfAborted(signal);
-      const results = await runOrExplain(this.session, feeds, fetches);
+      const started = performance.now();
+      const results = await runOrExplain(this.session!, feeds, fetches);
+      this.runMs += performance.now() - started;
       this.runs++;
       const outputs = new Map<string, Float32Array>();
       let groupBytes = 0;
@@ -153,11 +184,79 @@ export class GroupedRunner {
           if (previous !== undefined) replan = true;
         }
         const values = outputAsFloat32(tensor);
-        if (values) outputs.set(name, values);
+        if (values) {
+          outputs.set(name, values);
+          this.activationBytes += values.byteLength;
+        }
       }
       if (this.options.maxOutputBytesPerRun !== undefined && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun) replan = true;
+      const counting = performance.now();
       await consume(outputs);
+      this.countMs += performance.now() - counting;
     }
     if (replan) this.groups = this.plan(samples);
+  }
+
+  /** The histograms of the last group run by runInto(), still being counted. */
+  private counting: Promise<void> | undefined;
+
+  /**
+   * The same groups as run(), each run by the statistics engine's onnxruntime session and counted by `collector`
+   * where onnxruntime wrote them: the activations never reach JavaScript. With `overlap`, a group's histograms are
+   * counted while the next group (or batch) runs (two groups' outputs alive at a time); without (the default), each
+   * group is counted before the next run: on a 2-core machine the two compete for the same cores and onnxruntime's
+   * spinning threads lose more than the overlap gains (docs/calibration-speed.md). Call flush() after the last.
+   */
+  async runInto(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
+    if (this.tensors.length === 0) return;
+    const bounded = this.options.maxOutputBytesPerRun !== undefined;
+    const groups = this.groups && bounded ? this.groups : this.plan(samples);
+    let replan = this.groups === undefined;
+    for (const fetches of groups) {
+      throwIfAborted(signal);
+      if (bounded || !this.options.overlap) await this.flush();
+      const outcome = await session.run(feeds, fetches, signal);
+      if ('runFailed' in outcome) {
+        await this.flush().catch(() => undefined);
+        const shapes = feeds.map((f) => `${f.name} [${f.shape.join(', ')}] ${(Object.keys(ELEMENT_TYPES) as DType[]).find((k) => ELEMENT_TYPES[k] === f.elementType) ?? f.elementType}`);
+        throw runFailure(outcome.runFailed, shapes, fetches, new Error(outcome.runFailed));
+      }
+      this.runs++;
+      this.runMs += outcome.runMs;
+      let groupBytes = 0;
+      fetches.forEach((name, i) => {
+        const elements = outcome.elements[i] ?? -1;
+        if (elements < 0) return;
+        const bytes = elements * 4;
+        groupBytes += bytes;
+        this.activationBytes += bytes;
+        const perSample = bytes / Math.max(1, samples);
+        const previous = this.bytesPerSample.get(name);
+        if (previous === undefined || perSample > previous) {
+          this.bytesPerSample.set(name, perSample);
+          if (previous !== undefined) replan = true;
+        }
+      });
+      if (bounded && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun!) replan = true;
+      await this.flush(); // the previous group's histograms (counted while this group ran)
+      const started = performance.now();
+      this.track(collector.addOutputs(outcome, signal).then(() => void (this.countMs += performance.now() - started)));
+    }
+    if (replan) this.groups = this.plan(samples);
+  }
+
+  /** Adds `work` (histograms counted in the background) to what flush() waits for. */
+  track(work: Promise<void>): void {
+    const previous = this.counting;
+    const both = previous ? Promise.all([previous, work]).then(() => undefined) : work;
+    both.catch(() => undefined);
+    this.counting = both;
+  }
+
+  /** Waits for the histograms of the last group runInto() ran (rejects with their failure). */
+  async flush(): Promise<void> {
+    const counting = this.counting;
+    this.counting = undefined;
+    await counting;
   }
 }

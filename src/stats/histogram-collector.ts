@@ -25,6 +25,91 @@ export interface HistogramCollectorOptions {
   readonly maxBins?: number;
 }
 
+/** One model input of RunSession.run(): the ONNX element type code (TensorProto.DataType) and the values. */
+export interface RunFeed {
+  readonly name: string;
+  readonly elementType: number;
+  readonly shape: readonly number[];
+  readonly data: ArrayBufferView;
+}
+
+/** Outputs of one RunSession.run(), held where onnxruntime wrote them until HistogramCollector.addOutputs() counts them. */
+export interface RunOutputs {
+  readonly fetches: readonly string[];
+  /** Element count of each fetch; -1 for an output that is not a tensor. */
+  readonly elements: readonly number[];
+  /** Wall time of onnxruntime's run, milliseconds. */
+  readonly runMs: number;
+  /** @internal the native handle; emptied by addOutputs(). */
+  readonly handle: unknown;
+}
+
+/**
+ * A CPU session of onnxruntime's C API inside the statistics engine (cpp/core/stats_onnxruntime.h): its outputs are
+ * counted into histograms where onnxruntime wrote them, never copied into JavaScript, and a run goes on while the
+ * collector counts the previous one. Internal to calibrate().
+ */
+export interface RunSession {
+  /** Runs the model on its own thread (the feeds are copied first); onnxruntime's failure message as `runFailed`. */
+  run(feeds: readonly RunFeed[], fetches: readonly string[], signal?: AbortSignal): Promise<RunOutputs | { readonly runFailed: string }>;
+  /** Drops the session; runs in flight and uncounted outputs keep it until they are done. Idempotent. */
+  release(): void;
+}
+
+type NativeRunOutcome =
+  | { readonly kind: 'ran'; readonly outputs: unknown; readonly elements: number[]; readonly runMs: number }
+  | { readonly kind: 'runFailed'; readonly message: string }
+  | { readonly kind: 'outOfMemory' };
+interface NativeRunSession {
+  run(names: string[], types: number[], shapes: number[][], values: ArrayBufferView[], fetches: string[]): Promise<NativeRunOutcome>;
+  cancelRuns(): void;
+  release(): void;
+}
+// The stats module's onnxruntime half (cpp/core/stats_module.cc), declared here beside its only user.
+interface NativeRunModule {
+  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number) => NativeRunSession;
+}
+interface NativeOutputsCollector extends NativeHistogramCollector {
+  addOutputs(handle: unknown): Promise<NativeBatchOutcome | undefined>;
+}
+
+/**
+ * Opens `libraryPath` (onnxruntime's shared library) and creates a CPU session of `model`; intraOpThreads 0 is
+ * onnxruntime's default. Throws the native coded error: ERR_ONNXRUNTIME_NOT_FOUND (library), ERR_BAD_MODEL (model).
+ */
+export function createRunSession(libraryPath: string, model: Uint8Array, intraOpThreads = 0): RunSession {
+  const Session = (nativeModule('stats') as unknown as NativeRunModule).OnnxRuntimeSession;
+  if (!Session) throw new TrtInt8Error('ERR_ONNXRUNTIME_NOT_FOUND', 'The native addon was built without the onnxruntime session; rebuild it (npm run build:native).');
+  const native = new Session(libraryPath, model, intraOpThreads);
+  return {
+    async run(feeds, fetches, signal) {
+      throwIfAborted(signal);
+      const running = native.run(
+        feeds.map((f) => f.name),
+        feeds.map((f) => f.elementType),
+        feeds.map((f) => [...f.shape]),
+        feeds.map((f) => f.data),
+        [...fetches],
+      );
+      const cancel = (): void => native.cancelRuns();
+      signal?.addEventListener('abort', cancel, { once: true });
+      let outcome: NativeRunOutcome;
+      try {
+        outcome = await running;
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
+      throwIfAborted(signal);
+      if (outcome.kind === 'runFailed') return { runFailed: outcome.message };
+      if (outcome.kind === 'outOfMemory') {
+        throw new TrtInt8Error('ERR_BAD_BATCH', 'Out of memory while preparing an onnxruntime run.', { input: 'batch', expected: 'inputs that fit in memory', actual: 'allocation failed' });
+      }
+      return { fetches: [...fetches], elements: outcome.elements, runMs: outcome.runMs, handle: outcome.outputs };
+    },
+    release: () => native.release(),
+  };
+}
+
 export const DEFAULT_NUM_BINS = 2048;
 export const DEFAULT_MAX_BINS = 65536;
 const MAX_BINS_LIMIT = 1 << 24;
@@ -113,6 +198,40 @@ export class HistogramCollector {
     } finally {
       this.#inFlight--;
       // An aborted wait must not let the next batch start before the previous one has settled.
+      void previous.then(release);
+    }
+  }
+
+  /**
+   * Adds the floating-point outputs of one RunSession.run() as one batch, as add() would with their values, read
+   * where onnxruntime wrote them (then released). Same ordering, abort and all-or-nothing rules as add().
+   */
+  async addOutputs(outputs: RunOutputs, signal?: AbortSignal): Promise<void> {
+    this.#throwIfDisposed();
+    throwIfAborted(signal);
+    const batchIndex = this.#calls++;
+    const previous = this.#tail;
+    const mustWait = this.#inFlight > 0;
+    this.#inFlight++;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => (release = resolve));
+    try {
+      if (mustWait) {
+        await waitUnlessAborted(previous, signal);
+        if (this.#disposed) throw new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed before the batch was counted.');
+      }
+      const native = this.#nativeCollector() as NativeOutputsCollector;
+      const cancel = (): void => native.cancel();
+      signal?.addEventListener('abort', cancel, { once: true });
+      let outcome: NativeBatchOutcome | undefined;
+      try {
+        outcome = await native.addOutputs(outputs.handle);
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
+      if (outcome) throw this.#outcomeError(outcome, signal, batchIndex);
+    } finally {
+      this.#inFlight--;
       void previous.then(release);
     }
   }

@@ -1,0 +1,207 @@
+#include "stats_onnxruntime.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+
+namespace trt_int8::stats {
+namespace {
+
+// Positions in onnxruntime's OrtApi table (include/onnxruntime/core/session/onnxruntime_c_api.h; version 1 has
+// them all, and the table only grows at its end).
+enum Api : size_t {
+  kGetErrorMessage = 2,
+  kCreateEnv = 3,
+  kCreateSessionFromArray = 8,
+  kRun = 9,
+  kCreateSessionOptions = 10,
+  kSetSessionLogSeverityLevel = 22,
+  kSetIntraOpNumThreads = 24,
+  kCreateRunOptions = 39,
+  kRunOptionsSetTerminate = 46,
+  kCreateTensorWithDataAsOrtValue = 49,
+  kIsTensor = 50,
+  kGetTensorMutableData = 51,
+  kGetTensorElementType = 60,
+  kGetTensorShapeElementCount = 64,
+  kGetTensorTypeAndShape = 65,
+  kCreateCpuMemoryInfo = 69,
+  kReleaseStatus = 93,
+  kReleaseSession = 95,
+  kReleaseValue = 96,
+  kReleaseRunOptions = 97,
+  kReleaseTensorTypeAndShapeInfo = 99,
+  kReleaseSessionOptions = 100,
+  kAddSessionConfigEntry = 130,  // version 4 of the table (onnxruntime 1.7)
+};
+
+using Status = void*;
+template <typename F>
+F as(const OrtRuntime& rt, size_t index) {
+  return reinterpret_cast<F>(rt.fn(index));
+}
+
+struct ApiBase {
+  const void* (*GetApi)(uint32_t version);
+  const char* (*GetVersionString)();
+};
+
+}  // namespace
+
+void OrtRuntime::check(void* status, const char* what) const {
+  if (status == nullptr) return;
+  const char* message = as<const char* (*)(const void*)>(*this, kGetErrorMessage)(status);
+  std::string text = std::string(what) + ": " + (message ? message : "unknown onnxruntime error");
+  as<void (*)(void*)>(*this, kReleaseStatus)(status);
+  throw std::runtime_error(text);
+}
+
+OrtRuntime& OrtRuntime::load(const std::string& libraryPath) {
+  static std::mutex mutex;
+  static OrtRuntime* loaded = nullptr;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (loaded) return *loaded;
+  void* library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    const char* error = dlerror();
+    throw std::runtime_error(std::string("cannot open ") + libraryPath + ": " + (error ? error : "dlopen failed"));
+  }
+  auto getBase = reinterpret_cast<const ApiBase* (*)()>(dlsym(library, "OrtGetApiBase"));
+  const ApiBase* base = getBase ? getBase() : nullptr;
+  const void* api = base ? base->GetApi(1) : nullptr;
+  if (!api) throw std::runtime_error(libraryPath + " has no usable OrtGetApiBase");
+  auto* runtime = new OrtRuntime();  // never freed: onnxruntime's environment is process-wide
+  runtime->table_ = static_cast<void* const*>(api);
+  OrtEnvHandle* env = nullptr;
+  runtime->check(as<Status (*)(int, const char*, OrtEnvHandle**)>(*runtime, kCreateEnv)(3, "trt-int8", &env), "CreateEnv");
+  runtime->env_ = env;
+  void* info = nullptr;
+  // OrtArenaAllocator (1), OrtMemTypeDefault (0).
+  runtime->check(as<Status (*)(int, int, void**)>(*runtime, kCreateCpuMemoryInfo)(1, 0, &info), "CreateCpuMemoryInfo");
+  runtime->memoryInfo_ = info;
+  loaded = runtime;
+  return *loaded;
+}
+
+OrtOutput::~OrtOutput() {
+  if (value_) as<void (*)(OrtValueHandle*)>(*runtime_, kReleaseValue)(value_);
+}
+
+bool OrtOutput::isTensor() const {
+  int out = 0;
+  runtime_->check(as<Status (*)(const OrtValueHandle*, int*)>(*runtime_, kIsTensor)(value_, &out), "IsTensor");
+  return out != 0;
+}
+
+OrtElementType OrtOutput::elementType() const {
+  void* info = nullptr;
+  runtime_->check(as<Status (*)(const OrtValueHandle*, void**)>(*runtime_, kGetTensorTypeAndShape)(value_, &info), "GetTensorTypeAndShape");
+  int32_t type = 0;
+  void* status = as<Status (*)(const void*, int32_t*)>(*runtime_, kGetTensorElementType)(info, &type);
+  as<void (*)(void*)>(*runtime_, kReleaseTensorTypeAndShapeInfo)(info);
+  runtime_->check(status, "GetTensorElementType");
+  return static_cast<OrtElementType>(type);
+}
+
+size_t OrtOutput::elementCount() const {
+  void* info = nullptr;
+  runtime_->check(as<Status (*)(const OrtValueHandle*, void**)>(*runtime_, kGetTensorTypeAndShape)(value_, &info), "GetTensorTypeAndShape");
+  size_t count = 0;
+  void* status = as<Status (*)(const void*, size_t*)>(*runtime_, kGetTensorShapeElementCount)(info, &count);
+  as<void (*)(void*)>(*runtime_, kReleaseTensorTypeAndShapeInfo)(info);
+  runtime_->check(status, "GetTensorShapeElementCount");
+  return count;
+}
+
+const void* OrtOutput::data() const {
+  void* out = nullptr;
+  runtime_->check(as<Status (*)(OrtValueHandle*, void**)>(*runtime_, kGetTensorMutableData)(value_, &out), "GetTensorMutableData");
+  return out;
+}
+
+OrtModelSession::OrtModelSession(OrtRuntime& runtime, const void* model, size_t modelBytes, int intraOpThreads) : runtime_(runtime) {
+  void* options = nullptr;
+  runtime.check(as<Status (*)(void**)>(runtime, kCreateSessionOptions)(&options), "CreateSessionOptions");
+  auto releaseOptions = [&] { as<void (*)(void*)>(runtime, kReleaseSessionOptions)(options); };
+  try {
+    runtime.check(as<Status (*)(void*, int)>(runtime, kSetSessionLogSeverityLevel)(options, 3), "SetSessionLogSeverityLevel");
+    if (intraOpThreads > 0) runtime.check(as<Status (*)(void*, int)>(runtime, kSetIntraOpNumThreads)(options, intraOpThreads), "SetIntraOpNumThreads");
+    // onnxruntime's idle intra-op threads spin by default; here they would take the cores the histogram threads
+    // count on between runs (and any other process's). TRT_INT8_ORT_SPIN=1 keeps onnxruntime's default, to compare.
+    const char* spin = getenv("TRT_INT8_ORT_SPIN");
+    if (!(spin && spin[0] == '1')) {
+      runtime.check(as<Status (*)(void*, const char*, const char*)>(runtime, kAddSessionConfigEntry)(options, "session.intra_op.allow_spinning", "0"),
+                    "AddSessionConfigEntry");
+    }
+    runtime.check(as<Status (*)(const OrtEnvHandle*, const void*, size_t, const void*, OrtSessionHandle**)>(runtime, kCreateSessionFromArray)(
+                      runtime.env(), model, modelBytes, options, &session_),
+                  "CreateSessionFromArray");
+  } catch (...) {
+    releaseOptions();
+    throw;
+  }
+  releaseOptions();
+}
+
+OrtModelSession::~OrtModelSession() {
+  if (session_) as<void (*)(OrtSessionHandle*)>(runtime_, kReleaseSession)(session_);
+}
+
+OrtRunOptionsHandle* OrtModelSession::createRunOptions() {
+  OrtRunOptionsHandle* options = nullptr;
+  runtime_.check(as<Status (*)(OrtRunOptionsHandle**)>(runtime_, kCreateRunOptions)(&options), "CreateRunOptions");
+  return options;
+}
+
+void OrtModelSession::releaseRunOptions(OrtRunOptionsHandle* options) {
+  if (options) as<void (*)(OrtRunOptionsHandle*)>(runtime_, kReleaseRunOptions)(options);
+}
+
+void OrtModelSession::terminate(OrtRunOptionsHandle* options) {
+  if (!options) return;
+  void* status = as<Status (*)(OrtRunOptionsHandle*)>(runtime_, kRunOptionsSetTerminate)(options);
+  if (status) as<void (*)(void*)>(runtime_, kReleaseStatus)(status);
+}
+
+std::vector<std::unique_ptr<OrtOutput>> OrtModelSession::run(const std::vector<OrtFeed>& feeds, const std::vector<std::string>& fetches,
+                                                             OrtRunOptionsHandle* options) {
+  std::vector<OrtValueHandle*> inputs;
+  std::vector<const char*> inputNames;
+  auto releaseInputs = [&] {
+    for (auto* v : inputs) as<void (*)(OrtValueHandle*)>(runtime_, kReleaseValue)(v);
+  };
+  std::vector<OrtValueHandle*> outputs(fetches.size(), nullptr);
+  try {
+    for (const auto& feed : feeds) {
+      OrtValueHandle* value = nullptr;
+      // onnxruntime reads (never writes) an input; the bytes outlive the run.
+      runtime_.check(as<Status (*)(const void*, void*, size_t, const int64_t*, size_t, int32_t, OrtValueHandle**)>(runtime_, kCreateTensorWithDataAsOrtValue)(
+                         runtime_.cpuMemoryInfo(), const_cast<uint8_t*>(feed.bytes.data()), feed.bytes.size(), feed.shape.data(), feed.shape.size(),
+                         static_cast<int32_t>(feed.type), &value),
+                     "CreateTensorWithDataAsOrtValue");
+      inputs.push_back(value);
+      inputNames.push_back(feed.name.c_str());
+    }
+    std::vector<const char*> outputNames;
+    for (const auto& f : fetches) outputNames.push_back(f.c_str());
+    runtime_.check(as<Status (*)(OrtSessionHandle*, const OrtRunOptionsHandle*, const char* const*, const OrtValueHandle* const*, size_t, const char* const*, size_t,
+                                 OrtValueHandle**)>(runtime_, kRun)(session_, options, inputNames.data(), inputs.data(), inputs.size(), outputNames.data(),
+                                                                   outputNames.size(), outputs.data()),
+                   "Run");
+  } catch (...) {
+    releaseInputs();
+    for (auto* v : outputs) {
+      if (v) as<void (*)(OrtValueHandle*)>(runtime_, kReleaseValue)(v);
+    }
+    throw;
+  }
+  releaseInputs();
+  std::vector<std::unique_ptr<OrtOutput>> result;
+  result.reserve(outputs.size());
+  for (auto* v : outputs) result.push_back(std::make_unique<OrtOutput>(&runtime_, v));
+  return result;
+}
+
+}  // namespace trt_int8::stats
