@@ -59,8 +59,28 @@ export interface NativeHistogramCollector {
   dispose(): void;
 }
 
+/** cpp/core/stats_onnxruntime.cc: one onnxruntime run, its outputs left where onnxruntime wrote them. */
+export type NativeRunOutcome =
+  | { readonly kind: 'ran'; readonly outputs: unknown; readonly elements: number[]; readonly runMs: number }
+  | { readonly kind: 'runFailed'; readonly message: string }
+  | { readonly kind: 'outOfMemory' };
+
+/** A CPU session of onnxruntime's C API, from the library onnxruntime-node ships. */
+export interface NativeRunSession {
+  run(names: string[], types: number[], shapes: number[][], values: ArrayBufferView[], fetches: string[]): Promise<NativeRunOutcome>;
+  cancelRuns(): void;
+  release(): void;
+}
+
+/** A collector that also counts a run's outputs in place (the `outputs` handle of a 'ran' outcome). */
+export interface NativeOutputsCollector extends NativeHistogramCollector {
+  addOutputs(handle: unknown): Promise<NativeBatchOutcome | undefined>;
+}
+
 export interface NativeStatsModule {
   readonly HistogramCollector: new (numBins: number, threads: number, maxBins: number) => NativeHistogramCollector;
+  /** Absent from an addon built before the onnxruntime session existed. */
+  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number) => NativeRunSession;
 }
 
 // ---- bridge (cpp/core/bridge_*.cc) -----------------------------------------------------------

@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import { abortError, throwIfAborted, TrtInt8Error } from '../core/errors.js';
-import { nativeModule, type NativeBatchOutcome, type NativeHistogramCollector } from '../native/index.js';
+import { nativeModule, type NativeBatchOutcome, type NativeHistogramCollector, type NativeOutputsCollector, type NativeRunOutcome } from '../native/index.js';
 import type { TensorHistogram } from './types.js';
 import { optionErrors } from '../core/is.js';
 
@@ -56,29 +56,12 @@ export interface RunSession {
   release(): void;
 }
 
-type NativeRunOutcome =
-  | { readonly kind: 'ran'; readonly outputs: unknown; readonly elements: number[]; readonly runMs: number }
-  | { readonly kind: 'runFailed'; readonly message: string }
-  | { readonly kind: 'outOfMemory' };
-interface NativeRunSession {
-  run(names: string[], types: number[], shapes: number[][], values: ArrayBufferView[], fetches: string[]): Promise<NativeRunOutcome>;
-  cancelRuns(): void;
-  release(): void;
-}
-// The stats module's onnxruntime half (cpp/core/stats_module.cc), declared here beside its only user.
-interface NativeRunModule {
-  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number) => NativeRunSession;
-}
-interface NativeOutputsCollector extends NativeHistogramCollector {
-  addOutputs(handle: unknown): Promise<NativeBatchOutcome | undefined>;
-}
-
 /**
  * Opens `libraryPath` (onnxruntime's shared library) and creates a CPU session of `model`; intraOpThreads 0 is
  * onnxruntime's default. Throws the native coded error: ERR_ONNXRUNTIME_NOT_FOUND (library), ERR_BAD_MODEL (model).
  */
 export function createRunSession(libraryPath: string, model: Uint8Array, intraOpThreads = 0): RunSession {
-  const Session = (nativeModule('stats') as unknown as NativeRunModule).OnnxRuntimeSession;
+  const Session = nativeModule('stats').OnnxRuntimeSession;
   if (!Session) throw new TrtInt8Error('ERR_ONNXRUNTIME_NOT_FOUND', 'The native addon was built without the onnxruntime session; rebuild it (npm run build:native).');
   const native = new Session(libraryPath, model, intraOpThreads);
   return {
