@@ -250,15 +250,6 @@ function scaleHex(scale: number): string {
   return view.getUint32(0).toString(16).padStart(8, '0');
 }
 
-/** Every float graph input and activation: the ranges cover any placement and TensorRT's implicit INT8. */
-function floatActivations(model: OnnxModel): string[] {
-  const types = model.elemTypes();
-  const constant = model.constantNames();
-  for (const node of model.nodes) if (node.inputs.length > 0 && node.inputs.every((i) => !i || constant.has(i))) node.outputs.forEach((o) => o && constant.add(o));
-  const inputs = model.inputs().map((i) => i.name).filter((t) => types.get(t) === 'float32');
-  return [...new Set([...inputs, ...model.nodes.flatMap((n) => n.outputs.filter((t) => t && !constant.has(t) && types.get(t) === 'float32'))])];
-}
-
 /** FP32 reference outputs from onnxruntime on the CPU, so no device time goes into an FP32 engine. */
 async function onnxruntimeOutputs(model: OnnxModel, spec: BenchModel, inputs: readonly Sample[]): Promise<Float32Array[]> {
   const ort = loadOnnxRuntime();
@@ -314,7 +305,7 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
   const ourAmax = () =>
     (amax ??= (async () => {
       const started = performance.now();
-      const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: floatActivations(model) });
+      const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
       console.log(`   calibrate() on the CPU: ${seconds(started)} s, ${result.tensors.size} tensors`);
       return result.amax();
     })());
@@ -368,7 +359,7 @@ async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Prom
   const model = await spec.onnx();
   const calibration = await spec.calibration();
   const evaluation = await spec.evaluation();
-  const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: floatActivations(model) });
+  const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
   const amax = async () => result.amax();
   const quantizeNodes: Record<string, number> = {};
   for (const variant of variants.filter((v) => v.startsWith('qdq') || v === 'best-cache')) {

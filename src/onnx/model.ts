@@ -334,6 +334,24 @@ export class OnnxModel {
     return names;
   }
 
+  /**
+   * The float tensors that carry data at run time: the float graph inputs and every float tensor a node computes,
+   * less those computed from constants alone (an Identity on a weight, a folded shape), in graph order. What
+   * TensorRT's implicit INT8 may need a range for.
+   */
+  floatActivationNames(): string[] {
+    const types = this.elemTypes();
+    const isFloat = (tensor: string) => types.get(tensor) === 'float32' || types.get(tensor) === 'float16';
+    const constant = this.constantNames();
+    const nodes = this.nodes;
+    for (const node of nodes) {
+      if (node.inputs.length > 0 && node.inputs.every((i) => !i || constant.has(i))) for (const o of node.outputs) if (o) constant.add(o);
+    }
+    const inputs = this.inputs().map((i) => i.name).filter(isFloat);
+    const computed = nodes.flatMap((node) => node.outputs.filter((t) => t && !constant.has(t) && isFloat(t)));
+    return [...new Set([...inputs, ...computed])];
+  }
+
   /** The node that produces each tensor of the main graph. */
   producers(): Map<string, OnnxNode> {
     const producer = new Map<string, OnnxNode>();

@@ -68,21 +68,6 @@ class RangesAsCache extends Calibrator {
 }
 
 /**
- * Every float graph input and every float tensor a node computes: on the 'cache' route TensorRT may run any layer in
- * INT8, so each needs a range.
- */
-function floatActivations(model: OnnxModel): string[] {
-  const types = model.elemTypes();
-  const isFloat = (tensor: string) => types.get(tensor) === 'float32' || types.get(tensor) === 'float16';
-  // Tensors computed from constants alone (an Identity on a weight, a folded shape) are weights, not activations.
-  const constant = model.constantNames();
-  for (const node of model.nodes) if (node.inputs.length > 0 && node.inputs.every((i) => !i || constant.has(i))) node.outputs.forEach((o) => o && constant.add(o));
-  const inputs = model.inputs().map((i) => i.name).filter(isFloat);
-  const computed = model.nodes.flatMap((node) => node.outputs.filter((t) => t && !constant.has(t) && isFloat(t)));
-  return [...new Set([...inputs, ...computed])];
-}
-
-/**
  * The 'cache' route: our ranges for every activation, as the calibration cache TensorRT's EntropyCalibrator2 reads
  * (its scales are used as they are). A cache the calibrator already has is used instead, re-labelled for this
  * TensorRT version: the scales are the user's, only the header changes.
@@ -98,12 +83,42 @@ async function rangesAsTensorRTCache(model: OnnxModel, options: BuildEngineOptio
   const exclude = options.exclude ? { names: options.exclude.names ?? [], opTypes: options.exclude.opTypes ?? [] } : undefined;
   const result = await calibrate(model, calibrator, {
     ...options.calibrate,
-    tensors: options.calibrate?.tensors ?? floatActivations(model),
+    tensors: options.calibrate?.tensors ?? model.floatActivationNames(),
     tensorRTVersion: versionText,
     ...(exclude ? { exclude } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return new TextEncoder().encode(result.toTensorRTCache(versionText, { algorithm: 'entropy2' }));
+}
+
+interface Int8Preparation {
+  /** The model TensorRT parses: the user's, or with our Q/DQ nodes. */
+  readonly onnxBytes: Uint8Array;
+  /** What the bridge serves TensorRT: the user's calibrator, watched, or our ranges as a cache. */
+  readonly calibrator: Calibrator | undefined;
+  readonly trtCalibrator: NativeBuildSpec['calibrator'];
+  /** Set when TensorRT chooses the ranges: it reports ranges that clip the inputs. */
+  readonly watch: ClippingWatchCalibrator | undefined;
+}
+
+/** What the chosen INT8 route needs before TensorRT runs: ranges computed here, a Q/DQ model, a watched calibrator. */
+async function prepareInt8(route: Int8Route | 'none', model: OnnxModel, onnx: string | Uint8Array, options: BuildEngineOptions, version: { major: number; minor: number; patch: number }): Promise<Int8Preparation> {
+  const plain = typeof onnx === 'string' ? model.toBytes() : onnx;
+  const user = options.calibrator;
+  switch (route) {
+    case 'calibrate': {
+      const kind = user!.algorithm.kind as keyof typeof TENSORRT_CALIBRATORS;
+      // Min-max cannot clip; TensorRT's other ranges are checked against the inputs they were computed from.
+      const watch = kind === 'minmax' ? undefined : new ClippingWatchCalibrator(user!, model.inputs().map((i) => i.name));
+      return { onnxBytes: plain, calibrator: watch ?? user, trtCalibrator: TENSORRT_CALIBRATORS[kind], watch };
+    }
+    case 'cache':
+      return { onnxBytes: plain, calibrator: new RangesAsCache(await rangesAsTensorRTCache(model, options, version), user!), trtCalibrator: 'entropy2', watch: undefined };
+    case 'qdq':
+      return { onnxBytes: await qdqModel(model, options), calibrator: user, trtCalibrator: 'none', watch: undefined };
+    case 'none':
+      return { onnxBytes: plain, calibrator: user, trtCalibrator: 'none', watch: undefined };
+  }
 }
 
 /** Which INT8 route a build takes (docs: Int8Route); 'none' for builds that are not INT8 or read existing Q/DQ. */
@@ -211,23 +226,9 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
   const implicit = mod.implicitQuantization;
   if (!implicit && (precision === 'fp16' || precision === 'best')) throw unsupportedOn11(precision);
 
-  // Which INT8 route: TensorRT's own calibrator (10.x), our ranges as its cache (10.x), or our ranges as Q/DQ.
   const route = chooseInt8Route(options, int8, quantized, implicit);
+  const { onnxBytes, calibrator, trtCalibrator, watch } = await prepareInt8(route, model, onnx, options, version);
   const algorithm = options.calibrator?.algorithm;
-  let calibrator = options.calibrator;
-  let trtCalibrator: NativeBuildSpec['calibrator'] = 'none';
-  let onnxBytes = typeof onnx === 'string' ? model.toBytes() : onnx;
-  // TensorRT's own ranges: watch the inputs, so a range that clips many of their values is reported (min-max cannot clip).
-  let watch: ClippingWatchCalibrator | undefined;
-  if (route === 'calibrate') {
-    trtCalibrator = TENSORRT_CALIBRATORS[algorithm!.kind as keyof typeof TENSORRT_CALIBRATORS];
-    if (algorithm!.kind !== 'minmax') calibrator = watch = new ClippingWatchCalibrator(options.calibrator!, inputs.map((i) => i.name));
-  }
-  if (route === 'cache') {
-    calibrator = new RangesAsCache(await rangesAsTensorRTCache(model, options, version), options.calibrator!);
-    trtCalibrator = 'entropy2';
-  }
-  if (route === 'qdq') onnxBytes = await qdqModel(model, options);
   throwIfAborted(options.signal);
   const stronglyTyped = options.stronglyTyped === true && implicit;
 
@@ -247,7 +248,7 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     precision: stronglyTyped ? 'fp32' : precision,
     calibrator: trtCalibrator,
     ...(stronglyTyped ? { stronglyTyped: true } : {}),
-    ...(algorithm?.kind === 'legacy' ? { legacyQuantile: algorithm.quantile, legacyRegressionCutoff: algorithm.regressionCutoff } : {}),
+    ...(algorithm?.kind === 'legacy' && route === 'calibrate' ? { legacyQuantile: algorithm.quantile, legacyRegressionCutoff: algorithm.regressionCutoff } : {}),
     profiles: checked.profiles,
     ...(trtCalibrator !== 'none' && checked.dynamic ? { calibrationProfile: checked.calibrationShapes } : {}),
     ...(options.workspace !== undefined ? { workspaceBytes: options.workspace } : {}),
@@ -324,7 +325,7 @@ async function runBuild(mod: NativeTensorRTModule, spec: NativeBuildSpec, option
   try {
     // On abort this rejects at once, while TensorRT stops the build at its next progress step on the job's own thread
     // (about 3 s on an H200 with TensorRT 10.6). Nothing of the build reaches JavaScript after that; a process that
-    // exits meanwhile waits for TensorRT to stop (the core joins live job threads at exit, cpp/core/bridge_job.cc).
+    // exits meanwhile waits for TensorRT to stop (src/bridge/session.ts: process.on('exit') -> bridge.stopJobsForExit).
     await untilAborted(
       runNativeJob(handles.job, calibration?.calibrator ?? new NoCalibration(), {
         inputs: sessionInputs,
