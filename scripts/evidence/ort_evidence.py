@@ -193,13 +193,23 @@ def evaluate_model(work_dir: str, args) -> dict:
     print(f"[{name}] {len(calib)} calibration batches, {len(test)} test batches", file=sys.stderr)
 
     fp32 = run_model(model_path, manifest["input"], test, args.threads)
+    fp32_scores = score(metric, fp32, fp32, labels)
+    if "subsets" in manifest and metric == "classification":
+        ref = np.concatenate(fp32)
+        fp32_scores["subsets"] = {k: score(metric, [ref[a:b]], [ref[a:b]], None if labels is None else labels[a:b])
+                                  for k, (a, b) in manifest["subsets"].items()}
     result = {"model": name, "metric": metric, "description": manifest["description"], "quantized_nodes": len(manifest["quantizedNodes"]),
-              "quantized_op_types": manifest["quantizedOpTypes"], "fp32": score(metric, fp32, fp32, labels), "runs": []}
+              "quantized_op_types": manifest["quantizedOpTypes"], "fp32": fp32_scores, "runs": []}
 
     def add(tool: str, method: str, qdq: str, extra: dict):
         started = time.perf_counter()
         out = run_model(qdq, manifest["input"], test, args.threads)
         scores = score(metric, out, fp32, labels)
+        if "subsets" in manifest and metric == "classification":
+            flat = np.concatenate(out)
+            ref = np.concatenate(fp32)
+            scores["subsets"] = {k: score(metric, [flat[a:b]], [ref[a:b]], None if labels is None else labels[a:b])
+                                 for k, (a, b) in manifest["subsets"].items()}
         row = {"tool": tool, "method": method, **scores, "primary": primary(metric, scores), "qdq_model": os.path.relpath(qdq, ROOT),
                "eval_seconds": round(time.perf_counter() - started, 2), **extra}
         result["runs"].append(row)

