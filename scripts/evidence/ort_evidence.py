@@ -166,6 +166,16 @@ def ort_quantize(model_path: str, output: str, manifest: dict, method: str, cach
     )
 
 
+def paired_test(ours: np.ndarray, theirs: np.ndarray, labels: np.ndarray) -> dict:
+    """Exact McNemar test on the samples where exactly one of the two models is right (two-sided binomial, p = 1/2)."""
+    only_ours = int(np.sum((ours == labels) & (theirs != labels)))
+    only_theirs = int(np.sum((ours != labels) & (theirs == labels)))
+    n = only_ours + only_theirs
+    k = min(only_ours, only_theirs)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n > 0 else 1.0
+    return {"only_trt_int8_right": only_ours, "only_onnxruntime_right": only_theirs, "mcnemar_exact_p": p}
+
+
 def range_comparison(ours: dict, theirs, top: int = 12) -> list[dict]:
     """Per tensor calibrated by both: trt-int8's amax vs onnxruntime's symmetric range, largest ratios first."""
     rows = []
@@ -201,6 +211,8 @@ def evaluate_model(work_dir: str, args) -> dict:
     result = {"model": name, "metric": metric, "description": manifest["description"], "quantized_nodes": len(manifest["quantizedNodes"]),
               "quantized_op_types": manifest["quantizedOpTypes"], "fp32": fp32_scores, "runs": []}
 
+    predictions = {}
+
     def add(tool: str, method: str, qdq: str, extra: dict):
         started = time.perf_counter()
         out = run_model(qdq, manifest["input"], test, args.threads)
@@ -210,6 +222,8 @@ def evaluate_model(work_dir: str, args) -> dict:
             ref = np.concatenate(fp32)
             scores["subsets"] = {k: score(metric, [flat[a:b]], [ref[a:b]], None if labels is None else labels[a:b])
                                  for k, (a, b) in manifest["subsets"].items()}
+        if metric == "classification":
+            predictions[(tool, method)] = np.concatenate([o.argmax(-1) for o in out])
         row = {"tool": tool, "method": method, **scores, "primary": primary(metric, scores), "qdq_model": os.path.relpath(qdq, ROOT),
                "eval_seconds": round(time.perf_counter() - started, 2), **extra}
         result["runs"].append(row)
@@ -250,6 +264,8 @@ def evaluate_model(work_dir: str, args) -> dict:
         "onnxruntime_best_method": best["method"],
         "default_at_least_as_accurate": ours["primary"] >= best["primary"],
     }
+    if metric == "classification" and labels is not None:
+        result["verdict"]["paired"] = paired_test(predictions[("trt-int8", "default")], predictions[("onnxruntime", best["method"])], labels)
     our_ranges = json.load(open(os.path.join(work_dir, manifest["trtInt8"]["default"]["ranges"])))
     result["largest_range_differences_vs_ort_best"] = range_comparison(our_ranges, ort_ranges[best["method"]])
 
@@ -260,9 +276,22 @@ def evaluate_model(work_dir: str, args) -> dict:
     return result
 
 
+def merge_into(path: str, key: str, value: dict) -> None:
+    """Adds value under key to the JSON object in path (created if missing); keeps the other keys."""
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    data[key] = value
+    with open(path + ".tmp", "w") as f:
+        json.dump(dict(sorted(data.items())), f, indent=1)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
 def git_commit() -> str:
+    """HEAD, with ' (+ uncommitted changes)' when tracked files differ from it."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return head + (" (+ uncommitted changes)" if dirty else "")
     except Exception:  # noqa: BLE001
         return "unknown"
 
@@ -276,11 +305,15 @@ def table(results: list[dict]) -> str:
     for r in results:
         cls = r["metric"] == "classification"
         head = f"**{r['model']}** ({r['verdict']['metric']}; FP32 "
-        head += (f"accuracy {pct(r['fp32']['accuracy'])} % on {r['fp32']['samples']} samples)" if cls and "accuracy" in r["fp32"]
+        head += (f"accuracy {pct(r['fp32']['accuracy'])} % on {r['fp32']['samples']} samples"
+                 + "".join(f", {pct(v['accuracy'])} % on the {v['samples']} of {k}" for k, v in r["fp32"].get("subsets", {}).items()) + ")"
+                 if cls and "accuracy" in r["fp32"]
                  else f"on {r['fp32'].get('images', r['fp32'].get('samples'))} inputs)")
         lines += ["", head, ""]
+        subsets = list(r["fp32"].get("subsets", {}))
         if cls:
-            lines += ["| tool | ranges | accuracy % | drop (points) | top-1 agreement with FP32 % |", "|---|---|---:|---:|---:|"]
+            lines += ["| tool | ranges | accuracy % | drop (points) | top-1 agreement with FP32 % |" + "".join(f" accuracy % ({k}) |" for k in subsets),
+                      "|---|---|---:|---:|---:|" + "---:|" * len(subsets)]
         else:
             lines += ["| tool | ranges | F1 vs FP32 | IoU vs FP32 | mean image F1 | mean abs diff |", "|---|---|---:|---:|---:|---:|"]
         best = r["verdict"]["onnxruntime_best_method"]
@@ -289,18 +322,25 @@ def table(results: list[dict]) -> str:
             if run["tool"] == "trt-int8" and run["method"] == "default":
                 label = "**default ('auto')**"
             if cls:
-                lines.append(f"| {run['tool']} | {label} | {pct(run['accuracy'])} | {100 * (r['fp32']['accuracy'] - run['accuracy']):.2f} | {pct(run['top1_agreement'])} |")
+                lines.append(f"| {run['tool']} | {label} | {pct(run['accuracy'])} | {100 * (r['fp32']['accuracy'] - run['accuracy']):.2f} | {pct(run['top1_agreement'])} |"
+                             + "".join(f" {pct(run['subsets'][k]['accuracy'])} |" for k in subsets))
             else:
                 lines.append(f"| {run['tool']} | {label} | {run['f1']:.4f} | {run['iou']:.4f} | {run['mean_image_f1']:.4f} | {run['mean_abs_diff']:.2e} |")
         v = r["verdict"]
         ok = "yes" if v["default_at_least_as_accurate"] else "**no**"
         fmt = pct if cls else (lambda x: f"{x:.4f}")
-        lines += ["", f"Default at least as accurate as onnxruntime's best ({best}): {ok} ({fmt(v['trt_int8_default'])} vs {fmt(v['onnxruntime_best'])})."]
+        paired = ""
+        if "paired" in v:
+            t = v["paired"]
+            paired = (f" Samples only the default gets right: {t['only_trt_int8_right']}; only onnxruntime's {best}: "
+                      f"{t['only_onnxruntime_right']} (exact McNemar p = {t['mcnemar_exact_p']:.3g}).")
+        lines += ["", f"Default at least as accurate as onnxruntime's best ({best}): {ok} ({fmt(v['trt_int8_default'])} vs {fmt(v['onnxruntime_best'])}).{paired}"]
     return "\n".join(lines).lstrip("\n")
 
 
 def write_markdown(path: str, results: list[dict], meta: dict) -> None:
-    block = "\n".join([TABLE_START, "", f"Measured {meta['date']} at commit `{meta['commit'][:12]}`, onnxruntime {meta['onnxruntime']} (Python, CPU), "
+    when = "; ".join(f"{r['model']} {r['measured']['started']} at `{r['measured']['commit'][:12]}`" for r in results if "measured" in r)
+    block = "\n".join([TABLE_START, "", f"Measured: {when}; onnxruntime {meta['onnxruntime']} (Python, CPU), "
                        f"onnx {meta['onnx']}, numpy {meta['numpy']}; raw numbers in docs/accuracy-evidence.json.", "", table(results), "", TABLE_END])
     if os.path.exists(path):
         text = open(path).read()
@@ -331,14 +371,18 @@ def main():
     if unknown:
         p.error(f"unknown method(s) {unknown}; known: {list(METHODS)}")
 
+    commit = git_commit()
     results = []
     for name in [m for m in args.models.split(",") if m]:
         work_dir = os.path.join(args.work, name)
         if not os.path.exists(os.path.join(work_dir, "manifest.json")):
             p.error(f"{work_dir}/manifest.json is missing: run scripts/evidence/run.sh (or prepare.js --models {name}) first")
-        results.append(evaluate_model(work_dir, args))
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        result = evaluate_model(work_dir, args)
+        result["measured"] = {"started": started, "commit": commit, "onnxruntime": ort.__version__, "threads": args.threads}
+        results.append(result)
 
-    meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": git_commit(), "onnxruntime": ort.__version__, "onnx": onnx.__version__,
+    meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": commit, "onnxruntime": ort.__version__, "onnx": onnx.__version__,
             "numpy": np.__version__, "python": platform.python_version(), "threads": args.threads, "methods": args.methods}
     if os.path.exists(args.json):
         # Keep the other models' results when only some are re-run.

@@ -25,7 +25,7 @@ from onnx import numpy_helper
 from onnxruntime.quantization.calibrate import load_tensors_data
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_evidence import ROOT, primary, score  # noqa: E402
+from ort_evidence import ROOT, git_commit, merge_into, primary, score  # noqa: E402
 
 
 def main():
@@ -34,6 +34,7 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--method", required=True)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--into", default=None, help="also add the result to this JSON file (e.g. docs/accuracy-evidence.investigation.json)")
     args = p.parse_args()
     work_dir = os.path.join(args.work, args.model)
     manifest = json.load(open(os.path.join(work_dir, "manifest.json")))
@@ -87,6 +88,9 @@ def main():
         members = [r["tensor"] for r in rows if r["method"] == m]
         groups[m] = {"tensors": len(members), **variant({t: ort_amax(t) for t in members})}
     result = {"model": args.model, "method": args.method, "baseline": baseline, "all_swapped": all_swapped, "by_auto_method": groups, "per_tensor": rows}
+    result["commit"] = git_commit()
+    if args.into:
+        merge_into(args.into, f"swap_ranges {args.model} {args.method}", result)
     out = os.path.join(work_dir, f"swap-{args.method}.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
