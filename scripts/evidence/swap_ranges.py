@@ -60,7 +60,7 @@ def main():
 
     def ort_amax(name: str) -> float:
         lo, hi = theirs[name].range_value
-        return float(max(abs(float(lo)), abs(float(hi))))
+        return float(max(abs(np.ravel(lo)[0]), abs(np.ravel(hi)[0])))
 
     def variant(swaps: dict[str, float]) -> dict:
         model = onnx.ModelProto()
