@@ -307,7 +307,8 @@ function spread<T>(items: readonly T[], cap: number): T[] {
 }
 
 const CLS_CALIBRATION_CROPS = { photos: 64, pages: 64 };
-const CLS_TEST_CROPS = { photos: Infinity, pages: 400 };
+// EVIDENCE_CLS_TEST_PAGE_CROPS=all: every crop of the test pages (994) instead of 400 spread over them (a larger check).
+const CLS_TEST_CROPS = { photos: Infinity, pages: process.env.EVIDENCE_CLS_TEST_PAGE_CROPS === 'all' ? Infinity : 400 };
 
 async function ppocrCls(work: string): Promise<Prepared> {
   const original = path.join(OCR_ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
