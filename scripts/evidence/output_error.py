@@ -7,7 +7,8 @@ error of the model's output against FP32 on the calibration inputs (mean squared
 classifier top-1 agreement), next to the same on the test inputs and the test score of ort_evidence.py. A
 calibration-time selection by output error (issue #10 item 1: "confirm by the model's output error on a few
 batches") picks the model with the least calibration output error; this shows whether that choice is also the best
-on the test data. Writes <work>/<model>/output-error.json.
+on the test data; the same for a selection by agreement with FP32 on the calibration data (top-1 agreement for a
+classifier, mask F1 for the detector). Writes <work>/<model>/output-error.json.
 """
 from __future__ import annotations
 
@@ -55,17 +56,25 @@ def main():
                "test_primary": primary(metric, score(metric, out_test, fp32_test, labels))}
         if metric == "classification":
             row["calibration_top1_agreement"] = score(metric, out_calib, fp32_calib, None)["top1_agreement"]
+        else:
+            row["calibration_f1"] = score(metric, out_calib, fp32_calib, None)["f1"]
         rows.append(row)
         print(f"  {name:30s} " + " ".join(f"{k}={v:.6g}" for k, v in row.items() if k != "model"), file=sys.stderr)
     picked = min(rows, key=lambda r: r["calibration_output_mse"])
     best = max(rows, key=lambda r: r["test_primary"])
-    result = {"model": args.model, "rows": rows, "picked_by_calibration_output_mse": picked["model"], "best_on_test": best["model"]}
+    # Agreement with FP32 on the calibration data (top-1, or the detector's mask F1); ties keep the first row, the default.
+    agreement_key = "calibration_top1_agreement" if metric == "classification" else "calibration_f1"
+    by_agreement = max(rows, key=lambda r: r[agreement_key])
+    result = {"model": args.model, "rows": rows, "picked_by_calibration_output_mse": picked["model"], "best_on_test": best["model"],
+              "picked_by_calibration_agreement": by_agreement["model"]}
     result["commit"] = git_commit()
     if args.into:
         merge_into(args.into, f"output_error {args.model}", result)
     with open(os.path.join(work_dir, "output-error.json"), "w") as f:
         json.dump(result, f, indent=1)
-    print(json.dumps({"picked_by_calibration_output_mse": (picked["model"], picked["test_primary"]), "best_on_test": (best["model"], best["test_primary"])}))
+    print(json.dumps({"picked_by_calibration_output_mse": (picked["model"], picked["test_primary"]),
+                      "picked_by_calibration_agreement": (by_agreement["model"], by_agreement["test_primary"]),
+                      "best_on_test": (best["model"], best["test_primary"])}))
 
 
 if __name__ == "__main__":
