@@ -412,6 +412,10 @@ async function prepareModel(name: string, work: string): Promise<void> {
   const plan = planQuantization(await OnnxModel.load(prepared.model));
   const defaultRun = await runTrtInt8(name, dir, prepared.model, prepared, 'default');
   const entropy2Run = await runTrtInt8(name, dir, prepared.model, prepared, 'entropy2', 'entropy2');
+  // EVIDENCE_EXTRA_PERCENTILE=99.99: also trt-int8's own percentile algorithm, as a reference row (investigation).
+  const extraPercentile = process.env.EVIDENCE_EXTRA_PERCENTILE ? Number(process.env.EVIDENCE_EXTRA_PERCENTILE) : undefined;
+  const percentileRun =
+    extraPercentile === undefined ? undefined : await runTrtInt8(name, dir, prepared.model, prepared, `percentile-${extraPercentile}`, { kind: 'percentile', percentile: extraPercentile });
   const manifest = {
     name,
     metric: prepared.metric,
@@ -425,7 +429,7 @@ async function prepareModel(name: string, work: string): Promise<void> {
     description: prepared.description,
     quantizedNodes: plan.quantizedNodes.map((n) => n.name),
     quantizedOpTypes: [...new Set(plan.quantizedNodes.map((n) => n.opType))].sort(),
-    trtInt8: { default: defaultRun, entropy2: entropy2Run },
+    trtInt8: { default: defaultRun, entropy2: entropy2Run, ...(percentileRun ? { [`percentile-${extraPercentile}`]: percentileRun } : {}) },
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   log(`[${name}] ${calibrationFiles.length} calibration batches, ${testFiles.length} test batches, ${plan.quantizedNodes.length} quantized nodes -> ${dir}`);

@@ -74,7 +74,7 @@ describe.skipIf(!fs.existsSync(jsonPath))('docs/accuracy-evidence', () => {
   it('has the three models, each with trt-int8 default and entropy2 and at least one onnxruntime method', () => {
     expect(evidence.models.map((m) => m.model)).toEqual(['fashion-mnist', 'ppocr-det', 'ppocr-cls']);
     for (const m of evidence.models) {
-      expect(m.runs.filter((r) => r.tool === 'trt-int8').map((r) => r.method)).toEqual(['default', 'entropy2']);
+      expect(m.runs.filter((r) => r.tool === 'trt-int8').map((r) => r.method).slice(0, 2)).toEqual(['default', 'entropy2']);
       expect(m.runs.filter((r) => r.tool === 'onnxruntime').length).toBeGreaterThan(0);
     }
   });
