@@ -35,6 +35,16 @@
 namespace trt_int8::stats {
 namespace {
 
+// A promise already settled with { kind: 'outOfMemory' }: how a batch or run that could not even start reports it
+// (the JS side turns it into its typed error, as for one that ran out of memory on the pool).
+Napi::Promise settledOutOfMemory(Napi::Env env) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  Napi::Object outcome = Napi::Object::New(env);
+  outcome.Set("kind", "outOfMemory");
+  deferred.Resolve(outcome);
+  return deferred.Promise();
+}
+
 // Below this many values a chunk is not worth a task of its own.
 constexpr size_t kMinChunkValues = size_t{1} << 16;
 
@@ -364,11 +374,7 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
       task->result->elements.assign(task->result->fetches.size(), -1);
       task->options = session_->createRunOptions();
     } catch (const std::bad_alloc&) {
-      auto deferred = Napi::Promise::Deferred::New(env);
-      Napi::Object outcome = Napi::Object::New(env);
-      outcome.Set("kind", "outOfMemory");
-      deferred.Resolve(outcome);
-      return deferred.Promise();
+      return settledOutOfMemory(env);
     } catch (const std::runtime_error& e) {
       throw codedError(env, "ERR_BAD_MODEL", e.what());
     }
@@ -676,11 +682,7 @@ Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
       job->tensors.push_back(std::move(t));
     }
   } catch (const std::bad_alloc&) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    Napi::Object outcome = Napi::Object::New(env);
-    outcome.Set("kind", "outOfMemory");
-    deferred.Resolve(outcome);
-    return deferred.Promise();
+    return settledOutOfMemory(env);
   } catch (const std::runtime_error& e) {
     throw codedError(env, "ERR_BAD_MODEL", e.what());
   }
@@ -696,11 +698,7 @@ Napi::Value Collector::Add(const Napi::CallbackInfo& info) {
     job->tensors = ReadBatchArguments(info, spare_);
   } catch (const std::bad_alloc&) {
     // Nothing started: settle like a batch that ran out of memory, without touching the collector.
-    auto deferred = Napi::Promise::Deferred::New(env);
-    Napi::Object outcome = Napi::Object::New(env);
-    outcome.Set("kind", "outOfMemory");
-    deferred.Resolve(outcome);
-    return deferred.Promise();
+    return settledOutOfMemory(env);
   }
   // Only now the collector's state: the getters above may have disposed it or started another batch.
   if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: add() after dispose()");

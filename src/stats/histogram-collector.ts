@@ -155,34 +155,7 @@ export class HistogramCollector {
     throwIfAborted(signal);
     const batchIndex = this.#calls++;
     const { names, values } = validateBatch(tensors, batchIndex);
-
-    // A batch starts natively right here when none is in flight, so an abort or dispose() that follows the
-    // call always reaches the native threads; otherwise it waits for the batches before it.
-    const previous = this.#tail;
-    const mustWait = this.#inFlight > 0;
-    this.#inFlight++;
-    let release!: () => void;
-    this.#tail = new Promise<void>((resolve) => (release = resolve));
-    try {
-      if (mustWait) {
-        await waitUnlessAborted(previous, signal);
-        if (this.#disposed) throw new TrtInt8Error('ABORT_ERR', 'The HistogramCollector was disposed before the batch was counted.');
-      }
-      const native = this.#nativeCollector();
-      const cancel = (): void => native.cancel();
-      signal?.addEventListener('abort', cancel, { once: true });
-      let outcome: NativeBatchOutcome | undefined;
-      try {
-        outcome = await native.add(names, values);
-      } finally {
-        signal?.removeEventListener('abort', cancel);
-      }
-      if (outcome) throw this.#outcomeError(outcome, signal, batchIndex);
-    } finally {
-      this.#inFlight--;
-      // An aborted wait must not let the next batch start before the previous one has settled.
-      void previous.then(release);
-    }
+    await this.#countInOrder(batchIndex, signal, (native) => native.add(names, values));
   }
 
   /**
@@ -193,6 +166,14 @@ export class HistogramCollector {
     this.#throwIfDisposed();
     throwIfAborted(signal);
     const batchIndex = this.#calls++;
+    await this.#countInOrder(batchIndex, signal, (native) => native.addOutputs(outputs.handle));
+  }
+
+  /**
+   * Counts one batch after the batches before it. A batch starts natively right here when none is in flight, so an
+   * abort or dispose() that follows the call always reaches the native threads; otherwise it waits for them.
+   */
+  async #countInOrder(batchIndex: number, signal: AbortSignal | undefined, count: (native: NativeOutputsCollector) => Promise<NativeBatchOutcome | undefined>): Promise<void> {
     const previous = this.#tail;
     const mustWait = this.#inFlight > 0;
     this.#inFlight++;
@@ -208,13 +189,14 @@ export class HistogramCollector {
       signal?.addEventListener('abort', cancel, { once: true });
       let outcome: NativeBatchOutcome | undefined;
       try {
-        outcome = await native.addOutputs(outputs.handle);
+        outcome = await count(native);
       } finally {
         signal?.removeEventListener('abort', cancel);
       }
       if (outcome) throw this.#outcomeError(outcome, signal, batchIndex);
     } finally {
       this.#inFlight--;
+      // An aborted wait must not let the next batch start before the previous one has settled.
       void previous.then(release);
     }
   }
