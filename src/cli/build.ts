@@ -8,9 +8,9 @@ import { ALGORITHM_KINDS, type AlgorithmKind } from '../core/algorithm.js';
 import type { NonFinitePolicy } from '../core/batch.js';
 import { OnnxModel, type OnnxNode } from '../onnx/index.js';
 import { buildEngine } from '../tensorrt/index.js';
-import { checkAgainstModel, checkBuildOptions } from '../tensorrt/options.js';
+import { INT8_ROUTES, checkAgainstModel, checkBuildOptions } from '../tensorrt/options.js';
 import type { InputSpec } from '../core/tensor.js';
-import type { BuildEngineOptions, BuildProgress, OptimizationProfile, Precision, PrecisionExclusion } from '../tensorrt/types.js';
+import type { BuildEngineOptions, BuildProgress, Int8Route, OptimizationProfile, Precision, PrecisionExclusion } from '../tensorrt/types.js';
 import { UsageError, choiceFlag, listFlag, nearestOption, parseFlags, positiveInteger, requireExisting } from './args.js';
 import { NON_FINITE_CHOICES, parseAlgorithm, parsePercentile } from './calibrate.js';
 import { cacheOnlyCalibrator, openCalibrator, type OpenedCalibrator } from './calibration-data.js';
@@ -26,7 +26,7 @@ Builds a TensorRT engine from an ONNX model with buildEngine() and saves it (nee
 
 Precision (default FP32; pass at most one):
   --fp16                  allow FP16 kernels
-  --int8                  INT8: TensorRT 10 calibrates with --data (or reads --cache); a Q/DQ model needs neither
+  --int8                  INT8 from --data (or --cache); a Q/DQ model needs neither
   --best                  INT8 plus FP16 where INT8 does not pay
 
 Calibration (--int8 / --best):
@@ -37,6 +37,9 @@ Calibration (--int8 / --best):
   --batch <n>             samples per calibration batch (default: the calibration shape's first dimension, else 32)
   --limit <n>             use at most n samples
   --non-finite <policy>   NaN/Infinity in the data: error (default), warn, allow
+  --int8-route <route>    where the ranges come from (TensorRT 10): calibrate (TensorRT's own calibrator; the
+                          default for entropy2, entropy, minmax, legacy), cache (ours, read by TensorRT as its
+                          calibration cache; the default for auto, percentile), qdq (ours as Q/DQ nodes; 11.x)
 
 Shapes (models with dynamic dimensions):
   --profile <input>:<min>,<opt>,<max>   one input's range, shapes like 1x3x224x224; repeat for each input;
@@ -66,6 +69,7 @@ const BUILD_FLAGS = {
   cache: { type: 'string' },
   algorithm: { type: 'string' },
   percentile: { type: 'string' },
+  'int8-route': { type: 'string' },
   batch: { type: 'string' },
   limit: { type: 'string' },
   'non-finite': { type: 'string' },
@@ -97,6 +101,7 @@ interface BuildPlan {
   readonly exclude?: string[];
   readonly workspaceMiB?: number;
   readonly optLevel?: number;
+  readonly int8Route?: Int8Route;
   readonly values: BuildValues;
 }
 
@@ -118,7 +123,7 @@ function parseOptLevel(value: string | undefined): number | undefined {
 /** Calibration flags without INT8 would be ignored: say so instead. */
 function refuseCalibrationFlagsWithout(values: BuildValues, precision: Precision): void {
   if (precision === 'int8' || precision === 'best') return;
-  const calibrationOnly = (['data', 'cache', 'algorithm', 'percentile', 'batch', 'limit', 'non-finite', 'calibration-profile'] as const).filter((k) => values[k] !== undefined);
+  const calibrationOnly = (['data', 'cache', 'algorithm', 'percentile', 'batch', 'limit', 'non-finite', 'calibration-profile', 'int8-route'] as const).filter((k) => values[k] !== undefined);
   if (calibrationOnly.length > 0) {
     throw new UsageError(`--${calibrationOnly[0]} only applies to INT8 builds: add --int8 or --best, or drop it.`, { input: `--${calibrationOnly[0]}`, expected: '--int8 or --best', actual: precision });
   }
@@ -140,6 +145,7 @@ function planBuild(argv: readonly string[]): BuildPlan | undefined {
   const exclude = listFlag(values.exclude);
   const workspaceMiB = positiveInteger(values.workspace, '--workspace');
   const optLevel = parseOptLevel(values['opt-level']);
+  const int8Route = choiceFlag(values['int8-route'], '--int8-route', INT8_ROUTES);
   return {
     modelPath: positionals[0]!,
     output: values.output,
@@ -155,6 +161,7 @@ function planBuild(argv: readonly string[]): BuildPlan | undefined {
     ...(exclude?.length ? { exclude } : {}),
     ...(workspaceMiB !== undefined ? { workspaceMiB } : {}),
     ...(optLevel !== undefined ? { optLevel } : {}),
+    ...(int8Route ? { int8Route } : {}),
   };
 }
 
@@ -266,6 +273,7 @@ function buildOptions(plan: BuildPlan, model: OnnxModel, calibrator: OpenedCalib
     ...(plan.values['timing-cache'] ? { timingCache: plan.values['timing-cache'] } : {}),
     ...(plan.workspaceMiB ? { workspace: plan.workspaceMiB * 1024 * 1024 } : {}),
     ...(plan.optLevel !== undefined ? { builderOptimizationLevel: plan.optLevel } : {}),
+    ...(plan.int8Route ? { int8Route: plan.int8Route } : {}),
     ...(plan.values.tensorrt ? { tensorrt: { root: plan.values.tensorrt } } : {}),
   };
 }

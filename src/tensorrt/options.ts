@@ -9,7 +9,7 @@ import type { OnnxNode } from '../onnx/model.js';
 import type { BuildEngineOptions, Int8Route, OptimizationProfile, Precision, PrecisionExclusion, ShapeRange } from './types.js';
 
 const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'best'];
-const INT8_ROUTES: readonly Int8Route[] = ['calibrate', 'cache', 'qdq'];
+export const INT8_ROUTES: readonly Int8Route[] = ['calibrate', 'cache', 'qdq'];
 const LOGGER_LEVELS = ['error', 'warning', 'info', 'verbose'] as const;
 
 /** core/is.ts's option error, with buildEngine's message ("buildEngine: <what is wrong>"). */

@@ -71,6 +71,8 @@ describe('trt-int8 build: argument handling (no TensorRT needed)', () => {
       [[model, '-o', engine, '--profile', PROFILE, '--data', data], /--data only applies to INT8 builds/],
       [[model, '-o', engine, '--profile', PROFILE, '--exclude', 'Gem'], /no node named "Gem" and no op type "Gem"\. Did you mean "Gemm"\?/],
       [[model, '-o', engine, '--profile', PROFILE, '--opt-level', '7'], /--opt-level needs an integer from 0 to 5/],
+      [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--int8-route', 'implicit'], /--int8-route must be one of calibrate, cache, qdq, got "implicit"/],
+      [[model, '-o', engine, '--profile', PROFILE, '--int8-route', 'cache'], /--int8-route only applies to INT8 builds/],
       [[model, '-o', engine, '--profile', PROFILE, '--workspace', '0'], /--workspace needs a positive integer/],
       [[model, '-o', model, '--profile', PROFILE], /would overwrite the model/],
       [[model, '-o', path.join(dir, 'missing', 'x.engine'), '--profile', PROFILE], /the folder .*missing does not exist/],
@@ -92,6 +94,7 @@ describe('trt-int8 build: argument handling (no TensorRT needed)', () => {
     for (const args of [
       [model, '-o', engine, '--profile', PROFILE, '--fp16', '--exclude', 'Gemm,/stem1/conv/Conv'],
       [model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--calibration-profile', 'input:4x1x28x28', '--algorithm', 'minmax'],
+      [model, '-o', engine, '--profile', PROFILE, '--best', '--data', data, '--int8-route', 'qdq'],
     ]) {
       const run = await cli(['build', ...args]);
       expect(run.code, args.join(' ')).toBe(1);
