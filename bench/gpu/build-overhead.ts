@@ -17,10 +17,10 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { OnnxModel, buildEngine, calibratorFromBatches, resolveTensorRT, type Batch, type BuildEngineOptions, type BuildProgress, type Precision } from '../../src/index.js';
+import { OnnxModel, buildEngine, calibratorFromBatches, type Batch, type BuildEngineOptions, type BuildProgress, type Precision } from '../../src/index.js';
 import { loadOcrImages } from '../../test/tensorrt/gpu/lib/ocr.js';
 import { DEFAULT_PATHS, scratchDir } from '../../test/tensorrt/gpu/lib/paths.js';
-import { describeError, resultPath, runEnvironment, splitList, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
+import { describeError, resultPath, runEnvironment, splitList, tensorRTFound, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
 import { ratio, seconds } from '../../test/tensorrt/gpu/lib/stats.js';
 
 /** (a)'s environment: the TensorRT module builds bare, with no progress monitor and no log forwarding. */
@@ -170,13 +170,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const out = resultPath(values.out, `build-overhead-${values.model}.json`);
-  try {
-    resolveTensorRT(undefined);
-  } catch (error) {
-    console.error(`No TensorRT: ${JSON.stringify(describeError(error))}`);
-    await writeJson(out, { environment: runEnvironment(), error: describeError(error) });
-    return 2;
-  }
+  if (!(await tensorRTFound(out))) return 2;
   await OnnxModel.load(spec.onnx); // a missing model fails here, before any build
   const configs = splitList(values.configs) as Config[];
   const level = Number(values.level);

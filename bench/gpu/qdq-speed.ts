@@ -16,14 +16,14 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Calibrator, OnnxModel, buildEngine, calibrate, calibratorFromBatches, convertToFp16, insertQdq, resolveTensorRT, type Batch, type BuildEngineOptions, type Engine, type Precision } from '../../src/index.js';
+import { Calibrator, OnnxModel, buildEngine, type CalibrationResult, calibrate, calibratorFromBatches, convertToFp16, insertQdq, type Batch, type BuildEngineOptions, type Engine, type Precision } from '../../src/index.js';
 import { createSession, loadOnnxRuntime } from '../../src/calibrate/onnxruntime.js';
 import { mulberry32 } from '../../examples/fashion-mnist/dataset.js';
 import { loadFashionData } from '../../test/tensorrt/gpu/lib/fashion.js';
 import { engineLayerPrecisions, layerSummary, type LayerPrecisionCounts } from '../../test/tensorrt/gpu/lib/layers.js';
 import { loadOcrImages, mapAgreement, ocrModelAtOpset13 } from '../../test/tensorrt/gpu/lib/ocr.js';
 import { DEFAULT_PATHS, scratchDir } from '../../test/tensorrt/gpu/lib/paths.js';
-import { describeError, resultPath, runEnvironment, splitList, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
+import { describeError, resultPath, runEnvironment, splitList, tensorRTFound, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
 import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySummary } from '../../test/tensorrt/gpu/lib/stats.js';
 
 /**
@@ -205,7 +205,7 @@ interface Settings {
 }
 
 /** The ONNX bytes and build options of one variant (Q/DQ variants use our ranges, computed once on the CPU). */
-async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], ourAmax: () => Promise<Map<string, number>>): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
+async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], ours: () => Promise<CalibrationResult>): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
   const plain = model.toBytes();
   const batches = () => calibration.map((s): Batch => ({ [spec.input]: s }));
   const calibrationProfile = { [spec.input]: [spec.calibrationBatch, ...spec.sample] };
@@ -216,11 +216,9 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
     case 'best':
       return { onnx: plain, options: { precision: 'best', calibrator: calibratorFromBatches(batches(), { algorithm: 'entropy2' }), calibrationProfile } };
     case 'best-cache': {
-      const amax = await ourAmax();
-      // The ranges computed once for all variants, served as the calibrator's cache (scale = amax / 127).
-      // An all-zero tensor (amax 0) gets the smallest scale TensorRT's cache takes, as calibrate()'s caches do.
-      const cache = [...amax].map(([name, a]) => `${name}: ${scaleHex(a > 0 ? a / 127 : 2 ** -14)}`).join('\n');
-      const bytes = new TextEncoder().encode(`TRT-100600-EntropyCalibration2\n${cache}\n`);
+      // The ranges computed once for all variants, served as the calibrator's cache (all-zero tensors get the smallest
+      // scale, as every cache of calibrate() does).
+      const bytes = new TextEncoder().encode((await ours()).toTensorRTCache('10.6.0', { algorithm: 'entropy2' }));
       const calibrator = new (class extends Calibrator {
         getBatch(): null {
           return null;
@@ -233,21 +231,14 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
       return { onnx: plain, options: { precision: 'best', calibrator, int8Route: 'cache', calibrationProfile } };
     }
     case 'qdq':
-      return { onnx: insertQdq(model, { amax: await ourAmax() }).toBytes(), options: { precision: 'best' } };
+      return { onnx: insertQdq(model, { amax: (await ours()).amax() }).toBytes(), options: { precision: 'best' } };
     case 'qdq-placed':
-      return { onnx: insertQdq(model, { amax: await ourAmax(), placement: 'tensorrt' }).toBytes(), options: { precision: 'best' } };
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt' }).toBytes(), options: { precision: 'best' } };
     case 'qdq-placed-fp16': {
-      const qdq = insertQdq(model, { amax: await ourAmax(), placement: 'tensorrt' });
+      const qdq = insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt' });
       return { onnx: convertToFp16(qdq).model.toBytes(), options: { precision: 'int8', stronglyTyped: true } };
     }
   }
-}
-
-/** TensorRT's cache encoding of a scale: the float32's bits as 8 hex digits. */
-function scaleHex(scale: number): string {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, scale);
-  return view.getUint32(0).toString(16).padStart(8, '0');
 }
 
 /** FP32 reference outputs from onnxruntime on the CPU, so no device time goes into an FP32 engine. */
@@ -266,8 +257,8 @@ async function onnxruntimeOutputs(model: OnnxModel, spec: BenchModel, inputs: re
   }
 }
 
-async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[] }, ourAmax: () => Promise<Map<string, number>>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
-  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, ourAmax);
+async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[] }, ours: () => Promise<CalibrationResult>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
+  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, ours);
   const maxBatch = Math.max(...settings.batches, ...data.evaluation.map((s) => s.shape[0]!));
   const started = performance.now();
   using engine = await buildEngine(onnx, {
@@ -300,14 +291,14 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
   const model = await spec.onnx();
   const calibration = await spec.calibration();
   const evaluation = await spec.evaluation();
-  let amax: Promise<Map<string, number>> | undefined;
+  let computed: Promise<CalibrationResult> | undefined;
   // The library's default ranges ('auto') for every activation, computed once and shared by the variants.
-  const ourAmax = () =>
-    (amax ??= (async () => {
+  const ours = () =>
+    (computed ??= (async () => {
       const started = performance.now();
       const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
       console.log(`   calibrate() on the CPU: ${seconds(started)} s, ${result.tensors.size} tensors`);
-      return result.amax();
+      return result;
     })());
   const results: VariantResult[] = [];
   let reference: Float32Array[] | undefined;
@@ -320,7 +311,7 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
   const ordered = [...variants].sort((a, b) => Number(b === 'fp32') - Number(a === 'fp32'));
   for (const variant of ordered) {
     try {
-      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}) }, ourAmax);
+      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}) }, ours);
       if (variant === 'fp32') reference = outputs;
       results.push(result);
       const lat = Object.entries(result.latency ?? {}).map(([b, l]) => `${b} ${l.medianMs.toFixed(3)}/${l.p90Ms.toFixed(3)} ms`).join(', ');
@@ -360,10 +351,10 @@ async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Prom
   const calibration = await spec.calibration();
   const evaluation = await spec.evaluation();
   const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
-  const amax = async () => result.amax();
+  const ours = async () => result;
   const quantizeNodes: Record<string, number> = {};
   for (const variant of variants.filter((v) => v.startsWith('qdq') || v === 'best-cache')) {
-    const { onnx } = await variantBuild(variant, model, spec, calibration, amax);
+    const { onnx } = await variantBuild(variant, model, spec, calibration, ours);
     quantizeNodes[variant] = OnnxModel.fromBytes(onnx).nodes.filter((n) => n.opType === 'QuantizeLinear').length;
   }
   const reference = await onnxruntimeOutputs(model, spec, evaluation.slice(0, 1));
@@ -401,13 +392,7 @@ async function main(): Promise<number> {
     await writeJson(out, { environment: runEnvironment(), prepareOnly: true, models: prepared });
     return 0;
   }
-  try {
-    resolveTensorRT(undefined);
-  } catch (error) {
-    console.error(`No TensorRT: ${JSON.stringify(describeError(error))}`);
-    await writeJson(out, { environment: runEnvironment(), error: describeError(error) });
-    return 2;
-  }
+  if (!(await tensorRTFound(out))) return 2;
   const settings: Settings = {
     level: Number(values.level),
     batches: splitList(values.batches).map(Number),

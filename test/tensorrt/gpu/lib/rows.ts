@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { TrtInt8Error, writeFileAtomic } from '../../../../src/index.js';
+import { TrtInt8Error, resolveTensorRT, writeFileAtomic } from '../../../../src/index.js';
 
 export interface RowOutcome {
   readonly pass: boolean;
@@ -104,6 +104,21 @@ export function runEnvironment(): Record<string, unknown> {
 
 export async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * For the GPU scripts: false (after printing the reason and writing it as the result JSON to `out`) when no
+ * TensorRT can be found, so that a run without TensorRT ends at once with a record of why.
+ */
+export async function tensorRTFound(out: string): Promise<boolean> {
+  try {
+    resolveTensorRT(undefined);
+    return true;
+  } catch (error) {
+    console.error(`No TensorRT: ${JSON.stringify(describeError(error))}`);
+    await writeJson(out, { environment: runEnvironment(), error: describeError(error) });
+    return false;
+  }
 }
 
 /** "a,b , c" -> ['a', 'b', 'c']. */
