@@ -14,7 +14,7 @@ import { readFileOrNull, writeFileAtomic } from '../core/files.js';
 import { formatCalibrationCache, parseCalibrationCache, scaleToAmax } from '../cache/calibration-cache.js';
 import { Calibrator } from '../calibrators/calibrator.js';
 import type { InputSpec } from '../core/tensor.js';
-import { calibrate } from '../calibrate/calibrate.js';
+import { calibrate, type CalibrateOptions } from '../calibrate/calibrate.js';
 import { runNativeJob } from '../bridge/session.js';
 import { OnnxModel } from '../onnx/model.js';
 import { insertQdq } from '../onnx/qdq.js';
@@ -80,13 +80,10 @@ async function rangesAsTensorRTCache(model: OnnxModel, options: BuildEngineOptio
     const { scales } = parseCalibrationCache(cached);
     return new TextEncoder().encode(formatCalibrationCache({ version: versionText, algorithm: 'entropy2', scales }));
   }
-  const exclude = options.exclude ? { names: options.exclude.names ?? [], opTypes: options.exclude.opTypes ?? [] } : undefined;
   const result = await calibrate(model, calibrator, {
-    ...options.calibrate,
+    ...ourCalibrationOptions(options),
     tensors: options.calibrate?.tensors ?? model.floatActivationNames(),
     tensorRTVersion: versionText,
-    ...(exclude ? { exclude } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
   });
   return new TextEncoder().encode(result.toTensorRTCache(versionText, { algorithm: 'entropy2' }));
 }
@@ -190,11 +187,22 @@ export function qdqModelFromCache(model: OnnxModel, cache: Uint8Array | string, 
  */
 async function qdqModel(model: OnnxModel, options: BuildEngineOptions): Promise<Uint8Array> {
   const calibrator = options.calibrator!;
-  const exclude = options.exclude ? { names: options.exclude.names ?? [], opTypes: options.exclude.opTypes ?? [] } : undefined;
+  const exclude = exclusionOf(options);
   const cached = await calibrator.readCache();
   if (cached && cached.byteLength > 0) return qdqModelFromCache(model, cached, exclude);
-  const result = await calibrate(model, calibrator, { ...options.calibrate, ...(exclude ? { exclude } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const result = await calibrate(model, calibrator, ourCalibrationOptions(options));
   return result.toQdqModel();
+}
+
+/** buildEngine's exclusion as planQuantization takes it. */
+function exclusionOf(options: BuildEngineOptions): { names: readonly string[]; opTypes: readonly string[] } | undefined {
+  return options.exclude ? { names: options.exclude.names ?? [], opTypes: options.exclude.opTypes ?? [] } : undefined;
+}
+
+/** calibrate()'s options when buildEngine computes the ranges itself: the user's, plus the exclusion and the signal. */
+function ourCalibrationOptions(options: BuildEngineOptions): CalibrateOptions {
+  const exclude = exclusionOf(options);
+  return { ...options.calibrate, ...(exclude ? { exclude } : {}), ...(options.signal ? { signal: options.signal } : {}) };
 }
 
 /**
