@@ -15,7 +15,7 @@
 #   trt/trt_int8_trt10.node     the TensorRT 10 module, built against the 10.6.0 headers in third_party/
 #   node_modules/               onnxruntime-node (linux x64 only, its .so xz-compressed), onnxruntime-common,
 #                               jpeg-js, pngjs (loaded by require at run time, so not bundled)
-#   js/*.mjs                    acceptance, qdq-speed, build-overhead bundled by esbuild (shared chunks)
+#   js/*.mjs                    acceptance, qdq-speed, build-overhead, trt11-check and the CLI (cli.mjs) bundled by esbuild (shared chunks)
 #   data/fashion/               the 10,000 test images + labels, the 1,024 calibration images alone
 #   data/ocr/                   the PP-OCRv4 detector and the photos of `npm run setup:ocr`
 set -euo pipefail
@@ -103,7 +103,7 @@ step "scripts (esbuild)"
 banner="import { createRequire as __trtCreateRequire } from 'node:module'; import { fileURLToPath as __trtFileURLToPath } from 'node:url'; import { dirname as __trtDirname } from 'node:path'; const require = __trtCreateRequire(import.meta.url); const __filename = __trtFileURLToPath(import.meta.url); const __dirname = __trtDirname(__filename);"
 rm -rf "$out/js" "$build/tools"
 npx --no-install esbuild \
-  test/tensorrt/gpu/acceptance.ts bench/gpu/qdq-speed.ts bench/gpu/build-overhead.ts bench/gpu/trt11-check.ts \
+  test/tensorrt/gpu/acceptance.ts bench/gpu/qdq-speed.ts bench/gpu/build-overhead.ts bench/gpu/trt11-check.ts cli=src/cli/main.ts \
   --bundle --splitting --platform=node --format=esm --target=node20 --outdir="$out/js" --entry-names=[name] --chunk-names=chunk-[hash] --out-extension:.js=.mjs \
   --external:onnxruntime-node --external:sharp --external:jpeg-js --external:pngjs \
   --banner:js="$banner" --log-level=warning

@@ -8,6 +8,10 @@
  *
  * TensorRT silently ignores a cache whose header does not match its own version and the calibrator's
  * algorithm and recalibrates from scratch, so we check the header explicitly (ERR_CACHE_MISMATCH).
+ *
+ * IInt8LegacyCalibrator is the exception: TensorRT 10.6 writes its cache with a header of its own, an integer
+ * and two hex float64 values (`0 3fe0000000000000 3fe0000000000000`), no version and no algorithm name, and
+ * the same scale lines after it. Such a cache is a LegacyCalibration cache of an unknown version.
  */
 import { TrtInt8Error } from '../core/errors.js';
 import type { AlgorithmKind } from '../core/algorithm.js';
@@ -43,8 +47,13 @@ export interface TensorRTVersion {
 }
 
 export interface CalibrationCache {
-  /** The header's version code, e.g. 100300 for TensorRT 10.3.0 or 8601 for 8.6.1. */
+  /**
+   * The header's version code, e.g. 100300 for TensorRT 10.3.0 or 8601 for 8.6.1; 0 for a legacy
+   * calibrator's header, which names no version (see `legacyHeader`).
+   */
   readonly versionCode: number;
+  /** The header line as written, when it is IInt8LegacyCalibrator's (no version, no algorithm name). */
+  readonly legacyHeader?: string;
   /** The header's algorithm name exactly as written, e.g. "EntropyCalibration2". */
   readonly algorithmName: string;
   /** Our algorithm kind for that name; undefined for a name we do not know. */
@@ -174,7 +183,11 @@ function lineTooLong(lineNo: number, length: number): TrtInt8Error {
   ]);
 }
 
-function parseHeader(line: string, lineNo: number): { versionCode: number; algorithmName: string } {
+/** IInt8LegacyCalibrator's header: an integer and two big-endian hex float64 values. */
+const LEGACY_HEADER = /^\d{1,20} [0-9a-fA-F]{16} [0-9a-fA-F]{16}$/;
+
+function parseHeader(line: string, lineNo: number): { versionCode: number; algorithmName: string; legacyHeader?: string } {
+  if (LEGACY_HEADER.test(line)) return { versionCode: 0, algorithmName: CACHE_ALGORITHM_NAMES.legacy, legacyHeader: line };
   const match = /^TRT-(\d+)-(\S+)$/.exec(line);
   if (!match) {
     throw formatError(lineNo, 'expected the header "TRT-<version>-<algorithm>".', line.slice(0, 120), 'e.g. TRT-100300-EntropyCalibration2', [
@@ -241,7 +254,7 @@ export function parseCalibrationCache(input: string | Uint8Array, expect?: Calib
   if (text.startsWith('\uFEFF')) text = text.slice(1);
 
   const lines = text.split('\n');
-  let header: { versionCode: number; algorithmName: string } | undefined;
+  let header: ReturnType<typeof parseHeader> | undefined;
   const scales = new Map<string, number>();
   const seenAt = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
@@ -268,6 +281,7 @@ export function parseCalibrationCache(input: string | Uint8Array, expect?: Calib
   }
   const cache: CalibrationCache = {
     versionCode: header.versionCode,
+    ...(header.legacyHeader !== undefined ? { legacyHeader: header.legacyHeader } : {}),
     algorithmName: header.algorithmName,
     algorithm: algorithmFromCacheName(header.algorithmName),
     scales,
@@ -280,8 +294,9 @@ export function parseCalibrationCache(input: string | Uint8Array, expect?: Calib
  * Throws ERR_CACHE_MISMATCH where the cache header differs from what the TensorRT build would
  * accept; TensorRT itself would ignore such a cache without saying why.
  */
-export function checkCalibrationCacheHeader(cache: Pick<CalibrationCache, 'versionCode' | 'algorithmName'>, expect: CalibrationCacheExpectation): void {
-  if (expect.version !== undefined) {
+export function checkCalibrationCacheHeader(cache: Pick<CalibrationCache, 'versionCode' | 'algorithmName' | 'legacyHeader'>, expect: CalibrationCacheExpectation): void {
+  // A legacy calibrator's header names no version, so there is none to compare.
+  if (expect.version !== undefined && cache.legacyHeader === undefined) {
     const expected = toVersionCode(expect.version);
     if (expected !== cache.versionCode) {
       const show = (code: number) => {

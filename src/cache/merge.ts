@@ -134,9 +134,11 @@ export function mergeCalibrationCaches(caches: readonly (string | Uint8Array | C
   });
   const partial = new Map([...presentIn].filter(([, present]) => present.length < parsed.length));
   // Written by hand rather than with formatCalibrationCache so that a header name we do not know survives.
-  const lines = [`TRT-${first.versionCode}-${first.algorithmName}`, ...[...scales].map(([name, scale]) => `${name}: ${scaleToHex(scale)}`)];
+  const header = first.legacyHeader ?? `TRT-${first.versionCode}-${first.algorithmName}`;
+  const lines = [header, ...[...scales].map(([name, scale]) => `${name}: ${scaleToHex(scale)}`)];
   return {
     versionCode: first.versionCode,
+    ...(first.legacyHeader !== undefined ? { legacyHeader: first.legacyHeader } : {}),
     algorithmName: first.algorithmName,
     algorithm: algorithmFromCacheName(first.algorithmName),
     scales,

@@ -95,6 +95,25 @@ describe('cacheAlgorithmName', () => {
 });
 
 describe('parseCalibrationCache', () => {
+  // The first line of the cache TensorRT 10.6's IInt8LegacyCalibrator wrote on the H200 (acceptance row
+  // int8-legacy, docs/gpu-results/2026-11-30-h200-trt10.6-run2/acceptance.json): no TRT-<version>-<algorithm>.
+  const legacyCache = '0 3fe0000000000000 3fe0000000000000\ninput: 3c8a3e3a\n/stem1/conv/Conv_output_0: 3d1e4f76\n';
+
+  it('reads the header a legacy calibrator writes as a LegacyCalibration cache of no stated version', () => {
+    const cache = parseCalibrationCache(legacyCache);
+    expect(cache.algorithm).toBe('legacy');
+    expect(cache.legacyHeader).toBe('0 3fe0000000000000 3fe0000000000000');
+    expect([...cache.scales.keys()]).toEqual(['input', '/stem1/conv/Conv_output_0']);
+    expect(cache.scales.get('input')).toBeCloseTo(hexToScale('3c8a3e3a'), 12);
+  });
+
+  it('checks a legacy cache by algorithm only: any TensorRT version, but not another calibrator', () => {
+    expect(parseCalibrationCache(legacyCache, { version: '10.6.0', algorithm: 'legacy' }).scales.size).toBe(2);
+    expectCode(() => parseCalibrationCache(legacyCache, { version: '10.6.0', algorithm: 'entropy2' }), 'ERR_CACHE_MISMATCH');
+    // Only that exact shape is a legacy header; anything else without TRT- still is no cache.
+    expectCode(() => parseCalibrationCache('0 3fe00000 3fe0000000000000\ninput: 3c8a3e3a\n'), 'ERR_CACHE_FORMAT');
+  });
+
   it('parses a cache TensorRT 8.6 wrote', () => {
     const cache = parseCalibrationCache(PUBLISHED_TRT8);
     expect(cache.versionCode).toBe(8601);

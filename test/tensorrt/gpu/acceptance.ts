@@ -179,19 +179,30 @@ async function countedInt8Build(ctx: Context, cachePath: string, kind: Calibrato
   return { calls, predictions: await predictAll(engine, ctx.data.test), layers: engineLayerPrecisions(engine) };
 }
 
-const cacheReuse: Row<Context> = {
-  name: 'cache-reuse',
-  what: 'calibration cache written by one build, reused by the next without a single getBatch call',
-  async run(ctx) {
-    const cachePath = path.join(ctx.scratch, 'reuse.calib');
-    await rm(cachePath, { force: true });
-    const first = await countedInt8Build(ctx, cachePath);
-    const second = await countedInt8Build(ctx, cachePath);
-    const same = agreement(first.predictions, second.predictions);
-    const pass = first.calls > 0 && second.calls === 0 && same >= 0.999 && second.layers.int8 > 0;
-    return { pass, reason: `getBatch calls ${first.calls} then ${second.calls}; predictions agree ${pct(same)}; reused engine ${layerSummary(second.layers)}`, details: { first: first.calls, second: second.calls, agreement: same, layers: second.layers } };
-  },
-};
+/**
+ * A cache written by one build, reused by the next without a single getBatch call. Legacy too: its cache has a header of
+ * its own (no TRT-<version>-<algorithm>), which the check before the build must accept.
+ */
+function cacheReuseRow(kind: 'entropy2' | 'legacy'): Row<Context> {
+  return {
+    name: kind === 'entropy2' ? 'cache-reuse' : `cache-reuse-${kind}`,
+    what: `calibration cache written by one build, reused by the next without a single getBatch call (${kind})`,
+    async run(ctx) {
+      const cachePath = path.join(ctx.scratch, `reuse-${kind}.calib`);
+      await rm(cachePath, { force: true });
+      const first = await countedInt8Build(ctx, cachePath, kind);
+      const head = (await readFile(cachePath, 'utf8')).split('\n').slice(0, 3);
+      const second = await countedInt8Build(ctx, cachePath, kind);
+      const same = agreement(first.predictions, second.predictions);
+      const pass = first.calls > 0 && second.calls === 0 && same >= 0.999 && second.layers.int8 > 0;
+      return {
+        pass,
+        reason: `getBatch calls ${first.calls} then ${second.calls}; predictions agree ${pct(same)}; reused engine ${layerSummary(second.layers)}; cache begins ${JSON.stringify(head)}`,
+        details: { first: first.calls, second: second.calls, agreement: same, layers: second.layers, cacheHead: head },
+      };
+    },
+  };
+}
 
 /** A cache TensorRT would silently ignore (other version or algorithm) must be refused before calibration. */
 const staleCache: Row<Context> = {
@@ -474,7 +485,8 @@ const ROWS: readonly Row<Context>[] = [
   calibratorRow('minmax'),
   calibratorRow('legacy'),
   calibratorRow('percentile'),
-  cacheReuse,
+  cacheReuseRow('entropy2'),
+  cacheReuseRow('legacy'),
   staleCache,
   excludeRow('exclude-gemm', { opTypes: ['Gemm'] }, ['/fc1/Gemm', '/fc2/Gemm']),
   excludeRow('exclude-names', { names: ['/stem1/conv/Conv', '/res/b/conv/Conv'] }, ['/stem1/conv/Conv', '/res/b/conv/Conv']),
