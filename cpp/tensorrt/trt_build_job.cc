@@ -250,8 +250,8 @@ void keepInFp32(nvinfer1::ILayer& layer) {
 }
 
 // Keeps the named layers (and their helper layers) in FP32. Only those layers carry a constraint, so the rest of
-// the network stays free; "prefer" lets TensorRT fall back with a warning where no FP32 kernel exists rather than
-// failing the build.
+// the network stays free; "prefer" (setPrecisionConstraintFlag's default) lets TensorRT fall back with a warning
+// where no FP32 kernel exists rather than failing the build.
 void applyExclusions(Build& b) {
   const BuildSpec& spec = b.spec;
   if (spec.exclude.empty()) return;
@@ -274,7 +274,52 @@ void applyExclusions(Build& b) {
     for (int i = 0; i < network.getNbLayers() && i < 12; ++i) sample += (i ? ", " : "") + std::string(network.getLayer(i)->getName());
     throw BuildFailure{"ERR_BAD_OPTION", "exclude names no layer of the network: " + names + " (layers: " + sample + ", ...)"};
   }
-  b.config->setFlag(nvinfer1::BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+}
+
+nvinfer1::DataType dataTypeOf(Precision precision) {
+  switch (precision) {
+    case Precision::kINT8: return nvinfer1::DataType::kINT8;
+    case Precision::kFP16: return nvinfer1::DataType::kHALF;
+    default: return nvinfer1::DataType::kFLOAT;
+  }
+}
+
+// "*" asks for every layer that computes on floating-point data: not constants (their weights are not requantized
+// by a precision), not layers with an integer or boolean output (shapes, indices), which no float precision fits.
+bool takesAnyPrecision(nvinfer1::ILayer& layer) {
+  if (layer.getType() == nvinfer1::LayerType::kCONSTANT) return false;
+  for (int o = 0; o < layer.getNbOutputs(); ++o) {
+    nvinfer1::DataType t = layer.getOutput(o)->getType();
+    if (t != nvinfer1::DataType::kFLOAT && t != nvinfer1::DataType::kHALF) return false;
+  }
+  return layer.getNbOutputs() > 0;
+}
+
+// Asks TensorRT for the precisions the user named (trtexec --layerPrecisions): by node name (and its helper
+// layers), else "*". Runs before the exclusions, which then put their layers back in FP32.
+void applyLayerPrecisions(Build& b) {
+  const BuildSpec& spec = b.spec;
+  if (spec.layerPrecisions.empty()) return;
+  const Precision* everyLayer = nullptr;
+  for (const auto& [name, precision] : spec.layerPrecisions)
+    if (name == "*") everyLayer = &precision;
+  nvinfer1::INetworkDefinition& network = *b.network;
+  for (int i = 0; i < network.getNbLayers(); ++i) {
+    nvinfer1::ILayer* layer = network.getLayer(i);
+    std::string name = layer->getName();
+    const Precision* wanted = nullptr;
+    for (const auto& [node, precision] : spec.layerPrecisions)
+      if (node != "*" && layerMatches(name, node)) { wanted = &precision; break; }
+    if (!wanted && everyLayer && takesAnyPrecision(*layer)) wanted = everyLayer;
+    if (wanted) layer->setPrecision(dataTypeOf(*wanted));
+  }
+}
+
+// One flag for all constraints (layer precisions and exclusions): TensorRT reads the layers' precisions only then.
+void setPrecisionConstraintFlag(Build& b) {
+  if (b.spec.layerPrecisions.empty() && b.spec.exclude.empty()) return;
+  b.config->setFlag(b.spec.obeyPrecisionConstraints ? nvinfer1::BuilderFlag::kOBEY_PRECISION_CONSTRAINTS
+                                                   : nvinfer1::BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
 }
 #endif
 
@@ -328,7 +373,9 @@ void build(BuildJobState& job, TrtInt8BatchSource* source, ForwardingLogger& log
   attachTimingCache(b);
 #if TRT_INT8_IMPLICIT_QUANTIZATION
   configurePrecision(b);
+  applyLayerPrecisions(b);
   applyExclusions(b);
+  setPrecisionConstraintFlag(b);
 #endif
   buildPlan(b);
   checkOutcome(b);

@@ -35,6 +35,12 @@ struct BuildSpec {
   std::vector<uint8_t> timingCache;  // bytes to start from (may be empty with useTimingCache)
   int builderOptimizationLevel = -1; // -1 = TensorRT's default
   std::vector<std::string> exclude;  // layer names kept in FP32 (10.x: precision constraints)
+  // 10.x: precisions asked of TensorRT per layer (trtexec --layerPrecisions); layer "*" = every layer whose outputs
+  // are floating point, except constants. Exclusions win. Precision::kINT8 / kFP16 / kFP32 only.
+  std::vector<std::pair<std::string, Precision>> layerPrecisions;
+  // 10.x: with constraints (layerPrecisions or exclude), fail where TensorRT cannot honour one (kOBEY) instead of
+  // falling back with a warning (kPREFER, the default).
+  bool obeyPrecisionConstraints = false;
   int maxLogSeverity = TRT_INT8_LOG_WARNING;
   // Bit s set: forward severity s (the levels the JS logger has a method for). 0 = every level up to maxLogSeverity.
   uint32_t logSeverityMask = 0;

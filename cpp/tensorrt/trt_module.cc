@@ -165,6 +165,21 @@ Napi::Value CreateBuildJob(const Napi::CallbackInfo& info) {
     Napi::Array ex = o.Get("exclude").As<Napi::Array>();
     for (uint32_t i = 0; i < ex.Length(); ++i) spec.exclude.push_back(ex.Get(i).As<Napi::String>());
   }
+  if (o.Get("layerPrecisions").IsArray()) {
+    Napi::Array wishes = o.Get("layerPrecisions").As<Napi::Array>();
+    for (uint32_t i = 0; i < wishes.Length(); ++i) {
+      Napi::Object wish = wishes.Get(i).As<Napi::Object>();
+      Precision precision = precisionOf(env, wish.Get("precision").As<Napi::String>());
+      if (precision == Precision::kBEST) throw codedTypeError(env, "ERR_BAD_OPTION", "a layer precision is int8, fp16 or fp32");
+      spec.layerPrecisions.emplace_back(wish.Get("layer").As<Napi::String>(), precision);
+    }
+  }
+  if (o.Get("precisionConstraints").IsString())
+    spec.obeyPrecisionConstraints = o.Get("precisionConstraints").As<Napi::String>().Utf8Value() == "obey";
+#if !TRT_INT8_IMPLICIT_QUANTIZATION
+  if (!spec.layerPrecisions.empty())
+    throw codedError(env, "ERR_TENSORRT_UNSUPPORTED_VERSION", "TensorRT 11 builds strongly typed: no layer precisions");
+#endif
   if (o.Get("maxLogSeverity").IsNumber()) spec.maxLogSeverity = o.Get("maxLogSeverity").As<Napi::Number>().Int32Value();
   if (o.Get("logSeverityMask").IsNumber()) spec.logSeverityMask = o.Get("logSeverityMask").As<Napi::Number>().Uint32Value();
   if (o.Get("forwardProgress").IsBoolean()) spec.forwardProgress = o.Get("forwardProgress").As<Napi::Boolean>().Value();

@@ -10,7 +10,7 @@ import { OnnxModel, type OnnxNode } from '../onnx/index.js';
 import { buildEngine } from '../tensorrt/index.js';
 import { INT8_ROUTES, checkAgainstModel, checkBuildOptions } from '../tensorrt/options.js';
 import type { InputSpec } from '../core/tensor.js';
-import type { BuildEngineOptions, BuildProgress, Int8Route, OptimizationProfile, Precision, PrecisionExclusion } from '../tensorrt/types.js';
+import type { BuildEngineOptions, BuildProgress, Int8Route, LayerPrecisionChoice, OptimizationProfile, Precision, PrecisionExclusion } from '../tensorrt/types.js';
 import { UsageError, choiceFlag, listFlag, nearestOption, parseFlags, positiveInteger, requireExisting } from './args.js';
 import { NON_FINITE_CHOICES, parseAlgorithm, parsePercentile } from './calibrate.js';
 import { cacheOnlyCalibrator, openCalibrator, type OpenedCalibrator } from './calibration-data.js';
@@ -50,6 +50,10 @@ Build:
   -o, --output <file>     the engine file to write (required; checked before the build, written at the end)
   --exclude <list>        comma-separated ONNX node names or op types to keep in higher precision
                           (trt-int8 inspect model.onnx lists both)
+  --layer-precisions <list>  comma-separated <node|*>:<int8|fp16|fp32>, the precision to ask of those layers
+                          (TensorRT 10; as trtexec --layerPrecisions), e.g. '*:int8' for INT8 wherever a kernel exists
+  --precision-constraints <prefer|obey>  where a layer has no kernel in the precision asked: fall back with a
+                          warning (prefer, the default) or fail the build (obey)
   --timing-cache <file>   read if present, used by the builder, saved back
   --workspace <MiB>       workspace memory pool limit
   --opt-level <0-5>       builder optimization level (TensorRT's default 3)
@@ -76,6 +80,8 @@ const BUILD_FLAGS = {
   profile: { type: 'string', multiple: true },
   'calibration-profile': { type: 'string', multiple: true },
   exclude: { type: 'string' },
+  'layer-precisions': { type: 'string' },
+  'precision-constraints': { type: 'string' },
   'timing-cache': { type: 'string' },
   workspace: { type: 'string' },
   'opt-level': { type: 'string' },
@@ -99,6 +105,8 @@ interface BuildPlan {
   readonly limit?: number;
   readonly nonFinite?: NonFinitePolicy;
   readonly exclude?: string[];
+  readonly layerPrecisions?: Record<string, LayerPrecisionChoice>;
+  readonly precisionConstraints?: 'prefer' | 'obey';
   readonly workspaceMiB?: number;
   readonly optLevel?: number;
   readonly int8Route?: Int8Route;
@@ -143,6 +151,8 @@ function planBuild(argv: readonly string[]): BuildPlan | undefined {
   const limit = positiveInteger(values.limit, '--limit');
   const nonFinite = choiceFlag(values['non-finite'], '--non-finite', NON_FINITE_CHOICES);
   const exclude = listFlag(values.exclude);
+  const layerPrecisions = parseLayerPrecisions(values['layer-precisions']);
+  const precisionConstraints = choiceFlag(values['precision-constraints'], '--precision-constraints', ['prefer', 'obey'] as const);
   const workspaceMiB = positiveInteger(values.workspace, '--workspace');
   const optLevel = parseOptLevel(values['opt-level']);
   const int8Route = choiceFlag(values['int8-route'], '--int8-route', INT8_ROUTES);
@@ -159,10 +169,29 @@ function planBuild(argv: readonly string[]): BuildPlan | undefined {
     ...(limit !== undefined ? { limit } : {}),
     ...(nonFinite ? { nonFinite } : {}),
     ...(exclude?.length ? { exclude } : {}),
+    ...(layerPrecisions ? { layerPrecisions } : {}),
+    ...(precisionConstraints ? { precisionConstraints } : {}),
     ...(workspaceMiB !== undefined ? { workspaceMiB } : {}),
     ...(optLevel !== undefined ? { optLevel } : {}),
     ...(int8Route ? { int8Route } : {}),
   };
+}
+
+/** --layer-precisions '<node|*>:<precision>,...' (split at each entry's last ':', as node names may hold one). */
+function parseLayerPrecisions(value: string | undefined): Record<string, LayerPrecisionChoice> | undefined {
+  const entries = listFlag(value);
+  if (!entries?.length) return undefined;
+  const wanted: Record<string, LayerPrecisionChoice> = {};
+  for (const entry of entries) {
+    const at = entry.lastIndexOf(':');
+    const name = entry.slice(0, at);
+    const precision = entry.slice(at + 1);
+    if (at <= 0 || !(['int8', 'fp16', 'fp32'] as const).includes(precision as LayerPrecisionChoice)) {
+      throw new UsageError(`--layer-precisions: "${entry}" is not <node|*>:<int8|fp16|fp32>.`, { input: '--layer-precisions', expected: "e.g. '*:int8' or '/head/Gemm:fp32'", actual: entry });
+    }
+    wanted[name] = precision as LayerPrecisionChoice;
+  }
+  return wanted;
 }
 
 /** --exclude entries as node names or op types of this model; an entry that is neither is a mistake. */
@@ -270,6 +299,8 @@ function buildOptions(plan: BuildPlan, model: OnnxModel, calibrator: OpenedCalib
     ...(plan.profiles.length ? { profiles: plan.profiles } : {}),
     ...(plan.calibrationProfile ? { calibrationProfile: plan.calibrationProfile } : {}),
     ...(exclude ? { exclude } : {}),
+    ...(plan.layerPrecisions ? { layerPrecisions: plan.layerPrecisions } : {}),
+    ...(plan.precisionConstraints ? { precisionConstraints: plan.precisionConstraints } : {}),
     ...(plan.values['timing-cache'] ? { timingCache: plan.values['timing-cache'] } : {}),
     ...(plan.workspaceMiB ? { workspace: plan.workspaceMiB * 1024 * 1024 } : {}),
     ...(plan.optLevel !== undefined ? { builderOptimizationLevel: plan.optLevel } : {}),

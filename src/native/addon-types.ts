@@ -275,6 +275,10 @@ export interface NativeBuildSpec {
   readonly builderOptimizationLevel?: number;
   /** TensorRT layer names kept in FP32 (10.x). */
   readonly exclude?: readonly string[];
+  /** 10.x: the precision asked of each layer (ONNX node's layer name, or '*' for every floating-point layer). */
+  readonly layerPrecisions?: readonly { readonly layer: string; readonly precision: 'int8' | 'fp16' | 'fp32' }[];
+  /** 10.x: how TensorRT treats layerPrecisions and exclude (default 'prefer'). */
+  readonly precisionConstraints?: 'prefer' | 'obey';
   /** Highest ILogger severity number forwarded (0 internal error .. 4 verbose). */
   readonly maxLogSeverity: number;
   /** Bit mask of the ILogger severities the JS logger reads (bit n = severity n); filtered in C++ before formatting. */

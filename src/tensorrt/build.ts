@@ -163,6 +163,15 @@ function unsupportedOn11(precision: Precision): TrtInt8Error {
   });
 }
 
+function layerPrecisionsOn11(): TrtInt8Error {
+  return new TrtInt8Error('ERR_TENSORRT_UNSUPPORTED_VERSION', 'buildEngine: layerPrecisions needs TensorRT 10.x; TensorRT 11 builds every network strongly typed, so the ONNX types decide each layer\'s precision.', {
+    input: 'layerPrecisions',
+    expected: 'no layerPrecisions on TensorRT 11',
+    actual: 'layerPrecisions',
+    fixes: ["Put the precision into the model: Q/DQ nodes for INT8 (precision 'int8'), convertToFp16 for FP16.", 'Use TensorRT 10.x (TENSORRT_ROOT=/path/to/TensorRT-10).'],
+  });
+}
+
 /**
  * Checks a calibration cache against the TensorRT that will read it (ERR_CACHE_FORMAT if malformed,
  * ERR_CACHE_MISMATCH if written by another version or for another algorithm).
@@ -233,6 +242,7 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
   const { mod, version } = openTensorRT(options.tensorrt);
   const implicit = mod.implicitQuantization;
   if (!implicit && (precision === 'fp16' || precision === 'best')) throw unsupportedOn11(precision);
+  if (!implicit && options.layerPrecisions !== undefined) throw layerPrecisionsOn11();
 
   const route = chooseInt8Route(options, int8, quantized, implicit);
   const { onnxBytes, calibrator, trtCalibrator, watch } = await prepareInt8(route, model, onnx, options, version);
@@ -265,6 +275,8 @@ export async function buildEngine(onnx: string | Uint8Array, options: BuildEngin
     // 10.x keeps excluded layers in FP32 by precision constraints (INT8 and FP16 alike); on the Q/DQ route
     // they also get no Q/DQ, and on 11.x that is all there is (strongly typed: no precision constraints).
     ...(implicit && !stronglyTyped && precision !== 'fp32' && checked.excludedNodes.length ? { exclude: checked.excludedNodes } : {}),
+    ...(checked.layerPrecisions.length ? { layerPrecisions: checked.layerPrecisions } : {}),
+    ...(options.precisionConstraints ? { precisionConstraints: options.precisionConstraints } : {}),
     maxLogSeverity: maxLogSeverity(options.logger),
     // Progress events cross to JavaScript only when someone listens; abort is checked natively either way.
     forwardProgress: options.onProgress !== undefined,

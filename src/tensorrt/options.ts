@@ -6,10 +6,13 @@ import type { TrtInt8Error } from '../core/errors.js';
 import { badOption as coreBadOption } from '../core/is.js';
 import type { InputSpec } from '../core/tensor.js';
 import type { OnnxNode } from '../onnx/model.js';
-import type { BuildEngineOptions, Int8Route, OptimizationProfile, Precision, PrecisionExclusion, ShapeRange } from './types.js';
+import type { BuildEngineOptions, Int8Route, LayerPrecisionChoice, OptimizationProfile, Precision, PrecisionExclusion, ShapeRange } from './types.js';
 
 const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'best'];
 export const INT8_ROUTES: readonly Int8Route[] = ['calibrate', 'cache', 'qdq'];
+const LAYER_PRECISIONS: readonly LayerPrecisionChoice[] = ['int8', 'fp16', 'fp32'];
+/** Which build precisions let TensorRT run a layer in each layer precision. */
+const ALLOWED_BY: Record<LayerPrecisionChoice, readonly Precision[]> = { int8: ['int8', 'best'], fp16: ['fp16', 'best'], fp32: PRECISIONS };
 const LOGGER_LEVELS = ['error', 'warning', 'info', 'verbose'] as const;
 
 /** core/is.ts's option error, with buildEngine's message ("buildEngine: <what is wrong>"). */
@@ -106,6 +109,10 @@ export function checkBuildOptions(options: BuildEngineOptions): void {
     throw badOption('builderOptimizationLevel', 'builderOptimizationLevel is out of range.', 'an integer 0..5', o.builderOptimizationLevel);
   }
   if (o.exclude !== undefined) checkExclusion(o.exclude);
+  if (o.layerPrecisions !== undefined) checkLayerPrecisions(o.layerPrecisions, o.precision ?? 'fp32', o.stronglyTyped === true);
+  if (o.precisionConstraints !== undefined && o.precisionConstraints !== 'prefer' && o.precisionConstraints !== 'obey') {
+    throw badOption('precisionConstraints', 'unknown precisionConstraints.', "'prefer' | 'obey'", o.precisionConstraints);
+  }
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw badOption('onProgress', 'onProgress must be a function.', 'a function', typeof o.onProgress);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw badOption('signal', 'signal must be an AbortSignal.', 'an AbortSignal', typeof o.signal);
   if (o.logger !== undefined) {
@@ -117,6 +124,31 @@ export function checkBuildOptions(options: BuildEngineOptions): void {
   }
   if (o.calibrator !== undefined && (o.calibrator === null || typeof o.calibrator !== 'object' || typeof (o.calibrator as { getBatch?: unknown }).getBatch !== 'function')) {
     throw badOption('calibrator', 'calibrator must be a Calibrator (e.g. a subclass of EntropyCalibrator2).', 'an object with getBatch()', o.calibrator);
+  }
+}
+
+function checkLayerPrecisions(layerPrecisions: unknown, precision: Precision, stronglyTyped: boolean): void {
+  if (layerPrecisions === null || typeof layerPrecisions !== 'object' || Array.isArray(layerPrecisions)) {
+    throw badOption('layerPrecisions', 'layerPrecisions must map ONNX node names (or "*") to a precision.', "{ [nodeName | '*']: 'int8' | 'fp16' | 'fp32' }", layerPrecisions, [
+      "Ask INT8 of every layer that has an INT8 kernel: { layerPrecisions: { '*': 'int8' } }",
+    ]);
+  }
+  if (stronglyTyped) {
+    throw badOption('layerPrecisions', 'a strongly typed build takes every precision from the model, so layerPrecisions has no meaning there.', 'no layerPrecisions with stronglyTyped', layerPrecisions, [
+      'Leave stronglyTyped out, or put the precision into the model (Q/DQ nodes, convertToFp16).',
+    ]);
+  }
+  for (const [name, wanted] of Object.entries(layerPrecisions)) {
+    if (name === '') throw badOption('layerPrecisions', 'layerPrecisions has an empty node name.', 'an ONNX node name or "*"', name);
+    if (!LAYER_PRECISIONS.includes(wanted as LayerPrecisionChoice)) {
+      throw badOption(`layerPrecisions.${name}`, `layerPrecisions.${name} is not a layer precision.`, LAYER_PRECISIONS.join(' | '), wanted);
+    }
+    const allowedBy = ALLOWED_BY[wanted as LayerPrecisionChoice];
+    if (!allowedBy.includes(precision)) {
+      throw badOption(`layerPrecisions.${name}`, `layerPrecisions asks '${wanted}' of "${name}", which precision '${precision}' does not enable.`, `precision ${allowedBy.map((p) => `'${p}'`).join(' or ')}`, precision, [
+        `Build with precision '${wanted === 'fp32' ? 'fp32' : 'best'}' (TensorRT picks among the precisions the build enables).`,
+      ]);
+    }
   }
 }
 
@@ -141,6 +173,8 @@ export interface ModelCheckResult {
   readonly dynamic: boolean;
   /** ONNX node names the exclusion selects (names and op types resolved). */
   readonly excludedNodes: string[];
+  /** layerPrecisions with each node name as TensorRT names its layer ('*' kept). */
+  readonly layerPrecisions: { layer: string; precision: LayerPrecisionChoice }[];
 }
 
 /** The name TensorRT's ONNX parser gives a node's layer: the node name, or "node_of_<first output>". */
@@ -232,5 +266,19 @@ export function checkAgainstModel(options: BuildEngineOptions, inputs: readonly 
       throw badOption('exclude.opTypes', 'exclude names op types that occur nowhere in the model.', [...new Set(nodes.map((n) => n.opType))], missingTypes);
     }
   }
-  return { profiles, calibrationShapes, dynamic, excludedNodes };
+  return { profiles, calibrationShapes, dynamic, excludedNodes, layerPrecisions: layerPrecisionsOf(options, nodes) };
+}
+
+/** layerPrecisions by TensorRT layer name; a name the model does not have is a mistake, not a silent no-op. */
+function layerPrecisionsOf(options: BuildEngineOptions, nodes: readonly OnnxNode[]): { layer: string; precision: LayerPrecisionChoice }[] {
+  const wanted = Object.entries(options.layerPrecisions ?? {});
+  const byName = new Map(nodes.map((node) => [node.name, node]));
+  const missing = wanted.map(([name]) => name).filter((name) => name !== '*' && !byName.has(name));
+  if (missing.length) {
+    throw badOption('layerPrecisions', 'layerPrecisions names nodes the model does not have.', 'ONNX node names of the model, or "*"', missing, [
+      `Some node names of the model: ${nodes.slice(0, 8).map((n) => n.name || `(unnamed ${n.opType})`).join(', ')}`,
+      'trt-int8 inspect model.onnx lists them all.',
+    ]);
+  }
+  return wanted.map(([name, precision]) => ({ layer: name === '*' ? '*' : layerNameOf(byName.get(name)!), precision }));
 }

@@ -36,6 +36,9 @@ export interface ShapeRange {
 export type OptimizationProfile = Readonly<Record<string, ShapeRange>>;
 
 /** Nodes kept in higher precision: ONNX node names and/or op types ('Softmax', 'Gemm'). */
+/** A precision `layerPrecisions` may ask of a layer. */
+export type LayerPrecisionChoice = 'int8' | 'fp16' | 'fp32';
+
 export interface PrecisionExclusion {
   readonly names?: readonly string[];
   readonly opTypes?: readonly string[];
@@ -92,6 +95,19 @@ export interface BuildEngineOptions {
   readonly builderOptimizationLevel?: number;
   /** Nodes kept in higher precision (10.x: precision constraints; Q/DQ path: no Q/DQ in front of them). */
   readonly exclude?: PrecisionExclusion;
+  /**
+   * TensorRT 10.x: the precision to ask of each layer, by ONNX node name, or `'*'` for every layer that computes on
+   * floating-point data (trtexec `--layerPrecisions`, Polygraphy `--layer-precisions`). Without it TensorRT picks each
+   * layer's precision by timing among those `precision` allows, so a small model may come out all FP32 even with
+   * INT8 on; `{ '*': 'int8' }` asks for INT8 wherever a kernel exists. A name overrides `'*'`; `exclude` overrides
+   * both. 'int8' needs precision 'int8' or 'best', 'fp16' needs 'fp16' or 'best'. Not on 11.x or stronglyTyped.
+   */
+  readonly layerPrecisions?: Readonly<Record<string, LayerPrecisionChoice>>;
+  /**
+   * TensorRT 10.x, with `layerPrecisions` or `exclude`: 'prefer' (default) falls back with a warning where a layer
+   * has no kernel in the precision asked; 'obey' fails the build instead (trtexec `--precisionConstraints`).
+   */
+  readonly precisionConstraints?: 'prefer' | 'obey';
   readonly onProgress?: (progress: BuildProgress) => void;
   readonly signal?: AbortSignal;
   readonly logger?: TensorRTLogger;

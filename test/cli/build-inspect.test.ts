@@ -74,6 +74,11 @@ describe('trt-int8 build: argument handling (no TensorRT needed)', () => {
       [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--int8-route', 'implicit'], /--int8-route must be one of calibrate, cache, qdq, got "implicit"/],
       [[model, '-o', engine, '--profile', PROFILE, '--int8-route', 'cache'], /--int8-route only applies to INT8 builds/],
       [[model, '-o', engine, '--profile', PROFILE, '--workspace', '0'], /--workspace needs a positive integer/],
+      [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--layer-precisions', 'int8'], /--layer-precisions: "int8" is not <node\|\*>:<int8\|fp16\|fp32>/],
+      [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--layer-precisions', '*:int4'], /--layer-precisions: "\*:int4" is not/],
+      [[model, '-o', engine, '--profile', PROFILE, '--fp16', '--layer-precisions', '*:int8'], /layerPrecisions asks 'int8' of "\*", which precision 'fp16' does not enable/],
+      [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--layer-precisions', '/nope/Conv:int8'], /layerPrecisions names nodes the model does not have/],
+      [[model, '-o', engine, '--profile', PROFILE, '--precision-constraints', 'strict'], /--precision-constraints must be one of prefer, obey, got "strict"/],
       [[model, '-o', model, '--profile', PROFILE], /would overwrite the model/],
       [[model, '-o', path.join(dir, 'missing', 'x.engine'), '--profile', PROFILE], /the folder .*missing does not exist/],
       [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', path.join(dir, 'none.npy')], /--data .*none\.npy does not exist/],
@@ -95,6 +100,7 @@ describe('trt-int8 build: argument handling (no TensorRT needed)', () => {
       [model, '-o', engine, '--profile', PROFILE, '--fp16', '--exclude', 'Gemm,/stem1/conv/Conv'],
       [model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--calibration-profile', 'input:4x1x28x28', '--algorithm', 'minmax'],
       [model, '-o', engine, '--profile', PROFILE, '--best', '--data', data, '--int8-route', 'qdq'],
+      [model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--layer-precisions', '*:int8,/fc2/Gemm:fp32', '--precision-constraints', 'obey'],
     ]) {
       const run = await cli(['build', ...args]);
       expect(run.code, args.join(' ')).toBe(1);

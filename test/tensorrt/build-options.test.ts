@@ -131,6 +131,15 @@ describe('buildEngine validation (before TensorRT)', () => {
       [{ stronglyTyped: true, precision: 'fp16' }, 'precision'],
       [{ stronglyTyped: true, precision: 'best' }, 'precision'],
       [{ stronglyTyped: true, int8Route: 'cache' }, 'int8Route'],
+      [{ layerPrecisions: ['int8'] }, 'layerPrecisions'],
+      [{ precision: 'int8', layerPrecisions: { '*': 'int4' } }, 'layerPrecisions.*'],
+      [{ precision: 'int8', layerPrecisions: { '': 'int8' } }, 'layerPrecisions'],
+      // A precision the build does not enable: TensorRT would silently never use it.
+      [{ precision: 'fp16', layerPrecisions: { '*': 'int8' } }, 'layerPrecisions.*'],
+      [{ precision: 'int8', layerPrecisions: { conv1: 'fp16' } }, 'layerPrecisions.conv1'],
+      [{ layerPrecisions: { conv1: 'int8' } }, 'layerPrecisions.conv1'],
+      [{ stronglyTyped: true, precision: 'int8', layerPrecisions: { '*': 'int8' } }, 'layerPrecisions'],
+      [{ precisionConstraints: 'strict' }, 'precisionConstraints'],
     ];
     for (const [options, input] of bad) {
       let thrown: unknown;
@@ -187,6 +196,25 @@ describe('checkAgainstModel', () => {
     expect(error?.actual).toEqual(['head']);
     expect(error?.fixes[0]).toContain('conv1');
     expect(() => checkAgainstModel({ profiles: [{ input: range(1, 4, 8) }], exclude: { opTypes: ['LSTM'] } }, model.inputs(), model.nodes)).toThrow(/op types/);
+  });
+
+  it("resolves layerPrecisions to TensorRT's layer names, keeps '*', and names nodes the model lacks", async () => {
+    const model = await OnnxModel.load(modelFile);
+    const result = checkAgainstModel({ profiles: [{ input: range(1, 4, 8) }], precision: 'best', layerPrecisions: { '*': 'int8', fc: 'fp16' } }, model.inputs(), model.nodes);
+    expect(result.layerPrecisions).toEqual([
+      { layer: '*', precision: 'int8' },
+      { layer: 'fc', precision: 'fp16' },
+    ]);
+    expect(checkAgainstModel({ profiles: [{ input: range(1, 4, 8) }] }, model.inputs(), model.nodes).layerPrecisions).toEqual([]);
+    let error: TrtInt8Error | undefined;
+    try {
+      checkAgainstModel({ profiles: [{ input: range(1, 4, 8) }], precision: 'int8', layerPrecisions: { head: 'int8' } }, model.inputs(), model.nodes);
+    } catch (e) {
+      error = e as TrtInt8Error;
+    }
+    expect(error?.code).toBe('ERR_BAD_OPTION');
+    expect(error?.actual).toEqual(['head']);
+    expect(error?.fixes[0]).toContain('conv1');
   });
 
   it('accepts a static model without profiles and uses its shapes', async () => {

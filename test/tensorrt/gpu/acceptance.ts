@@ -59,13 +59,23 @@ interface Context {
   baselineInt8?: Promise<readonly string[]>;
 }
 
-/** buildEngine on the Fashion-MNIST model with the suite's defaults (profile, level, shared timing cache). */
+/**
+ * buildEngine on the Fashion-MNIST model with the suite's defaults (profile, level, shared timing cache).
+ *
+ * Implicit INT8 builds (precision 'int8' of the float model, not strongly typed) also ask INT8 of every layer
+ * (`layerPrecisions: { '*': 'int8' }`, 'prefer'). Without it TensorRT picks INT8 or FP32 per layer by timing, and on
+ * this small model that choice flipped between runs: the same MinMax and Legacy rows ran 11 INT8 layers in one
+ * process and none in another (docs/tensorrt.md). These rows test the calibrators' ranges, so every layer that has
+ * an INT8 kernel must use them. Rows may override it (e.g. `layerPrecisions: undefined`).
+ */
 function buildFashion(ctx: Context, options: BuildEngineOptions, model: string | Uint8Array = ctx.modelPath): Promise<Engine> {
+  const implicitInt8 = options.precision === 'int8' && !options.stronglyTyped && model === ctx.modelPath && options.calibrator?.algorithm.kind !== 'percentile';
   return buildEngine(model, {
     profiles: [FASHION_PROFILE],
     builderOptimizationLevel: ctx.level,
     timingCache: ctx.timingCache,
     logger: { error: (m) => console.error(`   [TRT error] ${m}`) },
+    ...(implicitInt8 ? { layerPrecisions: { '*': 'int8' } as const } : {}),
     ...options,
   });
 }
