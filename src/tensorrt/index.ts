@@ -19,6 +19,7 @@ export type {
   LogSeverity,
   OptimizationProfile,
   Precision,
+  LayerPrecisionChoice,
   PrecisionExclusion,
   ShapeRange,
   TensorRTChoice,
