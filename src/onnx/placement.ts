@@ -257,9 +257,26 @@ function tensorDepths(nodes: readonly OnnxNode[]): Map<string, number> {
 }
 
 /**
+ * Whether every tensor from `layer`'s output down to `tensor` (through fused activations) has one reader and is not a
+ * graph output: only then can TensorRT fold what follows, a residual Add included, into the layer's epilogue (a
+ * layer whose output is read elsewhere too has to write it as it is).
+ */
+function readOnlyByChain(tensor: string, layer: OnnxNode, index: GraphIndex): boolean {
+  let current: string | undefined = tensor;
+  for (let steps = 0; current !== undefined && steps < 9; steps++) {
+    if ((index.consumers.get(current)?.length ?? 0) !== 1 || index.graphOutputs.has(current)) return false;
+    const producer = index.producer.get(current);
+    if (!producer || producer === layer) return true;
+    current = producer.inputs.find((i) => i && !index.constants.has(i));
+  }
+  return false;
+}
+
+/**
  * 'tensorrt' rule 2: a residual Add fuses into the quantized weighted layer behind one input; the other input, the
- * skip connection, gets the Q/DQ so the fused layer reads it in INT8. When both inputs qualify (a shortcut with its
- * own Conv), the Add fuses into the deeper branch, the main path, as Model-Optimizer decides it.
+ * skip connection, gets the Q/DQ so the fused layer reads it in INT8. A layer qualifies when the Add is the only
+ * reader of its (activated) output. When both inputs qualify (a shortcut with its own Conv), the Add fuses into the
+ * deeper branch, the main path, as Model-Optimizer decides it.
  */
 function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   const depth = tensorDepths(nodes);
@@ -269,7 +286,7 @@ function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExclu
     if (!a || !b || a === b || index.constants.has(a) || index.constants.has(b)) continue;
     const fusable = [a, b].map((t) => {
       const layer = weightedLayerBehind(t, index);
-      return layer !== undefined && builder.isQuantized(layer);
+      return layer !== undefined && builder.isQuantized(layer) && readOnlyByChain(t, layer, index);
     });
     if (!fusable[0] && !fusable[1]) continue;
     const fusedSlot = fusable[0] && fusable[1] ? ((depth.get(b) ?? 0) > (depth.get(a) ?? 0) ? 1 : 0) : fusable[0] ? 0 : 1;

@@ -309,3 +309,34 @@ export function smallResNetModel(): TestModel {
     feeds: imageFeeds('input', [3, 12, 12]),
   };
 }
+
+/**
+ * Two Conv branches into an Add where the deeper branch's Conv output is also read elsewhere: input -> convA -> Relu
+ * -> convP (p, read by the Add and by convE -> side) and input -> convQ (q); Add(p, q) -> out. Only convQ's output can
+ * take the Add into its epilogue.
+ */
+export function sharedBranchAddModel(): TestModel {
+  const weights = weightSet([
+    ['convA.weight', [16, 16, 3, 3], 101, 0.15],
+    ['convP.weight', [16, 16, 3, 3], 102, 0.15],
+    ['convQ.weight', [16, 16, 1, 1], 103, 0.3],
+    ['convE.weight', [16, 16, 3, 3], 104, 0.15],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6]), valueInfo('side', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+        node('Conv', ['ra', 'convP.weight'], ['p'], conv3x3, 'convP'),
+        node('Conv', ['p', 'convE.weight'], ['side'], conv3x3, 'convE'),
+        node('Conv', ['input', 'convQ.weight'], ['q'], { kernel_shape: [1, 1] }, 'convQ'),
+        node('Add', ['p', 'q'], ['out'], {}, 'residual_add'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}

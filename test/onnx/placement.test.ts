@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { calibrateAmax, cosine, runModel } from './helpers.js';
-import { cnnModel, concatModel, convTransposeModel, maxPoolModel, residual16Model, shortcutConvModel, sideOutputModel, smallResNetModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sideOutputModel, smallResNetModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -62,6 +62,17 @@ describe("placement: 'tensorrt'", () => {
     expect(plan.activationNames).toEqual(['input', 'ra', 's']);
     expect(inputsOf(qdq, 'residual_add')).toEqual([dequantizedName(qdq, 's'), 'b']);
     expect(quantizedTensors(qdq).has('b')).toBe(false);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
+  });
+
+  it('residual Add: a Conv whose output is also read elsewhere cannot take the Add into its epilogue, however deep', async () => {
+    const test = sharedBranchAddModel();
+    const { plan, qdq } = await quantize(test);
+    // p (the deeper branch) is read by convE too, so the Add fuses into convQ and reads p through convE's pair.
+    expect(plan.activationNames).toEqual(['input', 'ra', 'p']);
+    expect(inputsOf(qdq, 'residual_add')).toEqual([dequantizedName(qdq, 'p'), 'q']);
+    expect(inputsOf(qdq, 'convE')[0]).toBe(dequantizedName(qdq, 'p'));
+    expect(quantizedTensors(qdq).has('q')).toBe(false);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
   });
 
