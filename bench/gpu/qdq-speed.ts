@@ -16,7 +16,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Calibrator, OnnxModel, buildEngine, type CalibrationResult, calibrate, calibratorFromBatches, convertToFp16, insertQdq, type Batch, type BuildEngineOptions, type Engine, type Precision } from '../../src/index.js';
+import { Calibrator, DEFAULT_MIN_CHANNELS, OnnxModel, buildEngine, type CalibrationResult, calibrate, calibratorFromBatches, convertToFp16, insertQdq, type Batch, type BuildEngineOptions, type Engine, type OnnxNode, type Precision } from '../../src/index.js';
+import { nodeIntAttribute } from '../../src/onnx/model.js';
 import { createSession, loadOnnxRuntime } from '../../src/calibrate/onnxruntime.js';
 import { mulberry32 } from '../../examples/fashion-mnist/dataset.js';
 import { loadFashionData } from '../../test/tensorrt/gpu/lib/fashion.js';
@@ -32,8 +33,13 @@ import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySu
  * calibration cache (int8Route 'cache'). qdq / qdq-placed: our default ranges as Q/DQ nodes ('layer-inputs' /
  * 'tensorrt' placement), FP16 allowed elsewhere (kINT8 + kFP16). qdq-placed-fp16: 'tensorrt' placement, the rest of
  * the model converted to FP16 (convertToFp16), built strongly typed: the route TensorRT 11 takes.
+ * qdq-placed-floatstem: 'tensorrt' placement with the convolutions that read a graph input with fewer than
+ * DEFAULT_MIN_CHANNELS input channels kept in float, as the placement measured on 2026-11-30 did: the effect of the
+ * stem rule, in the same run. qdq-placed-as-best: 'tensorrt' placement with the weighted layers that the 'best' engine
+ * of the same run did not put in INT8 kept in float (TensorRT's own timing decides where INT8 pays); needs 'best'
+ * earlier in --variants.
  */
-const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'] as const;
+const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best'] as const;
 type Variant = (typeof VARIANTS)[number];
 const DEFAULT_VARIANTS: readonly Variant[] = ['fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'];
 
@@ -205,7 +211,24 @@ interface Settings {
 }
 
 /** The ONNX bytes and build options of one variant (Q/DQ variants use our ranges, computed once on the CPU). */
-async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], ours: () => Promise<CalibrationResult>): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
+const weightedOps = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+/** Convolutions that read a graph input and have fewer than DEFAULT_MIN_CHANNELS input channels (a stem). */
+function floatStem(model: OnnxModel): (node: OnnxNode) => boolean {
+  const inputs = model.inputNames();
+  return (node) => {
+    if (node.opType !== 'Conv' || !inputs.has(node.inputs[0] ?? '')) return false;
+    const perGroup = model.constantTensor(node.inputs[1] ?? '')?.dims[1];
+    return perGroup !== undefined && perGroup * nodeIntAttribute(node, 'group', 1) < DEFAULT_MIN_CHANNELS;
+  };
+}
+
+/** The ONNX node names inside an engine's INT8 layers (a fused layer is named by its nodes joined with ' + '). */
+function int8NodeNames(int8Layers: readonly string[]): Set<string> {
+  return new Set(int8Layers.flatMap((layer) => layer.split(' + ').map((name) => name.trim())));
+}
+
+async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], ours: () => Promise<CalibrationResult>, bestInt8Layers?: readonly string[]): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
   const plain = model.toBytes();
   const batches = () => calibration.map((s): Batch => ({ [spec.input]: s }));
   const calibrationProfile = { [spec.input]: [spec.calibrationBatch, ...spec.sample] };
@@ -234,6 +257,14 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
       return { onnx: insertQdq(model, { amax: (await ours()).amax() }).toBytes(), options: { precision: 'best' } };
     case 'qdq-placed':
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt' }).toBytes(), options: { precision: 'best' } };
+    case 'qdq-placed-floatstem':
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude: floatStem(model) }).toBytes(), options: { precision: 'best' } };
+    case 'qdq-placed-as-best': {
+      if (!bestInt8Layers) throw new Error("qdq-placed-as-best needs the 'best' variant built earlier in the same run (list it before it in --variants)");
+      const int8 = int8NodeNames(bestInt8Layers);
+      const exclude = (node: OnnxNode) => weightedOps.has(node.opType) && !int8.has(node.name);
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude }).toBytes(), options: { precision: 'best' } };
+    }
     case 'qdq-placed-fp16': {
       const qdq = insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt' });
       return { onnx: convertToFp16(qdq).model.toBytes(), options: { precision: 'int8', stronglyTyped: true } };
@@ -257,8 +288,8 @@ async function onnxruntimeOutputs(model: OnnxModel, spec: BenchModel, inputs: re
   }
 }
 
-async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[] }, ours: () => Promise<CalibrationResult>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
-  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, ours);
+async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[]; bestInt8Layers?: readonly string[] }, ours: () => Promise<CalibrationResult>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
+  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, ours, data.bestInt8Layers);
   const maxBatch = Math.max(...settings.batches, ...data.evaluation.map((s) => s.shape[0]!));
   const started = performance.now();
   using engine = await buildEngine(onnx, {
@@ -311,7 +342,8 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
   const ordered = [...variants].sort((a, b) => Number(b === 'fp32') - Number(a === 'fp32'));
   for (const variant of ordered) {
     try {
-      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}) }, ours);
+      const bestInt8Layers = results.find((r) => r.variant === 'best')?.layers?.int8Layers;
+      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}), ...(bestInt8Layers ? { bestInt8Layers } : {}) }, ours);
       if (variant === 'fp32') reference = outputs;
       results.push(result);
       const lat = Object.entries(result.latency ?? {}).map(([b, l]) => `${b} ${l.medianMs.toFixed(3)}/${l.p90Ms.toFixed(3)} ms`).join(', ');
@@ -332,7 +364,7 @@ function ratios(results: readonly VariantResult[], batches: readonly number[]): 
   const out: Record<string, Record<string, number | null>> = {};
   for (const b of batches) {
     const row: Record<string, number | null> = {};
-    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'] as const) {
+    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best'] as const) {
       if (v !== 'best') row[`${v}/best`] = ratio(median(v, b), median('best', b));
       row[`${v}/fp16`] = ratio(median(v, b), median('fp16', b));
     }
@@ -353,7 +385,8 @@ async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Prom
   const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
   const ours = async () => result;
   const quantizeNodes: Record<string, number> = {};
-  for (const variant of variants.filter((v) => v.startsWith('qdq') || v === 'best-cache')) {
+  // qdq-placed-as-best needs the 'best' engine's layers: nothing to prepare without TensorRT.
+  for (const variant of variants.filter((v) => (v.startsWith('qdq') && v !== 'qdq-placed-as-best') || v === 'best-cache')) {
     const { onnx } = await variantBuild(variant, model, spec, calibration, ours);
     quantizeNodes[variant] = OnnxModel.fromBytes(onnx).nodes.filter((n) => n.opType === 'QuantizeLinear').length;
   }

@@ -20,15 +20,21 @@ export type Placement = 'layer-inputs' | 'tensorrt';
 export const PLACEMENTS: readonly Placement[] = ['layer-inputs', 'tensorrt'];
 /** The placement insertQdq and planQuantization use when the options name none. */
 export const DEFAULT_PLACEMENT: Placement = 'layer-inputs';
-/** 'tensorrt' placement: weighted layers with fewer input or output channels than this stay in float. */
+/**
+ * 'tensorrt' placement: a Conv / ConvTranspose with fewer output channels than this, or a Gemm / MatMul whose K or N
+ * is smaller, stays in float.
+ */
 export const DEFAULT_MIN_CHANNELS = 16;
 
 export interface PlanOptions {
   /** Which placement rules to follow (default DEFAULT_PLACEMENT). */
   readonly placement?: Placement;
   /**
-   * 'tensorrt' placement only: a Conv / ConvTranspose / Gemm / MatMul with a constant weight that has fewer input or
-   * output channels than this stays in float (INT8 kernels gain nothing on layers that small). Default 16; 1 keeps all.
+   * 'tensorrt' placement only: a Conv / ConvTranspose with a constant weight and fewer output channels than this, or a
+   * Gemm / MatMul with a constant weight whose K (input features) or N (output features) is smaller, stays in float
+   * (an INT8 tensor-core tile gains nothing on layers that small). The input channels of a convolution do not count:
+   * TensorRT has INT8 first-layer kernels for 1 to 4 input channels, and a float stem in front of INT8 layers costs a
+   * separate quantize pass over its output, the largest activation of the network. Default 16; 1 keeps all.
    */
   readonly minChannels?: number;
   /** Nodes that keep FP32 inputs (no Q/DQ in front of them). Unknown node names: ERR_BAD_OPTION. */
@@ -61,7 +67,7 @@ export interface QuantizationPlan {
   readonly quantizedNodes: readonly OnnxNode[];
   /** Nodes the exclusion kept in FP32 that would otherwise have been quantized. */
   readonly excludedNodes: readonly OnnxNode[];
-  /** 'tensorrt' placement: weighted layers left in float because they have fewer than `minChannels` channels. */
+  /** 'tensorrt' placement: weighted layers left in float because they are smaller than `minChannels` (see there). */
   readonly smallNodes: readonly OnnxNode[];
   /**
    * Activation tensors that must share one scale (the largest amax of the group), so that TensorRT needs no
@@ -116,6 +122,7 @@ interface GraphIndex {
   readonly dimsOf: (name: string) => readonly number[];
   readonly graphOutputs: ReadonlySet<string>;
   readonly elemTypes: ReadonlyMap<string, string>;
+  readonly consumers: ReadonlyMap<string, readonly OnnxNode[]>;
 }
 
 function indexGraph(model: OnnxModel): GraphIndex {
@@ -125,7 +132,7 @@ function indexGraph(model: OnnxModel): GraphIndex {
     if (!dims) dimsCache.set(name, (dims = model.constantTensor(name)?.dims ?? []));
     return dims;
   };
-  return { constants: model.constantNames(), producer: model.producers(), dimsOf, graphOutputs: model.outputNames(), elemTypes: model.elemTypes() };
+  return { constants: model.constantNames(), producer: model.producers(), dimsOf, graphOutputs: model.outputNames(), elemTypes: model.elemTypes(), consumers: model.consumers() };
 }
 
 /** The weighted layer that `tensor` is the output of, possibly through fused activations; undefined if none. */
@@ -202,21 +209,27 @@ function isQuantizableActivation(tensor: string | undefined, index: GraphIndex):
   return dtype === undefined || dtype === 'float32';
 }
 
-/** Input and output channels of a weighted layer with a constant weight; undefined when the weight is not constant. */
-function channelCounts(node: OnnxNode, index: GraphIndex): { readonly input: number; readonly output: number } | undefined {
+/**
+ * Whether a weighted layer with a constant weight is too small for INT8 to gain: a Conv / ConvTranspose with fewer
+ * than `minChannels` output channels, a Gemm / MatMul whose K or N is below it. Undefined weight: not judged (false).
+ */
+function isSmallLayer(node: OnnxNode, index: GraphIndex, minChannels: number): boolean {
   const weight = node.inputs[1];
-  if (!weight || !index.constants.has(weight)) return undefined;
+  if (!weight || !index.constants.has(weight)) return false;
   const dims = index.dimsOf(weight);
   const at = (i: number) => dims[i] ?? 1;
   switch (node.opType) {
     case 'Conv':
-      return { input: at(1) * nodeIntAttribute(node, 'group', 1), output: at(0) };
+      return at(0) < minChannels;
     case 'ConvTranspose':
-      return { input: at(0), output: at(1) * nodeIntAttribute(node, 'group', 1) };
-    case 'Gemm':
-      return nodeIntAttribute(node, 'transB', 0) ? { input: at(1), output: at(0) } : { input: at(0), output: at(1) };
+      return at(1) * nodeIntAttribute(node, 'group', 1) < minChannels;
+    case 'Gemm': {
+      const [k, n] = nodeIntAttribute(node, 'transB', 0) ? [at(1), at(0)] : [at(0), at(1)];
+      return Math.min(k, n) < minChannels;
+    }
     default:
-      return dims.length >= 2 ? { input: at(dims.length - 2), output: at(dims.length - 1) } : { input: at(0), output: 1 };
+      // A 1-D right input makes a matrix-vector product: N is 1.
+      return (dims.length >= 2 ? Math.min(at(dims.length - 2), at(dims.length - 1)) : 1) < minChannels;
   }
 }
 
@@ -227,8 +240,7 @@ function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExc
     const roles = weightedLayerRoles(node, index);
     const activations = roles.filter((r) => r.kind === 'activation');
     if (activations.length === 0 || !activations.every((r) => isQuantizableActivation(node.inputs[r.slot], index))) continue;
-    const channels = channelCounts(node, index);
-    if (channels && Math.min(channels.input, channels.output) < minChannels) builder.smallNodes.push(node);
+    if (isSmallLayer(node, index, minChannels)) builder.smallNodes.push(node);
     else if (isExcluded(node)) builder.excludedNodes.push(node);
     else builder.quantize(node, roles);
   }
@@ -245,9 +257,26 @@ function tensorDepths(nodes: readonly OnnxNode[]): Map<string, number> {
 }
 
 /**
+ * Whether every tensor from `layer`'s output down to `tensor` (through fused activations) has one reader and is not a
+ * graph output: only then can TensorRT fold what follows, a residual Add included, into the layer's epilogue (a
+ * layer whose output is read elsewhere too has to write it as it is).
+ */
+function readOnlyByChain(tensor: string, layer: OnnxNode, index: GraphIndex): boolean {
+  let current: string | undefined = tensor;
+  for (let steps = 0; current !== undefined && steps < 9; steps++) {
+    if ((index.consumers.get(current)?.length ?? 0) !== 1 || index.graphOutputs.has(current)) return false;
+    const producer = index.producer.get(current);
+    if (!producer || producer === layer) return true;
+    current = producer.inputs.find((i) => i && !index.constants.has(i));
+  }
+  return false;
+}
+
+/**
  * 'tensorrt' rule 2: a residual Add fuses into the quantized weighted layer behind one input; the other input, the
- * skip connection, gets the Q/DQ so the fused layer reads it in INT8. When both inputs qualify (a shortcut with its
- * own Conv), the Add fuses into the deeper branch, the main path, as Model-Optimizer decides it.
+ * skip connection, gets the Q/DQ so the fused layer reads it in INT8. A layer qualifies when the Add is the only
+ * reader of its (activated) output. When both inputs qualify (a shortcut with its own Conv), the Add fuses into the
+ * deeper branch, the main path, as Model-Optimizer decides it.
  */
 function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   const depth = tensorDepths(nodes);
@@ -257,7 +286,7 @@ function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExclu
     if (!a || !b || a === b || index.constants.has(a) || index.constants.has(b)) continue;
     const fusable = [a, b].map((t) => {
       const layer = weightedLayerBehind(t, index);
-      return layer !== undefined && builder.isQuantized(layer);
+      return layer !== undefined && builder.isQuantized(layer) && readOnlyByChain(t, layer, index);
     });
     if (!fusable[0] && !fusable[1]) continue;
     const fusedSlot = fusable[0] && fusable[1] ? ((depth.get(b) ?? 0) > (depth.get(a) ?? 0) ? 1 : 0) : fusable[0] ? 0 : 1;
@@ -271,17 +300,40 @@ function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExclu
 /** Ops whose INT8 output keeps the input's scale; TensorRT runs them in INT8 without requantizing when all share one. */
 const scaleKeepingOps = new Set(['MaxPool', 'Concat']);
 const poolingOps = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool']);
+/**
+ * Ops that only move or reshape values (no arithmetic): a Q/DQ pair commutes with them, and TensorRT moves its
+ * Q/DQ across them. A tensor read by one of these whose output goes through a pair is as good as quantized.
+ */
+const dataMovementOps = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity']);
 
 /**
- * 'tensorrt' rule 3: a Concat or pooling whose output is read through Q/DQ gets Q/DQ on its inputs too, so it runs
- * in INT8 and its producers write INT8; Concat and MaxPool share one scale between inputs and output. Walks the
- * graph backwards so that chains (MaxPool -> Concat -> Conv) are covered.
+ * The planned tensor that `tensor` reaches unchanged: itself if it gets a pair, else the first one found through a
+ * chain of data-movement ops (a GlobalAveragePool's output through Flatten into a quantized Gemm); undefined if none.
+ */
+function plannedDownstream(tensor: string, index: GraphIndex, builder: PlanBuilder, depth = 0): string | undefined {
+  if (builder.isPlanned(tensor)) return tensor;
+  if (depth >= 8 || index.graphOutputs.has(tensor)) return undefined;
+  for (const consumer of index.consumers.get(tensor) ?? []) {
+    if (consumer.domain !== '' || !dataMovementOps.has(consumer.opType) || consumer.inputs[0] !== tensor) continue;
+    const found = consumer.outputs[0] ? plannedDownstream(consumer.outputs[0], index, builder, depth + 1) : undefined;
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * 'tensorrt' rule 3: a Concat or pooling whose output is read through Q/DQ, directly or through data-movement ops
+ * (Flatten, Reshape, ...), gets Q/DQ on its inputs too, so it runs in INT8 between INT8 layers and its producers
+ * write INT8; Concat and MaxPool share one scale between inputs and output (and the tensor reached through the
+ * data-movement ops, which holds the same values). Walks the graph backwards so that chains (MaxPool -> Concat ->
+ * Conv) are covered.
  */
 function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   for (const node of [...nodes].reverse()) {
     if (node.domain !== '' || !(node.opType === 'Concat' || poolingOps.has(node.opType))) continue;
     const output = node.outputs[0];
-    if (!output || !builder.isPlanned(output)) continue;
+    const planned = output ? plannedDownstream(output, index, builder) : undefined;
+    if (!output || planned === undefined) continue;
     const slots = node.opType === 'Concat' ? node.inputs.map((_, slot) => slot) : [0];
     if (!slots.every((slot) => isQuantizableActivation(node.inputs[slot], index))) continue;
     if (isExcluded(node)) {
@@ -290,7 +342,10 @@ function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isE
     }
     for (const slot of slots) {
       builder.quantizeInput(node, slot);
-      if (scaleKeepingOps.has(node.opType)) builder.shareScale(node.inputs[slot]!, output);
+      if (scaleKeepingOps.has(node.opType)) {
+        builder.shareScale(node.inputs[slot]!, output);
+        builder.shareScale(node.inputs[slot]!, planned);
+      }
     }
   }
 }
@@ -436,9 +491,10 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
 /**
  * Where Q/DQ pairs go. 'layer-inputs' (default): the activation and weight inputs of Conv/ConvTranspose/Gemm/MatMul,
  * both inputs of a residual Add fed by such a layer, and the input of MaxPool/AveragePool/GlobalAveragePool.
- * 'tensorrt': weighted layers with at least `minChannels` channels, the skip input of residual Adds, Concat and
- * pooling inputs where their output is quantized (with shared scales), never a graph output. Only the main graph is
- * planned.
+ * 'tensorrt': weighted layers not smaller than `minChannels` (output channels of a convolution, K and N of a
+ * Gemm / MatMul), the skip input of residual Adds, Concat and pooling inputs where their output is quantized, directly
+ * or through Flatten / Reshape / ... (with shared scales for Concat and MaxPool), never a graph output. Only the main
+ * graph is planned.
  */
 export function planQuantization(model: OnnxModel, options: PlanOptions = {}): QuantizationPlan {
   const { rewires: _rewires, ...plan } = buildPlan(model, options);

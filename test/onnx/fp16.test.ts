@@ -5,7 +5,7 @@ import { OnnxModel, convertToFp16, insertQdq, planQuantization, onnxProto as onn
 import { float16ToFloat32 } from '../../src/onnx/codec.js';
 import { float16Bits as float32ToFloat16Bits } from '../../src/core/tensor.js';
 import { argmaxRows, buildModel, calibrateAmax, cosine, initializer, node, readImages, runModel, valueInfo } from './helpers.js';
-import { residual16Model, sideOutputModel } from './models.js';
+import { residual16Model, sideOutputModel, smallResNetModel } from './models.js';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const F16 = onnx.TensorProto.DataType.FLOAT16;
@@ -57,6 +57,31 @@ describe('convertToFp16', () => {
     expect(converted).toBeInstanceOf(Float32Array);
     // (onnxruntime's CPU provider computes these FP16 nodes in float32 between its own casts, so no FP16 rounding shows here.)
     expect(cosine(reference, converted)).toBeGreaterThan(0.9999);
+  });
+
+  it("small ResNet Q/DQ ('tensorrt'): stem to head in INT8 regions, nothing cast; with the head excluded the float tail runs in FP16", async () => {
+    const test = smallResNetModel();
+    const model = OnnxModel.fromBytes(test.bytes);
+    const feeds = test.feeds(4, 9);
+    for (const [exclude, expected] of [
+      // Every node reads a DQ or lies between a DQ and a Q (GlobalAveragePool -> Flatten -> Q): no Cast splits them.
+      [undefined, []],
+      // fc in float: the pooled head no longer reads a pair, so the block's last Relu, the pooling, Flatten and fc go FP16.
+      [{ names: ['fc'] }, ['relu_out', 'gap', 'flatten', 'fc']],
+    ] as const) {
+      const options: PlanOptions = { placement: 'tensorrt', ...(exclude ? { exclude } : {}) };
+      const amax = await calibrateAmax(model, planQuantization(model, options), [test.feeds(8, 1)]);
+      const qdq = insertQdq(model, { ...options, amax });
+      const { model: fp16, fp16Nodes } = convertToFp16(qdq);
+      expect(fp16Nodes.map((n) => n.name)).toEqual(expected);
+      expect(fp16.nodes.filter((n) => n.opType === 'Cast').length).toBe(expected.length === 0 ? 0 : 2); // in and back out
+      expect(fp16.inputs()).toEqual(qdq.inputs());
+      expect(fp16.outputs()).toEqual(qdq.outputs());
+      const reference = (await runModel(qdq.toBytes(), feeds)).get('logits')!;
+      const converted = (await runModel(fp16.toBytes(), feeds)).get('logits')!;
+      expect(converted).toBeInstanceOf(Float32Array);
+      expect(cosine(reference, converted)).toBeGreaterThan(0.999);
+    }
   });
 
   it('keeps shape computations and Resize scales in float32, converts float constants read in FP16, clamps to ±65504', async () => {
@@ -144,7 +169,8 @@ describe('convertToFp16', () => {
       const qdq = insertQdq(model, { placement, amax });
       const { model: fp16, fp16Nodes } = convertToFp16(qdq);
       if (placement === 'tensorrt') {
-        expect(fp16Nodes.map((n) => n.name)).toEqual(['/stem1/conv/Conv', '/stem1/Relu', '/Relu', '/fc2/Gemm']);
+        // The float head: fc1's Relu and the 10-class fc2 (smaller than minChannels).
+        expect(fp16Nodes.map((n) => n.name)).toEqual(['/Relu', '/fc2/Gemm']);
       } else {
         expect(fp16Nodes).toEqual([]); // every layer is in an INT8 region
       }

@@ -271,3 +271,72 @@ export function shortcutConvModel(): TestModel {
     feeds: imageFeeds('input', [16, 6, 6]),
   };
 }
+
+/**
+ * A small ResNet: a 3-channel stem Conv(3 -> 16) -> Relu (sr) -> MaxPool (pool); a basic block on pool (conv1 -> Relu
+ * (r1) -> conv2 (c2) -> Add(c2, pool) -> Relu (block_out)); GlobalAveragePool (gap) -> Flatten (flat) -> Gemm(16 -> 16)
+ * -> logits. The ResNet-50 head and stem in miniature.
+ */
+export function smallResNetModel(): TestModel {
+  const weights = weightSet([
+    ['stem.weight', [16, 3, 3, 3], 91, 0.3],
+    ['stem.bias', [16], 92, 0.1],
+    ['conv1.weight', [16, 16, 3, 3], 93, 0.15],
+    ['conv2.weight', [16, 16, 3, 3], 94, 0.15],
+    ['fc.weight', [16, 16], 95, 0.3],
+    ['fc.bias', [16], 96, 0.1],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 3, 12, 12])],
+      outputs: [valueInfo('logits', ['batch', 16])],
+      nodes: [
+        node('Conv', ['input', 'stem.weight', 'stem.bias'], ['sc'], conv3x3, 'stem'),
+        node('Relu', ['sc'], ['sr'], {}, 'stem_relu'),
+        node('MaxPool', ['sr'], ['pool'], { kernel_shape: [2, 2], strides: [2, 2] }, 'maxpool'),
+        node('Conv', ['pool', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+        node('Conv', ['r1', 'conv2.weight'], ['c2'], conv3x3, 'conv2'),
+        node('Add', ['c2', 'pool'], ['sum'], {}, 'residual_add'),
+        node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
+        node('GlobalAveragePool', ['block_out'], ['gap'], {}, 'gap'),
+        node('Flatten', ['gap'], ['flat'], { axis: 1 }, 'flatten'),
+        node('Gemm', ['flat', 'fc.weight', 'fc.bias'], ['logits'], { transB: 1 }, 'fc'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [3, 12, 12]),
+  };
+}
+
+/**
+ * Two Conv branches into an Add where the deeper branch's Conv output is also read elsewhere: input -> convA -> Relu
+ * -> convP (p, read by the Add and by convE -> side) and input -> convQ (q); Add(p, q) -> out. Only convQ's output can
+ * take the Add into its epilogue.
+ */
+export function sharedBranchAddModel(): TestModel {
+  const weights = weightSet([
+    ['convA.weight', [16, 16, 3, 3], 101, 0.15],
+    ['convP.weight', [16, 16, 3, 3], 102, 0.15],
+    ['convQ.weight', [16, 16, 1, 1], 103, 0.3],
+    ['convE.weight', [16, 16, 3, 3], 104, 0.15],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6]), valueInfo('side', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+        node('Conv', ['ra', 'convP.weight'], ['p'], conv3x3, 'convP'),
+        node('Conv', ['p', 'convE.weight'], ['side'], conv3x3, 'convE'),
+        node('Conv', ['input', 'convQ.weight'], ['q'], { kernel_shape: [1, 1] }, 'convQ'),
+        node('Add', ['p', 'q'], ['out'], {}, 'residual_add'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}

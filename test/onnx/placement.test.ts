@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { calibrateAmax, cosine, runModel } from './helpers.js';
-import { cnnModel, concatModel, maxPoolModel, residual16Model, shortcutConvModel, sideOutputModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sideOutputModel, smallResNetModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -65,6 +65,17 @@ describe("placement: 'tensorrt'", () => {
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
   });
 
+  it('residual Add: a Conv whose output is also read elsewhere cannot take the Add into its epilogue, however deep', async () => {
+    const test = sharedBranchAddModel();
+    const { plan, qdq } = await quantize(test);
+    // p (the deeper branch) is read by convE too, so the Add fuses into convQ and reads p through convE's pair.
+    expect(plan.activationNames).toEqual(['input', 'ra', 'p']);
+    expect(inputsOf(qdq, 'residual_add')).toEqual([dequantizedName(qdq, 'p'), 'q']);
+    expect(inputsOf(qdq, 'convE')[0]).toBe(dequantizedName(qdq, 'p'));
+    expect(quantizedTensors(qdq).has('q')).toBe(false);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
+  });
+
   it('Concat: every input and the output share one scale (the largest amax), so TensorRT needs no requantize', async () => {
     const test = concatModel();
     const { plan, amax, qdq } = await quantize(test);
@@ -106,17 +117,65 @@ describe("placement: 'tensorrt'", () => {
     expect(planQuantization(OnnxModel.fromBytes(test.bytes)).activationNames).toEqual(['input', 'features']);
   });
 
-  it(`layers with fewer than minChannels (default ${DEFAULT_MIN_CHANNELS}) channels stay in float; minChannels: 1 keeps them`, async () => {
+  it(`layers smaller than minChannels (default ${DEFAULT_MIN_CHANNELS}) stay in float; minChannels: 1 keeps them`, async () => {
     const test = cnnModel(); // Conv 3 -> 4 channels, Gemm 64 -> 10
     const small = planQuantization(OnnxModel.fromBytes(test.bytes), tensorrt);
     expect(small.quantizedNodes).toEqual([]);
     expect(small.smallNodes.map((n) => n.name)).toEqual(['conv1_node', 'fc_node']);
-    const { plan, qdq } = await quantize(test, { placement: 'tensorrt', minChannels: 1 });
-    // The MaxPool output goes through Flatten, not into a quantized layer: the pool stays in float.
-    expect(plan.activationNames).toEqual(['input', 'flat']);
-    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1_node', 'fc_node']);
+    expect(small.activationNames).toEqual([]);
+    // ConvTranspose: 3 output channels (weight [C_in, C_out / group, kH, kW]).
+    expect(planQuantization(OnnxModel.fromBytes(convTransposeModel().bytes), tensorrt).smallNodes.map((n) => n.name)).toEqual(['deconv']);
+    const { plan, amax, qdq } = await quantize(test, { placement: 'tensorrt', minChannels: 1 });
+    // The MaxPool output reaches the quantized Gemm through Flatten: the pool runs in INT8 too, and its input shares
+    // the scale of the Flatten output (the same values).
+    expect(plan.activationNames).toEqual(['input', 'relu1', 'flat']);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1_node', 'fc_node', 'pool1_node']);
+    expect(plan.scaleGroups).toEqual([['relu1', 'flat']]);
+    const scales = quantizedTensors(qdq);
+    expect(scales.get('relu1')).toEqual([Math.fround(Math.max(amax.get('relu1')!, amax.get('flat')!) / 127)]);
+    expect(scales.get('flat')).toEqual(scales.get('relu1'));
+    expect(inputsOf(qdq, 'pool1_node')).toEqual([dequantizedName(qdq, 'relu1')]);
     expect(plan.smallNodes).toEqual([]);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
+  });
+
+  it('ResNet in miniature: the 3-channel stem is INT8, MaxPool shares its scale, the pooled head reads INT8 through Flatten', async () => {
+    const test = smallResNetModel();
+    const { plan, qdq } = await quantize(test);
+    // The stem has 3 input but 16 output channels: quantized (its input is the graph input).
+    expect(plan.smallNodes).toEqual([]);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['stem', 'conv1', 'conv2', 'fc', 'residual_add', 'gap', 'maxpool']);
+    expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1', 'block_out', 'flat']);
+    // MaxPool keeps values: one scale; GlobalAveragePool averages: its input keeps a scale of its own.
+    expect(plan.scaleGroups).toEqual([['sr', 'pool']]);
+    expect(inputsOf(qdq, 'stem')[0]).toBe(dequantizedName(qdq, 'input'));
+    expect(inputsOf(qdq, 'maxpool')).toEqual([dequantizedName(qdq, 'sr')]);
+    // The Add fuses into conv2 and reads the skip (the MaxPool output) through the pair conv1 reads too.
+    expect(inputsOf(qdq, 'residual_add')).toEqual(['c2', dequantizedName(qdq, 'pool')]);
+    expect(inputsOf(qdq, 'conv1')[0]).toBe(dequantizedName(qdq, 'pool'));
+    // The block output is read through a pair (by the pooling), so conv2 + Add + Relu can write INT8.
+    expect(inputsOf(qdq, 'gap')).toEqual([dequantizedName(qdq, 'block_out')]);
+    expect(inputsOf(qdq, 'flatten')).toEqual(['gap']);
+    expect(inputsOf(qdq, 'fc')[0]).toBe(dequantizedName(qdq, 'flat'));
+    const scales = quantizedTensors(qdq);
+    expect(scales.get('block_out')).not.toEqual(scales.get('flat'));
+    // Nothing on the graph output.
+    expect(scales.has('logits')).toBe(false);
+    expect(qdq.outputs()).toEqual(OnnxModel.fromBytes(test.bytes).outputs());
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
+
+    // minChannels 17 leaves every weighted layer in float, and with them the pools and the Add: no pair at all.
+    const big = planQuantization(OnnxModel.fromBytes(test.bytes), { placement: 'tensorrt', minChannels: 17 });
+    expect(big.smallNodes.map((n) => n.name)).toEqual(['stem', 'conv1', 'conv2', 'fc']);
+    expect(big.activationNames).toEqual([]);
+  });
+
+  it('a pooling read through Flatten by a layer that stays in float stays in float', () => {
+    const model = OnnxModel.fromBytes(smallResNetModel().bytes);
+    const plan = planQuantization(model, { ...tensorrt, exclude: { names: ['fc'] } });
+    expect(plan.excludedNodes.map((n) => n.name)).toEqual(['fc']);
+    expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1']);
+    expect(plan.quantizedNodes.map((n) => n.name)).not.toContain('gap');
   });
 
   it('exclusions apply as in the original placement', () => {
