@@ -18,5 +18,10 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
+    // The CLI bundles the library a second time; without whitespace it keeps its names (readable stack traces) at
+    // two thirds of the size, which keeps the package under its 3 MB unpacked bound (test/package).
+    esbuildOptions(options) {
+      options.minifyWhitespace = true;
+    },
   },
 ]);
