@@ -2,7 +2,7 @@
  * bench/calibrate: trt-int8's calibrate() against onnxruntime-Python's own calibrators, on the PP-OCRv4 text
  * detector (30 photos, 480x640) and on the Fashion-MNIST example (1,024 images, batches of 32), in one run.
  *
- *   npm run bench:calibrate [-- --rounds 3 --models detector,fashion --workloads minmax,entropy,defaults --json FILE]
+ *   npm run bench:calibrate [-- --rounds 3 --models detector,fashion --workloads minmax,entropy,defaults --cpu-work --json FILE]
  *
  * Needs `npm run setup:ocr`, `npm run setup:example`, the native addon (npm run build:native) and, for the Python
  * half, python3 with onnxruntime, onnx and numpy (pip install onnxruntime onnx numpy; --python PATH).
@@ -21,6 +21,10 @@
  * resident set of each process (both hold the batches, ~110 MB for the detector).
  * Rounds alternate which tool goes first, so that load from other processes hits both alike; every figure is the
  * median over rounds with [min-max]; ratios are per round (onnxruntime-Python seconds / trt-int8 seconds).
+ * Each process also reports its CPU time (all threads). --cpu-work adds, per model and round, the CPU time per batch of
+ * min-max collection with one onnxruntime thread in both tools (trt-int8: run + histograms; onnxruntime-Python:
+ * collect_data): the work each does, which other processes' load changes far less than wall time. On a 2-core
+ * machine both tools keep both cores busy, so their wall-time ratio follows this ratio (docs/calibration-speed.md).
  * One more trt-int8 process per round and model runs min-max through onnxruntime-node's session.run (the path
  * before issue #16): its extra run time is the cost of copying activations out of onnxruntime into JavaScript.
  */
@@ -31,7 +35,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { calibrate, calibratorFromBatches, OnnxModel, planQuantization, type AlgorithmKind, type Batch } from '../../src/index.js';
 import { recordCalibrationTimings, type CalibrationTimings } from '../../src/calibrate/calibrate.js';
-import { RUNNER_ENV } from '../../src/calibrate/onnxruntime.js';
+import { RUNNER_ENV, onnxRuntimeLibrary } from '../../src/calibrate/onnxruntime.js';
+import { createRunSession, HistogramCollector } from '../../src/stats/histogram-collector.js';
 import { CALIBRATION_COUNT, CALIBRATION_SEED, EXAMPLE_DIR, IMAGE_SIZE, calibrationIndices, loadFashionMnist } from '../../examples/fashion-mnist/dataset.js';
 import { DETECTOR_MODEL_PATH, detectorData } from './detector-data.js';
 
@@ -125,8 +130,10 @@ async function child(specFile: string, workload: Workload, runner: string): Prom
   const timings: CalibrationTimings = { loadMs: 0, runMs: 0, countMs: 0, rangeMs: 0, activationBytes: 0 };
   recordCalibrationTimings(timings);
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const result = await calibrate(spec.model, calibratorFromBatches(batches(), algorithm ? { algorithm } : {}));
   const totalMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStarted);
   const peakRssMiB = peakRss(); // before writing the Q/DQ model, which the Python side does not do
   const writing = performance.now();
   const qdq = result.toQdqModel();
@@ -138,6 +145,7 @@ async function child(specFile: string, workload: Workload, runner: string): Prom
       workload,
       tensors: result.tensors.size,
       totalSeconds: totalMs / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       loadSeconds: timings.loadMs / 1000,
       runSeconds: timings.runMs / 1000,
       countSeconds: timings.countMs / 1000,
@@ -148,6 +156,44 @@ async function child(specFile: string, workload: Workload, runner: string): Prom
       peakRssMiB,
     }),
   );
+}
+
+/**
+ * --work: the CPU work of trt-int8's min-max collection per batch, on one thread: onnxruntime with one intra-op thread
+ * and one statistics thread, each batch run (activations as graph outputs, as calibrate() requests them) and then
+ * counted, as calibrate()'s CPU path does (without its batch checks). CPU time is that of the whole process (all
+ * threads), so other processes' load changes it little, unlike wall time.
+ */
+async function workChild(specFile: string): Promise<void> {
+  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as Spec;
+  const bytes = fs.readFileSync(spec.data);
+  const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const per = spec.batchShape.reduce((a, b) => a * b, 1);
+  const model = await OnnxModel.load(spec.model);
+  const fetches = spec.tensors.filter((t) => t !== spec.input);
+  const library = onnxRuntimeLibrary();
+  if (!library) throw new Error('onnxruntime-node is not installed');
+  const session = createRunSession(library, model.withInlinedExternalData().withExtraOutputs(fetches), 1);
+  const collector = new HistogramCollector({ threads: 1 });
+  const cpuMs = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let runCpu = 0;
+  let countCpu = 0;
+  for (let i = 0; i < spec.batches; i++) {
+    const feeds = [{ name: spec.input, elementType: 1, shape: spec.batchShape, data: all.subarray(i * per, (i + 1) * per) }];
+    let t = cpuMs();
+    const outputs = await session.run(feeds, fetches);
+    if ('runFailed' in outputs) throw new Error(outputs.runFailed);
+    runCpu += cpuMs() - t;
+    t = cpuMs();
+    await collector.addOutputs(outputs);
+    countCpu += cpuMs() - t;
+  }
+  collector.dispose();
+  session.release();
+  console.log(JSON.stringify({ tool: 'trt-int8', batches: spec.batches, runCpuMsPerBatch: runCpu / spec.batches, countCpuMsPerBatch: countCpu / spec.batches }));
 }
 
 function runProcess(command: string, args: string[], what: string): Measurement {
@@ -183,9 +229,12 @@ async function main(): Promise<void> {
       workloads: { type: 'string', default: 'minmax,entropy,defaults' },
       python: { type: 'string', default: process.env.PYTHON ?? 'python3' },
       json: { type: 'string' },
+      work: { type: 'string' },
+      'cpu-work': { type: 'boolean', default: false },
     },
   });
   if (values.child) return child(values.child, values.workload as Workload, values.runner!);
+  if (values.work) return workChild(values.work);
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
   const workloads = values.workloads!.split(',').filter(Boolean) as Workload[];
@@ -222,6 +271,29 @@ async function main(): Promise<void> {
         push(`${spec.name}/minmax/node-runner`, runProcess(process.execPath, [process.argv[1]!, '--child', specFile, '--workload', 'minmax', '--runner', 'onnxruntime-node'], `trt-int8 ${spec.name} minmax (onnxruntime-node runner)`));
       }
       process.stdout.write(`  round ${round + 1}/${rounds}: ${spec.name} done\n`);
+    }
+  }
+
+  // --cpu-work: CPU time per batch of min-max collection with one onnxruntime thread in both tools (rounds alternate).
+  const work = new Map<string, { ours: Measurement[]; theirs: Measurement[] }>();
+  if (values['cpu-work']) {
+    for (const spec of specs) {
+      const specFile = path.join(OUT_DIR, `bench-${spec.name}.json`);
+      fs.writeFileSync(specFile, JSON.stringify(spec));
+      const w = { ours: [] as Measurement[], theirs: [] as Measurement[] };
+      for (let round = 0; round < rounds; round++) {
+        const ours = () => w.ours.push(runProcess(process.execPath, [process.argv[1]!, '--work', specFile], `trt-int8 ${spec.name} CPU work`));
+        const theirs = () => w.theirs.push(runProcess(values.python!, [script, '--spec', specFile, '--method', 'minmax', '--tensors', 'equal', '--threads', '1'], `onnxruntime-Python ${spec.name} CPU work`));
+        if (round % 2 === 0) {
+          ours();
+          theirs();
+        } else {
+          theirs();
+          ours();
+        }
+      }
+      work.set(spec.name, w);
+      process.stdout.write(`  CPU work: ${spec.name} done\n`);
     }
   }
 
@@ -271,6 +343,23 @@ async function main(): Promise<void> {
       const theirs = results.get(`${spec.name}/${workload}/theirs`)!;
       const t = (k: string) => median(theirs.map((o) => o[k] as number));
       console.log(`  onnxruntime-Python ${THEIRS[workload].method}: create_calibrator ${t('loadSeconds').toFixed(2)} s, collect_data ${t('collectSeconds').toFixed(2)} s, compute_data ${t('computeSeconds').toFixed(2)} s`);
+    }
+    for (const workload of workloads) {
+      const ours = results.get(`${spec.name}/${workload}/ours`)!;
+      const theirs = results.get(`${spec.name}/${workload}/theirs`)!;
+      console.log(`  CPU time of the whole calibration (all threads) ${workload}: trt-int8 ${spread(ours.map((o) => o.cpuSeconds as number))} s, onnxruntime-Python ${spread(theirs.map((t) => t.cpuSeconds as number))} s (its idle threads spin by default)`);
+    }
+    const w = work.get(spec.name);
+    if (w) {
+      const ours = w.ours.map((o) => (o.runCpuMsPerBatch as number) + (o.countCpuMsPerBatch as number));
+      const theirs = w.theirs.map((t) => ((t.collectCpuSeconds as number) * 1000) / spec.batches);
+      const ratios = ours.map((o, i) => theirs[i]! / o);
+      console.log(
+        `  CPU work per batch, min-max, one onnxruntime thread in both: trt-int8 ${spread(ours, 1)} ms (onnxruntime run ${spread(w.ours.map((o) => o.runCpuMsPerBatch as number), 1)}, ` +
+          `histograms ${spread(w.ours.map((o) => o.countCpuMsPerBatch as number), 1)}), onnxruntime-Python collect_data ${spread(theirs, 1)} ms: ratio ${spread(ratios)}x; ` +
+          `1.5x needs trt-int8 <= ${(median(theirs) / 1.5).toFixed(1)} ms`,
+      );
+      report[`${spec.name}/cpu-work`] = { trtInt8: w.ours, onnxruntimePython: w.theirs, oursMsPerBatch: ours, theirsMsPerBatch: theirs, ratio: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } };
     }
     const viaNode = results.get(`${spec.name}/minmax/node-runner`);
     if (viaNode) {

@@ -75,7 +75,20 @@ def main():
     p.add_argument("--spec", required=True)
     p.add_argument("--method", required=True, choices=sorted(METHODS))
     p.add_argument("--tensors", default="equal", choices=["equal", "default"])
+    p.add_argument("--threads", type=int, default=0,
+                   help="onnxruntime intra-op threads of the calibrator's session (0: onnxruntime's default, one per core)")
     args = p.parse_args()
+    if args.threads > 0:
+        # The calibrator builds its own SessionOptions (ORT_DISABLE_ALL); only the thread count is changed here.
+        import onnxruntime.quantization.calibrate as calibrate_module
+        original_session = calibrate_module.onnxruntime.InferenceSession
+
+        def session_with_threads(model, sess_options=None, **kwargs):
+            sess_options = sess_options or ort.SessionOptions()
+            sess_options.intra_op_num_threads = args.threads
+            return original_session(model, sess_options=sess_options, **kwargs)
+
+        calibrate_module.onnxruntime.InferenceSession = session_with_threads
     with open(args.spec) as f:
         spec = json.load(f)
     batch_shape = spec["batchShape"]
@@ -100,13 +113,17 @@ def main():
         op_types = list(set(QLinearOpsRegistry.keys()) | set(QDQRegistry.keys()))
         with contextlib.redirect_stdout(sys.stderr):  # onnxruntime prints progress; stdout is the JSON alone
             started = time.perf_counter()
+            cpu_started = time.process_time()
             calibrator = create_calibrator(model_path, op_types, augmented_model_path=os.path.join(tmp, "augmented.onnx"),
                                            calibrate_method=method, extra_options=dict(options))
             loaded = time.perf_counter()
+            cpu_loaded = time.process_time()
             calibrator.collect_data(Batches(data, spec["input"]))
             collected = time.perf_counter()
+            cpu_collected = time.process_time()
             ranges = calibrator.compute_data()
             computed = time.perf_counter()
+            cpu_computed = time.process_time()
         count = len(ranges.data) if hasattr(ranges, "data") else len(ranges)
     print(json.dumps({
         "tool": "onnxruntime-python",
@@ -119,6 +136,10 @@ def main():
         "collectSeconds": collected - loaded,
         "computeSeconds": computed - collected,
         "totalSeconds": computed - started,
+        "threads": args.threads,
+        # CPU time of all threads (user + system): onnxruntime's idle threads spin by default, which counts here.
+        "cpuSeconds": cpu_computed - cpu_started,
+        "collectCpuSeconds": cpu_collected - cpu_loaded,
         "peakRssMiB": peak_rss_mib(),
     }))
 
