@@ -196,6 +196,17 @@ async function workChild(specFile: string): Promise<void> {
   console.log(JSON.stringify({ tool: 'trt-int8', batches: spec.batches, runCpuMsPerBatch: runCpu / spec.batches, countCpuMsPerBatch: countCpu / spec.batches }));
 }
 
+/** Runs both measurements, the second first on odd rounds, so that neither always meets the warmer machine. */
+function inAlternatingOrder(round: number, first: () => void, second: () => void): void {
+  if (round % 2 === 0) {
+    first();
+    second();
+  } else {
+    second();
+    first();
+  }
+}
+
 function runProcess(command: string, args: string[], what: string): Measurement {
   const run = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 * 1024 * 1024 });
   if (run.error || run.status !== 0) {
@@ -259,13 +270,7 @@ async function main(): Promise<void> {
           const t = THEIRS[workload];
           push(`${spec.name}/${workload}/theirs`, runProcess(values.python!, [script, '--spec', specFile, '--method', t.method, '--tensors', t.tensors], `onnxruntime-Python ${spec.name} ${workload}`));
         };
-        if (round % 2 === 0) {
-          ours();
-          theirs();
-        } else {
-          theirs();
-          ours();
-        }
+        inAlternatingOrder(round, ours, theirs);
       }
       if (workloads.includes('minmax')) {
         push(`${spec.name}/minmax/node-runner`, runProcess(process.execPath, [process.argv[1]!, '--child', specFile, '--workload', 'minmax', '--runner', 'onnxruntime-node'], `trt-int8 ${spec.name} minmax (onnxruntime-node runner)`));
@@ -284,13 +289,7 @@ async function main(): Promise<void> {
       for (let round = 0; round < rounds; round++) {
         const ours = () => w.ours.push(runProcess(process.execPath, [process.argv[1]!, '--work', specFile], `trt-int8 ${spec.name} CPU work`));
         const theirs = () => w.theirs.push(runProcess(values.python!, [script, '--spec', specFile, '--method', 'minmax', '--tensors', 'equal', '--threads', '1'], `onnxruntime-Python ${spec.name} CPU work`));
-        if (round % 2 === 0) {
-          ours();
-          theirs();
-        } else {
-          theirs();
-          ours();
-        }
+        inAlternatingOrder(round, ours, theirs);
       }
       work.set(spec.name, w);
       process.stdout.write(`  CPU work: ${spec.name} done\n`);
