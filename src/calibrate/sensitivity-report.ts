@@ -17,7 +17,7 @@ import { validateBatch, type Batch } from '../core/batch.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
 import { insertQdq, type OnnxModel } from '../onnx/index.js';
 import { quantizationError, rangeReport, type RangeMethod, type RangeReportCandidate, type RangeReportTensor } from '../stats/index.js';
-import type { CalibrationResult } from './result.js';
+import type { CalibrationResult, ModelCheck } from './result.js';
 import type { ModelInput } from './calibrate.js';
 import { renderHistogramSvg } from './svg.js';
 import { createSession, loadOnnxRuntime } from './onnxruntime.js';
@@ -50,6 +50,8 @@ export interface SensitivityReport {
   readonly bySqnr: readonly string[];
   /** Tensors without a histogram (ranges read from a cache): nothing to measure. */
   readonly notMeasured: readonly string[];
+  /** 'auto''s whole-model check: the range sets weighed by the model's output error, and the one kept. */
+  readonly modelCheck?: ModelCheck;
   /** The K worst tensors by proxy, ranked by their measured end-to-end effect (when data was given). */
   readonly endToEnd?: EndToEndRanking;
 }
@@ -148,6 +150,7 @@ export function sensitivityReport(result: CalibrationResult, endToEnd?: EndToEnd
     tensors,
     bySqnr,
     notMeasured: calibrated.filter((t) => t.histogram === undefined).map((t) => t.name),
+    ...(result.modelCheck ? { modelCheck: result.modelCheck } : {}),
     ...(endToEnd ? { endToEnd } : {}),
   };
 }
@@ -164,7 +167,7 @@ function checkEndToEndOptions(options: EndToEndOptions): Required<EndToEndOption
 }
 
 /** Every graph output of a model on the batches (per batch, per output), and the first output's shape. */
-async function runOutputs(model: OnnxModel, bytes: Uint8Array, batches: readonly Batch[]): Promise<{ values: Float32Array[][]; firstDims: readonly number[]; samples: number }> {
+export async function runOutputs(model: OnnxModel, bytes: Uint8Array, batches: readonly Batch[]): Promise<{ values: Float32Array[][]; firstDims: readonly number[]; samples: number }> {
   const ort = loadOnnxRuntime();
   const outputs = model.outputs().map((o) => o.name);
   const session = await createSession(ort, bytes, ['cpu'], model.displayName);
@@ -183,6 +186,24 @@ async function runOutputs(model: OnnxModel, bytes: Uint8Array, batches: readonly
   } finally {
     await session.release().catch(() => undefined);
   }
+}
+
+/** Per graph output: squared error against the reference over all batches, the reference's energy, the values compared. */
+export function outputErrors(reference: Float32Array[][], values: Float32Array[][]): { noise: number; signal: number; count: number }[] {
+  const perOutput = (reference[0] ?? []).map(() => ({ noise: 0, signal: 0, count: 0 }));
+  reference.forEach((batch, b) => {
+    batch.forEach((ref, o) => {
+      const got = values[b]![o]!;
+      const acc = perOutput[o]!;
+      for (let i = 0; i < ref.length; i++) {
+        const d = got[i]! - ref[i]!;
+        acc.noise += d * d;
+        acc.signal += ref[i]! * ref[i]!;
+      }
+      acc.count += ref.length;
+    });
+  });
+  return perOutput;
 }
 
 /** Squared error of all outputs against the reference, the reference's energy, and top-1 agreement of the first output. */
@@ -358,6 +379,16 @@ function endToEndSection(e: EndToEndRanking, indexOf: Map<string, number>): stri
   ].join('\n');
 }
 
+/** 'auto''s whole-model check: one line per range set weighed, the kept one in bold. */
+function modelCheckSection(c: ModelCheck): string {
+  if (c.skipped !== undefined) return `<p>Whole-model check of 'auto': not run (${escapeHtml(c.skipped)}); the per-tensor ranges kept.</p>`;
+  const items = c.candidates.map((k) => {
+    const text = `${k.set}: output error ${num(k.outputError, 3)} (SQNR ${num(k.outputSqnrDb, 3)} dB)${k.set === 'auto' ? '' : `, ${k.tensorsChanged} ranges differ`}`;
+    return k.set === c.chosen ? `<b>${text}</b>` : text;
+  });
+  return `<p>Whole-model check of 'auto': each range set's Q/DQ model against FP32 on the first ${c.samples} calibration samples (${c.batches} batches); another set replaces the per-tensor one only when its error is lower by more than ${(c.margin * 100).toFixed(0)} %. Kept: <b>${c.chosen}</b>.<br>${items.join('<br>')}</p>`;
+}
+
 const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}tr.pick{font-weight:bold}section{margin-top:2em}`;
 
 /** The page: what it shows, the worst-first table, then one section per tensor. */
@@ -372,6 +403,7 @@ export function sensitivityReportHtml(report: SensitivityReport, result: Calibra
 SQNR is the signal to INT8 quantization-noise ratio of the tensor, estimated on its |x| histogram; "clipped" is the share of values beyond amax.
 "auto's pick": ${escapeHtml(report.criterion)}.</p>
 ${report.notMeasured.length ? `<p>Not measured (range read from a cache): ${report.notMeasured.map(escapeHtml).join(', ')}.</p>` : ''}
+${report.modelCheck ? modelCheckSection(report.modelCheck) : ''}
 ${report.endToEnd ? endToEndSection(report.endToEnd, indexOf) : ''}
 <h2>Tensors by SQNR</h2>
 ${summaryTable(report, indexOf)}
