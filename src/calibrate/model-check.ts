@@ -17,7 +17,7 @@ import type { ModelCheck, ModelCheckCandidate, ModelCheckSet, TensorCalibration 
 import { outputErrors, runOutputs } from './sensitivity-report.js';
 
 /** At most this many samples of the first calibration batches are kept for the check. */
-export const MODEL_CHECK_MAX_SAMPLES = 64;
+export const MODEL_CHECK_MAX_SAMPLES = 256;
 /** ... and at most this many bytes of input data (the FP32 outputs kept besides are of the model's output size). */
 export const MODEL_CHECK_MAX_BYTES = 64 * 2 ** 20;
 /** Another set replaces the per-tensor one only when its output error is lower by more than this share. */
