@@ -457,9 +457,13 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     if (timingsSink) timingsSink.rangeMs += performance.now() - choosing;
     let modelCheck: ModelCheck | undefined;
     if (retained) {
-      // Released first: the check runs its own onnxruntime sessions.
+      // Released first (the histograms taken are copies): the check runs its own onnxruntime sessions.
       collection.collector?.dispose();
       collection.collector = undefined;
+      collection.nativeSession?.release();
+      collection.nativeSession = undefined;
+      await collection.session?.release().catch(() => undefined);
+      collection.session = undefined;
       ({ check: modelCheck, tensors } = await checkRangeSets(plan.model, tensors, retained, options.exclude, signal));
       throwIfAborted(signal);
     }

@@ -14,7 +14,7 @@ import type { NormalizedBatch } from '../core/tensor.js';
 import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
 import { computeAmax } from '../stats/index.js';
 import type { ModelCheck, ModelCheckCandidate, ModelCheckSet, TensorCalibration } from './result.js';
-import { outputErrors, runOutputs } from './sensitivity-report.js';
+import { outputErrors, runOutputs } from './model-outputs.js';
 
 /** At most this many samples of the first calibration batches are kept for the check. */
 export const MODEL_CHECK_MAX_SAMPLES = 256;
@@ -38,8 +38,9 @@ export class RetainedBatches {
   readonly batches: Batch[] = [];
   samples = 0;
   bytes = 0;
-  /** Why no batch was kept, when none was. */
+  /** No more batches are taken (a bound reached): later batches never replace earlier ones. */
   full = false;
+  /** The first batch alone was over maxBytes: nothing kept, the check is skipped. */
   firstTooLarge = false;
   constructor(readonly maxSamples: number, readonly maxBytes: number) {}
 

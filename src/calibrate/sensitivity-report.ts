@@ -13,17 +13,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TrtInt8Error } from '../core/errors.js';
 import { writeFileAtomic } from '../core/files.js';
-import { validateBatch, type Batch } from '../core/batch.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
 import { insertQdq, type OnnxModel } from '../onnx/index.js';
 import { quantizationError, rangeReport, type RangeMethod, type RangeReportCandidate, type RangeReportTensor } from '../stats/index.js';
 import type { CalibrationResult, ModelCheck } from './result.js';
 import type { ModelInput } from './calibrate.js';
 import { renderHistogramSvg } from './svg.js';
-import { createSession, loadOnnxRuntime } from './onnxruntime.js';
-import { batchToFeeds, outputAsFloat32 } from './runner.js';
 import { argmaxRows } from './metrics.js';
-import { samplesInBatch } from './progress.js';
+import { runOutputs } from './model-outputs.js';
 import { isClassVectorShape } from './evaluate.js';
 import { collectBatches, rankByProxy, toModel, withNames, type HeldOutData } from './mixed-precision.js';
 
@@ -164,46 +161,6 @@ function checkEndToEndOptions(options: EndToEndOptions): Required<EndToEndOption
   const batches = options.batches ?? DEFAULT_BATCHES;
   if (!isIntegerIn(batches, 1)) throw badEndToEnd('batches', 'an integer >= 1', batches);
   return { top, swaps, batches };
-}
-
-/** Every graph output of a model on the batches (per batch, per output), and the first output's shape. */
-export async function runOutputs(model: OnnxModel, bytes: Uint8Array, batches: readonly Batch[]): Promise<{ values: Float32Array[][]; firstDims: readonly number[]; samples: number }> {
-  const ort = loadOnnxRuntime();
-  const outputs = model.outputs().map((o) => o.name);
-  const session = await createSession(ort, bytes, ['cpu'], model.displayName);
-  try {
-    const values: Float32Array[][] = [];
-    let firstDims: readonly number[] = [];
-    let samples = 0;
-    for (const [batchIndex, batch] of batches.entries()) {
-      const normalized = validateBatch(batch, model.inputs(), { batchIndex });
-      samples += samplesInBatch([...normalized.values()].map((t) => t.shape));
-      const run = await session.run(batchToFeeds(ort, normalized), outputs);
-      values.push(outputs.map((name) => outputAsFloat32(run[name]!) ?? new Float32Array(0)));
-      if (batchIndex === 0) firstDims = run[outputs[0]!]!.dims;
-    }
-    return { values, firstDims, samples };
-  } finally {
-    await session.release().catch(() => undefined);
-  }
-}
-
-/** Per graph output: squared error against the reference over all batches, the reference's energy, the values compared. */
-export function outputErrors(reference: Float32Array[][], values: Float32Array[][]): { noise: number; signal: number; count: number }[] {
-  const perOutput = (reference[0] ?? []).map(() => ({ noise: 0, signal: 0, count: 0 }));
-  reference.forEach((batch, b) => {
-    batch.forEach((ref, o) => {
-      const got = values[b]![o]!;
-      const acc = perOutput[o]!;
-      for (let i = 0; i < ref.length; i++) {
-        const d = got[i]! - ref[i]!;
-        acc.noise += d * d;
-        acc.signal += ref[i]! * ref[i]!;
-      }
-      acc.count += ref.length;
-    });
-  });
-  return perOutput;
 }
 
 /** Squared error of all outputs against the reference, the reference's energy, and top-1 agreement of the first output. */

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { calibrate } from '../../src/calibrate/index.js';
 import { calibratorFromBatches } from '../../src/calibrators/index.js';
 import { chooseRange, percentileAmax } from '../../src/stats/index.js';
-import { sensitivityReport } from '../../src/calibrate/sensitivity-report.js';
+import { sensitivityReport, sensitivityReportHtml } from '../../src/calibrate/sensitivity-report.js';
 import { MODEL_CHECK_MAX_SAMPLES } from '../../src/calibrate/model-check.js';
 import type { Batch } from '../../src/core/batch.js';
 import { buildModel, initializer, node, valueInfo } from '../onnx/helpers.js';
@@ -93,6 +93,7 @@ describe("'auto''s whole-model check", () => {
     // Visible in the JSON and in the report.
     expect((result.toJSON().modelCheck as { chosen: string }).chosen).toBe(best.set);
     expect(sensitivityReport(result).modelCheck?.chosen).toBe(best.set);
+    expect(sensitivityReportHtml(sensitivityReport(result), result)).toContain(`Kept: <b>${best.set}</b>`);
   });
 
   it('keeps the per-tensor set when it has the lower output error', async () => {
@@ -108,7 +109,7 @@ describe("'auto''s whole-model check", () => {
     expect(x.algorithm).toBeUndefined();
   });
 
-  it('per-tensor overrides win over the set chosen; exclusions apply to every set', async () => {
+  it('per-tensor overrides keep their range in every set', async () => {
     const { model, batches } = tailDecides();
     const result = await calibrate(model, calibratorFromBatches(batches), { tensorAlgorithms: { x: 'auto' } });
     // The only calibrated tensor is overridden: no set differs from the per-tensor one.
