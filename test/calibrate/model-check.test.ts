@@ -6,7 +6,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { calibrate } from '../../src/calibrate/index.js';
 import { calibratorFromBatches } from '../../src/calibrators/index.js';
 import { chooseRange, percentileAmax } from '../../src/stats/index.js';
-import { sensitivityReport, sensitivityReportHtml } from '../../src/calibrate/sensitivity-report.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sensitivityReport, sensitivityReportHtml, writeSensitivityReport } from '../../src/calibrate/sensitivity-report.js';
+import { tempDir } from './helpers.js';
 import { MODEL_CHECK_MAX_SAMPLES } from '../../src/calibrate/model-check.js';
 import type { Batch } from '../../src/core/batch.js';
 import { buildModel, initializer, node, valueInfo } from '../onnx/helpers.js';
@@ -94,6 +97,12 @@ describe("'auto''s whole-model check", () => {
     expect((result.toJSON().modelCheck as { chosen: string }).chosen).toBe(best.set);
     expect(sensitivityReport(result).modelCheck?.chosen).toBe(best.set);
     expect(sensitivityReportHtml(sensitivityReport(result), result)).toContain(`Kept: <b>${best.set}</b>`);
+    // calibrate --report writes this report: report.json carries the check.
+    const dir = tempDir();
+    await writeSensitivityReport(result, dir);
+    const written = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as { modelCheck: { chosen: string; candidates: unknown[] } };
+    expect(written.modelCheck.chosen).toBe(best.set);
+    expect(written.modelCheck.candidates).toHaveLength(3);
   });
 
   it('keeps the per-tensor set when it has the lower output error', async () => {
