@@ -243,6 +243,8 @@ def evaluate_model(work_dir: str, args) -> dict:
         extra = {"calibration_seconds": run["calibrationSeconds"]}
         if "methods" in run:
             extra["chosen_methods"] = run["methods"]
+        if "modelCheck" in run:
+            extra["model_check"] = run["modelCheck"]
         add("trt-int8", label, os.path.join(work_dir, run["qdq"]), extra)
 
     # onnxruntime's tools on the same graph: shape inference only, no graph optimisation (node names and graph kept).
@@ -251,9 +253,25 @@ def evaluate_model(work_dir: str, args) -> dict:
         quant_pre_process(model_path, pre, skip_optimization=True, skip_symbolic_shape=True)
     ort_ranges = {}
     timed_out = {}
+    previous_runs, previous_stopped = {}, {}
+    if args.reuse_onnxruntime and os.path.exists(args.json):
+        for r in json.load(open(args.json)).get("models", []):
+            if r["model"] == name:
+                previous_runs = {x["method"]: x for x in r["runs"] if x["tool"] == "onnxruntime"}
+                previous_stopped = r.get("onnxruntime_methods_stopped", {})
     for method in args.methods:
         started = time.perf_counter()
         cache = os.path.join(work_dir, f"ort-{method}.ranges.json")
+        output = os.path.join(work_dir, f"ort-{method}.qdq.onnx")
+        if args.reuse_onnxruntime and method in previous_stopped:
+            result.setdefault("onnxruntime_methods_stopped", {})[method] = previous_stopped[method]
+            continue
+        if args.reuse_onnxruntime and os.path.exists(cache) and os.path.exists(output) and method in previous_runs:
+            # onnxruntime's side does not change with trt-int8: its Q/DQ model and ranges from an earlier run, re-evaluated.
+            ort_ranges[method] = load_tensors_data(cache)
+            old = previous_runs[method]
+            add("onnxruntime", method, output, {"calibration_seconds": old.get("calibration_seconds"), "collect": old.get("collect"), "reused": True})
+            continue
         if os.path.exists(cache):
             os.remove(cache)
         # Calibration in a child process, so that a method that runs past --method-timeout can be stopped.
@@ -277,7 +295,7 @@ def evaluate_model(work_dir: str, args) -> dict:
         same_shape = len({a.shape for a in calib}) == 1
         add("onnxruntime", method, output, {"calibration_seconds": seconds, "collect": "one call, all batches" if same_shape else "one call per batch (shapes differ)"})
     if timed_out:
-        result["onnxruntime_methods_stopped"] = {m: f"calibration still running after {s} s; stopped (--method-timeout)" for m, s in timed_out.items()}
+        result["onnxruntime_methods_stopped"] = {**result.get("onnxruntime_methods_stopped", {}), **{m: f"calibration still running after {s} s; stopped (--method-timeout)" for m, s in timed_out.items()}}
 
     ours = [r for r in result["runs"] if r["tool"] == "trt-int8" and r["method"] == "default"][0]
     theirs = [r for r in result["runs"] if r["tool"] == "onnxruntime"]
@@ -391,6 +409,9 @@ def main():
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (evaluation and calibration)")
     p.add_argument("--method-timeout", type=float, default=1800, help="stop an onnxruntime calibration method after this many seconds (0: never)")
+    p.add_argument("--reuse-onnxruntime", action="store_true",
+                   help="re-evaluate onnxruntime's Q/DQ models already in --work (ort-METHOD.qdq.onnx and .ranges.json, from an earlier run "
+                        "with the same data) instead of calibrating again; their calibration times are taken from --json")
     p.add_argument("--json", default=os.path.join(ROOT, "docs/accuracy-evidence.json"))
     p.add_argument("--markdown", default=os.path.join(ROOT, "docs/accuracy-evidence.md"))
     args = p.parse_args()

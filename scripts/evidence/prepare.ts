@@ -23,6 +23,7 @@ import {
   decodeImage,
   planQuantization,
   type AlgorithmInput,
+  type CalibrateOptions,
   type CalibrationResult,
   type DecodedImage,
 } from '../../src/index.js';
@@ -363,14 +364,16 @@ interface OurRun {
   readonly ranges: string;
   readonly calibrationSeconds: number;
   readonly methods?: Record<string, number>;
+  /** The default's whole-model check (result.modelCheck): the range sets weighed and the one kept. */
+  readonly modelCheck?: unknown;
 }
 
-async function runTrtInt8(name: string, dir: string, model: Uint8Array, prepared: Prepared, label: string, algorithm?: AlgorithmInput): Promise<OurRun> {
+async function runTrtInt8(name: string, dir: string, model: Uint8Array, prepared: Prepared, label: string, algorithm?: AlgorithmInput, options: CalibrateOptions = {}): Promise<OurRun> {
   const batches = prepared.calibration.map((t) => ({ [prepared.input]: { data: t.data, shape: t.shape } }));
   const calibrator = calibratorFromBatches(batches, algorithm === undefined ? {} : { algorithm });
   const started = performance.now();
   // The default: calibrate(model, calibrator) with no options.
-  const result: CalibrationResult = await calibrate(model, calibrator);
+  const result: CalibrationResult = await calibrate(model, calibrator, options);
   const seconds = (performance.now() - started) / 1000;
   const qdq = `trt-int8.${label}.qdq.onnx`;
   fs.writeFileSync(path.join(dir, qdq), result.toQdqModel());
@@ -378,7 +381,7 @@ async function runTrtInt8(name: string, dir: string, model: Uint8Array, prepared
   const methods: Record<string, number> = {};
   for (const [tensor, t] of result.tensors) {
     let method: string | undefined;
-    if (label === 'default' && t.histogram) {
+    if (label.startsWith('default') && t.histogram) {
       method = chooseRange(t.histogram).method;
       methods[method] = (methods[method] ?? 0) + 1;
     }
@@ -386,8 +389,15 @@ async function runTrtInt8(name: string, dir: string, model: Uint8Array, prepared
   }
   const rangesFile = `trt-int8.${label}.ranges.json`;
   fs.writeFileSync(path.join(dir, rangesFile), `${JSON.stringify({ algorithm: result.algorithm, ranges }, null, 1)}\n`);
-  log(`  ${name}: trt-int8 ${label} (${JSON.stringify(result.algorithm)}) calibrated ${result.summary.batches} batches in ${seconds.toFixed(1)} s`);
-  return { qdq, ranges: rangesFile, calibrationSeconds: Number(seconds.toFixed(2)), ...(label === 'default' ? { methods } : {}) };
+  const check = result.modelCheck ? `; model check kept ${result.modelCheck.chosen}${result.modelCheck.skipped ? ` (skipped: ${result.modelCheck.skipped})` : ''}` : '';
+  log(`  ${name}: trt-int8 ${label} (${JSON.stringify(result.algorithm)}) calibrated ${result.summary.batches} batches in ${seconds.toFixed(1)} s${check}`);
+  return {
+    qdq,
+    ranges: rangesFile,
+    calibrationSeconds: Number(seconds.toFixed(2)),
+    ...(label.startsWith('default') ? { methods } : {}),
+    ...(result.modelCheck ? { modelCheck: result.modelCheck } : {}),
+  };
 }
 
 async function prepareModel(name: string, work: string): Promise<void> {
@@ -411,6 +421,8 @@ async function prepareModel(name: string, work: string): Promise<void> {
   // What trt-int8 quantizes by default: ort_evidence.py asks quantize_static for the same nodes.
   const plan = planQuantization(await OnnxModel.load(prepared.model));
   const defaultRun = await runTrtInt8(name, dir, prepared.model, prepared, 'default');
+  // The default before the whole-model check (the per-tensor 'auto' ranges alone), for the table's before/after.
+  const perTensorRun = await runTrtInt8(name, dir, prepared.model, prepared, 'default-no-model-check', undefined, { modelCheck: false });
   const entropy2Run = await runTrtInt8(name, dir, prepared.model, prepared, 'entropy2', 'entropy2');
   // EVIDENCE_EXTRA_PERCENTILE=99.99: also trt-int8's own percentile algorithm, as a reference row (investigation).
   const extraPercentile = process.env.EVIDENCE_EXTRA_PERCENTILE ? Number(process.env.EVIDENCE_EXTRA_PERCENTILE) : undefined;
@@ -429,7 +441,7 @@ async function prepareModel(name: string, work: string): Promise<void> {
     description: prepared.description,
     quantizedNodes: plan.quantizedNodes.map((n) => n.name),
     quantizedOpTypes: [...new Set(plan.quantizedNodes.map((n) => n.opType))].sort(),
-    trtInt8: { default: defaultRun, entropy2: entropy2Run, ...(percentileRun ? { [`percentile-${extraPercentile}`]: percentileRun } : {}) },
+    trtInt8: { default: defaultRun, 'default-no-model-check': perTensorRun, entropy2: entropy2Run, ...(percentileRun ? { [`percentile-${extraPercentile}`]: percentileRun } : {}) },
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   log(`[${name}] ${calibrationFiles.length} calibration batches, ${testFiles.length} test batches, ${plan.quantizedNodes.length} quantized nodes -> ${dir}`);

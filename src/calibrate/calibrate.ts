@@ -17,8 +17,9 @@ import { GroupedRunner, batchToFeeds, batchToRunFeeds, outputAsFloat32 } from '.
 import type { RunSession } from '../stats/histogram-collector.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
-import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type TensorCalibration } from './result.js';
-import { optionErrors } from '../core/is.js';
+import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type ModelCheck, type TensorCalibration } from './result.js';
+import { isIntegerIn, optionErrors } from '../core/is.js';
+import { RetainedBatches, checkRangeSets, modelCheckBounds, type ModelCheckOptions } from './model-check.js';
 
 export type ModelInput = string | Uint8Array | OnnxModel;
 
@@ -48,6 +49,13 @@ export interface CalibrateOptions {
    * the input unclipped while activations keep entropy. docs/study-entropy-input-range.md measures it.
    */
   readonly tensorAlgorithms?: TensorAlgorithms;
+  /**
+   * With algorithm 'auto' (the default): after the per-tensor choice, weigh whole-model range sets (the per-tensor
+   * one, every tensor at percentile 99.99, at 99.999) by the model's output error against FP32 on the first
+   * calibration batches (at most 64 samples and 64 MiB of input), and keep the lowest; the per-tensor set unless
+   * another is lower by more than 5 %. Recorded in result.modelCheck. false: off. Cost: docs/algorithms.md.
+   */
+  readonly modelCheck?: boolean | ModelCheckOptions;
 }
 
 export interface TensorInfo {
@@ -117,6 +125,12 @@ function checkOptions(options: CalibrateOptions): void {
   // Checked now rather than when the cache is written, after all the work.
   if (tensorRTVersion !== undefined) tensorRTVersionCode(tensorRTVersion);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw badOption('signal', 'an AbortSignal', typeof signal);
+  const { modelCheck } = options;
+  if (modelCheck !== undefined && typeof modelCheck !== 'boolean') {
+    if (modelCheck === null || typeof modelCheck !== 'object' || Array.isArray(modelCheck)) throw badOption('modelCheck', 'true, false or { maxSamples?, maxBytes? }', modelCheck);
+    if (modelCheck.maxSamples !== undefined && !isIntegerIn(modelCheck.maxSamples, 1)) throw badOption('modelCheck.maxSamples', 'an integer >= 1', modelCheck.maxSamples);
+    if (modelCheck.maxBytes !== undefined && !(typeof modelCheck.maxBytes === 'number' && modelCheck.maxBytes > 0)) throw badOption('modelCheck.maxBytes', 'a positive number of bytes', modelCheck.maxBytes);
+  }
   const { tensorAlgorithms } = options;
   if (tensorAlgorithms !== undefined && typeof tensorAlgorithms !== 'function' && (tensorAlgorithms === null || typeof tensorAlgorithms !== 'object' || Array.isArray(tensorAlgorithms))) {
     throw badOption('tensorAlgorithms', '{ [tensorName]: algorithm } or ({ name, isGraphInput }) => algorithm | undefined', tensorAlgorithms);
@@ -270,7 +284,7 @@ interface Collection {
  * Runs every batch of the calibrator through the model, adding the graph inputs and the fetched
  * activations to the histograms. Returns the session run count; the tracker counts batches and samples.
  */
-async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number): Promise<number> {
+async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number, retained: RetainedBatches | undefined): Promise<number> {
   const parameters = calibrationParameters(options);
   const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
   // The activations are counted where onnxruntime writes them when the statistics engine can run the model itself
@@ -296,6 +310,7 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     // Our own copy: the caller may reuse, transfer or shrink its buffers once getBatch has returned.
     const batch = copier.copy(given);
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
+    retained?.offer(batch, samples);
     if (plan.fromFeeds.length > 0) {
       await runner.flush(); // the previous batch's activations first (timed apart)
       const counting = performance.now();
@@ -433,11 +448,26 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
       const summary = { batches: 0, samples: 0, seconds: tracker.seconds, samplesPerSecond: 0, sessionRuns: 0, source: 'cache' } as const;
       return new CalibrationResult({ ...base, tensors: cached.tensors, summary });
     }
-    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal, loadStarted);
+    // 'auto''s whole-model check keeps the first batches (within its bounds) as they are read.
+    const bounds = calibrator.algorithm.kind === 'auto' ? modelCheckBounds(options.modelCheck) : undefined;
+    const retained = bounds ? new RetainedBatches(bounds.maxSamples, bounds.maxBytes) : undefined;
+    const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal, loadStarted, retained);
     const choosing = performance.now();
-    const tensors = chooseRanges(plan, collection.collector!, calibrator.algorithm);
+    let tensors: readonly TensorCalibration[] = chooseRanges(plan, collection.collector!, calibrator.algorithm);
     if (timingsSink) timingsSink.rangeMs += performance.now() - choosing;
-    const result = new CalibrationResult({ ...base, tensors, summary: collectedSummary(tracker, sessionRuns, cached) });
+    let modelCheck: ModelCheck | undefined;
+    if (retained) {
+      // Released first (the histograms taken are copies): the check runs its own onnxruntime sessions.
+      collection.collector?.dispose();
+      collection.collector = undefined;
+      collection.nativeSession?.release();
+      collection.nativeSession = undefined;
+      await collection.session?.release().catch(() => undefined);
+      collection.session = undefined;
+      ({ check: modelCheck, tensors } = await checkRangeSets(plan.model, tensors, retained, options.exclude, signal));
+      throwIfAborted(signal);
+    }
+    const result = new CalibrationResult({ ...base, tensors, summary: collectedSummary(tracker, sessionRuns, cached), ...(modelCheck ? { modelCheck } : {}) });
     await calibrator.writeCache(new TextEncoder().encode(result.toTensorRTCache(version)));
     return result;
   } catch (error) {

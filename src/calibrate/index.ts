@@ -4,9 +4,13 @@ export {
   DEFAULT_TENSORRT_VERSION,
   type CalibrationParameters,
   type CalibrationSummary,
+  type ModelCheck,
+  type ModelCheckCandidate,
+  type ModelCheckSet,
   type TensorCalibration,
   type TensorRTCacheOptions,
 } from './result.js';
+export type { ModelCheckOptions } from './model-check.js';
 export { evaluate, writeWorstLayerPlots, type EvaluateOptions, type EvaluationData, type EvaluationResult, type TensorAgreement } from './evaluate.js';
 export { renderHistogramSvg, type HistogramSvgOptions, type HistogramMark } from './svg.js';
 export type { CalibrationProgress } from './progress.js';

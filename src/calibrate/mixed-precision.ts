@@ -322,6 +322,8 @@ function keptOutOfInt8(model: OnnxModel, result: CalibrationResult, names: Reado
     tensors: [...result.tensors.values()].filter((t) => quantized.has(t.name)),
     parameters: { ...result.parameters, exclude },
     summary: result.summary,
+    // The ranges are the calibration's, so is the record of how 'auto' chose them (before these nodes were kept out).
+    ...(result.modelCheck ? { modelCheck: result.modelCheck } : {}),
   });
 }
 

@@ -24,7 +24,10 @@ export interface TensorCalibration {
   readonly max?: number;
   /** The |x| histogram the algorithm chose amax from; absent when the range came from a cache. */
   readonly histogram?: TensorHistogram;
-  /** Set when options.tensorAlgorithms chose another algorithm than the calibrator's for this tensor. */
+  /**
+   * Set when the range is not the calibrator's algorithm's: options.tensorAlgorithms chose another for this tensor,
+   * or 'auto''s whole-model check kept a uniform percentile set (result.modelCheck).
+   */
   readonly algorithm?: CalibrationAlgorithm;
 }
 
@@ -50,12 +53,45 @@ export interface CalibrationSummary {
   readonly cacheRejectedBecause?: string;
 }
 
+/** The range sets 'auto''s whole-model check weighs: the per-tensor choice, and every tensor at one percentile. */
+export type ModelCheckSet = 'auto' | 'percentile-99.99' | 'percentile-99.999';
+
+export interface ModelCheckCandidate {
+  readonly set: ModelCheckSet;
+  /** Mean over the float graph outputs of the output's squared error against FP32 divided by its energy. */
+  readonly outputError: number;
+  /** SQNR (dB) of all outputs together against FP32; null where they are identical. */
+  readonly outputSqnrDb: number | null;
+  /** Tensors whose range differs from the per-tensor set's (0 for 'auto'; a set with none is not run again). */
+  readonly tensorsChanged: number;
+}
+
+/** 'auto''s whole-model check (calibrate()'s modelCheck option): what was weighed, on what, and what was kept. */
+export interface ModelCheck {
+  /** The set the result's ranges are ('auto': the per-tensor choice). */
+  readonly chosen: ModelCheckSet;
+  /** The first calibration batches the sets were run on, and their samples. */
+  readonly batches: number;
+  readonly samples: number;
+  /** Another set replaces 'auto' only when its output error is lower by more than this share. */
+  readonly margin: number;
+  /** Model runs over those batches: FP32 and one per candidate set run. */
+  readonly evaluations: number;
+  readonly outputs: readonly string[];
+  /** In the order weighed: 'auto' first. Empty when the check was skipped. */
+  readonly candidates: readonly ModelCheckCandidate[];
+  /** Why the check did not run (the per-tensor set kept); absent when it ran. */
+  readonly skipped?: string;
+  readonly seconds: number;
+}
+
 export interface CalibrationResultInit {
   readonly model: OnnxModel;
   readonly algorithm: CalibrationAlgorithm;
   readonly tensors: readonly TensorCalibration[];
   readonly parameters: CalibrationParameters;
   readonly summary: CalibrationSummary;
+  readonly modelCheck?: ModelCheck;
 }
 
 export interface TensorRTCacheOptions {
@@ -76,6 +112,8 @@ export class CalibrationResult {
   readonly algorithm: CalibrationAlgorithm;
   readonly parameters: CalibrationParameters;
   readonly summary: CalibrationSummary;
+  /** 'auto''s whole-model check, when it was on (calibrated from data with 'auto' and modelCheck not false). */
+  readonly modelCheck?: ModelCheck;
   /** Per tensor, in graph order. */
   readonly tensors: ReadonlyMap<string, TensorCalibration>;
   readonly #model: OnnxModel;
@@ -85,6 +123,7 @@ export class CalibrationResult {
     this.algorithm = init.algorithm;
     this.parameters = init.parameters;
     this.summary = init.summary;
+    if (init.modelCheck) this.modelCheck = init.modelCheck;
     this.tensors = new Map(init.tensors.map((t) => [t.name, t]));
   }
 
@@ -126,6 +165,7 @@ export class CalibrationResult {
       algorithm: this.algorithm,
       parameters: { ...this.parameters, exclude: typeof this.parameters.exclude === 'function' ? '(predicate)' : this.parameters.exclude },
       summary: this.summary,
+      ...(this.modelCheck ? { modelCheck: this.modelCheck } : {}),
       tensors: [...this.tensors.values()].map((t) => {
         let histogram: Record<string, unknown> | undefined;
         if (t.histogram) {

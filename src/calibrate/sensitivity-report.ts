@@ -13,17 +13,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TrtInt8Error } from '../core/errors.js';
 import { writeFileAtomic } from '../core/files.js';
-import { validateBatch, type Batch } from '../core/batch.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
 import { insertQdq, type OnnxModel } from '../onnx/index.js';
 import { quantizationError, rangeReport, type RangeMethod, type RangeReportCandidate, type RangeReportTensor } from '../stats/index.js';
-import type { CalibrationResult } from './result.js';
+import type { CalibrationResult, ModelCheck } from './result.js';
 import type { ModelInput } from './calibrate.js';
 import { renderHistogramSvg } from './svg.js';
-import { createSession, loadOnnxRuntime } from './onnxruntime.js';
-import { batchToFeeds, outputAsFloat32 } from './runner.js';
 import { argmaxRows } from './metrics.js';
-import { samplesInBatch } from './progress.js';
+import { runOutputs } from './model-outputs.js';
 import { isClassVectorShape } from './evaluate.js';
 import { collectBatches, rankByProxy, toModel, withNames, type HeldOutData } from './mixed-precision.js';
 
@@ -50,6 +47,8 @@ export interface SensitivityReport {
   readonly bySqnr: readonly string[];
   /** Tensors without a histogram (ranges read from a cache): nothing to measure. */
   readonly notMeasured: readonly string[];
+  /** 'auto''s whole-model check: the range sets weighed by the model's output error, and the one kept. */
+  readonly modelCheck?: ModelCheck;
   /** The K worst tensors by proxy, ranked by their measured end-to-end effect (when data was given). */
   readonly endToEnd?: EndToEndRanking;
 }
@@ -148,6 +147,7 @@ export function sensitivityReport(result: CalibrationResult, endToEnd?: EndToEnd
     tensors,
     bySqnr,
     notMeasured: calibrated.filter((t) => t.histogram === undefined).map((t) => t.name),
+    ...(result.modelCheck ? { modelCheck: result.modelCheck } : {}),
     ...(endToEnd ? { endToEnd } : {}),
   };
 }
@@ -161,28 +161,6 @@ function checkEndToEndOptions(options: EndToEndOptions): Required<EndToEndOption
   const batches = options.batches ?? DEFAULT_BATCHES;
   if (!isIntegerIn(batches, 1)) throw badEndToEnd('batches', 'an integer >= 1', batches);
   return { top, swaps, batches };
-}
-
-/** Every graph output of a model on the batches (per batch, per output), and the first output's shape. */
-async function runOutputs(model: OnnxModel, bytes: Uint8Array, batches: readonly Batch[]): Promise<{ values: Float32Array[][]; firstDims: readonly number[]; samples: number }> {
-  const ort = loadOnnxRuntime();
-  const outputs = model.outputs().map((o) => o.name);
-  const session = await createSession(ort, bytes, ['cpu'], model.displayName);
-  try {
-    const values: Float32Array[][] = [];
-    let firstDims: readonly number[] = [];
-    let samples = 0;
-    for (const [batchIndex, batch] of batches.entries()) {
-      const normalized = validateBatch(batch, model.inputs(), { batchIndex });
-      samples += samplesInBatch([...normalized.values()].map((t) => t.shape));
-      const run = await session.run(batchToFeeds(ort, normalized), outputs);
-      values.push(outputs.map((name) => outputAsFloat32(run[name]!) ?? new Float32Array(0)));
-      if (batchIndex === 0) firstDims = run[outputs[0]!]!.dims;
-    }
-    return { values, firstDims, samples };
-  } finally {
-    await session.release().catch(() => undefined);
-  }
 }
 
 /** Squared error of all outputs against the reference, the reference's energy, and top-1 agreement of the first output. */
@@ -358,6 +336,16 @@ function endToEndSection(e: EndToEndRanking, indexOf: Map<string, number>): stri
   ].join('\n');
 }
 
+/** 'auto''s whole-model check: one line per range set weighed, the kept one in bold. */
+function modelCheckSection(c: ModelCheck): string {
+  if (c.skipped !== undefined) return `<p>Whole-model check of 'auto': not run (${escapeHtml(c.skipped)}); the per-tensor ranges kept.</p>`;
+  const items = c.candidates.map((k) => {
+    const text = `${k.set}: output error ${num(k.outputError, 3)} (SQNR ${num(k.outputSqnrDb, 3)} dB)${k.set === 'auto' ? '' : `, ${k.tensorsChanged} ranges differ`}`;
+    return k.set === c.chosen ? `<b>${text}</b>` : text;
+  });
+  return `<p>Whole-model check of 'auto': each range set's Q/DQ model against FP32 on the first ${c.samples} calibration samples (${c.batches} batches); another set replaces the per-tensor one only when its error is lower by more than ${(c.margin * 100).toFixed(0)} %. Kept: <b>${c.chosen}</b>.<br>${items.join('<br>')}</p>`;
+}
+
 const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}tr.pick{font-weight:bold}section{margin-top:2em}`;
 
 /** The page: what it shows, the worst-first table, then one section per tensor. */
@@ -372,6 +360,7 @@ export function sensitivityReportHtml(report: SensitivityReport, result: Calibra
 SQNR is the signal to INT8 quantization-noise ratio of the tensor, estimated on its |x| histogram; "clipped" is the share of values beyond amax.
 "auto's pick": ${escapeHtml(report.criterion)}.</p>
 ${report.notMeasured.length ? `<p>Not measured (range read from a cache): ${report.notMeasured.map(escapeHtml).join(', ')}.</p>` : ''}
+${report.modelCheck ? modelCheckSection(report.modelCheck) : ''}
 ${report.endToEnd ? endToEndSection(report.endToEnd, indexOf) : ''}
 <h2>Tensors by SQNR</h2>
 ${summaryTable(report, indexOf)}

@@ -1,0 +1,165 @@
+/**
+ * 'auto''s whole-model check (src/calibrate/model-check.ts): the per-tensor ranges against uniform percentile sets,
+ * by the model's output error against FP32 on the first calibration batches.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { calibrate } from '../../src/calibrate/index.js';
+import { calibratorFromBatches } from '../../src/calibrators/index.js';
+import { chooseRange, percentileAmax } from '../../src/stats/index.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sensitivityReport, sensitivityReportHtml, writeSensitivityReport } from '../../src/calibrate/sensitivity-report.js';
+import { tempDir } from './helpers.js';
+import { MODEL_CHECK_MAX_SAMPLES } from '../../src/calibrate/model-check.js';
+import type { Batch } from '../../src/core/batch.js';
+import { buildModel, initializer, node, valueInfo } from '../onnx/helpers.js';
+import { laplaceArray, normalArray } from '../stats/prng.js';
+
+const onnxruntime = vi.hoisted(() => ({ fail: false }));
+vi.mock('../../src/calibrate/onnxruntime.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../src/calibrate/onnxruntime.js')>();
+  return {
+    ...original,
+    loadOnnxRuntime: (...args: Parameters<typeof original.loadOnnxRuntime>) => {
+      if (onnxruntime.fail) throw new Error('onnxruntime-node is not installed (test)');
+      return original.loadOnnxRuntime(...args);
+    },
+  };
+});
+
+const FEATURES = 64;
+
+/** x [N, 64] -> MatMul(W [64, 8]) -> y [N, 8]: only x is calibrated (W is a weight). */
+function linearModel(weights: Float32Array): Uint8Array {
+  return buildModel({
+    inputs: [valueInfo('x', ['N', FEATURES])],
+    outputs: [valueInfo('y', ['N', 8])],
+    initializers: [initializer('w', [FEATURES, 8], weights)],
+    nodes: [node('MatMul', ['x', 'w'], ['y'], {}, 'matmul')],
+  });
+}
+
+function batchesOf(values: Float32Array, batchSize: number): Batch[] {
+  const batches: Batch[] = [];
+  for (let i = 0; i * batchSize * FEATURES < values.length; i++) {
+    batches.push({ x: { data: values.slice(i * batchSize * FEATURES, (i + 1) * batchSize * FEATURES), shape: [batchSize, FEATURES] } });
+  }
+  return batches;
+}
+
+/**
+ * Feature 0 is 8x wider than the other 63 and alone reaches the output. Pooled over all features, its values are a
+ * 1/64 share of the histogram, and the MSE-optimal range clips part of them to refine the step of the other 63: the
+ * least error on the tensor, but the output reads only the clipped feature. A percentile set keeps its tail.
+ */
+function tailDecides(): { model: Uint8Array; batches: Batch[] } {
+  const x = normalArray(8 * 32 * FEATURES, 7);
+  for (let i = 0; i < x.length; i += FEATURES) x[i]! *= 8;
+  const w = new Float32Array(FEATURES * 8);
+  for (let j = 0; j < 8; j++) w[j] = 1 + j / 8; // row 0 only
+  return { model: linearModel(w), batches: batchesOf(x, 32) };
+}
+
+/**
+ * Every feature alike (log-normal magnitudes: a long, thin tail) and every feature reaches the output alike: the
+ * output error is the tensor's error spread by W, so the per-tensor MSE-optimal range is the right one, and the
+ * percentiles, far out in the tail, make every step coarser.
+ */
+function everyValueAlike(): { model: Uint8Array; batches: Batch[] } {
+  const g = normalArray(8 * 32 * FEATURES, 11);
+  const signs = laplaceArray(g.length, 13);
+  const x = g.map((v, i) => Math.sign(signs[i]!) * Math.exp(1.5 * v));
+  const w = normalArray(FEATURES * 8, 12, 0, 0.2);
+  return { model: linearModel(w), batches: batchesOf(x, 32) };
+}
+
+describe("'auto''s whole-model check", () => {
+  it('keeps a uniform percentile set when its output error is lower (the per-tensor MSE clips the tail the output reads)', async () => {
+    const { model, batches } = tailDecides();
+    const result = await calibrate(model, calibratorFromBatches(batches));
+    const check = result.modelCheck!;
+    expect(check.skipped).toBeUndefined();
+    expect(check.samples).toBe(MODEL_CHECK_MAX_SAMPLES);
+    expect(check.batches).toBe(8);
+    expect(check.evaluations).toBe(4);
+    expect(check.candidates.map((c) => c.set)).toEqual(['auto', 'percentile-99.99', 'percentile-99.999']);
+    const [auto, ...uniform] = check.candidates;
+    const best = uniform.reduce((a, b) => (b.outputError < a.outputError ? b : a));
+    expect(best.outputError).toBeLessThan(auto!.outputError * 0.5);
+    expect(check.chosen).toBe(best.set);
+    // The ranges are the chosen set's, from the same histogram, and the result says so per tensor.
+    const x = result.tensors.get('x')!;
+    const percentile = Number(best.set.slice('percentile-'.length));
+    expect(x.amax).toBe(percentileAmax(x.histogram!, percentile));
+    expect(x.amax).toBeGreaterThan(chooseRange(x.histogram!).amax);
+    expect(x.algorithm).toEqual({ kind: 'percentile', percentile });
+    // Visible in the JSON and in the report.
+    expect((result.toJSON().modelCheck as { chosen: string }).chosen).toBe(best.set);
+    expect(sensitivityReport(result).modelCheck?.chosen).toBe(best.set);
+    expect(sensitivityReportHtml(sensitivityReport(result), result)).toContain(`Kept: <b>${best.set}</b>`);
+    // calibrate --report writes this report: report.json carries the check.
+    const dir = tempDir();
+    await writeSensitivityReport(result, dir);
+    const written = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as { modelCheck: { chosen: string; candidates: unknown[] } };
+    expect(written.modelCheck.chosen).toBe(best.set);
+    expect(written.modelCheck.candidates).toHaveLength(3);
+  });
+
+  it('keeps the per-tensor set when it has the lower output error', async () => {
+    const { model, batches } = everyValueAlike();
+    const result = await calibrate(model, calibratorFromBatches(batches));
+    const check = result.modelCheck!;
+    expect(check.skipped).toBeUndefined();
+    expect(check.chosen).toBe('auto');
+    const [auto, ...uniform] = check.candidates;
+    for (const c of uniform) expect(c.outputError).toBeGreaterThan(auto!.outputError);
+    const x = result.tensors.get('x')!;
+    expect(x.amax).toBe(chooseRange(x.histogram!).amax);
+    expect(x.algorithm).toBeUndefined();
+  });
+
+  it('per-tensor overrides keep their range in every set', async () => {
+    const { model, batches } = tailDecides();
+    const result = await calibrate(model, calibratorFromBatches(batches), { tensorAlgorithms: { x: 'auto' } });
+    // The only calibrated tensor is overridden: no set differs from the per-tensor one.
+    expect(result.modelCheck!.chosen).toBe('auto');
+    expect(result.modelCheck!.candidates.slice(1).map((c) => c.tensorsChanged)).toEqual([0, 0]);
+    expect(result.modelCheck!.evaluations).toBe(2);
+    expect(result.tensors.get('x')!.amax).toBe(chooseRange(result.tensors.get('x')!.histogram!).amax);
+  });
+
+  it('modelCheck: false turns it off (the per-tensor ranges, no record); other algorithms never run it', async () => {
+    const { model, batches } = tailDecides();
+    const off = await calibrate(model, calibratorFromBatches(batches), { modelCheck: false });
+    expect(off.modelCheck).toBeUndefined();
+    const x = off.tensors.get('x')!;
+    expect(x.amax).toBe(chooseRange(x.histogram!).amax);
+    const entropy = await calibrate(model, calibratorFromBatches(batches, { algorithm: 'entropy2' }));
+    expect(entropy.modelCheck).toBeUndefined();
+    await expect(calibrate(model, calibratorFromBatches(batches), { modelCheck: { maxSamples: 0 } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+  });
+
+  it('keeps only the first batches within its bounds, whatever the batches after them', async () => {
+    const { model, batches } = tailDecides();
+    const result = await calibrate(model, calibratorFromBatches(batches), { modelCheck: { maxSamples: 40 } });
+    expect([result.modelCheck!.batches, result.modelCheck!.samples]).toEqual([2, 64]); // whole batches
+    const tooLarge = await calibrate(model, calibratorFromBatches(batches), { modelCheck: { maxBytes: 1000 } });
+    expect(tooLarge.modelCheck!.skipped).toMatch(/first batch is larger than the 1000 bytes/);
+    expect(tooLarge.modelCheck!.chosen).toBe('auto');
+  });
+
+  it('never fails calibration: without onnxruntime-node it keeps the per-tensor ranges and says why', async () => {
+    const { model, batches } = tailDecides();
+    onnxruntime.fail = true;
+    try {
+      const result = await calibrate(model, calibratorFromBatches(batches));
+      expect(result.modelCheck!.chosen).toBe('auto');
+      expect(result.modelCheck!.skipped).toMatch(/could not run: onnxruntime-node is not installed \(test\)/);
+      const x = result.tensors.get('x')!;
+      expect(x.amax).toBe(chooseRange(x.histogram!).amax);
+      expect(sensitivityReport(result).modelCheck?.skipped).toMatch(/could not run/);
+    } finally {
+      onnxruntime.fail = false;
+    }
+  });
+});
