@@ -34,7 +34,7 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_evidence import ROOT, git_commit, merge_into, primary, score  # noqa: E402
+from ort_evidence import ROOT, Work, git_commit, merge_into, primary, score  # noqa: E402
 
 FACTORS = [0.99, 0.995, 0.998, 0.999, 1.001, 1.002, 1.005, 1.01]
 
@@ -47,23 +47,9 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--into", default=None)
     args = p.parse_args()
-    work_dir = os.path.join(args.work, args.model)
-    manifest = json.load(open(os.path.join(work_dir, "manifest.json")))
-    metric = manifest["metric"]
-    load = lambda rel: np.load(os.path.join(work_dir, rel))  # noqa: E731
-    test = [load(f) for f in manifest["test"]]
-    labels = load(manifest["labels"]).astype(np.int64) if "labels" in manifest else None
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.inter_op_num_threads = 1
-
-    def run(model_bytes: bytes) -> list[np.ndarray]:
-        s = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-        name = s.get_outputs()[0].name
-        return [s.run([name], {manifest["input"]: b})[0] for b in test]
-
-    read = lambda rel: open(os.path.join(work_dir, rel), "rb").read()  # noqa: E731
+    work = Work(args.work, args.model)
+    work_dir, manifest, metric, labels = work.dir, work.manifest, work.metric, work.labels
+    run, read = work.runner(args.threads), work.read
     fp32 = run(read(manifest["model"]))
     classes = lambda outs: np.concatenate([o.reshape(o.shape[0], -1) for o in outs]).astype(np.float64)  # noqa: E731
 

@@ -80,14 +80,35 @@ class ListReader(CalibrationDataReader):
         return len(self.arrays)
 
 
-def session(model_path: str, threads: int) -> ort.InferenceSession:
+def session(model_path: str | bytes, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
 
 
-def run_model(model_path: str, input_name: str, batches: list[np.ndarray], threads: int) -> list[np.ndarray]:
+class Work:
+    """One model's evidence folder (written by prepare.ts): its manifest, metric, test inputs and labels."""
+
+    def __init__(self, work: str, model: str):
+        self.dir = os.path.join(work, model)
+        self.manifest = json.load(open(os.path.join(self.dir, "manifest.json")))
+        self.metric = self.manifest["metric"]
+        self.test = [self.load(f) for f in self.manifest["test"]]
+        self.labels = self.load(self.manifest["labels"]).astype(np.int64) if "labels" in self.manifest else None
+
+    def load(self, rel: str) -> np.ndarray:
+        return np.load(os.path.join(self.dir, rel))
+
+    def read(self, rel: str) -> bytes:
+        return open(os.path.join(self.dir, rel), "rb").read()
+
+    def runner(self, threads: int):
+        """run(model) -> the model's first output on every test input; model is a path or the model's bytes."""
+        return lambda model: run_model(model, self.manifest["input"], self.test, threads)
+
+
+def run_model(model_path: str | bytes, input_name: str, batches: list[np.ndarray], threads: int) -> list[np.ndarray]:
     s = session(model_path, threads)
     output = s.get_outputs()[0].name
     return [s.run([output], {input_name: b})[0] for b in batches]

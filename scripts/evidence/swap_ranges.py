@@ -25,7 +25,7 @@ from onnx import numpy_helper
 from onnxruntime.quantization.calibrate import load_tensors_data
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_evidence import ROOT, git_commit, merge_into, primary, score  # noqa: E402
+from ort_evidence import ROOT, Work, git_commit, merge_into, primary, score  # noqa: E402
 
 
 def main():
@@ -36,25 +36,13 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--into", default=None, help="also add the result to this JSON file (e.g. docs/accuracy-evidence.investigation.json)")
     args = p.parse_args()
-    work_dir = os.path.join(args.work, args.model)
-    manifest = json.load(open(os.path.join(work_dir, "manifest.json")))
-    metric = manifest["metric"]
-    load = lambda rel: np.load(os.path.join(work_dir, rel))  # noqa: E731
-    test = [load(f) for f in manifest["test"]]
-    labels = load(manifest["labels"]).astype(np.int64) if "labels" in manifest else None
+    work = Work(args.work, args.model)
+    work_dir, manifest, metric, labels = work.dir, work.manifest, work.metric, work.labels
     ours = json.load(open(os.path.join(work_dir, manifest["trtInt8"]["default"]["ranges"])))["ranges"]
     theirs = load_tensors_data(os.path.join(work_dir, f"ort-{args.method}.ranges.json")).data
+    run = work.runner(args.threads)
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.inter_op_num_threads = 1
-
-    def run(model_bytes: bytes) -> list[np.ndarray]:
-        s = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-        name = s.get_outputs()[0].name
-        return [s.run([name], {manifest["input"]: b})[0] for b in test]
-
-    fp32 = run(open(os.path.join(work_dir, manifest["model"]), "rb").read())
+    fp32 = run(work.read(manifest["model"]))
     base = onnx.load(os.path.join(work_dir, manifest["trtInt8"]["default"]["qdq"]))
     inits = {i.name: i for i in base.graph.initializer}
 
