@@ -113,6 +113,11 @@ export function checkBuildOptions(options: BuildEngineOptions): void {
   if (o.precisionConstraints !== undefined && o.precisionConstraints !== 'prefer' && o.precisionConstraints !== 'obey') {
     throw badOption('precisionConstraints', 'unknown precisionConstraints.', "'prefer' | 'obey'", o.precisionConstraints);
   }
+  if (o.precisionConstraints !== undefined && o.layerPrecisions === undefined && o.exclude === undefined) {
+    throw badOption('precisionConstraints', 'precisionConstraints says how TensorRT treats layerPrecisions and exclude, and neither is given.', 'layerPrecisions or exclude beside it', o.precisionConstraints, [
+      "Ask for precisions: { layerPrecisions: { '*': 'int8' }, precisionConstraints: 'obey' }",
+    ]);
+  }
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw badOption('onProgress', 'onProgress must be a function.', 'a function', typeof o.onProgress);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw badOption('signal', 'signal must be an AbortSignal.', 'an AbortSignal', typeof o.signal);
   if (o.logger !== undefined) {

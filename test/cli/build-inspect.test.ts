@@ -79,6 +79,7 @@ describe('trt-int8 build: argument handling (no TensorRT needed)', () => {
       [[model, '-o', engine, '--profile', PROFILE, '--fp16', '--layer-precisions', '*:int8'], /layerPrecisions asks 'int8' of "\*", which precision 'fp16' does not enable/],
       [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', data, '--layer-precisions', '/nope/Conv:int8'], /layerPrecisions names nodes the model does not have/],
       [[model, '-o', engine, '--profile', PROFILE, '--precision-constraints', 'strict'], /--precision-constraints must be one of prefer, obey, got "strict"/],
+      [[model, '-o', engine, '--profile', PROFILE, '--fp16', '--precision-constraints', 'obey'], /precisionConstraints says how TensorRT treats layerPrecisions and exclude, and neither is given/],
       [[model, '-o', model, '--profile', PROFILE], /would overwrite the model/],
       [[model, '-o', path.join(dir, 'missing', 'x.engine'), '--profile', PROFILE], /the folder .*missing does not exist/],
       [[model, '-o', engine, '--profile', PROFILE, '--int8', '--data', path.join(dir, 'none.npy')], /--data .*none\.npy does not exist/],

@@ -140,6 +140,8 @@ describe('buildEngine validation (before TensorRT)', () => {
       [{ layerPrecisions: { conv1: 'int8' } }, 'layerPrecisions.conv1'],
       [{ stronglyTyped: true, precision: 'int8', layerPrecisions: { '*': 'int8' } }, 'layerPrecisions'],
       [{ precisionConstraints: 'strict' }, 'precisionConstraints'],
+      // Alone it would change nothing: TensorRT reads it only for layers that carry a precision.
+      [{ precision: 'int8', precisionConstraints: 'obey' }, 'precisionConstraints'],
     ];
     for (const [options, input] of bad) {
       let thrown: unknown;
