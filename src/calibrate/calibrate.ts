@@ -19,7 +19,7 @@ import { RunPacer, canSlice, sliceBatch } from './pacing.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
 import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type ModelCheck, type TensorCalibration } from './result.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
-import { RetainedBatches, checkRangeSets, modelCheckBounds, type ModelCheckOptions } from './model-check.js';
+import { CheckSamples, checkRangeSets, modelCheckBounds, type ModelCheckOptions } from './model-check.js';
 
 export type ModelInput = string | Uint8Array | OnnxModel;
 
@@ -284,7 +284,7 @@ interface Collection {
  * Runs every batch of the calibrator through the model, adding the graph inputs and the fetched
  * activations to the histograms. Returns the session run count; the tracker counts batches and samples.
  */
-async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number, retained: RetainedBatches | undefined): Promise<number> {
+async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number, retained: CheckSamples | undefined): Promise<number> {
   const parameters = calibrationParameters(options);
   const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
   // The activations are counted where onnxruntime writes them when the statistics engine can run the model itself
@@ -450,7 +450,7 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     }
     // 'auto''s whole-model check keeps the first batches (within its bounds) as they are read.
     const bounds = calibrator.algorithm.kind === 'auto' ? modelCheckBounds(options.modelCheck) : undefined;
-    const retained = bounds ? new RetainedBatches(bounds.maxSamples, bounds.maxBytes) : undefined;
+    const retained = bounds ? new CheckSamples(bounds.maxSamples, bounds.maxBytes) : undefined;
     const sessionRuns = await collectStatistics(plan, calibrator, options, collection, tracker, signal, loadStarted, retained);
     const choosing = performance.now();
     let tensors: readonly TensorCalibration[] = chooseRanges(plan, collection.collector!, calibrator.algorithm);

@@ -3,14 +3,14 @@
  * tensor's range by its own histogram's quantization MSE; nothing in one histogram says how the network as a whole
  * reacts to a slightly wider or narrower range (docs/accuracy-evidence.md measures models where it matters). So,
  * after the per-tensor choice, calibrate() builds whole-model alternatives from the same histograms (every tensor at
- * percentile 99.99, every tensor at percentile 99.999), runs each set's Q/DQ model and the FP32 model on the first
- * calibration batches, and keeps the set with the least output error; the per-tensor set unless another is lower by
+ * percentile 99.99, every tensor at percentile 99.999), runs each set's Q/DQ model and the FP32 model on a fixed
+ * subset of the calibration samples (CheckSamples), and keeps the set with the least output error; the per-tensor set unless another is lower by
  * more than MODEL_CHECK_MARGIN. Per-tensor overrides keep their range in every set; exclusions apply to every set.
  */
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { Batch } from '../core/batch.js';
-import type { NormalizedBatch } from '../core/tensor.js';
+import type { NormalizedBatch, NormalizedTensor } from '../core/tensor.js';
 import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
 import { computeAmax } from '../stats/index.js';
 import type { ModelCheck, ModelCheckCandidate, ModelCheckSet, TensorCalibration } from './result.js';
@@ -27,37 +27,116 @@ export const MODEL_CHECK_PERCENTILES = [99.99, 99.999] as const;
 
 /** calibrate()'s modelCheck option: false turns the check off; the object bounds the data it keeps. */
 export interface ModelCheckOptions {
-  /** Samples of the first batches kept for the check (default 64); whole batches, at least one. */
+  /** Calibration samples kept for the check (default 256; never fewer than one calibration batch holds). */
   readonly maxSamples?: number;
-  /** Bytes of input data kept (default 64 MiB); a first batch larger than this turns the check off for the run. */
+  /** Bytes of input data kept (default 64 MiB); a calibration batch larger than this turns the check off for the run. */
   readonly maxBytes?: number;
 }
 
-/** The first calibration batches, copied as they arrive, within the bounds. */
-export class RetainedBatches {
-  readonly batches: Batch[] = [];
-  samples = 0;
-  bytes = 0;
-  /** No more batches are taken (a bound reached): later batches never replace earlier ones. */
-  full = false;
-  /** The first batch alone was over maxBytes: nothing kept, the check is skipped. */
-  firstTooLarge = false;
+/** One calibration sample kept for the check: its slice of every input, and the key it is chosen by. */
+interface KeptSample {
+  readonly key: number;
+  readonly bytes: number;
+  readonly tensors: readonly NormalizedTensor[];
+}
+
+/**
+ * The samples the check runs on: of all calibration samples, those with the smallest content hash, within the bounds
+ * (maxSamples, and never fewer than one calibration batch's worth; maxBytes). That is a fixed pseudo-random subset
+ * spread over the whole data and the same whatever order the samples come in, where the first batches would follow
+ * the order (a data set sorted by class gives one class first). Kept as copies, since the caller's buffers are reused.
+ */
+export class CheckSamples {
+  readonly #kept: KeptSample[] = []; // ascending key
+  #bytes = 0;
+  /** The most samples one calibration batch held: the check's batches are that size. */
+  #batchSize = 0;
+  /** Some batch could not be split into samples (an input without the batch as its first dimension). */
+  #unsplittable = false;
+  /** One calibration batch is larger than maxBytes: the check is skipped. */
+  tooLarge = false;
   constructor(readonly maxSamples: number, readonly maxBytes: number) {}
 
   offer(batch: NormalizedBatch, samples: number): void {
-    if (this.full) return;
-    let size = 0;
-    for (const t of batch.values()) size += t.data.byteLength;
-    if (this.samples >= this.maxSamples || this.bytes + size > this.maxBytes) {
-      if (this.batches.length === 0) this.firstTooLarge = true;
-      this.full = true;
+    if (this.tooLarge || this.#unsplittable || samples < 1) return;
+    const tensors = [...batch.values()];
+    if (!tensors.every((t) => t.shape[0] === samples && t.data.length % samples === 0)) {
+      this.#unsplittable = true; // the check then keeps nothing and is skipped, saying why
       return;
     }
-    this.batches.push(Object.fromEntries([...batch].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }])) as Batch);
-    this.samples += samples;
-    this.bytes += size;
-    if (this.samples >= this.maxSamples) this.full = true;
+    const batchBytes = tensors.reduce((sum, t) => sum + t.data.byteLength, 0);
+    if (batchBytes > this.maxBytes) {
+      this.tooLarge = true;
+      return;
+    }
+    this.#batchSize = Math.max(this.#batchSize, samples);
+    for (let s = 0; s < samples; s++) this.#consider(tensors, s, samples);
   }
+
+  /** Why nothing can be checked, or undefined. */
+  get unusable(): string | undefined {
+    if (this.tooLarge) return `a calibration batch is larger than the ${this.maxBytes} bytes the check may keep`;
+    if (this.#unsplittable) return 'a calibration batch has an input whose first dimension is not the batch';
+    return this.#kept.length === 0 ? 'no sample kept' : undefined;
+  }
+
+  /** The kept samples in key order, as batches of the calibration batch size (the last one whole: models may fix it). */
+  get batches(): Batch[] {
+    const size = this.#batchSize;
+    const usable = this.#kept.length >= size ? this.#kept.length - (this.#kept.length % size) : this.#kept.length;
+    const batches: Batch[] = [];
+    for (let start = 0; start < usable; start += size) batches.push(joinSamples(this.#kept.slice(start, Math.min(start + size, usable))));
+    return batches;
+  }
+
+  #consider(tensors: readonly NormalizedTensor[], s: number, samples: number): void {
+    const key = sampleKey(tensors, s, samples);
+    const capacity = Math.max(this.maxSamples, this.#batchSize);
+    const last = this.#kept[this.#kept.length - 1];
+    if (this.#kept.length >= capacity && last !== undefined && key >= last.key) return;
+    const slices = tensors.map((t) => {
+      const per = t.data.length / samples;
+      return { ...t, shape: [1, ...t.shape.slice(1)], data: t.data.slice(s * per, (s + 1) * per) } as NormalizedTensor;
+    });
+    const bytes = slices.reduce((sum, t) => sum + t.data.byteLength, 0);
+    let at = this.#kept.length;
+    while (at > 0 && this.#kept[at - 1]!.key > key) at--;
+    this.#kept.splice(at, 0, { key, bytes, tensors: slices });
+    this.#bytes += bytes;
+    while (this.#kept.length > capacity || (this.#bytes > this.maxBytes && this.#kept.length > 1)) this.#bytes -= this.#kept.pop()!.bytes;
+  }
+}
+
+/** A 32-bit hash of one sample's bytes (every input, up to 1,024 evenly spaced 4-byte words each), mixed so that keys spread evenly. */
+function sampleKey(tensors: readonly NormalizedTensor[], s: number, samples: number): number {
+  let h = 0x811c9dc5;
+  for (const t of tensors) {
+    const per = t.data.byteLength / samples;
+    const view = new DataView(t.data.buffer, t.data.byteOffset + s * per, per);
+    const words = Math.floor(per / 4);
+    const step = Math.max(1, Math.floor(words / 1024));
+    for (let w = 0; w < words; w += step) h = Math.imul(h ^ view.getUint32(w * 4, true), 0x01000193);
+    for (let b = words * 4; b < per; b++) h = Math.imul(h ^ view.getUint8(b), 0x01000193);
+  }
+  // murmur3's finaliser: every input bit reaches every output bit.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Samples (each [1, ...]) stacked into one batch. */
+function joinSamples(samples: readonly KeptSample[]): Batch {
+  const batch: Record<string, { data: NormalizedTensor['data']; shape: number[] }> = {};
+  samples[0]!.tensors.forEach((first, i) => {
+    const per = first.data.length;
+    const data = new (first.data.constructor as new (length: number) => NormalizedTensor['data'])(per * samples.length);
+    samples.forEach((sample, k) => (data as unknown as { set(a: ArrayLike<unknown>, at: number): void }).set(sample.tensors[i]!.data as ArrayLike<unknown>, k * per));
+    batch[first.name] = { data, shape: [samples.length, ...first.shape.slice(1)] };
+  });
+  return batch as Batch;
 }
 
 export function modelCheckBounds(option: boolean | ModelCheckOptions | undefined): { maxSamples: number; maxBytes: number } | undefined {
@@ -103,18 +182,18 @@ function normalisedError(reference: Float32Array[][], values: Float32Array[][]):
 export async function checkRangeSets(
   model: OnnxModel,
   perTensor: readonly TensorCalibration[],
-  retained: RetainedBatches,
+  retained: CheckSamples,
   exclude: NodeExclusion | undefined,
   signal: AbortSignal,
 ): Promise<{ check: ModelCheck; tensors: readonly TensorCalibration[] }> {
   const started = performance.now();
+  const batches = retained.unusable === undefined ? retained.batches : [];
+  const samples = batches.reduce((sum, b) => sum + (Object.values(b)[0] as { shape: readonly number[] }).shape[0]!, 0);
   const skipped = (reason: string) => ({
-    check: { chosen: 'auto' as const, batches: retained.batches.length, samples: retained.samples, margin: MODEL_CHECK_MARGIN, evaluations: 0, outputs: [], candidates: [], skipped: reason, seconds: (performance.now() - started) / 1000 },
+    check: { chosen: 'auto' as const, batches: batches.length, samples, margin: MODEL_CHECK_MARGIN, evaluations: 0, outputs: [], candidates: [], skipped: reason, seconds: (performance.now() - started) / 1000 },
     tensors: perTensor,
   });
-  if (retained.batches.length === 0) {
-    return skipped(retained.firstTooLarge ? `the first batch is larger than the ${retained.maxBytes} bytes the check may keep` : 'no batch kept');
-  }
+  if (retained.unusable !== undefined) return skipped(retained.unusable);
   const sets: { set: ModelCheckSet; tensors: readonly TensorCalibration[] }[] = [{ set: 'auto', tensors: perTensor }];
   for (const p of MODEL_CHECK_PERCENTILES) {
     try {
@@ -125,7 +204,7 @@ export async function checkRangeSets(
   }
   try {
     const floatBytes = model.withInlinedExternalData();
-    const reference = await runOutputs(floatBytes, floatBytes.toBytes(), retained.batches);
+    const reference = await runOutputs(floatBytes, floatBytes.toBytes(), batches);
     let evaluations = 1;
     const candidates: ModelCheckCandidate[] = [];
     for (const { set, tensors } of sets) {
@@ -137,7 +216,7 @@ export async function checkRangeSets(
         continue;
       }
       const bytes = insertQdq(floatBytes, { amax, ...(exclude !== undefined ? { exclude } : {}) }).toBytes();
-      const { values } = await runOutputs(floatBytes, bytes, retained.batches);
+      const { values } = await runOutputs(floatBytes, bytes, batches);
       evaluations++;
       const { error, sqnrDb } = normalisedError(reference.values, values);
       if (!Number.isFinite(error)) throw new Error(`the ${set} Q/DQ model's output error is not finite`);
@@ -151,7 +230,7 @@ export async function checkRangeSets(
     }
     const check: ModelCheck = {
       chosen: chosen.set,
-      batches: retained.batches.length,
+      batches: batches.length,
       samples: reference.samples,
       margin: MODEL_CHECK_MARGIN,
       evaluations,

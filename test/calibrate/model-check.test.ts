@@ -1,6 +1,6 @@
 /**
  * 'auto''s whole-model check (src/calibrate/model-check.ts): the per-tensor ranges against uniform percentile sets,
- * by the model's output error against FP32 on the first calibration batches.
+ * by the model's output error against FP32 on a fixed subset of the calibration samples.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { calibrate } from '../../src/calibrate/index.js';
@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sensitivityReport, sensitivityReportHtml, writeSensitivityReport } from '../../src/calibrate/sensitivity-report.js';
 import { tempDir } from './helpers.js';
-import { MODEL_CHECK_MAX_SAMPLES } from '../../src/calibrate/model-check.js';
+import { CheckSamples, MODEL_CHECK_MAX_SAMPLES } from '../../src/calibrate/model-check.js';
 import type { Batch } from '../../src/core/batch.js';
 import { buildModel, initializer, node, valueInfo } from '../onnx/helpers.js';
 import { laplaceArray, normalArray } from '../stats/prng.js';
@@ -139,12 +139,46 @@ describe("'auto''s whole-model check", () => {
     await expect(calibrate(model, calibratorFromBatches(batches), { modelCheck: { maxSamples: 0 } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
   });
 
-  it('keeps only the first batches within its bounds, whatever the batches after them', async () => {
+  it('runs on the samples of smallest content hash within its bounds: the same samples whatever their order', async () => {
     const { model, batches } = tailDecides();
     const result = await calibrate(model, calibratorFromBatches(batches), { modelCheck: { maxSamples: 40 } });
-    expect([result.modelCheck!.batches, result.modelCheck!.samples]).toEqual([2, 64]); // whole batches
+    expect([result.modelCheck!.batches, result.modelCheck!.samples]).toEqual([1, 32]); // 40 kept, used in whole batches of 32
+    // The same 256 samples in reverse and re-batched by 16: the check sees the same samples, so the same errors.
+    const samples = batches.flatMap((b) => {
+      const x = b.x as { data: Float32Array };
+      return Array.from({ length: 32 }, (_, i) => x.data.slice(i * FEATURES, (i + 1) * FEATURES));
+    });
+    const reordered = [...samples].reverse();
+    const rebatched: Batch[] = [];
+    for (let i = 0; i < reordered.length; i += 32) {
+      const data = new Float32Array(32 * FEATURES);
+      reordered.slice(i, i + 32).forEach((sample, k) => data.set(sample, k * FEATURES));
+      rebatched.push({ x: { data, shape: [32, FEATURES] } });
+    }
+    const kept = (order: Batch[]) => {
+      const check = new CheckSamples(100, 2 ** 20);
+      for (const batch of order) {
+        const x = batch.x as { data: Float32Array; shape: number[] };
+        check.offer(new Map([['x', { name: 'x', dtype: 'float32', shape: x.shape, data: x.data }]]), x.shape[0]!);
+      }
+      return check.batches.map((b) => Array.from((b.x as { data: Float32Array }).data));
+    };
+    const forward = kept(batches);
+    expect(forward.length).toBe(3); // 100 kept, used as 3 whole batches of 32
+    expect(kept(rebatched)).toEqual(forward);
+    expect(kept([...batches].reverse())).toEqual(forward);
+    // Not the first samples: the subset is spread over the data (the first 96 would all come from batches 0-2).
+    const firstBatches = new Set(batches.slice(0, 3).flatMap((b) => Array.from({ length: 32 }, (_, i) => (b.x as { data: Float32Array }).data[i * FEATURES])));
+    const keptFirstValues = forward.flatMap((b) => Array.from({ length: 32 }, (_, i) => b[i * FEATURES]!));
+    expect(keptFirstValues.filter((v) => firstBatches.has(v)).length).toBeLessThan(70);
+    // End to end, the ranges differ a little with the order (histograms re-bin), the choice does not.
+    const a = await calibrate(model, calibratorFromBatches(batches));
+    const b = await calibrate(model, calibratorFromBatches(rebatched));
+    expect(b.modelCheck!.samples).toBe(a.modelCheck!.samples);
+    expect(b.modelCheck!.chosen).toBe(a.modelCheck!.chosen);
+
     const tooLarge = await calibrate(model, calibratorFromBatches(batches), { modelCheck: { maxBytes: 1000 } });
-    expect(tooLarge.modelCheck!.skipped).toMatch(/first batch is larger than the 1000 bytes/);
+    expect(tooLarge.modelCheck!.skipped).toMatch(/a calibration batch is larger than the 1000 bytes/);
     expect(tooLarge.modelCheck!.chosen).toBe('auto');
   });
 
