@@ -14,6 +14,17 @@ void ValueSummary::merge(const ValueSummary& other) {
   nonFinite += other.nonFinite;
 }
 
+// The summary of a pass that found min lo, max hi and nonFinite non-finite values among length values.
+static ValueSummary finishSummary(float lo, float hi, uint64_t nonFinite, size_t length) {
+  ValueSummary s;
+  s.min = lo;
+  s.max = hi;
+  s.nonFinite = nonFinite;
+  s.finite = static_cast<uint64_t>(length) - nonFinite;
+  s.absMax = s.finite == 0 ? 0.0f : std::max(std::fabs(lo), std::fabs(hi));
+  return s;
+}
+
 ValueSummary summarize(const float* data, size_t length) {
   ValueSummary s;
   float lo = s.min, hi = s.max;
@@ -27,12 +38,7 @@ ValueSummary summarize(const float* data, size_t length) {
     lo = v < lo ? v : lo;
     hi = v > hi ? v : hi;
   }
-  s.min = lo;
-  s.max = hi;
-  s.nonFinite = nonFinite;
-  s.finite = static_cast<uint64_t>(length) - nonFinite;
-  s.absMax = s.finite == 0 ? 0.0f : std::max(std::fabs(lo), std::fabs(hi));
-  return s;
+  return finishSummary(lo, hi, nonFinite, length);
 }
 
 // Bins of `width` that cover batchAbsMax: pytorch-quantization's num_bins = ceil(x_max / width), with
@@ -116,15 +122,6 @@ template void countInto<uint64_t>(const float*, size_t, const BinLayout&, uint64
 
 namespace {
 
-ValueSummary finishSummary(float lo, float hi, uint64_t nonFinite, size_t length) {
-  ValueSummary s;
-  s.min = lo;
-  s.max = hi;
-  s.nonFinite = nonFinite;
-  s.finite = static_cast<uint64_t>(length) - nonFinite;
-  s.absMax = s.finite == 0 ? 0.0f : std::max(std::fabs(lo), std::fabs(hi));
-  return s;
-}
 
 // The scalar tail, with summarize()'s and countInto()'s rules.
 void scalarTail(const float* data, size_t begin, size_t end, const BinLayout* layout, uint32_t* counts, float& lo, float& hi, uint64_t& nonFinite) {
