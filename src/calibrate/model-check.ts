@@ -80,12 +80,17 @@ export class CheckSamples {
     return this.#kept.length === 0 ? 'no sample kept' : undefined;
   }
 
-  /** The kept samples in key order, as batches of the calibration batch size (the last one whole: models may fix it). */
-  get batches(): Batch[] {
+  /** How many kept samples the check uses: whole batches of the calibration batch size where there are enough. */
+  get samples(): number {
     const size = this.#batchSize;
-    const usable = this.#kept.length >= size ? this.#kept.length - (this.#kept.length % size) : this.#kept.length;
+    return this.#kept.length >= size ? this.#kept.length - (this.#kept.length % size) : this.#kept.length;
+  }
+
+  /** The samples the check uses, in key order, as batches of the calibration batch size (models may fix it). */
+  get batches(): Batch[] {
+    const used = this.samples;
     const batches: Batch[] = [];
-    for (let start = 0; start < usable; start += size) batches.push(joinSamples(this.#kept.slice(start, Math.min(start + size, usable))));
+    for (let start = 0; start < used; start += this.#batchSize) batches.push(joinSamples(this.#kept.slice(start, Math.min(start + this.#batchSize, used))));
     return batches;
   }
 
@@ -188,7 +193,7 @@ export async function checkRangeSets(
 ): Promise<{ check: ModelCheck; tensors: readonly TensorCalibration[] }> {
   const started = performance.now();
   const batches = retained.unusable === undefined ? retained.batches : [];
-  const samples = batches.reduce((sum, b) => sum + (Object.values(b)[0] as { shape: readonly number[] }).shape[0]!, 0);
+  const samples = retained.unusable === undefined ? retained.samples : 0;
   const skipped = (reason: string) => ({
     check: { chosen: 'auto' as const, batches: batches.length, samples, margin: MODEL_CHECK_MARGIN, evaluations: 0, outputs: [], candidates: [], skipped: reason, seconds: (performance.now() - started) / 1000 },
     tensors: perTensor,
