@@ -47,7 +47,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--into", default=None)
     args = p.parse_args()
-    work = Work(args.work, args.model)
+    work = Work(os.path.join(args.work, args.model))
     work_dir, manifest, metric, labels = work.dir, work.manifest, work.metric, work.labels
     run, read = work.runner(args.threads), work.read
     fp32 = run(read(manifest["model"]))

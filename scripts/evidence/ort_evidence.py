@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import multiprocessing
@@ -88,14 +89,26 @@ def session(model_path: str | bytes, threads: int) -> ort.InferenceSession:
 
 
 class Work:
-    """One model's evidence folder (written by prepare.ts): its manifest, metric, test inputs and labels."""
+    """One model's evidence folder (written by prepare.ts): its manifest and metric; its inputs and labels, read when
+    first used (a calibration child process never reads the test inputs, an evaluation of the test set never the
+    calibration inputs)."""
 
-    def __init__(self, work: str, model: str):
-        self.dir = os.path.join(work, model)
+    def __init__(self, folder: str):
+        self.dir = folder
         self.manifest = json.load(open(os.path.join(self.dir, "manifest.json")))
         self.metric = self.manifest["metric"]
-        self.test = [self.load(f) for f in self.manifest["test"]]
-        self.labels = self.load(self.manifest["labels"]).astype(np.int64) if "labels" in self.manifest else None
+
+    @functools.cached_property
+    def calibration(self) -> list[np.ndarray]:
+        return [self.load(f) for f in self.manifest["calibration"]]
+
+    @functools.cached_property
+    def test(self) -> list[np.ndarray]:
+        return [self.load(f) for f in self.manifest["test"]]
+
+    @functools.cached_property
+    def labels(self) -> np.ndarray | None:
+        return self.load(self.manifest["labels"]).astype(np.int64) if "labels" in self.manifest else None
 
     def load(self, rel: str) -> np.ndarray:
         return np.load(os.path.join(self.dir, rel))
@@ -176,10 +189,9 @@ def ort_calibrate(model_path: str, manifest: dict, calib: list[np.ndarray], meth
 
 def calibrate_to_cache(model_path: str, work_dir: str, method: str, cache: str) -> None:
     """ort_calibrate in a child process: reads the manifest and the calibration inputs itself, writes the ranges."""
-    manifest = json.load(open(os.path.join(work_dir, "manifest.json")))
-    calib = [np.load(os.path.join(work_dir, f)) for f in manifest["calibration"]]
+    work = Work(work_dir)
     with contextlib.redirect_stdout(sys.stderr):
-        ranges, _ = ort_calibrate(model_path, manifest, calib, method, work_dir)
+        ranges, _ = ort_calibrate(model_path, work.manifest, work.calibration, method, work_dir)
     save_tensors_data(ranges, cache)
 
 
@@ -223,13 +235,9 @@ def range_comparison(ours: dict, theirs, top: int = 12) -> list[dict]:
 
 
 def evaluate_model(work_dir: str, args) -> dict:
-    manifest = json.load(open(os.path.join(work_dir, "manifest.json")))
+    work = Work(work_dir)
+    manifest, metric, calib, test, labels = work.manifest, work.metric, work.calibration, work.test, work.labels
     name = manifest["name"]
-    metric = manifest["metric"]
-    load = lambda rel: np.load(os.path.join(work_dir, rel))  # noqa: E731
-    calib = [load(f) for f in manifest["calibration"]]
-    test = [load(f) for f in manifest["test"]]
-    labels = load(manifest["labels"]).astype(np.int64) if "labels" in manifest else None
     model_path = os.path.join(work_dir, manifest["model"])
     print(f"[{name}] {len(calib)} calibration batches, {len(test)} test batches", file=sys.stderr)
 

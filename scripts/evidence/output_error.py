@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_evidence import ROOT, git_commit, merge_into, primary, run_model, score  # noqa: E402
+from ort_evidence import ROOT, Work, git_commit, merge_into, primary, run_model, score  # noqa: E402
 
 
 def output_mse(outputs: list[np.ndarray], fp32: list[np.ndarray]) -> float:
@@ -35,13 +35,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--into", default=None, help="also add the result to this JSON file (e.g. docs/accuracy-evidence.investigation.json)")
     args = p.parse_args()
-    work_dir = os.path.join(args.work, args.model)
-    manifest = json.load(open(os.path.join(work_dir, "manifest.json")))
-    metric = manifest["metric"]
-    load = lambda rel: np.load(os.path.join(work_dir, rel))  # noqa: E731
-    calib = [load(f) for f in manifest["calibration"]]
-    test = [load(f) for f in manifest["test"]]
-    labels = load(manifest["labels"]).astype(np.int64) if "labels" in manifest else None
+    work = Work(os.path.join(args.work, args.model))
+    work_dir, manifest, metric, calib, test, labels = work.dir, work.manifest, work.metric, work.calibration, work.test, work.labels
     model_path = os.path.join(work_dir, manifest["model"])
     fp32_calib = run_model(model_path, manifest["input"], calib, args.threads)
     fp32_test = run_model(model_path, manifest["input"], test, args.threads)

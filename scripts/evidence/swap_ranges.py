@@ -36,7 +36,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--into", default=None, help="also add the result to this JSON file (e.g. docs/accuracy-evidence.investigation.json)")
     args = p.parse_args()
-    work = Work(args.work, args.model)
+    work = Work(os.path.join(args.work, args.model))
     work_dir, manifest, metric, labels = work.dir, work.manifest, work.metric, work.labels
     ours = json.load(open(os.path.join(work_dir, manifest["trtInt8"]["default"]["ranges"])))["ranges"]
     theirs = load_tensors_data(os.path.join(work_dir, f"ort-{args.method}.ranges.json")).data
