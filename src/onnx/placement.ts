@@ -241,7 +241,7 @@ function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExc
     const activations = roles.filter((r) => r.kind === 'activation');
     if (activations.length === 0 || !activations.every((r) => isQuantizableActivation(node.inputs[r.slot], index))) continue;
     if (isSmallLayer(node, index, minChannels)) builder.smallNodes.push(node);
-    else if (isExcluded(node)) builder.excludedNodes.push(node);
+    else if (isExcluded(node)) builder.exclude(node);
     else builder.quantize(node, roles);
   }
 }
@@ -292,7 +292,7 @@ function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExclu
     const fusedSlot = fusable[0] && fusable[1] ? ((depth.get(b) ?? 0) > (depth.get(a) ?? 0) ? 1 : 0) : fusable[0] ? 0 : 1;
     const residualSlot = 1 - fusedSlot;
     if (!isQuantizableActivation(node.inputs[residualSlot], index)) continue;
-    if (isExcluded(node)) builder.excludedNodes.push(node);
+    if (isExcluded(node)) builder.exclude(node);
     else builder.quantizeInput(node, residualSlot);
   }
 }
@@ -337,7 +337,7 @@ function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isE
     const slots = node.opType === 'Concat' ? node.inputs.map((_, slot) => slot) : [0];
     if (!slots.every((slot) => isQuantizableActivation(node.inputs[slot], index))) continue;
     if (isExcluded(node)) {
-      builder.excludedNodes.push(node);
+      builder.exclude(node);
       continue;
     }
     for (const slot of slots) {
@@ -350,10 +350,121 @@ function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isE
   }
 }
 
+/** Ops TensorRT runs as one pointwise layer (or a pooling, a resize) that can read INT8 through a pair. */
+const int8ReaderOps = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu',
+  'Selu', 'Softplus', 'BatchNormalization', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Resize',
+]);
+/** Activations every TensorRT convolution kernel takes into its epilogue (a depthwise one included). */
+const simpleEpilogueOps = new Set(['Relu', 'LeakyRelu', 'Clip', 'BatchNormalization', 'Identity']);
+
+/** Whether a tensor on the way down from `tensor` (through fused activations, any number of readers) gets a pair. */
+function reachesPair(tensor: string, index: GraphIndex, builder: PlanBuilder, depth = 0): boolean {
+  if (builder.isPlanned(tensor)) return true;
+  if (depth >= 8) return false;
+  return (index.consumers.get(tensor) ?? []).some((c) => c.domain === '' && fusedActivationOps.has(c.opType) && c.outputs[0] !== undefined && reachesPair(c.outputs[0], index, builder, depth + 1));
+}
+
+/**
+ * 'tensorrt' rule 5: a layer smaller than `minChannels` stays in float only where that saves something. Its own
+ * INT8 kernel gains little, but a float layer among INT8 ones costs more: if its input is read through a pair anyway,
+ * or its output (through fused activations) reaches one, TensorRT has to write a second, float copy of a whole
+ * activation or quantize it in a separate pass. The squeeze convolution of a squeeze-and-excitation block (24 -> 6
+ * channels on a pooled tensor in the PP-OCRv4 detector) is the case: left in float, it kept the pooling, and with it
+ * a reformat of the full feature map, out of INT8.
+ */
+function planSmallLayersAmongInt8(index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  for (const node of [...builder.smallNodes]) {
+    const input = node.inputs[0];
+    const output = node.outputs[0];
+    if (!(input && builder.isPlanned(input)) && !(output && reachesPair(output, index, builder))) continue;
+    builder.smallNodes.splice(builder.smallNodes.indexOf(node), 1);
+    if (isExcluded(node)) builder.exclude(node);
+    else builder.quantize(node, weightedLayerRoles(node, index));
+  }
+}
+
+/** The output of `node` past the BatchNormalizations that only it feeds (TensorRT folds those into the layer). */
+function outputPastBatchNorm(node: OnnxNode, index: GraphIndex): string | undefined {
+  let tensor = node.outputs[0];
+  for (let steps = 0; tensor !== undefined && steps < 4; steps++) {
+    const readers = index.consumers.get(tensor) ?? [];
+    if (readers.length !== 1 || readers[0]!.opType !== 'BatchNormalization' || index.graphOutputs.has(tensor)) break;
+    tensor = readers[0]!.outputs[0];
+  }
+  return tensor;
+}
+
+/** Whether the pointwise ops between `tensor` and the next pair are all ones a convolution epilogue takes. */
+function onlySimpleEpilogue(tensor: string, index: GraphIndex, builder: PlanBuilder): boolean {
+  let current = tensor;
+  for (let steps = 0; steps < 8; steps++) {
+    if (builder.isPlanned(current)) return true;
+    const readers = index.consumers.get(current) ?? [];
+    if (readers.length !== 1 || index.graphOutputs.has(current)) return false;
+    const reader = readers[0]!;
+    if (reader.domain !== '' || !simpleEpilogueOps.has(reader.opType) || !reader.outputs[0]) return false;
+    current = reader.outputs[0];
+  }
+  return false;
+}
+
+/**
+ * 'tensorrt' rule 6: the output of a quantized depthwise convolution (group > 1) gets a pair when pointwise ops other
+ * than a plain activation follow it (an affine Mul / Add, a decomposed hard-swish). TensorRT fuses such chains into
+ * the epilogue of a dense convolution, but not of a depthwise one: measured on the PP-OCRv4 detector (H200, TensorRT
+ * 10.6), each depthwise layer then wrote FP32 in linear layout and the chain ran as a separate FP32 layer with two
+ * reformats around it, at the largest resolutions of the network. With the pair the convolution writes INT8 and the
+ * chain runs INT8 to INT8, as in TensorRT's own implicit INT8 engine of that model.
+ */
+function planDepthwiseOutputs(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  for (const node of nodes) {
+    if (node.opType !== 'Conv' || node.domain !== '' || nodeIntAttribute(node, 'group', 1) <= 1 || !builder.isQuantized(node)) continue;
+    const output = outputPastBatchNorm(node, index);
+    if (!isQuantizableActivation(output, index) || onlySimpleEpilogue(output, index, builder)) continue;
+    const readers = index.consumers.get(output) ?? [];
+    // A reader already quantized (a residual Add fused into this layer, a weighted layer) decides for itself.
+    if (readers.some((r) => builder.isQuantized(r) || weightedOps.has(r.opType))) continue;
+    for (const reader of readers) {
+      if (reader.domain !== '' || !int8ReaderOps.has(reader.opType)) continue;
+      if (isExcluded(reader)) builder.exclude(reader);
+      else reader.inputs.forEach((input, slot) => input === output && builder.quantizeInput(reader, slot));
+    }
+  }
+}
+
+/**
+ * 'tensorrt' rule 7: one format per tensor. A tensor that gets a pair is read through it by every pointwise op,
+ * pooling and resize too: a reader of the float tensor makes TensorRT keep a second, float copy of it (the producer
+ * writes float and a separate pass quantizes it), which is what the squeeze-and-excitation blocks of the PP-OCRv4
+ * detector cost (their Mul and Add read the block input, a pooling read it quantized).
+ */
+function planSharedReaders(index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  for (const tensor of [...builder.activations.keys()]) {
+    for (const reader of index.consumers.get(tensor) ?? []) {
+      if (reader.domain !== '' || !int8ReaderOps.has(reader.opType)) continue;
+      reader.inputs.forEach((input, slot) => {
+        if (input !== tensor || builder.readsThroughPair(reader, slot)) return;
+        if (isExcluded(reader)) builder.exclude(reader);
+        else builder.quantizeInput(reader, slot);
+      });
+    }
+  }
+}
+
 function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
   planWeightedLayers(nodes, index, isExcluded, builder, minChannels);
   planResidualAdds(nodes, index, isExcluded, builder);
-  planScalePropagation(nodes, index, isExcluded, builder);
+  // Each rule below can give a tensor a pair that another one reads: repeat until nothing changes (each round adds
+  // a pair or stops, so this ends; the bound is only a guard).
+  for (let round = 0; round <= nodes.length; round++) {
+    const before = builder.pairCount() - builder.smallNodes.length;
+    planScalePropagation(nodes, index, isExcluded, builder);
+    planSmallLayersAmongInt8(index, isExcluded, builder);
+    planDepthwiseOutputs(nodes, index, isExcluded, builder);
+    planSharedReaders(index, isExcluded, builder);
+    if (builder.pairCount() - builder.smallNodes.length === before) break;
+  }
 }
 
 /** Collects the chosen roles per tensor: activations with their consumers, weights with their axes. */
@@ -385,6 +496,23 @@ class PlanBuilder {
 
   isQuantized(node: OnnxNode): boolean {
     return this.rewires.has(node.index);
+  }
+
+  /** Whether `node` reads its input `slot` through a pair. */
+  readsThroughPair(node: OnnxNode, slot: number): boolean {
+    return this.rewires.get(node.index)?.has(slot) ?? false;
+  }
+
+  /** Records an excluded node once, however often the rules meet it. */
+  exclude(node: OnnxNode): void {
+    if (!this.excludedNodes.includes(node)) this.excludedNodes.push(node);
+  }
+
+  /** How many node inputs read through a pair: the rules that run to a fixed point stop when it stops growing. */
+  pairCount(): number {
+    let count = 0;
+    for (const slots of this.rewires.values()) count += slots.size;
+    return count;
   }
 
   isPlanned(tensor: string): boolean {
@@ -461,7 +589,7 @@ function planLayerInputs(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
   for (const node of nodes) {
     const roles = inputRoles(node, index);
     if (roles.length === 0) continue;
-    if (isExcluded(node)) builder.excludedNodes.push(node);
+    if (isExcluded(node)) builder.exclude(node);
     else builder.quantize(node, roles);
   }
 }

@@ -340,3 +340,86 @@ export function sharedBranchAddModel(): TestModel {
     feeds: imageFeeds('input', [16, 6, 6]),
   };
 }
+
+/**
+ * A PP-LCNet / MobileNetV3-style block: input -> conv1 (1x1) -> Relu -> dw (depthwise 3x3, group 16) -> then either a
+ * per-channel affine (Mul, Add by constants) and a decomposed hard-swish (Add 3, Clip 0..6, Mul, Div 6), or a plain
+ * Relu -> conv2 (1x1) -> out.
+ */
+export function depthwiseBlockModel(activation: 'affine-hardswish' | 'relu'): TestModel {
+  const weights = weightSet([
+    ['conv1.weight', [16, 16, 1, 1], 111, 0.3],
+    ['dw.weight', [16, 1, 3, 3], 112, 0.4],
+    ['conv2.weight', [16, 16, 1, 1], 113, 0.3],
+    ['scale', [1, 16, 1, 1], 114, 1],
+    ['shift', [1, 16, 1, 1], 115, 0.2],
+    ['three', [], 116],
+    ['six', [], 117],
+    ['zero', [], 118],
+  ]);
+  weights.get('three')!.values[0] = 3;
+  weights.get('six')!.values[0] = 6;
+  weights.get('zero')!.values[0] = 0;
+  if (activation === 'relu') for (const name of ['scale', 'shift', 'three', 'six', 'zero']) weights.delete(name);
+  const tail =
+    activation === 'relu'
+      ? [node('Relu', ['d'], ['h'], {}, 'dw_relu')]
+      : [
+          node('Mul', ['d', 'scale'], ['ds'], {}, 'affine_mul'),
+          node('Add', ['ds', 'shift'], ['da'], {}, 'affine_add'),
+          node('Add', ['da', 'three'], ['d3'], {}, 'hs_add'),
+          node('Clip', ['d3', 'zero', 'six'], ['dc'], {}, 'hs_clip'),
+          node('Mul', ['da', 'dc'], ['dm'], {}, 'hs_mul'),
+          node('Div', ['dm', 'six'], ['h'], {}, 'hs_div'),
+        ];
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
+        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+        node('Conv', ['r1', 'dw.weight'], ['d'], { ...conv3x3, group: 16 }, 'dw'),
+        ...tail,
+        node('Conv', ['h', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}
+
+/**
+ * A squeeze-and-excitation block as in the PP-OCRv4 detector's neck, with a squeeze conv smaller than
+ * DEFAULT_MIN_CHANNELS: input -> conv_in (3x3, 24) = x; x -> GlobalAveragePool -> squeeze (24 -> 6) -> Relu ->
+ * excite (6 -> 24) -> HardSigmoid = s; Mul(x, s) -> Add(x, .) -> conv_out (3x3) -> out.
+ */
+export function squeezeExciteModel(): TestModel {
+  const weights = weightSet([
+    ['conv_in.weight', [24, 16, 3, 3], 121, 0.15],
+    ['squeeze.weight', [6, 24, 1, 1], 122, 0.3],
+    ['excite.weight', [24, 6, 1, 1], 123, 0.3],
+    ['conv_out.weight', [24, 24, 3, 3], 124, 0.1],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 24, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'conv_in.weight'], ['x'], conv3x3, 'conv_in'),
+        node('GlobalAveragePool', ['x'], ['pooled'], {}, 'gap'),
+        node('Conv', ['pooled', 'squeeze.weight'], ['sq'], { kernel_shape: [1, 1] }, 'squeeze'),
+        node('Relu', ['sq'], ['sr'], {}, 'squeeze_relu'),
+        node('Conv', ['sr', 'excite.weight'], ['ex'], { kernel_shape: [1, 1] }, 'excite'),
+        node('HardSigmoid', ['ex'], ['s'], {}, 'gate'),
+        node('Mul', ['x', 's'], ['xs'], {}, 'scale_mul'),
+        node('Add', ['x', 'xs'], ['y'], {}, 'se_add'),
+        node('Conv', ['y', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}

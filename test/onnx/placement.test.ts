@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { calibrateAmax, cosine, runModel } from './helpers.js';
-import { cnnModel, concatModel, convTransposeModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sideOutputModel, smallResNetModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -168,6 +168,44 @@ describe("placement: 'tensorrt'", () => {
     const big = planQuantization(OnnxModel.fromBytes(test.bytes), { placement: 'tensorrt', minChannels: 17 });
     expect(big.smallNodes.map((n) => n.name)).toEqual(['stem', 'conv1', 'conv2', 'fc']);
     expect(big.activationNames).toEqual([]);
+  });
+
+  it('depthwise conv followed by an affine and a decomposed hard-swish: its output gets a pair, so it writes INT8', async () => {
+    const test = depthwiseBlockModel('affine-hardswish');
+    const { plan, qdq } = await quantize(test);
+    expect(plan.activationNames).toEqual(['input', 'r1', 'd', 'h']);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'dw', 'conv2', 'affine_mul']);
+    // The chain reads the depthwise output through the pair; what follows it is left to one pointwise layer.
+    expect(inputsOf(qdq, 'affine_mul')[0]).toBe(dequantizedName(qdq, 'd'));
+    expect(inputsOf(qdq, 'hs_mul')).toEqual(['da', 'dc']);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
+  });
+
+  it('depthwise conv followed by a plain Relu: no pair between them (the Relu fuses into the convolution)', async () => {
+    const { plan, qdq } = await quantize(depthwiseBlockModel('relu'));
+    expect(plan.activationNames).toEqual(['input', 'r1', 'h']);
+    expect(inputsOf(qdq, 'dw_relu')).toEqual(['d']);
+  });
+
+  it('squeeze-and-excitation with a squeeze conv below minChannels: quantized anyway, the whole block reads one INT8 tensor', async () => {
+    const test = squeezeExciteModel();
+    const { plan, qdq } = await quantize(test);
+    // The squeeze conv (24 -> 6) feeds a quantized conv through its Relu: left in float it would keep the pooling, and
+    // with it a second, float copy of x, out of INT8.
+    expect(plan.smallNodes).toEqual([]);
+    expect(plan.activationNames).toEqual(['input', 'x', 'pooled', 'sr', 'y']);
+    expect(new Set(plan.quantizedNodes.map((n) => n.name))).toEqual(new Set(['conv_in', 'squeeze', 'excite', 'conv_out', 'gap', 'scale_mul', 'se_add']));
+    // One format per tensor: every reader of x reads it through the same pair.
+    const dqX = dequantizedName(qdq, 'x');
+    expect(inputsOf(qdq, 'gap')).toEqual([dqX]);
+    expect(inputsOf(qdq, 'scale_mul')).toEqual([dqX, 's']);
+    expect(inputsOf(qdq, 'se_add')).toEqual([dqX, 'xs']);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
+
+    // With the squeeze conv excluded, nothing reads the pooled tensor through a pair: the pooling and x stay float.
+    const excluded = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, exclude: { names: ['squeeze'] } });
+    expect(excluded.excludedNodes.map((n) => n.name)).toEqual(['squeeze']);
+    expect(excluded.activationNames).toEqual(['input', 'sr', 'y']);
   });
 
   it('a pooling read through Flatten by a layer that stays in float stays in float', () => {
