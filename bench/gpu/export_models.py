@@ -2,7 +2,7 @@
 """Exports the torchvision models of the Q/DQ speed benchmark (issue #11) to ONNX on the GPU machine.
 
 ResNet-50 and MobileNetV3-Large with random weights (seeded; speed does not depend on the weights, and the
-machine has no network to fetch trained ones), eval mode (BatchNorm folded into the convolutions by the
+machine has no network to fetch trained ones), BatchNorm statistics from four random batches, eval mode (BatchNorm folded into the convolutions by the
 exporter's constant folding, as deployment exports are), opset 17, input "input" [batch, 3, 224, 224] with a
 dynamic batch, output "logits". Usage:
 
@@ -22,6 +22,19 @@ MODELS = {
 }
 
 
+def settle_batch_norm(model, torch) -> None:
+    """Sets each BatchNorm's running statistics from a few random batches (train mode, no weight update).
+
+    Freshly initialised BatchNorms have mean 0 and variance 1, so in eval mode they normalise nothing, and
+    MobileNetV3's activations grew past FP16's range (its FP16 engine agreed with FP32 on no image, 2026-11-30).
+    With statistics of real forward passes every layer sees values of a trained network's scale.
+    """
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(16, 3, 224, 224))
+
+
 def export(name: str, out_dir: str, force: bool) -> dict:
     import torch
     import torchvision
@@ -31,7 +44,9 @@ def export(name: str, out_dir: str, force: bool) -> dict:
         return {"model": name, "file": path, "bytes": os.path.getsize(path), "kept": True}
     started = time.time()
     torch.manual_seed(0)
-    model = getattr(torchvision.models, MODELS[name])(weights=None).eval()
+    model = getattr(torchvision.models, MODELS[name])(weights=None)
+    settle_batch_norm(model, torch)
+    model.eval()
     example = torch.randn(1, 3, 224, 224)
     tmp = f"{path}.tmp-{os.getpid()}"
     names = dict(input_names=["input"], output_names=["logits"], opset_version=17)
