@@ -3,10 +3,11 @@
  * INT8 'best' (TensorRT's calibration through the bridge, INT8 + FP16) and our Q/DQ INT8 (calibrate() on the CPU
  * with onnxruntime-node, insertQdq, built with FP16 allowed elsewhere). Median and p90 GPU latency at batch 1 and 32
  * (engine.infer: CUDA events around enqueue on the stream, copies excluded, after warm-up), engine size, build
- * time, layers in INT8, agreement with FP32; ratios Q/DQ / implicit and Q/DQ / FP16. JSON to $OUT or --out.
+ * time, layers in INT8, agreement with FP32; ratios Q/DQ / implicit and Q/DQ / FP16; and where the largest batch's time
+ * goes, by TensorRT's per-layer profiler (separate runs: INT8 / FP16 / FP32 layers and reformats). JSON to $OUT or --out.
  *
  *   python3 bench/gpu/export_models.py --model resnet50      # ResNet-50 / MobileNetV3-Large, random weights
- *   node .device/run/js/qdq-speed.mjs --model resnet50 [--level 3] [--variants fp32,fp16,best,qdq] [--out FILE]
+ *   node .device/run/js/qdq-speed.mjs --model resnet50 [--level 3] [--variants fp32,fp16,best,qdq] [--profile-runs 10] [--out FILE]
  *   node .device/run/js/qdq-speed.mjs --model fashion,ppocr --prepare-only    # the CPU half only, no TensorRT
  *
  * Inputs. fashion: the real Fashion-MNIST calibration and test images. ppocr: the real photos of `setup:ocr`,
@@ -184,7 +185,43 @@ interface VariantResult {
   readonly layers?: LayerPrecisionCounts;
   readonly latency?: Record<string, LatencySummary & { readonly cudaGraph: boolean }>;
   readonly vsFp32?: Record<string, number>;
+  /** Where the largest batch's GPU time goes, by TensorRT's per-layer profiler. */
+  readonly profile?: LayerProfile | { readonly error: Record<string, unknown> };
   readonly error?: Record<string, unknown>;
+}
+
+interface LayerProfile {
+  readonly batch: number;
+  readonly runs: number;
+  /** Sum of the layers' mean times (the profiled runs are synchronous: this is not the timed latency). */
+  readonly totalMs: number;
+  /** Milliseconds by kind: reformat layers apart, the others by the precision the inspector gives them. */
+  readonly msByKind: Record<string, number>;
+  readonly slowest: readonly { readonly name: string; readonly kind: string; readonly ms: number }[];
+  readonly layers: readonly { readonly name: string; readonly ms: number }[];
+}
+
+/** Reformats (TensorRT's copies between formats or precisions, "Reformat" / "NoOp" layers) or the layer's precision. */
+function layerKind(row: { type: string; precision: string } | undefined): string {
+  if (!row) return 'unknown';
+  return row.type === 'Reformat' || row.type === 'NoOp' ? 'reformat' : row.precision;
+}
+
+/** TensorRT's per-layer profile of `runs` runs at one batch, summed by kind: where the time goes, and why. */
+async function layerProfile(engine: Engine, input: string, batch: Sample, runs: number): Promise<LayerProfile> {
+  const { layerTimes = [] } = await engine.infer({ [input]: batch }, { profileRuns: runs });
+  const rows = new Map(engine.layerPrecisions().layers.map((row) => [row.name, row]));
+  const msByKind: Record<string, number> = {};
+  const kinds = layerTimes.map((layer) => layerKind(rows.get(layer.name)));
+  layerTimes.forEach((layer, i) => (msByKind[kinds[i]!] = (msByKind[kinds[i]!] ?? 0) + layer.ms));
+  const slowest = layerTimes.map((layer, i) => ({ name: layer.name, kind: kinds[i]!, ms: layer.ms })).sort((a, b) => b.ms - a.ms).slice(0, 10);
+  const totalMs = layerTimes.reduce((sum, layer) => sum + layer.ms, 0);
+  return { batch: batch.shape[0]!, runs, totalMs, msByKind, slowest, layers: layerTimes };
+}
+
+function profileSummary(p: LayerProfile): string {
+  const kinds = Object.entries(p.msByKind).sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(3)}`);
+  return `profile batch${p.batch}: ${p.totalMs.toFixed(3)} ms = ${kinds.join(' + ')}; slowest ${p.slowest.slice(0, 3).map((l) => `${l.kind} ${l.ms.toFixed(3)} ${l.name.slice(0, 60)}`).join('; ')}`;
 }
 
 async function outputsOf(engine: Engine, inputs: readonly Sample[]): Promise<Float32Array[]> {
@@ -208,6 +245,8 @@ interface Settings {
   readonly warmup: number;
   readonly repeat: number;
   readonly timingCache: string;
+  /** Runs under TensorRT's per-layer profiler at the largest batch (0: none). */
+  readonly profileRuns: number;
 }
 
 /** The ONNX bytes and build options of one variant (Q/DQ variants use our ranges, computed once on the CPU). */
@@ -306,6 +345,13 @@ async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel
     latency[`batch${n}`] = { ...summarizeLatency(gpuMs), cudaGraph };
   }
   const outputs = await outputsOf(engine, data.evaluation);
+  const largest = Math.max(...settings.batches);
+  let profile: VariantResult['profile'];
+  if (settings.profileRuns > 0) {
+    // A profiler failure costs the profile, not the variant's latency and accuracy.
+    profile = await layerProfile(engine, spec.input, timingBatch(data.evaluation, spec.sample, largest), settings.profileRuns).catch((error: unknown) => ({ error: describeError(error) }));
+    console.log(`   ${variant.padEnd(10)} ${'error' in profile ? `profile FAILED: ${JSON.stringify(profile.error)}` : profileSummary(profile)}`);
+  }
   const result: VariantResult = {
     variant,
     buildSeconds,
@@ -313,6 +359,7 @@ async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel
     layers: engineLayerPrecisions(engine),
     latency,
     ...(data.reference ? { vsFp32: spec.compare(data.reference, outputs) } : {}),
+    ...(profile ? { profile } : {}),
   };
   return { result, outputs };
 }
@@ -405,6 +452,7 @@ async function main(): Promise<number> {
       batches: { type: 'string', default: '1,32' },
       warmup: { type: 'string', default: '20' },
       repeat: { type: 'string', default: '100' },
+      'profile-runs': { type: 'string', default: '10' },
       out: { type: 'string' },
       'prepare-only': { type: 'boolean', default: false },
     },
@@ -432,8 +480,9 @@ async function main(): Promise<number> {
     warmup: Number(values.warmup),
     repeat: Number(values.repeat),
     timingCache: path.join(scratchDir('qdq-speed'), `level${values.level}.timing`),
+    profileRuns: Number(values['profile-runs']),
   };
-  console.log(`Q/DQ speed: ${names.join(', ')}; variants ${variants.join(', ')}; builderOptimizationLevel ${settings.level}; batches ${settings.batches.join(', ')}; ${settings.warmup} warm-up + ${settings.repeat} timed runs`);
+  console.log(`Q/DQ speed: ${names.join(', ')}; variants ${variants.join(', ')}; builderOptimizationLevel ${settings.level}; batches ${settings.batches.join(', ')}; ${settings.warmup} warm-up + ${settings.repeat} timed runs; ${settings.profileRuns} profiled runs`);
   const started = performance.now();
   const results: Record<string, unknown>[] = [];
   for (const name of names) {

@@ -251,9 +251,55 @@ void runTimed(nvinfer1::IExecutionContext* context, const ErrorLogger& logger, c
   }
 }
 
+// Adds up TensorRT's per-layer times (IProfiler), keeping the order in which layers first report (execution order).
+class LayerTimer : public nvinfer1::IProfiler {
+ public:
+  void reportLayerTime(char const* layerName, float ms) noexcept override {
+    try {
+      std::string name = layerName ? layerName : "";
+      auto found = index_.find(name);
+      if (found == index_.end()) {
+        found = index_.emplace(name, totals_.size()).first;
+        totals_.emplace_back(name, 0.0);
+      }
+      totals_[found->second].second += ms;
+    } catch (...) {
+      // Out of memory recording a name: that report is lost; nothing may leave a TensorRT callback.
+    }
+  }
+  std::vector<std::pair<std::string, double>> meanOver(int runs) const {
+    std::vector<std::pair<std::string, double>> mean = totals_;
+    for (auto& entry : mean) entry.second /= runs;
+    return mean;
+  }
+
+ private:
+  std::map<std::string, size_t> index_;
+  std::vector<std::pair<std::string, double>> totals_;
+};
+
+// `runs` plain runs with the profiler attached (each enqueue then times its layers and returns when done), after the
+// timed ones so that profiling never slows what gpuMs measures. The profiler is detached however the runs end.
+void runProfiled(nvinfer1::IExecutionContext* context, const ErrorLogger& logger, const cuda::Driver& driver, cuda::CUstream stream,
+                 int runs, InferTiming& timing) {
+  if (runs <= 0) return;
+  LayerTimer timer;
+  struct Detach {
+    nvinfer1::IExecutionContext* context;
+    ~Detach() { context->setProfiler(nullptr); }
+  } detach{context};
+  context->setProfiler(&timer);
+  for (int r = 0; r < runs; ++r) {
+    if (!context->enqueueV3(reinterpret_cast<cudaStream_t>(stream))) fail("ERR_BUILD_FAILED", "enqueueV3 (profiled) failed: " + logger.lastErrors());
+    check(driver, driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  }
+  timing.layerMs = timer.meanOver(runs);
+}
+
 }  // namespace
 
-std::vector<HostTensor> RuntimeEngine::infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, bool cudaGraph, InferTiming& timing) {
+std::vector<HostTensor> RuntimeEngine::infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, bool cudaGraph, int profileRuns,
+                                             InferTiming& timing) {
   std::lock_guard<std::mutex> lock(mutex_);
   const cuda::Driver& driver = device_->driver();
   cuda::ScopedContext scope(driver, device_->context());
@@ -315,6 +361,7 @@ std::vector<HostTensor> RuntimeEngine::infer(const std::vector<HostTensor>& inpu
   }
 
   runTimed(context_, logger_, driver, stream->handle(), warmup, repeat, cudaGraph, timing);
+  runProfiled(context_, logger_, driver, stream->handle(), profileRuns, timing);
 
   auto t2 = Clock::now();
   for (size_t i = 0; i < outputs.size(); ++i)

@@ -37,6 +37,8 @@ struct InferTiming {
   bool cudaGraph = false;       // the timed runs replayed one captured CUDA graph (no launch overhead)
   double copyInMs = 0;          // host to device, last repeat
   double copyOutMs = 0;         // device to host
+  // With profileRuns > 0: TensorRT's time per engine layer (IProfiler), mean over those runs, in execution order.
+  std::vector<std::pair<std::string, double>> layerMs;
 };
 
 // Keeps only error lines: an engine outlives any calibrator bridge, so nothing is forwarded live.
@@ -60,7 +62,10 @@ class RuntimeEngine {
   std::string inspect();  // IEngineInspector's JSON for the whole engine
   // Runs the engine `repeat` times on the same inputs (after `warmup` untimed runs) and returns the outputs.
   // With `cudaGraph`, the timed runs replay a CUDA graph captured from one run when capture works (timing.cudaGraph).
-  std::vector<HostTensor> infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, bool cudaGraph, InferTiming& timing);
+  // With `profileRuns` > 0, that many more plain runs follow with TensorRT's per-layer profiler (timing.layerMs);
+  // they are synchronous (TensorRT times each layer), so they are kept apart from the timed runs.
+  std::vector<HostTensor> infer(const std::vector<HostTensor>& inputs, int warmup, int repeat, bool cudaGraph, int profileRuns,
+                                InferTiming& timing);
 
  private:
   RuntimeEngine() = default;

@@ -359,16 +359,18 @@ Napi::Value DeserializeEngine(const Napi::CallbackInfo& info) {
 
 class InferWorker : public CodedPromiseWorker {
  public:
-  InferWorker(Napi::Env env, std::shared_ptr<RuntimeEngine> engine, std::vector<HostTensor> inputs, int warmup, int repeat, bool cudaGraph)
+  InferWorker(Napi::Env env, std::shared_ptr<RuntimeEngine> engine, std::vector<HostTensor> inputs, int warmup, int repeat, bool cudaGraph,
+              int profileRuns)
       : CodedPromiseWorker(env),
         engine_(std::move(engine)),
         inputs_(std::move(inputs)),
         warmup_(warmup),
         repeat_(repeat),
-        cudaGraph_(cudaGraph) {}
+        cudaGraph_(cudaGraph),
+        profileRuns_(profileRuns) {}
   void Execute() override {
     try {
-      outputs_ = engine_->infer(inputs_, warmup_, repeat_, cudaGraph_, timing_);
+      outputs_ = engine_->infer(inputs_, warmup_, repeat_, cudaGraph_, profileRuns_, timing_);
     } catch (const std::exception& e) {
       failWith(e);
     }
@@ -392,6 +394,16 @@ class InferWorker : public CodedPromiseWorker {
     out.Set("copyInMs", timing_.copyInMs);
     out.Set("copyOutMs", timing_.copyOutMs);
     out.Set("cudaGraph", timing_.cudaGraph);
+    if (profileRuns_ > 0) {
+      Napi::Array layers = Napi::Array::New(env, timing_.layerMs.size());
+      for (uint32_t i = 0; i < timing_.layerMs.size(); ++i) {
+        Napi::Object layer = Napi::Object::New(env);
+        layer.Set("name", timing_.layerMs[i].first);
+        layer.Set("ms", timing_.layerMs[i].second);
+        layers.Set(i, layer);
+      }
+      out.Set("layerTimes", layers);
+    }
     deferred_.Resolve(out);
   }
 
@@ -401,11 +413,12 @@ class InferWorker : public CodedPromiseWorker {
   std::vector<HostTensor> outputs_;
   int warmup_, repeat_;
   bool cudaGraph_;
+  int profileRuns_;
   InferTiming timing_;
 };
 
-// engine.infer([{ name, dtype, shape, data: Uint8Array }], warmup, repeat, cudaGraph)
-//   -> Promise<{ outputs, gpuMs, copyInMs, copyOutMs, cudaGraph }>
+// engine.infer([{ name, dtype, shape, data: Uint8Array }], warmup, repeat, cudaGraph, profileRuns)
+//   -> Promise<{ outputs, gpuMs, copyInMs, copyOutMs, cudaGraph, layerTimes? }>
 Napi::Value NativeEngine::Infer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<RuntimeEngine> engine = live(env);
@@ -423,7 +436,9 @@ Napi::Value NativeEngine::Infer(const Napi::CallbackInfo& info) {
   int warmup = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
   int repeat = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 1;
   bool cudaGraph = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
-  auto* worker = new InferWorker(env, engine, std::move(inputs), warmup < 0 ? 0 : warmup, repeat < 1 ? 1 : repeat, cudaGraph);
+  int profileRuns = info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
+  auto* worker = new InferWorker(env, engine, std::move(inputs), warmup < 0 ? 0 : warmup, repeat < 1 ? 1 : repeat, cudaGraph,
+                                 profileRuns < 0 ? 0 : profileRuns);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -327,13 +327,15 @@ export interface NativeInferResult {
   readonly copyOutMs: number;
   /** The timed runs replayed a captured CUDA graph (asked for, and capture worked). */
   readonly cudaGraph: boolean;
+  /** With profileRuns > 0: TensorRT's time per engine layer, mean ms over those runs, in execution order. */
+  readonly layerTimes?: readonly { readonly name: string; readonly ms: number }[];
 }
 
 export interface NativeEngine {
   io(): NativeTensorInfo[];
   /** IEngineInspector's JSON (LayerInformationFormat::kJSON). */
   inspect(): string;
-  infer(inputs: readonly NativeHostTensor[], warmup: number, repeat: number, cudaGraph: boolean): Promise<NativeInferResult>;
+  infer(inputs: readonly NativeHostTensor[], warmup: number, repeat: number, cudaGraph: boolean, profileRuns: number): Promise<NativeInferResult>;
   dispose(): void;
 }
 

@@ -154,6 +154,10 @@ export class Engine {
     if (!Number.isInteger(repeat) || repeat < 1) throw new TrtInt8Error('ERR_BAD_OPTION', 'infer: repeat must be an integer >= 1.', { input: 'repeat', expected: 'integer >= 1', actual: repeat });
     const cudaGraph = options.cudaGraph ?? false;
     if (typeof cudaGraph !== 'boolean') throw new TrtInt8Error('ERR_BAD_OPTION', 'infer: cudaGraph must be a boolean.', { input: 'cudaGraph', expected: 'boolean', actual: cudaGraph });
+    const profileRuns = options.profileRuns ?? 0;
+    if (!Number.isInteger(profileRuns) || profileRuns < 0 || profileRuns > 10_000) {
+      throw new TrtInt8Error('ERR_BAD_OPTION', 'infer: profileRuns must be an integer from 0 to 10000.', { input: 'profileRuns', expected: 'integer from 0 to 10000', actual: profileRuns });
+    }
     const specs: InputSpec[] = this.inputs.map((t) => {
       if (!DTYPES.includes(t.dtype)) {
         throw new TrtInt8Error('ERR_BAD_MODEL', `infer: input "${t.name}" has the type ${t.dtype}, which infer() cannot feed.`, { input: t.name, expected: DTYPES, actual: t.dtype });
@@ -176,13 +180,14 @@ export class Engine {
     });
     let raw;
     try {
-      raw = await native.infer(tensors, warmup, repeat, cudaGraph);
+      raw = await native.infer(tensors, warmup, repeat, cudaGraph, profileRuns);
     } catch (error) {
       throw fromNativeError(error, 'Engine.infer');
     }
     const outputs: Record<string, InferOutput> = {};
     for (const o of raw.outputs) outputs[o.name] = { name: o.name, dtype: o.dtype, shape: [...o.shape], data: outputView(o.dtype, o.data) };
-    return { outputs, gpuMs: [...raw.gpuMs], copyInMs: raw.copyInMs, copyOutMs: raw.copyOutMs, cudaGraph: raw.cudaGraph === true };
+    const layerTimes = raw.layerTimes?.map((l) => ({ name: l.name, ms: l.ms }));
+    return { outputs, gpuMs: [...raw.gpuMs], copyInMs: raw.copyInMs, copyOutMs: raw.copyOutMs, cudaGraph: raw.cudaGraph === true, ...(layerTimes ? { layerTimes } : {}) };
   }
 
   /** Frees the engine's GPU memory now rather than at garbage collection. Inferences in flight finish first. */

@@ -20,6 +20,7 @@ export type {
   OptimizationProfile,
   Precision,
   LayerPrecisionChoice,
+  LayerTime,
   PrecisionExclusion,
   ShapeRange,
   TensorRTChoice,

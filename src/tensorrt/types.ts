@@ -180,6 +180,19 @@ export interface InferOptions {
    * does not count; falls back to plain enqueues where capture fails (`InferResult.cudaGraph` says which). Default false.
    */
   readonly cudaGraph?: boolean;
+  /**
+   * After the timed runs, this many more runs with TensorRT's per-layer profiler attached (as `trtexec --dumpProfile
+   * --separateProfileRun`): `InferResult.layerTimes` gives each engine layer's mean time. Profiled runs are
+   * synchronous, so they never count in `gpuMs`. Default 0 (none).
+   */
+  readonly profileRuns?: number;
+}
+
+/** One engine layer's time under TensorRT's profiler (names as the engine inspector and `layerPrecisions()` give them). */
+export interface LayerTime {
+  readonly name: string;
+  /** Mean milliseconds over the profiled runs. */
+  readonly ms: number;
 }
 
 export interface InferOutput {
@@ -201,6 +214,8 @@ export interface InferResult {
   readonly copyOutMs: number;
   /** The timed runs replayed a captured CUDA graph. */
   readonly cudaGraph: boolean;
+  /** With `profileRuns` > 0: each engine layer's mean time over those runs, in execution order. */
+  readonly layerTimes?: readonly LayerTime[];
 }
 
 export type { Batch };
