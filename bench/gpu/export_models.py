@@ -29,6 +29,12 @@ def settle_batch_norm(model, torch) -> None:
     MobileNetV3's activations grew past FP16's range (its FP16 engine agreed with FP32 on no image, 2026-11-30).
     With statistics of real forward passes every layer sees values of a trained network's scale.
     """
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            # A plain average of the passes below (momentum None), not a 1 % step from the initial 0 / 1 per pass
+            # (MobileNetV3 sets momentum 0.01).
+            module.reset_running_stats()
+            module.momentum = None
     model.train()
     with torch.no_grad():
         for _ in range(4):

@@ -34,7 +34,9 @@ export interface PlanOptions {
    * Gemm / MatMul with a constant weight whose K (input features) or N (output features) is smaller, stays in float
    * (an INT8 tensor-core tile gains nothing on layers that small). The input channels of a convolution do not count:
    * TensorRT has INT8 first-layer kernels for 1 to 4 input channels, and a float stem in front of INT8 layers costs a
-   * separate quantize pass over its output, the largest activation of the network. Default 16; 1 keeps all.
+   * separate quantize pass over its output, the largest activation of the network. A small layer among INT8 ones
+   * (its input already read through a pair, or its output reaching one) is quantized anyway: float would cost a
+   * second copy of an activation (docs/qdq.md, rule 5). Default 16; 1 keeps all.
    */
   readonly minChannels?: number;
   /** Nodes that keep FP32 inputs (no Q/DQ in front of them). Unknown node names: ERR_BAD_OPTION. */
@@ -384,29 +386,20 @@ function planSmallLayersAmongInt8(index: GraphIndex, isExcluded: (node: OnnxNode
   }
 }
 
-/** The output of `node` past the BatchNormalizations that only it feeds (TensorRT folds those into the layer). */
-function outputPastBatchNorm(node: OnnxNode, index: GraphIndex): string | undefined {
+/**
+ * The output of `node` past the activations a convolution epilogue takes (Relu, Clip, BatchNormalization, ...) while
+ * each tensor on the way has this one reader: where a pair after the layer belongs, so that it never splits such an
+ * activation off the convolution.
+ */
+function outputPastSimpleEpilogue(node: OnnxNode, index: GraphIndex): string | undefined {
   let tensor = node.outputs[0];
-  for (let steps = 0; tensor !== undefined && steps < 4; steps++) {
+  for (let steps = 0; tensor !== undefined && steps < 8; steps++) {
     const readers = index.consumers.get(tensor) ?? [];
-    if (readers.length !== 1 || readers[0]!.opType !== 'BatchNormalization' || index.graphOutputs.has(tensor)) break;
-    tensor = readers[0]!.outputs[0];
+    const reader = readers[0];
+    if (readers.length !== 1 || index.graphOutputs.has(tensor) || reader!.domain !== '' || !simpleEpilogueOps.has(reader!.opType)) break;
+    tensor = reader!.outputs[0];
   }
   return tensor;
-}
-
-/** Whether the pointwise ops between `tensor` and the next pair are all ones a convolution epilogue takes. */
-function onlySimpleEpilogue(tensor: string, index: GraphIndex, builder: PlanBuilder): boolean {
-  let current = tensor;
-  for (let steps = 0; steps < 8; steps++) {
-    if (builder.isPlanned(current)) return true;
-    const readers = index.consumers.get(current) ?? [];
-    if (readers.length !== 1 || index.graphOutputs.has(current)) return false;
-    const reader = readers[0]!;
-    if (reader.domain !== '' || !simpleEpilogueOps.has(reader.opType) || !reader.outputs[0]) return false;
-    current = reader.outputs[0];
-  }
-  return false;
 }
 
 /**
@@ -420,10 +413,10 @@ function onlySimpleEpilogue(tensor: string, index: GraphIndex, builder: PlanBuil
 function planDepthwiseOutputs(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   for (const node of nodes) {
     if (node.opType !== 'Conv' || node.domain !== '' || nodeIntAttribute(node, 'group', 1) <= 1 || !builder.isQuantized(node)) continue;
-    const output = outputPastBatchNorm(node, index);
-    if (!isQuantizableActivation(output, index) || onlySimpleEpilogue(output, index, builder)) continue;
+    const output = outputPastSimpleEpilogue(node, index);
+    if (!isQuantizableActivation(output, index) || builder.isPlanned(output)) continue;
     const readers = index.consumers.get(output) ?? [];
-    // A reader already quantized (a residual Add fused into this layer, a weighted layer) decides for itself.
+    // A reader already quantized (a residual Add fused into this layer) or a weighted one decides by its own rule.
     if (readers.some((r) => builder.isQuantized(r) || weightedOps.has(r.opType))) continue;
     for (const reader of readers) {
       if (reader.domain !== '' || !int8ReaderOps.has(reader.opType)) continue;
@@ -441,14 +434,13 @@ function planDepthwiseOutputs(nodes: readonly OnnxNode[], index: GraphIndex, isE
  */
 function planSharedReaders(index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   for (const tensor of [...builder.activations.keys()]) {
-    for (const reader of index.consumers.get(tensor) ?? []) {
-      if (reader.domain !== '' || !int8ReaderOps.has(reader.opType)) continue;
-      reader.inputs.forEach((input, slot) => {
-        if (input !== tensor || builder.readsThroughPair(reader, slot)) return;
-        if (isExcluded(reader)) builder.exclude(reader);
-        else builder.quantizeInput(reader, slot);
-      });
-    }
+    const readers = index.consumers.get(tensor) ?? [];
+    const canReadPair = (reader: OnnxNode) => reader.domain === '' && int8ReaderOps.has(reader.opType) && !isExcluded(reader);
+    // Only where every reader ends up reading the pair: one float reader left (a ReduceMean, a Reshape, an excluded
+    // node) keeps the float copy anyway, and moving the others to the pair would only add their quantization error.
+    const slotsOf = (reader: OnnxNode) => reader.inputs.flatMap((input, slot) => (input === tensor ? [slot] : []));
+    if (!readers.every((reader) => slotsOf(reader).every((slot) => builder.readsThroughPair(reader, slot) || canReadPair(reader)))) continue;
+    for (const reader of readers) for (const slot of slotsOf(reader)) if (!builder.readsThroughPair(reader, slot)) builder.quantizeInput(reader, slot);
   }
 }
 
@@ -620,9 +612,10 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
  * Where Q/DQ pairs go. 'layer-inputs' (default): the activation and weight inputs of Conv/ConvTranspose/Gemm/MatMul,
  * both inputs of a residual Add fed by such a layer, and the input of MaxPool/AveragePool/GlobalAveragePool.
  * 'tensorrt': weighted layers not smaller than `minChannels` (output channels of a convolution, K and N of a
- * Gemm / MatMul), the skip input of residual Adds, Concat and pooling inputs where their output is quantized, directly
- * or through Flatten / Reshape / ... (with shared scales for Concat and MaxPool), never a graph output. Only the main
- * graph is planned.
+ * Gemm / MatMul) or among INT8 ones, the skip input of residual Adds, Concat and pooling inputs where their output is
+ * quantized, directly or through Flatten / Reshape / ... (with shared scales for Concat and MaxPool), the output of a
+ * depthwise convolution that more than a plain activation follows, every reader of a quantized tensor where all can
+ * read it through the pair; never a graph output (docs/qdq.md, rules 1-7). Only the main graph is planned.
  */
 export function planQuantization(model: OnnxModel, options: PlanOptions = {}): QuantizationPlan {
   const { rewires: _rewires, ...plan } = buildPlan(model, options);

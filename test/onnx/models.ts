@@ -423,3 +423,64 @@ export function squeezeExciteModel(): TestModel {
     feeds: imageFeeds('input', [16, 6, 6]),
   };
 }
+
+/**
+ * MobileNetV3-Small's first block in miniature: input -> conv1 (1x1) -> Relu -> dw (depthwise 3x3) -> Relu = r;
+ * r -> GlobalAveragePool -> squeeze (16 -> 8) -> Relu -> excite (8 -> 16) -> HardSigmoid = s; Mul(r, s) -> conv2 -> out.
+ */
+export function depthwiseSqueezeExciteModel(): TestModel {
+  const weights = weightSet([
+    ['conv1.weight', [16, 16, 1, 1], 131, 0.3],
+    ['dw.weight', [16, 1, 3, 3], 132, 0.4],
+    ['squeeze.weight', [8, 16, 1, 1], 133, 0.3],
+    ['excite.weight', [16, 8, 1, 1], 134, 0.3],
+    ['conv2.weight', [16, 16, 1, 1], 135, 0.3],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
+        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+        node('Conv', ['r1', 'dw.weight'], ['d'], { ...conv3x3, group: 16 }, 'dw'),
+        node('Relu', ['d'], ['r'], {}, 'dw_relu'),
+        node('GlobalAveragePool', ['r'], ['pooled'], {}, 'gap'),
+        node('Conv', ['pooled', 'squeeze.weight'], ['sq'], { kernel_shape: [1, 1] }, 'squeeze'),
+        node('Relu', ['sq'], ['sr'], {}, 'squeeze_relu'),
+        node('Conv', ['sr', 'excite.weight'], ['ex'], { kernel_shape: [1, 1] }, 'excite'),
+        node('HardSigmoid', ['ex'], ['s'], {}, 'gate'),
+        node('Mul', ['r', 's'], ['m'], {}, 'scale_mul'),
+        node('Conv', ['m', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}
+
+/** A tensor read by a quantized conv, by ReduceMean and by Sub (a decomposed normalisation): x -> convA -> outA; Sub(x, ReduceMean(x)) -> convB -> outB. */
+export function sharedFloatReaderModel(): TestModel {
+  const weights = weightSet([
+    ['conv_in.weight', [16, 16, 3, 3], 141, 0.15],
+    ['convA.weight', [16, 16, 1, 1], 142, 0.3],
+    ['convB.weight', [16, 16, 1, 1], 143, 0.3],
+  ]);
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('outA', ['batch', 16, 6, 6]), valueInfo('outB', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'conv_in.weight'], ['x'], conv3x3, 'conv_in'),
+        node('Conv', ['x', 'convA.weight'], ['outA'], { kernel_shape: [1, 1] }, 'convA'),
+        node('ReduceMean', ['x'], ['mean'], { axes: [1], keepdims: 1 }, 'mean'),
+        node('Sub', ['x', 'mean'], ['centered'], {}, 'center'),
+        node('Conv', ['centered', 'convB.weight'], ['outB'], { kernel_shape: [1, 1] }, 'convB'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 6, 6]),
+  };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { calibrateAmax, cosine, runModel } from './helpers.js';
-import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -185,6 +185,25 @@ describe("placement: 'tensorrt'", () => {
     const { plan, qdq } = await quantize(depthwiseBlockModel('relu'));
     expect(plan.activationNames).toEqual(['input', 'r1', 'h']);
     expect(inputsOf(qdq, 'dw_relu')).toEqual(['d']);
+  });
+
+  it('depthwise conv + Relu feeding a squeeze-and-excitation block: the pair goes after the Relu, never between', async () => {
+    const test = depthwiseSqueezeExciteModel();
+    const { plan, qdq } = await quantize(test);
+    // Whatever order the rules meet it in, the Relu stays fused to the depthwise conv: r gets the pair, d does not.
+    expect(plan.activationNames).toEqual(['input', 'r1', 'r', 'pooled', 'sr', 'm']);
+    expect(inputsOf(qdq, 'dw_relu')).toEqual(['d']);
+    expect(inputsOf(qdq, 'gap')).toEqual([dequantizedName(qdq, 'r')]);
+    expect(inputsOf(qdq, 'scale_mul')).toEqual([dequantizedName(qdq, 'r'), 's']);
+    expect(plan.smallNodes).toEqual([]);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
+  });
+
+  it('one format per tensor only where every reader can take the pair: a ReduceMean reader keeps the others on float', async () => {
+    const { plan, qdq } = await quantize(sharedFloatReaderModel());
+    expect(plan.activationNames).toEqual(['input', 'x', 'centered']);
+    expect(inputsOf(qdq, 'center')).toEqual(['x', 'mean']);
+    expect(inputsOf(qdq, 'mean')).toEqual(['x']);
   });
 
   it('squeeze-and-excitation with a squeeze conv below minChannels: quantized anyway, the whole block reads one INT8 tensor', async () => {

@@ -3,4 +3,4 @@
 source scripts/device/cmds/common.sh
 python3 bench/gpu/export_models.py --model mobilenetv3 || exit 1
 node .device/run/js/qdq-speed.mjs --model mobilenetv3,fashion --level 2 --variants "${VARIANTS:-fp16,best,qdq-placed}" \
-  --out $OUT/qdq-speed-small.json 2>&1 | tee $OUT/qdq-speed-small.log; echo "exit status: $?"; keep_timing_caches
+  --out $OUT/qdq-speed-small.json 2>&1 | tee $OUT/qdq-speed-small.log; rc=$?; echo "exit status: $rc"; keep_timing_caches; exit $rc
