@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OnnxModel, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
+import { OnnxModel, calibrate, calibratorFromBatches, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { calibrateAmax, cosine, runModel } from './helpers.js';
 import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
@@ -178,6 +178,20 @@ describe("placement: 'tensorrt'", () => {
     // The chain reads the depthwise output through the pair; what follows it is left to one pointwise layer.
     expect(inputsOf(qdq, 'affine_mul')[0]).toBe(dequantizedName(qdq, 'd'));
     expect(inputsOf(qdq, 'hs_mul')).toEqual(['da', 'dc']);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
+  });
+
+  it("calibrate() on the 'tensorrt' plan's tensors gives insertQdq every amax it needs (docs/qdq.md)", async () => {
+    const test = depthwiseBlockModel('affine-hardswish');
+    const model = OnnxModel.fromBytes(test.bytes);
+    const tensors = planQuantization(model, tensorrt).activationNames;
+    const batches = [1, 2, 3].map((seed) => {
+      const feed = test.feeds(8, seed).input!;
+      return { input: { data: feed.data, shape: feed.dims } };
+    });
+    const result = await calibrate(model, calibratorFromBatches(batches), { tensors });
+    const qdq = insertQdq(model, { amax: result.amax(), placement: 'tensorrt' });
+    expect(inputsOf(qdq, 'affine_mul')[0]).toBe(dequantizedName(qdq, 'd'));
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
   });
 
