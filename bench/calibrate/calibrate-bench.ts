@@ -161,7 +161,7 @@ async function child(specFile: string, workload: Workload, runner: string): Prom
 /**
  * --work: the CPU work of trt-int8's min-max collection per batch, on one thread: onnxruntime with one intra-op thread
  * and one statistics thread, each batch run (activations as graph outputs, as calibrate() requests them) and then
- * counted, as calibrate()'s CPU path does (without its batch checks). CPU time is that of the whole process (all
+ * summarized (min, max, no histogram), as calibrate()'s CPU path does for min-max (without its batch checks). CPU time is that of the whole process (all
  * threads), so other processes' load changes it little, unlike wall time.
  */
 async function workChild(specFile: string): Promise<void> {
@@ -174,7 +174,8 @@ async function workChild(specFile: string): Promise<void> {
   const library = onnxRuntimeLibrary();
   if (!library) throw new Error('onnxruntime-node is not installed');
   const session = createRunSession(library, model.withInlinedExternalData().withExtraOutputs(fetches), 1);
-  const collector = new HistogramCollector({ threads: 1 });
+  // As calibrate() collects for min-max: min, max and non-finite counts, no histograms.
+  const collector = new HistogramCollector({ threads: 1, histograms: false });
   const cpuMs = (): number => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;

@@ -7,6 +7,7 @@ import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { TensorHistogram } from '../stats/types.js';
 import { amaxToScale, cacheAlgorithmName, formatCalibrationCache } from '../cache/index.js';
 import { writeFileAtomic } from '../core/files.js';
+import { TrtInt8Error } from '../core/errors.js';
 import type { CacheAlgorithmKind } from '../cache/index.js';
 import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
 
@@ -38,6 +39,11 @@ export interface CalibrationParameters {
   readonly maxOutputBytesPerRun?: number;
   /** TensorRT version written into the cache handed to calibrator.writeCache. */
   readonly tensorRTVersion: string;
+  /**
+   * false when the ranges were collected without histograms (calibrate()'s histograms option: by default for a
+   * min-max calibration): the tensors then carry min, max and amax but no `histogram`.
+   */
+  readonly histograms?: boolean;
 }
 
 export interface CalibrationSummary {
@@ -101,6 +107,24 @@ export interface TensorRTCacheOptions {
    * TensorRT lacks (TensorRT uses cached scales as they are, whatever the header algorithm).
    */
   readonly algorithm?: CacheAlgorithmKind;
+}
+
+/**
+ * The error for `who` (a sensitivity report, keepInHigherPrecision, histogram plots) reading the histograms of a result
+ * collected without them; undefined when the result has them (or its ranges came from a cache, which callers report
+ * themselves).
+ */
+export function histogramsNotCollected(result: CalibrationResult, who: string): TrtInt8Error | undefined {
+  if (result.parameters.histograms !== false) return undefined;
+  return new TrtInt8Error('ERR_BAD_OPTION', `${who} reads the tensors' histograms, and this result was calibrated without them (a '${result.algorithm.kind}' calibration keeps only each tensor's min and max unless asked).`, {
+    input: 'result',
+    expected: 'a result calibrated with histograms',
+    actual: `${result.tensors.size} tensors, parameters.histograms false`,
+    fixes: [
+      'Calibrate with them: calibrate(model, calibrator, { histograms: true }) (the same ranges).',
+      "Or calibrate with an algorithm that uses them, such as the default 'auto'.",
+    ],
+  });
 }
 
 /** The header algorithm a result's cache is written under by default. */

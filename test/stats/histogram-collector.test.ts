@@ -266,6 +266,25 @@ describe('HistogramCollector', () => {
     expect(sum(h.counts)).toBe(0);
   });
 
+  it('with histograms: false keeps the summaries a histogram collector keeps, NaN and ±Infinity included, and no histograms', async () => {
+    const batches = [normalArray(300_000, 21, 1.5), laplaceArray(200_000, 22, 4), Float32Array.from([Number.NaN, Infinity, -Infinity, -0, 7])];
+    const full = collector({ threads: 3 });
+    const summariesOnly = collector({ threads: 3, histograms: false });
+    for (const values of batches) {
+      await full.add(new Map([['a', values], ['b', values.map((v) => v * -2)]]));
+      await summariesOnly.add(new Map([['a', values], ['b', values.map((v) => v * -2)]]));
+    }
+    const histograms = full.histograms();
+    expect([...summariesOnly.summaries().values()]).toEqual([...full.summaries().values()]);
+    for (const s of summariesOnly.summaries().values()) {
+      const h = histograms.get(s.name)!;
+      expect({ min: s.min, max: s.max, absMax: s.absMax, count: s.count, nonFinite: s.nonFinite }).toEqual({ min: h.min, max: h.max, absMax: h.absMax, count: sum(h.counts), nonFinite: h.nonFinite });
+      expect(s.nonFinite).toBe(3);
+    }
+    expect(() => summariesOnly.histograms()).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION', input: 'histograms' }));
+    expect(() => collector({ histograms: 'no' as never })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+  });
+
   it('feeds the amax algorithms: entropy < percentile 99.999 < minmax on a Gaussian', async () => {
     const c = collector();
     const x = normalArray(300_000, 17);
