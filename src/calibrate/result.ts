@@ -23,7 +23,10 @@ export interface TensorCalibration {
   /** Raw minimum and maximum seen; absent when the range came from a calibration cache. */
   readonly min?: number;
   readonly max?: number;
-  /** The |x| histogram the algorithm chose amax from; absent when the range came from a cache. */
+  /**
+   * The |x| histogram the algorithm chose amax from; absent when the range came from a cache, and from a min-max
+   * calibration unless it was asked for (calibrate()'s histograms option; parameters.histograms is then false).
+   */
   readonly histogram?: TensorHistogram;
   /**
    * Set when the range is not the calibrator's algorithm's: options.tensorAlgorithms chose another for this tensor,
