@@ -13,6 +13,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -59,6 +60,8 @@ struct TensorBatch {
   const float* data = nullptr;
   size_t length = 0;
   BinLayout prior;  // committed layout when the batch started (read on the JS thread)
+  // The summary came with the batch (a kSummaryOp output): no values to read.
+  bool presummarized = false;
   std::vector<ValueSummary> chunkSummaries;
   ValueSummary summary;
   BinLayout layout;  // layout this batch is counted into
@@ -132,7 +135,7 @@ void planAndCount(const std::shared_ptr<Job>& job);
 void startSummaries(const std::shared_ptr<Job>& job) {
   size_t tasks = 0;
   for (auto& t : job->tensors) {
-    t->chunkSummaries.resize(chunkCountFor(t->length, job->threads, kMinChunkValues));
+    t->chunkSummaries.resize(t->presummarized ? 0 : chunkCountFor(t->length, job->threads, kMinChunkValues));
     tasks += t->chunkSummaries.size();
     if (job->histograms && t->prior.hasRange() && t->length > 0) {
       t->speculative.resize(t->chunkSummaries.size());
@@ -303,8 +306,8 @@ struct RunTask {
   std::optional<Napi::Promise::Deferred> deferred;
 };
 
-// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads[, concurrentRuns]): a CPU session of
-// onnxruntime's C API. run() runs the model on one of the session's own threads (concurrentRuns of them, default 1),
+// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads[, concurrentRuns[, summaryOps]]): a CPU
+// session of onnxruntime's C API (summaryOps: with the kSummaryOp operator registered). run() runs the model on one of the session's own threads (concurrentRuns of them, default 1),
 // so that the statistics pool can count the previous run's outputs meanwhile, and so that several runs of one
 // intra-op thread each can share the cores without onnxruntime's cost of splitting one run (docs/calibration-speed.md);
 // runs may then settle out of call order. Outputs stay where onnxruntime wrote them until
@@ -328,6 +331,7 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
       if (!(runs >= 1 && runs <= 64 && runs == static_cast<unsigned>(runs))) throw Napi::RangeError::New(env, "OnnxRuntimeSession: concurrentRuns must be an integer from 1 to 64");
       concurrentRuns_ = static_cast<unsigned>(runs);
     }
+    const bool summaryOps = info.Length() >= 5 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
     const std::string library = info[0].As<Napi::String>().Utf8Value();
     auto model = info[1].As<Napi::TypedArray>();
     Napi::ArrayBuffer buffer = model.ArrayBuffer();
@@ -341,7 +345,7 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
       throw codedError(env, "ERR_ONNXRUNTIME_NOT_FOUND", e.what());
     }
     try {
-      session_ = std::make_shared<OrtModelSession>(*runtime, bytes, length, info[2].As<Napi::Number>().Int32Value());
+      session_ = std::make_shared<OrtModelSession>(*runtime, bytes, length, info[2].As<Napi::Number>().Int32Value(), summaryOps);
     } catch (const std::exception& e) {
       throw codedError(env, "ERR_BAD_MODEL", e.what());
     }
@@ -665,9 +669,11 @@ Napi::Promise Collector::StartJob(Napi::Env env, const std::shared_ptr<Job>& job
   return promise;
 }
 
-// addOutputs(runOutputs): one batch whose tensors are the floating-point outputs of an OnnxRuntimeSession.run()
-// (float16 and float64 converted to float32 here; other types left out, as calibrate() leaves out integer
-// outputs). The outputs move into the batch: the handle is empty afterwards. Resolves like add().
+// addOutputs(runOutputs[, summaryOf]): one batch whose tensors are the floating-point outputs of an
+// OnnxRuntimeSession.run() (float16 and float64 converted to float32 here; other types left out, as calibrate() leaves
+// out integer outputs). summaryOf[i], when a non-empty string, says that output i is the kSummaryOp summary of that
+// tensor, taken as that tensor's batch summary (collectors without histograms only). The outputs move into the batch:
+// the handle is empty afterwards. Resolves like add().
 Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsExternal()) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(runOutputs) expects the outputs of OnnxRuntimeSession.run()");
@@ -675,6 +681,16 @@ Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
   if (!result) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(): not the outputs of OnnxRuntimeSession.run(), or already counted");
   if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() after dispose()");
   if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() while another batch is running");
+  std::vector<std::string> summaryOf(result->fetches.size());
+  if (info.Length() >= 2 && info[1].IsArray()) {
+    Napi::Array names = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < names.Length() && i < summaryOf.size(); ++i) {
+      Napi::Value name = names.Get(i);
+      if (name.IsString()) summaryOf[i] = name.As<Napi::String>().Utf8Value();
+    }
+  }
+  const bool anySummary = std::any_of(summaryOf.begin(), summaryOf.end(), [](const std::string& s) { return !s.empty(); });
+  if (anySummary && histograms_) throw codedError(env, "ERR_BAD_OPTION", "addOutputs(): summaries need a collector without histograms");
   auto job = std::make_shared<Job>();
   job->runResult = result;
   try {
@@ -685,6 +701,19 @@ Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
       const OrtElementType type = out->elementType();
       auto t = std::make_unique<TensorBatch>();
       t->name = result->fetches[i];
+      if (!summaryOf[i].empty()) {
+        if (type != OrtElementType::kDouble || count != 4) throw std::runtime_error("the summary of " + summaryOf[i] + " is not 4 float64 values");
+        const auto* s = static_cast<const double*>(out->data());
+        t->name = summaryOf[i];
+        t->presummarized = true;
+        t->summary.min = static_cast<float>(s[0]);
+        t->summary.max = static_cast<float>(s[1]);
+        t->summary.nonFinite = static_cast<uint64_t>(s[2]);
+        t->summary.finite = static_cast<uint64_t>(s[3]) - t->summary.nonFinite;
+        t->summary.absMax = t->summary.finite == 0 ? 0.0f : std::max(std::fabs(t->summary.min), std::fabs(t->summary.max));
+        job->tensors.push_back(std::move(t));
+        continue;
+      }
       if (type == OrtElementType::kFloat) {
         t->data = static_cast<const float*>(out->data());
       } else if (type == OrtElementType::kFloat16) {

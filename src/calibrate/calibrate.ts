@@ -12,7 +12,7 @@ import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax, summaryMinMaxAmax, type TensorHistogram, type TensorSummary } from '../stats/index.js';
 import { checkQuantizable, OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
-import { OVERLAP_ENV, createNativeSession, createSession, loadOnnxRuntime, runParallelism, type OrtSession } from './onnxruntime.js';
+import { OVERLAP_ENV, SEQUENTIAL_RUNS, SUMMARY_OPS_ENV, TENSOR_SUMMARY_OP, createNativeSession, createSession, loadOnnxRuntime, runParallelism, type OrtSession, type RunParallelism } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, batchToRunFeeds, outputAsFloat32 } from './runner.js';
 import type { RunSession } from '../stats/histogram-collector.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
@@ -309,13 +309,7 @@ interface Collection {
  */
 async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number, retained: CheckSamples | undefined): Promise<number> {
   const parameters = calibrationParameters(options);
-  const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
-  // The activations are counted where onnxruntime writes them when the statistics engine can run the model itself
-  // (CPU, with the library of the installed onnxruntime-node); onnxruntime-node's session.run copies each output
-  // into JavaScript first (docs/calibration-speed.md). onnxruntime-node itself is then not even loaded.
-  // Several batches run at once unless the activations of one run are bounded (maxOutputBytesPerRun).
-  const parallelism = options.maxOutputBytesPerRun === undefined ? runParallelism() : { concurrentRuns: 1, intraOpThreads: 0 };
-  collection.nativeSession = createNativeSession(bytes, parameters.executionProviders, plan.model.displayName, parallelism);
+  const { bytes, summaries, parallelism } = openNativeSession(plan, options, parameters.executionProviders, collection);
   const ort = collection.nativeSession ? undefined : loadOnnxRuntime();
   const session = ort ? await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName) : undefined;
   collection.session = session;
@@ -323,6 +317,7 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     maxOutputBytesPerRun: options.maxOutputBytesPerRun,
     overlap: process.env[OVERLAP_ENV] === '1',
     concurrentRuns: collection.nativeSession ? parallelism.concurrentRuns : 1,
+    ...(summaries ? { summaries } : {}),
   });
   if (timingsSink) {
     timingsSink.runner = collection.nativeSession ? 'native' : 'onnxruntime-node';
@@ -367,6 +362,33 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     timingsSink.activationBytes += runner.activationBytes;
   }
   return runner.runCount;
+}
+
+/**
+ * The statistics engine's own onnxruntime session, when it can run the model (CPU, with the library of the installed
+ * onnxruntime-node): the activations are then read where onnxruntime writes them, while onnxruntime-node's
+ * session.run copies each output into JavaScript first (docs/calibration-speed.md), and onnxruntime-node is not even
+ * loaded. Without histograms, each float tensor is summarized inside the graph by the engine's TensorSummary operator
+ * instead of being held as an output until the run ends: no activation outlives its last reader, so a run holds
+ * little more memory than the model alone and two runs on one thread each fit where one run with every activation
+ * did. Returns the model bytes the session (or onnxruntime-node's, when there is none) runs.
+ */
+function openNativeSession(plan: CalibrationPlan, options: CalibrateOptions, executionProviders: readonly string[], collection: Collection): { bytes: Uint8Array; summaries?: Map<string, string>; parallelism: RunParallelism } {
+  const bounded = options.maxOutputBytesPerRun !== undefined;
+  const inlined = plan.model.withInlinedExternalData();
+  if (!plan.histograms && process.env[SUMMARY_OPS_ENV] !== '0') {
+    const summarized = inlined.withTensorSummaries(plan.fromRuns, TENSOR_SUMMARY_OP);
+    const parallelism = bounded ? SEQUENTIAL_RUNS : runParallelism(undefined, { summaries: true });
+    collection.nativeSession = createNativeSession(summarized.bytes, executionProviders, plan.model.displayName, parallelism, true);
+    if (collection.nativeSession) {
+      const summaries = new Map(plan.fromRuns.flatMap((t, i) => (summarized.summarized[i] ? [[t, summarized.fetches[i]!] as const] : [])));
+      return { bytes: summarized.bytes, summaries, parallelism };
+    }
+  }
+  const bytes = inlined.withExtraOutputs(plan.fromRuns);
+  const parallelism = bounded ? SEQUENTIAL_RUNS : runParallelism();
+  collection.nativeSession = createNativeSession(bytes, executionProviders, plan.model.displayName, parallelism);
+  return { bytes, parallelism };
 }
 
 /** Runs a batch whole, or in slices when the pacer has seen runs too slow for a timely abort. */

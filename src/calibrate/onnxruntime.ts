@@ -94,7 +94,22 @@ export const OVERLAP_ENV = 'TRT_INT8_CALIBRATE_OVERLAP';
  */
 export const CONCURRENT_RUNS_ENV = 'TRT_INT8_CALIBRATE_CONCURRENT_RUNS';
 
+/**
+ * Set to '0' to keep a min-max calibration's activations as graph outputs, summarized after each run, instead of
+ * summarizing them inside the graph (TENSOR_SUMMARY_OP), to compare.
+ */
+export const SUMMARY_OPS_ENV = 'TRT_INT8_CALIBRATE_SUMMARY_OPS';
+
+/**
+ * The statistics engine's in-graph summary operator (cpp/core/stats_onnxruntime.h kSummaryDomain, kSummaryOp): float
+ * tensor -> float64 [min, max, non-finite count, element count], its output named <tensor><suffix>.
+ */
+export const TENSOR_SUMMARY_OP = { domain: 'trt_int8.stats', opType: 'TensorSummary', suffix: '::trt_int8_summary' } as const;
+
 /** How the statistics engine's session spreads its runs over the cores. */
+/** One run at a time, on onnxruntime's default threads. */
+export const SEQUENTIAL_RUNS: RunParallelism = { concurrentRuns: 1, intraOpThreads: 0 };
+
 export interface RunParallelism {
   /** Runs in flight at once (each holds its batch's activations until they are counted). */
   readonly concurrentRuns: number;
@@ -103,15 +118,17 @@ export interface RunParallelism {
 }
 
 /**
- * One run at a time on all cores, unless CONCURRENT_RUNS_ENV asks for n runs at once on cores / n threads each. Several
+ * How many runs at once, each on cores / runs onnxruntime threads (CONCURRENT_RUNS_ENV overrides the count). Several
  * runs of fewer threads spend less CPU (onnxruntime spends about 20 % more CPU splitting a run over 2 threads than
  * running it on one) and keep the cores busy while a batch's activations are counted, but each run in flight holds its
- * batch's activations: on the PP-OCRv4 detector 2 runs were about 20 % faster and held 130 MiB more, above
- * onnxruntime-Python's peak (docs/calibration-speed.md), so they are not the default.
+ * memory. With `summaries` (activations summarized inside the graph, none held until the run ends) that is the model's
+ * own working set, and 2 runs are the default: on the PP-OCRv4 detector 335 MiB at peak against onnxruntime-Python's
+ * 451. Without, each run holds every activation it returns (130 MiB more for a second detector run, above
+ * onnxruntime-Python's peak), so one run at a time on all cores. Two, not one per core: memory grows with the runs.
  */
-export function runParallelism(cores = os.availableParallelism()): RunParallelism {
+export function runParallelism(cores = os.availableParallelism(), { summaries = false } = {}): RunParallelism {
   const requested = Number(process.env[CONCURRENT_RUNS_ENV]);
-  const runs = Number.isInteger(requested) && requested >= 1 ? Math.min(requested, 64) : 1;
+  const runs = Number.isInteger(requested) && requested >= 1 ? Math.min(requested, 64) : summaries ? Math.min(2, cores) : 1;
   if (runs <= 1) return { concurrentRuns: 1, intraOpThreads: 0 };
   return { concurrentRuns: runs, intraOpThreads: Math.max(1, Math.floor(cores / runs)) };
 }
@@ -144,13 +161,13 @@ export function onnxRuntimeLibrary(): string | undefined {
  * outputs), when it can replace onnxruntime-node's: CPU execution provider only, the library found and loadable.
  * Undefined otherwise (calibrate() then uses onnxruntime-node). A model onnxruntime refuses is ERR_BAD_MODEL.
  */
-export function createNativeSession(bytes: Uint8Array, executionProviders: readonly string[], modelName: string, parallelism: RunParallelism = { concurrentRuns: 1, intraOpThreads: 0 }): RunSession | undefined {
+export function createNativeSession(bytes: Uint8Array, executionProviders: readonly string[], modelName: string, parallelism: RunParallelism = { concurrentRuns: 1, intraOpThreads: 0 }, summaryOps = false): RunSession | undefined {
   if (process.env[RUNNER_ENV] === 'onnxruntime-node') return undefined;
   if (executionProviders.length !== 1 || executionProviders[0] !== 'cpu') return undefined;
   const library = onnxRuntimeLibrary();
   if (!library) return undefined;
   try {
-    return createRunSession(library, bytes, parallelism.intraOpThreads, parallelism.concurrentRuns);
+    return createRunSession(library, bytes, parallelism.intraOpThreads, parallelism.concurrentRuns, summaryOps);
   } catch (cause) {
     const code = (cause as { code?: unknown } | null)?.code;
     if (code !== 'ERR_BAD_MODEL') return undefined; // library or addon unusable: onnxruntime-node does the work

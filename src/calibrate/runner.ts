@@ -101,6 +101,11 @@ export interface FetchGroupsOptions {
    * must run that many at once (createRunSession's concurrentRuns); see runInto.
    */
   readonly concurrentRuns?: number;
+  /**
+   * runInto(): tensors summarized in the graph, by the name of their summary output (OnnxModel.withTensorSummaries):
+   * that output is fetched instead of the tensor, and the collector takes it as the tensor's min, max and counts.
+   */
+  readonly summaries?: ReadonlyMap<string, string>;
 }
 
 export class GroupedRunner {
@@ -221,15 +226,27 @@ export class GroupedRunner {
     for (const fetches of groups) {
       throwIfAborted(signal);
       if (bounded || !this.options.overlap) await this.flush();
-      const outcome = await session.run(feeds, fetches, signal);
+      const outcome = await session.run(feeds, this.outputNames(fetches), signal);
       if ('runFailed' in outcome) await this.flush().catch(() => undefined);
       const { groupBytes, grew } = this.account(outcome, feeds, fetches, samples);
       if (grew) replan = true;
       if (bounded && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun!) replan = true;
       await this.flush(); // the previous group's histograms (counted while this group ran)
-      this.track(this.count(collector, outcome as RunOutputs, signal));
+      this.track(this.count(collector, this.withSummaries(outcome as RunOutputs, fetches), signal));
     }
     if (replan) this.groups = this.plan(samples);
+  }
+
+  /** What to fetch for `tensors`: each one, or its summary output. */
+  private outputNames(tensors: readonly string[]): string[] {
+    const summaries = this.options.summaries;
+    return summaries ? tensors.map((t) => summaries.get(t) ?? t) : [...tensors];
+  }
+
+  /** A run's outputs, saying which are summaries of which of `tensors` (fetched as outputNames(tensors)). */
+  private withSummaries(outputs: RunOutputs, tensors: readonly string[]): RunOutputs {
+    const summaries = this.options.summaries;
+    return summaries ? { ...outputs, summaryOf: tensors.map((t) => (summaries.has(t) ? t : '')) } : outputs;
   }
 
   /** Whether runInto() keeps several batches' runs in flight (concurrentRuns > 1, no memory bound). */
@@ -258,13 +275,13 @@ export class GroupedRunner {
     while (this.pipeline.length >= this.options.concurrentRuns!) await this.pipeline.shift();
     throwIfAborted(signal);
     const fetches = [...this.tensors];
-    const ran = session.run(feeds, fetches, signal); // the feeds are copied before run() returns
+    const ran = session.run(feeds, this.outputNames(fetches), signal); // the feeds are copied before run() returns
     const previous = this.handedOver;
     const handover = (async () => {
       const outcome = await ran;
       await previous; // the batch started before this one goes to the collector first
       this.account(outcome, feeds, fetches, samples);
-      return { counting: this.count(collector, outcome as RunOutputs, signal) };
+      return { counting: this.count(collector, this.withSummaries(outcome as RunOutputs, fetches), signal) };
     })();
     this.handedOver = handover.then(() => undefined);
     const counted = handover.then((h) => h.counting);

@@ -77,7 +77,8 @@ export interface NativeRunSession {
 
 /** A collector that also counts a run's outputs in place (the `outputs` handle of a 'ran' outcome). */
 export interface NativeOutputsCollector extends NativeHistogramCollector {
-  addOutputs(handle: unknown): Promise<NativeBatchOutcome | undefined>;
+  /** summaryOf[i], when not empty: output i is the in-graph summary (TensorSummary) of that tensor. */
+  addOutputs(handle: unknown, summaryOf?: readonly string[]): Promise<NativeBatchOutcome | undefined>;
 }
 
 export interface NativeStatsModule {
@@ -87,7 +88,7 @@ export interface NativeStatsModule {
    * Absent from an addon built before the onnxruntime session existed. concurrentRuns (default 1): runs at once, each
    * on a thread of the session's; they may then settle out of call order.
    */
-  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number, concurrentRuns?: number) => NativeRunSession;
+  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number, concurrentRuns?: number, summaryOps?: boolean) => NativeRunSession;
 }
 
 // ---- bridge (cpp/core/bridge_*.cc) -----------------------------------------------------------

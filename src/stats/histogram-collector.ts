@@ -46,6 +46,11 @@ export interface RunOutputs {
   readonly elements: readonly number[];
   /** Wall time of onnxruntime's run, milliseconds. */
   readonly runMs: number;
+  /**
+   * Per fetch, when not empty: the fetch is the in-graph summary of that tensor (the TensorSummary operator of a
+   * session created with summaryOps), taken as that tensor's min, max and counts. Collectors without histograms only.
+   */
+  readonly summaryOf?: readonly string[];
   /** @internal the native handle; emptied by addOutputs(). */
   readonly handle: unknown;
 }
@@ -67,10 +72,10 @@ export interface RunSession {
  * onnxruntime's default. Up to `concurrentRuns` runs go at once, each on a thread of its own; they may settle out of
  * call order. Throws the native coded error: ERR_ONNXRUNTIME_NOT_FOUND (library), ERR_BAD_MODEL (model).
  */
-export function createRunSession(libraryPath: string, model: Uint8Array, intraOpThreads = 0, concurrentRuns = 1): RunSession {
+export function createRunSession(libraryPath: string, model: Uint8Array, intraOpThreads = 0, concurrentRuns = 1, summaryOps = false): RunSession {
   const Session = nativeModule('stats').OnnxRuntimeSession;
   if (!Session) throw new TrtInt8Error('ERR_ONNXRUNTIME_NOT_FOUND', 'The native addon was built without the onnxruntime session; rebuild it (npm run build:native).');
-  const native = new Session(libraryPath, model, intraOpThreads, concurrentRuns);
+  const native = new Session(libraryPath, model, intraOpThreads, concurrentRuns, summaryOps);
   return {
     async run(feeds, fetches, signal) {
       throwIfAborted(signal);
@@ -177,7 +182,7 @@ export class HistogramCollector {
     this.#throwIfDisposed();
     throwIfAborted(signal);
     const batchIndex = this.#calls++;
-    await this.#countInOrder(batchIndex, signal, (native) => native.addOutputs(outputs.handle));
+    await this.#countInOrder(batchIndex, signal, (native) => native.addOutputs(outputs.handle, outputs.summaryOf));
   }
 
   /**

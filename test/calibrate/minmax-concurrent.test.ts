@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calibrate, measureEndToEnd, sensitivityReport, writeWorstLayerPlots, type CalibrationResult } from '../../src/calibrate/index.js';
 import { recordCalibrationTimings, type CalibrationTimings } from '../../src/calibrate/calibrate.js';
-import { CONCURRENT_RUNS_ENV, runParallelism } from '../../src/calibrate/onnxruntime.js';
+import { CONCURRENT_RUNS_ENV, SUMMARY_OPS_ENV, TENSOR_SUMMARY_OP, runParallelism } from '../../src/calibrate/onnxruntime.js';
+import { OnnxModel } from '../../src/onnx/index.js';
 import { calibratorFromBatches } from '../../src/calibrators/index.js';
 import type { Batch } from '../../src/core/batch.js';
 import { TrtInt8Error } from '../../src/core/errors.js';
@@ -23,6 +24,7 @@ const FASHION_MODEL = `${EXAMPLE_DIR}/model.onnx`;
 
 afterEach(() => {
   delete process.env[CONCURRENT_RUNS_ENV];
+  delete process.env[SUMMARY_OPS_ENV];
   recordCalibrationTimings(undefined);
 });
 
@@ -61,8 +63,17 @@ async function rejection(promise: Promise<unknown>): Promise<TrtInt8Error> {
 describe('min-max without histograms', () => {
   it.skipIf(!present)(`gives the histogram path's amax, min and max exactly on Fashion-MNIST, and the same cache and Q/DQ model${skipped}`, async () => {
     const batches = await fashionBatches();
-    const plain = (await calibrateWith(1, FASHION_MODEL, batches(), 'minmax')).result;
+    const summarized = await calibrateWith(2, FASHION_MODEL, batches(), 'minmax');
+    const plain = summarized.result;
     const withHistograms = (await calibrateWith(1, FASHION_MODEL, batches(), 'minmax', { histograms: true })).result;
+    // Summarized inside the graph: only 4 values per tensor and batch leave onnxruntime.
+    expect(summarized.runner).toBe('native');
+    expect(summarized.activationBytes).toBe(plain.summary.batches * (plain.tensors.size - 1) * 4 * 4);
+    // Held as outputs and summarized after each run (TRT_INT8_CALIBRATE_SUMMARY_OPS=0): the same ranges.
+    process.env[SUMMARY_OPS_ENV] = '0';
+    const afterRuns = (await calibrateWith(1, FASHION_MODEL, batches(), 'minmax')).result;
+    delete process.env[SUMMARY_OPS_ENV];
+    expect(measured(afterRuns)).toEqual(measured(plain));
     expect(plain.parameters.histograms).toBe(false);
     expect(withHistograms.parameters.histograms).toBe(true);
     expect(plain.tensors.size).toBeGreaterThan(5);
@@ -113,8 +124,25 @@ describe('min-max without histograms', () => {
 });
 
 describe('several runs in flight', () => {
-  it('runs one batch at a time on all cores unless asked, then splits the cores between the runs', () => {
+  it('summarizes float tensors in the graph after the rest of it, the first tensor last (onnxruntime then runs each right after its tensor)', async () => {
+    const model = await OnnxModel.load(smallCnn());
+    const tensors = ['input', 'conv1', 'relu1', 'conv2'];
+    const { bytes, fetches, summarized } = model.withTensorSummaries(tensors, TENSOR_SUMMARY_OP);
+    // The graph input is not summarized (calibrate() reads it from the batch); it is fetched as it is.
+    expect(summarized).toEqual([false, true, true, true]);
+    expect(fetches).toEqual(['input', ...tensors.slice(1).map((t) => t + TENSOR_SUMMARY_OP.suffix)]);
+    const written = OnnxModel.fromBytes(bytes);
+    const tail = written.nodes.slice(-3);
+    expect(tail.map((n) => [n.opType, n.inputs[0]])).toEqual([['TensorSummary', 'conv2'], ['TensorSummary', 'relu1'], ['TensorSummary', 'conv1']]);
+    expect(written.proto.opsetImport!.some((o) => o.domain === TENSOR_SUMMARY_OP.domain)).toBe(true);
+    expect(written.outputs().map((o) => o.name)).toEqual(['logits', ...fetches.slice(1), 'input'].filter((n, i, all) => all.indexOf(n) === i));
+    expect(model.nodes.length).toBe(written.nodes.length - 3); // the model itself is unchanged
+  });
+
+  it('runs one batch at a time on all cores unless asked or summarizing in the graph, then splits the cores between the runs', () => {
     expect(runParallelism(2)).toEqual({ concurrentRuns: 1, intraOpThreads: 0 });
+    expect(runParallelism(2, { summaries: true })).toEqual({ concurrentRuns: 2, intraOpThreads: 1 });
+    expect(runParallelism(1, { summaries: true })).toEqual({ concurrentRuns: 1, intraOpThreads: 0 });
     process.env[CONCURRENT_RUNS_ENV] = '2';
     expect(runParallelism(2)).toEqual({ concurrentRuns: 2, intraOpThreads: 1 });
     expect(runParallelism(16)).toEqual({ concurrentRuns: 2, intraOpThreads: 8 });
@@ -125,8 +153,7 @@ describe('several runs in flight', () => {
   it('gives the sequential histograms, value for value, when every batch widens the range (entropy and min-max)', async () => {
     // cnnBatches' values grow batch by batch: each batch appends bins, so the histograms depend on the batch order.
     const batches = cnnBatches(12, 16, 500);
-    for (const algorithm of ['entropy2', 'minmax'] as const) {
-      const options = algorithm === 'minmax' ? { histograms: true } : {};
+    for (const [algorithm, options] of [['entropy2', {}], ['minmax', { histograms: true }], ['minmax', {}]] as const) {
       const sequential = await calibrateWith(1, smallCnn(), batches, algorithm, options);
       for (const runs of [2, 3]) {
         const concurrent = await calibrateWith(runs, smallCnn(), batches, algorithm, options);
