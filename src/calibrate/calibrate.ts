@@ -309,10 +309,8 @@ interface Collection {
  */
 async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number, retained: CheckSamples | undefined): Promise<number> {
   const parameters = calibrationParameters(options);
-  const { bytes, summaries, parallelism } = openNativeSession(plan, options, parameters.executionProviders, collection);
-  const ort = collection.nativeSession ? undefined : loadOnnxRuntime();
-  const session = ort ? await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName) : undefined;
-  collection.session = session;
+  const { summaries, parallelism } = await openSessions(plan, options, parameters.executionProviders, collection);
+  const session = collection.session;
   const runner = new GroupedRunner(session, plan.fromRuns, {
     maxOutputBytesPerRun: options.maxOutputBytesPerRun,
     overlap: process.env[OVERLAP_ENV] === '1',
@@ -348,7 +346,7 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
       nativeSession
         ? runner.runInto(histograms, nativeSession, batchToRunFeeds(slice), sliceSamples, signal)
-        : runner.run(batchToFeeds(ort!, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
+        : runner.run(batchToFeeds(loadOnnxRuntime(), slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
     );
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
@@ -389,6 +387,16 @@ function openNativeSession(plan: CalibrationPlan, options: CalibrateOptions, exe
   const parallelism = bounded ? SEQUENTIAL_RUNS : runParallelism();
   collection.nativeSession = createNativeSession(bytes, executionProviders, plan.model.displayName, parallelism);
   return { bytes, parallelism };
+}
+
+/**
+ * The session that runs the batches: the statistics engine's (openNativeSession), else onnxruntime-node's. The model
+ * bytes are not kept: both sessions hold their own copy, and on a small model the bytes are a few MiB of the peak.
+ */
+async function openSessions(plan: CalibrationPlan, options: CalibrateOptions, executionProviders: readonly string[], collection: Collection): Promise<{ summaries?: Map<string, string>; parallelism: RunParallelism }> {
+  const { bytes, summaries, parallelism } = openNativeSession(plan, options, executionProviders, collection);
+  if (!collection.nativeSession) collection.session = await createSession(loadOnnxRuntime(), bytes, executionProviders, plan.model.displayName);
+  return { ...(summaries ? { summaries } : {}), parallelism };
 }
 
 /** Runs a batch whole, or in slices when the pacer has seen runs too slow for a timely abort. */
