@@ -49,6 +49,7 @@ enum Api : size_t {
   kCreateAndRegisterAllocator = 144,
   kReleaseArenaCfg = 157,
   kCreateArenaCfgV2 = 164,
+  kUnregisterAllocator = 177,
 };
 
 using Status = void*;
@@ -159,21 +160,41 @@ const CustomOpV20 kSummaryOpDefinition = {
     [](int*, int*) {},
 };
 
-// Registers, once, the environment's CPU arena that sessions opting in with session.use_env_allocators use: one that
-// extends by the size requested (kSameAsRequested) instead of doubling.
-void useArenaGrowingAsRequested(const OrtRuntime& runtime) {
-  static std::mutex mutex;
-  static bool registered = false;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (registered) return;
-  const char* keys[] = {"arena_extend_strategy"};
-  const size_t values[] = {1};  // kSameAsRequested
-  void* cfg = nullptr;
-  runtime.check(as<Status (*)(const char* const*, const size_t*, size_t, void**)>(runtime, kCreateArenaCfgV2)(keys, values, 1, &cfg), "CreateArenaCfgV2");
-  void* status = as<Status (*)(OrtEnvHandle*, const void*, const void*)>(runtime, kCreateAndRegisterAllocator)(runtime.env(), runtime.cpuMemoryInfo(), cfg);
-  as<void (*)(void*)>(runtime, kReleaseArenaCfg)(cfg);
-  runtime.check(status, "CreateAndRegisterAllocator");
-  registered = true;
+// The environment's CPU arena that sessions opting in with session.use_env_allocators share: one that extends by the
+// size requested (kSameAsRequested) instead of doubling. Registered by the first session that uses it and unregistered
+// when the last is released, so that its memory goes with the sessions, as a session's own arena's does (held by the
+// environment, it stayed allocated after calibrate() and raised the peak of what ran next, e.g. 'auto''s model check).
+struct EnvArena {
+  std::mutex mutex;
+  size_t users = 0;
+};
+EnvArena& envArena() {
+  static EnvArena arena;
+  return arena;
+}
+
+void acquireEnvArena(const OrtRuntime& runtime) {
+  EnvArena& arena = envArena();
+  std::lock_guard<std::mutex> lock(arena.mutex);
+  if (arena.users == 0) {
+    const char* keys[] = {"arena_extend_strategy"};
+    const size_t values[] = {1};  // kSameAsRequested
+    void* cfg = nullptr;
+    runtime.check(as<Status (*)(const char* const*, const size_t*, size_t, void**)>(runtime, kCreateArenaCfgV2)(keys, values, 1, &cfg), "CreateArenaCfgV2");
+    void* status = as<Status (*)(OrtEnvHandle*, const void*, const void*)>(runtime, kCreateAndRegisterAllocator)(runtime.env(), runtime.cpuMemoryInfo(), cfg);
+    as<void (*)(void*)>(runtime, kReleaseArenaCfg)(cfg);
+    runtime.check(status, "CreateAndRegisterAllocator");
+  }
+  ++arena.users;
+}
+
+// Never throws (destructors call it). Should unregistering fail, the next session's registration fails and says so.
+void releaseEnvArena(const OrtRuntime& runtime) {
+  EnvArena& arena = envArena();
+  std::lock_guard<std::mutex> lock(arena.mutex);
+  if (arena.users == 0 || --arena.users > 0) return;
+  void* status = as<Status (*)(OrtEnvHandle*, const void*)>(runtime, kUnregisterAllocator)(runtime.env(), runtime.cpuMemoryInfo());
+  if (status) as<void (*)(void*)>(runtime, kReleaseStatus)(status);
 }
 
 // The domain holding kSummaryOp, created once: onnxruntime requires it to outlive every session using it.
@@ -277,15 +298,16 @@ OrtModelSession::OrtModelSession(OrtRuntime& runtime, const void* model, size_t 
     if (!(pattern && pattern[0] == '1')) runtime.check(as<Status (*)(void*)>(runtime, kDisableMemPattern)(options), "DisableMemPattern");
     // onnxruntime's idle intra-op threads spin by default; here they would take the cores the histogram threads
     // count on between runs (and any other process's). TRT_INT8_ORT_SPIN=1 keeps onnxruntime's default, to compare.
-    // TRT_INT8_ORT_PROFILE=<prefix>: onnxruntime's own profile of every run (a JSON trace), to see what runs when.
     // The arena grows by what a run asks for rather than by doubling (onnxruntime's default): with two runs at once
     // the doubled regions held 2-3 MiB more than onnxruntime-Python's whole process on Fashion-MNIST (118 MiB), at
     // the same time per calibration. TRT_INT8_ORT_ARENA_EXTEND=pow2 keeps onnxruntime's default, to compare.
     const char* extend = getenv("TRT_INT8_ORT_ARENA_EXTEND");
     if (!(extend && std::string(extend) == "pow2")) {
-      useArenaGrowingAsRequested(runtime);
       runtime.check(as<Status (*)(void*, const char*, const char*)>(runtime, kAddSessionConfigEntry)(options, "session.use_env_allocators", "1"), "AddSessionConfigEntry");
+      acquireEnvArena(runtime);
+      usesEnvArena_ = true;
     }
+    // TRT_INT8_ORT_PROFILE=<prefix>: onnxruntime's own profile of every run (a JSON trace), to see what runs when.
     const char* profile = getenv("TRT_INT8_ORT_PROFILE");
     if (profile && profile[0]) runtime.check(as<Status (*)(void*, const char*)>(runtime, kEnableProfiling)(options, profile), "EnableProfiling");
     if (summaryOps) runtime.check(as<Status (*)(void*, void*)>(runtime, kAddCustomOpDomain)(options, summaryDomain(runtime)), "AddCustomOpDomain");
@@ -299,6 +321,7 @@ OrtModelSession::OrtModelSession(OrtRuntime& runtime, const void* model, size_t 
                   "CreateSessionFromArray");
   } catch (...) {
     releaseOptions();
+    if (usesEnvArena_) releaseEnvArena(runtime);
     throw;
   }
   releaseOptions();
@@ -306,6 +329,7 @@ OrtModelSession::OrtModelSession(OrtRuntime& runtime, const void* model, size_t 
 
 OrtModelSession::~OrtModelSession() {
   if (session_) as<void (*)(OrtSessionHandle*)>(runtime_, kReleaseSession)(session_);
+  if (usesEnvArena_) releaseEnvArena(runtime_);
 }
 
 OrtRunOptionsHandle* OrtModelSession::createRunOptions() {

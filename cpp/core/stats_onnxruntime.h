@@ -100,6 +100,8 @@ class OrtModelSession {
  private:
   OrtRuntime& runtime_;
   OrtSessionHandle* session_ = nullptr;
+  // Whether this session uses the environment's arena (see acquireEnvArena in the .cc), released with it.
+  bool usesEnvArena_ = false;
 };
 
 }  // namespace trt_int8::stats
