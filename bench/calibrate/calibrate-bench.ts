@@ -35,7 +35,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { calibrate, calibratorFromBatches, OnnxModel, planQuantization, type AlgorithmKind, type Batch } from '../../src/index.js';
 import { recordCalibrationTimings, type CalibrationTimings } from '../../src/calibrate/calibrate.js';
-import { RUNNER_ENV, onnxRuntimeLibrary } from '../../src/calibrate/onnxruntime.js';
+import { RUNNER_ENV, TENSOR_SUMMARY_OP, onnxRuntimeLibrary } from '../../src/calibrate/onnxruntime.js';
 import { createRunSession, HistogramCollector } from '../../src/stats/histogram-collector.js';
 import { CALIBRATION_COUNT, CALIBRATION_SEED, EXAMPLE_DIR, IMAGE_SIZE, calibrationIndices, loadFashionMnist } from '../../examples/fashion-mnist/dataset.js';
 import { DETECTOR_MODEL_PATH, detectorData } from './detector-data.js';
@@ -160,8 +160,8 @@ async function child(specFile: string, workload: Workload, runner: string): Prom
 
 /**
  * --work: the CPU work of trt-int8's min-max collection per batch, on one thread: onnxruntime with one intra-op thread
- * and one statistics thread, each batch run (activations as graph outputs, as calibrate() requests them) and then
- * counted, as calibrate()'s CPU path does (without its batch checks). CPU time is that of the whole process (all
+ * and one statistics thread, each batch run with its tensors summarized inside the graph (TensorSummary, min and max,
+ * no histogram) and the summaries collected, as calibrate()'s CPU path does for min-max (without its batch checks). CPU time is that of the whole process (all
  * threads), so other processes' load changes it little, unlike wall time.
  */
 async function workChild(specFile: string): Promise<void> {
@@ -173,8 +173,11 @@ async function workChild(specFile: string): Promise<void> {
   const fetches = spec.tensors.filter((t) => t !== spec.input);
   const library = onnxRuntimeLibrary();
   if (!library) throw new Error('onnxruntime-node is not installed');
-  const session = createRunSession(library, model.withInlinedExternalData().withExtraOutputs(fetches), 1);
-  const collector = new HistogramCollector({ threads: 1 });
+  const summarized = model.withInlinedExternalData().withTensorSummaries(fetches, TENSOR_SUMMARY_OP);
+  const summaryOf = fetches.map((t, i) => (summarized.summarized[i] ? t : ''));
+  const session = createRunSession(library, summarized.bytes, 1, 1, true);
+  // As calibrate() collects for min-max: min, max and non-finite counts, no histograms.
+  const collector = new HistogramCollector({ threads: 1, histograms: false });
   const cpuMs = (): number => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
@@ -184,11 +187,11 @@ async function workChild(specFile: string): Promise<void> {
   for (let i = 0; i < spec.batches; i++) {
     const feeds = [{ name: spec.input, elementType: 1, shape: spec.batchShape, data: all.subarray(i * per, (i + 1) * per) }];
     let t = cpuMs();
-    const outputs = await session.run(feeds, fetches);
+    const outputs = await session.run(feeds, summarized.fetches);
     if ('runFailed' in outputs) throw new Error(outputs.runFailed);
     runCpu += cpuMs() - t;
     t = cpuMs();
-    await collector.addOutputs(outputs);
+    await collector.addOutputs({ ...outputs, summaryOf });
     countCpu += cpuMs() - t;
   }
   collector.dispose();
@@ -354,8 +357,8 @@ async function main(): Promise<void> {
       const theirs = w.theirs.map((t) => ((t.collectCpuSeconds as number) * 1000) / spec.batches);
       const ratios = ours.map((o, i) => theirs[i]! / o);
       console.log(
-        `  CPU work per batch, min-max, one onnxruntime thread in both: trt-int8 ${spread(ours, 1)} ms (onnxruntime run ${spread(w.ours.map((o) => o.runCpuMsPerBatch as number), 1)}, ` +
-          `histograms ${spread(w.ours.map((o) => o.countCpuMsPerBatch as number), 1)}), onnxruntime-Python collect_data ${spread(theirs, 1)} ms: ratio ${spread(ratios)}x; ` +
+        `  CPU work per batch, min-max, one onnxruntime thread in both: trt-int8 ${spread(ours, 1)} ms (onnxruntime run with in-graph summaries ${spread(w.ours.map((o) => o.runCpuMsPerBatch as number), 1)}, ` +
+          `collecting them ${spread(w.ours.map((o) => o.countCpuMsPerBatch as number), 1)}), onnxruntime-Python collect_data ${spread(theirs, 1)} ms: ratio ${spread(ratios)}x; ` +
           `1.5x needs trt-int8 <= ${(median(theirs) / 1.5).toFixed(1)} ms`,
       );
       report[`${spec.name}/cpu-work`] = { trtInt8: w.ours, onnxruntimePython: w.theirs, oursMsPerBatch: ours, theirsMsPerBatch: theirs, ratio: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } };

@@ -4,6 +4,8 @@
 //   1. summarize chunks of every tensor (min, max, max |x|, finite / non-finite counts);
 //   2. once all summaries are in, plan each tensor's bin layout (first range or appended bins) and
 //      count chunks into per-chunk partial histograms merged into a per-batch staging buffer.
+// A collector created with histograms = false (min-max calibration: only the range is needed, as TensorRT's
+// MinMaxCalibrator and onnxruntime's MinMaxCalibrater keep it) stops after pass 1 and keeps the summaries only.
 // add() first copies its arguments into memory the batch owns (ReadBatchArguments), so no JavaScript can
 // free or change what the threads read. The batch is committed into the collector's state on the JS thread, inside the thread-safe
 // function's callback, only if it was not cancelled and no tensor failed: a batch applies entirely
@@ -11,6 +13,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -57,6 +60,8 @@ struct TensorBatch {
   const float* data = nullptr;
   size_t length = 0;
   BinLayout prior;  // committed layout when the batch started (read on the JS thread)
+  // The summary came with the batch (a kSummaryOp output): no values to read.
+  bool presummarized = false;
   std::vector<ValueSummary> chunkSummaries;
   ValueSummary summary;
   BinLayout layout;  // layout this batch is counted into
@@ -94,6 +99,8 @@ struct Job {
   std::vector<std::unique_ptr<TensorBatch>> tensors;
   ThreadPool* pool = nullptr;  // outlives the job: the collector is pinned while a job runs
   unsigned threads = 1;
+  // false: min, max and the non-finite count only (the collector's histograms option), no bins counted.
+  bool histograms = true;
   uint32_t initialBins = 0;
   uint32_t maxBins = 0;
   std::atomic<size_t> pending{0};
@@ -128,9 +135,9 @@ void planAndCount(const std::shared_ptr<Job>& job);
 void startSummaries(const std::shared_ptr<Job>& job) {
   size_t tasks = 0;
   for (auto& t : job->tensors) {
-    t->chunkSummaries.resize(chunkCountFor(t->length, job->threads, kMinChunkValues));
+    t->chunkSummaries.resize(t->presummarized ? 0 : chunkCountFor(t->length, job->threads, kMinChunkValues));
     tasks += t->chunkSummaries.size();
-    if (t->prior.hasRange() && t->length > 0) {
+    if (job->histograms && t->prior.hasRange() && t->length > 0) {
       t->speculative.resize(t->chunkSummaries.size());
       try {
         for (auto& c : t->speculative) c.assign(subHistogramSize(t->prior), 0);
@@ -182,6 +189,13 @@ float halfToFloat(uint16_t h) {
 }
 
 void planAndCount(const std::shared_ptr<Job>& job) {
+  if (!job->histograms) {  // the summaries are the whole batch
+    for (auto& t : job->tensors) {
+      for (const auto& s : t->chunkSummaries) t->summary.merge(s);
+    }
+    finishJob(job);
+    return;
+  }
   size_t tasks = 0;
   for (auto& t : job->tensors) {
     for (const auto& s : t->chunkSummaries) t->summary.merge(s);
@@ -292,9 +306,12 @@ struct RunTask {
   std::optional<Napi::Promise::Deferred> deferred;
 };
 
-// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads): a CPU session of onnxruntime's C API.
-// run() runs the model on the session's own thread, so that the statistics pool can count the previous run's outputs
-// meanwhile; its outputs stay where onnxruntime wrote them until HistogramCollector.addOutputs() has counted them.
+// binding.stats.OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads[, concurrentRuns[, summaryOps]]): a CPU
+// session of onnxruntime's C API (summaryOps: with the kSummaryOp operator registered). run() runs the model on one of the session's own threads (concurrentRuns of them, default 1),
+// so that the statistics pool can count the previous run's outputs meanwhile, and so that several runs of one
+// intra-op thread each can share the cores without onnxruntime's cost of splitting one run (docs/calibration-speed.md);
+// runs may then settle out of call order. Outputs stay where onnxruntime wrote them until
+// HistogramCollector.addOutputs() has counted them.
 // release() drops the session; runs in flight and uncounted outputs keep it until they are done.
 class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
  public:
@@ -307,8 +324,14 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
   explicit OrtSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OrtSessionWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsNumber()) {
-      throw codedTypeError(env, "ERR_BAD_OPTION", "OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads) expects a string, a Uint8Array and a number");
+      throw codedTypeError(env, "ERR_BAD_OPTION", "OnnxRuntimeSession(libraryPath, modelBytes, intraOpThreads[, concurrentRuns]) expects a string, a Uint8Array and a number");
     }
+    if (info.Length() >= 4 && info[3].IsNumber()) {
+      const double runs = info[3].As<Napi::Number>().DoubleValue();
+      if (!(runs >= 1 && runs <= 64 && runs == static_cast<unsigned>(runs))) throw Napi::RangeError::New(env, "OnnxRuntimeSession: concurrentRuns must be an integer from 1 to 64");
+      concurrentRuns_ = static_cast<unsigned>(runs);
+    }
+    const bool summaryOps = info.Length() >= 5 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
     const std::string library = info[0].As<Napi::String>().Utf8Value();
     auto model = info[1].As<Napi::TypedArray>();
     Napi::ArrayBuffer buffer = model.ArrayBuffer();
@@ -322,7 +345,7 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
       throw codedError(env, "ERR_ONNXRUNTIME_NOT_FOUND", e.what());
     }
     try {
-      session_ = std::make_shared<OrtModelSession>(*runtime, bytes, length, info[2].As<Napi::Number>().Int32Value());
+      session_ = std::make_shared<OrtModelSession>(*runtime, bytes, length, info[2].As<Napi::Number>().Int32Value(), summaryOps);
     } catch (const std::exception& e) {
       throw codedError(env, "ERR_BAD_MODEL", e.what());
     }
@@ -386,13 +409,13 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
     Napi::Promise promise = task->deferred->Promise();
     auto done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "trt-int8:stats.run", 0, 1);
     try {
-      if (!runThread_) runThread_ = std::make_unique<ThreadPool>(1);
+      if (!runThread_) runThread_ = std::make_unique<ThreadPool>(concurrentRuns_);
     } catch (const std::system_error& error) {
       done.Release();
       Forget(*task);
       throw codedError(env, "ERR_BAD_OPTION", std::string("could not start onnxruntime's run thread: ") + error.what());
     }
-    // One thread for all runs of the session (not one per run): its stack and malloc arena are reused.
+    // The same threads for all runs of the session (not one per run): their stacks and malloc arenas are reused.
     runThread_->submit([task, done]() mutable {
       Execute(*task);
       if (done.BlockingCall([task](Napi::Env env, Napi::Function) { Settle(env, *task); }) != napi_ok) {
@@ -470,7 +493,9 @@ class OrtSessionWrap : public Napi::ObjectWrap<OrtSessionWrap> {
 
   std::shared_ptr<OrtModelSession> session_;
   std::shared_ptr<ActiveRuns> active_ = std::make_shared<ActiveRuns>();
-  // Runs one run at a time, in call order; joined when this object is collected (a run in flight finishes first).
+  // Runs up to concurrentRuns_ runs at a time, started in call order; joined when this object is collected (runs in
+  // flight finish first).
+  unsigned concurrentRuns_ = 1;
   std::unique_ptr<ThreadPool> runThread_;
 };
 
@@ -491,11 +516,12 @@ class Collector : public Napi::ObjectWrap<Collector> {
   explicit Collector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Collector>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-      throw codedTypeError(env, "ERR_BAD_OPTION", "HistogramCollector(numBins, threads, maxBins) expects three numbers");
+      throw codedTypeError(env, "ERR_BAD_OPTION", "HistogramCollector(numBins, threads, maxBins[, histograms]) expects three numbers");
     }
     const double numBins = info[0].As<Napi::Number>().DoubleValue();
     const double threads = info[1].As<Napi::Number>().DoubleValue();
     const double maxBins = info[2].As<Napi::Number>().DoubleValue();
+    histograms_ = info.Length() < 4 || !info[3].IsBoolean() || info[3].As<Napi::Boolean>().Value();
     if (!(numBins >= 1 && numBins <= 16777216 && numBins == static_cast<uint32_t>(numBins)) ||
         !(threads >= 1 && threads <= 1024 && threads == static_cast<uint32_t>(threads)) ||
         !(maxBins >= numBins && maxBins <= 16777216 && maxBins == static_cast<uint32_t>(maxBins))) {
@@ -555,6 +581,7 @@ class Collector : public Napi::ObjectWrap<Collector> {
   uint32_t numBins_ = 0;
   unsigned threads_ = 1;
   uint32_t maxBins_ = 0;
+  bool histograms_ = true;
   bool disposed_ = false;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::string> order_;
@@ -632,6 +659,7 @@ Napi::Promise Collector::StartJob(Napi::Env env, const std::shared_ptr<Job>& job
   job->threads = threads_;
   job->initialBins = numBins_;
   job->maxBins = maxBins_;
+  job->histograms = histograms_;
   job->done = DoneCallback::New(env, "trt-int8:stats.add", 0, 1, this);
 
   deferred_.emplace(Napi::Promise::Deferred::New(env));
@@ -641,9 +669,11 @@ Napi::Promise Collector::StartJob(Napi::Env env, const std::shared_ptr<Job>& job
   return promise;
 }
 
-// addOutputs(runOutputs): one batch whose tensors are the floating-point outputs of an OnnxRuntimeSession.run()
-// (float16 and float64 converted to float32 here; other types left out, as calibrate() leaves out integer
-// outputs). The outputs move into the batch: the handle is empty afterwards. Resolves like add().
+// addOutputs(runOutputs[, summaryOf]): one batch whose tensors are the floating-point outputs of an
+// OnnxRuntimeSession.run() (float16 and float64 converted to float32 here; other types left out, as calibrate() leaves
+// out integer outputs). summaryOf[i], when a non-empty string, says that output i is the kSummaryOp summary of that
+// tensor, taken as that tensor's batch summary (collectors without histograms only). The outputs move into the batch:
+// the handle is empty afterwards. Resolves like add().
 Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsExternal()) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(runOutputs) expects the outputs of OnnxRuntimeSession.run()");
@@ -651,6 +681,16 @@ Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
   if (!result) throw codedTypeError(env, "ERR_BAD_OPTION", "addOutputs(): not the outputs of OnnxRuntimeSession.run(), or already counted");
   if (disposed_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() after dispose()");
   if (running_) throw codedError(env, "ERR_BAD_OPTION", "HistogramCollector: addOutputs() while another batch is running");
+  std::vector<std::string> summaryOf(result->fetches.size());
+  if (info.Length() >= 2 && info[1].IsArray()) {
+    Napi::Array names = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < names.Length() && i < summaryOf.size(); ++i) {
+      Napi::Value name = names.Get(i);
+      if (name.IsString()) summaryOf[i] = name.As<Napi::String>().Utf8Value();
+    }
+  }
+  const bool anySummary = std::any_of(summaryOf.begin(), summaryOf.end(), [](const std::string& s) { return !s.empty(); });
+  if (anySummary && histograms_) throw codedError(env, "ERR_BAD_OPTION", "addOutputs(): summaries need a collector without histograms");
   auto job = std::make_shared<Job>();
   job->runResult = result;
   try {
@@ -661,6 +701,19 @@ Napi::Value Collector::AddOutputs(const Napi::CallbackInfo& info) {
       const OrtElementType type = out->elementType();
       auto t = std::make_unique<TensorBatch>();
       t->name = result->fetches[i];
+      if (!summaryOf[i].empty()) {
+        if (type != OrtElementType::kDouble || count != 4) throw std::runtime_error("the summary of " + summaryOf[i] + " is not 4 float64 values");
+        const auto* s = static_cast<const double*>(out->data());
+        t->name = summaryOf[i];
+        t->presummarized = true;
+        t->summary.min = static_cast<float>(s[0]);
+        t->summary.max = static_cast<float>(s[1]);
+        t->summary.nonFinite = static_cast<uint64_t>(s[2]);
+        t->summary.finite = static_cast<uint64_t>(s[3]) - t->summary.nonFinite;
+        t->summary.absMax = t->summary.finite == 0 ? 0.0f : std::max(std::fabs(t->summary.min), std::fabs(t->summary.max));
+        job->tensors.push_back(std::move(t));
+        continue;
+      }
       if (type == OrtElementType::kFloat) {
         t->data = static_cast<const float*>(out->data());
       } else if (type == OrtElementType::kFloat16) {
@@ -735,6 +788,10 @@ void Collector::Complete(Napi::Env env, const std::shared_ptr<Job>& job) {
       for (auto& t : job->tensors) {
         auto [it, inserted] = states_.try_emplace(t->name);
         if (inserted) order_.push_back(t->name);
+        if (!job->histograms) {
+          it->second.summary.merge(t->summary);
+          continue;
+        }
         LayoutPlan plan;
         plan.layout = t->layout;
         plan.mergeShift = t->mergeShift;
@@ -761,6 +818,15 @@ Napi::Value Collector::Snapshot(const Napi::CallbackInfo& info) {
   Napi::Array result = Napi::Array::New(env, order_.size());
   for (uint32_t i = 0; i < order_.size(); ++i) {
     const TensorState& s = states_.at(order_[i]);
+    Napi::Object h = Napi::Object::New(env);
+    h.Set("name", order_[i]);
+    h.Set("min", static_cast<double>(s.summary.min));
+    h.Set("max", static_cast<double>(s.summary.max));
+    h.Set("absMax", static_cast<double>(s.summary.absMax));
+    h.Set("count", static_cast<double>(s.summary.finite));
+    h.Set("nonFinite", static_cast<double>(s.summary.nonFinite));
+    result.Set(i, h);
+    if (!histograms_) continue;  // no counts, bin width or range: nothing was binned
     const size_t bins = s.layout.hasRange() ? s.counts.size() : numBins_;
     Napi::Float64Array counts = Napi::Float64Array::New(env, bins);
     if (s.layout.hasRange()) {
@@ -768,17 +834,9 @@ Napi::Value Collector::Snapshot(const Napi::CallbackInfo& info) {
     } else {
       counts[0] = static_cast<double>(s.zerosWithoutRange);
     }
-    Napi::Object h = Napi::Object::New(env);
-    h.Set("name", order_[i]);
     h.Set("counts", counts);
     h.Set("binWidth", static_cast<double>(s.layout.binWidth));
     h.Set("rangeMax", static_cast<double>(s.layout.rangeMax));
-    h.Set("min", static_cast<double>(s.summary.min));
-    h.Set("max", static_cast<double>(s.summary.max));
-    h.Set("absMax", static_cast<double>(s.summary.absMax));
-    h.Set("count", static_cast<double>(s.summary.finite));
-    h.Set("nonFinite", static_cast<double>(s.summary.nonFinite));
-    result.Set(i, h);
   }
   return result;
 }

@@ -73,11 +73,18 @@ class OrtOutput {
   OrtValueHandle* value_;
 };
 
+// The operator a calibration model may use to summarize a float tensor inside the graph, while its values are still in
+// cache and without keeping them as a graph output until the run ends: kSummaryDomain.kSummaryOp(x float) -> double[4]
+// { min, max (of the finite values), non-finite count, element count }; min/max are +/-Infinity when none is finite.
+// Sessions created with summaryOps register it (src/onnx/model.ts withTensorSummaries writes the nodes).
+inline constexpr const char* kSummaryDomain = "trt_int8.stats";
+inline constexpr const char* kSummaryOp = "TensorSummary";
+
 // A session on the CPU execution provider. Thread-safe for concurrent run() as onnxruntime sessions are.
 class OrtModelSession {
  public:
   // intraOpThreads 0: onnxruntime's default (one per physical core), as onnxruntime-node and -Python use.
-  OrtModelSession(OrtRuntime& runtime, const void* model, size_t modelBytes, int intraOpThreads);
+  OrtModelSession(OrtRuntime& runtime, const void* model, size_t modelBytes, int intraOpThreads, bool summaryOps = false);
   ~OrtModelSession();
   OrtModelSession(const OrtModelSession&) = delete;
   OrtModelSession& operator=(const OrtModelSession&) = delete;
@@ -93,6 +100,8 @@ class OrtModelSession {
  private:
   OrtRuntime& runtime_;
   OrtSessionHandle* session_ = nullptr;
+  // Whether this session uses the environment's arena (see acquireEnvArena in the .cc), released with it.
+  bool usesEnvArena_ = false;
 };
 
 }  // namespace trt_int8::stats

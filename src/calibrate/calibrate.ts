@@ -10,9 +10,9 @@ import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { InputSpec, NormalizedBatch } from '../core/tensor.js';
 import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
-import { HistogramCollector, computeAmax } from '../stats/index.js';
+import { HistogramCollector, computeAmax, summaryMinMaxAmax, type TensorHistogram, type TensorSummary } from '../stats/index.js';
 import { checkQuantizable, OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
-import { OVERLAP_ENV, createNativeSession, createSession, loadOnnxRuntime, type OrtSession } from './onnxruntime.js';
+import { OVERLAP_ENV, SEQUENTIAL_RUNS, SUMMARY_OPS_ENV, TENSOR_SUMMARY_OP, createNativeSession, createSession, loadOnnxRuntime, runParallelism, type OrtSession, type RunParallelism } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, batchToRunFeeds, outputAsFloat32 } from './runner.js';
 import type { RunSession } from '../stats/histogram-collector.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
@@ -56,6 +56,14 @@ export interface CalibrateOptions {
    * another is lower by more than 5 %. Recorded in result.modelCheck. false: off. Cost: docs/algorithms.md.
    */
   readonly modelCheck?: boolean | ModelCheckOptions;
+  /**
+   * Count each tensor's |x| histogram. Default: true, except when every tensor is calibrated with 'minmax', which
+   * needs only each tensor's min and max: then, as TensorRT's MinMaxCalibrator and onnxruntime's MinMaxCalibrater,
+   * only those are tracked (the same amax, in one pass over the values and no bin memory), and the result's tensors
+   * carry no `histogram`. Pass true for a min-max result that a sensitivity report, keepInHigherPrecision or
+   * histogram plots will read. false with another algorithm is refused (it needs the histograms).
+   */
+  readonly histograms?: boolean;
 }
 
 export interface TensorInfo {
@@ -118,6 +126,7 @@ function checkOptions(options: CalibrateOptions): void {
   }
   if (tensors !== undefined && (!Array.isArray(tensors) || tensors.some((n) => typeof n !== 'string'))) throw badOption('tensors', 'an array of tensor names', tensors);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw badOption('onProgress', 'a function', typeof onProgress);
+  if (options.histograms !== undefined && typeof options.histograms !== 'boolean') throw badOption('histograms', 'true or false', options.histograms);
   const { maxOutputBytesPerRun, tensorRTVersion } = options;
   if (maxOutputBytesPerRun !== undefined && (typeof maxOutputBytesPerRun !== 'number' || !(maxOutputBytesPerRun > 0) || !Number.isFinite(maxOutputBytesPerRun))) {
     throw badOption('maxOutputBytesPerRun', 'a positive number of bytes', maxOutputBytesPerRun);
@@ -228,6 +237,8 @@ interface CalibrationPlan {
   readonly fromFeeds: string[];
   /** Node outputs among `tensors`: fetched from onnxruntime runs. */
   readonly fromRuns: string[];
+  /** Whether histograms are counted (options.histograms; by default, unless every algorithm is 'minmax'). */
+  readonly histograms: boolean;
 }
 
 async function planCalibration(model: ModelInput, calibrator: Calibrator, options: CalibrateOptions): Promise<CalibrationPlan> {
@@ -246,7 +257,19 @@ async function planCalibration(model: ModelInput, calibrator: Calibrator, option
     algorithms,
     fromFeeds: tensors.filter((t) => inputNames.has(t)),
     fromRuns: tensors.filter((t) => !inputNames.has(t)),
+    histograms: histogramsNeeded(algorithms, calibrator.algorithm, options.histograms),
   };
+}
+
+/** options.histograms, defaulting to whether any tensor's algorithm reads a histogram (all but 'minmax' do). */
+function histogramsNeeded(algorithms: ReadonlyMap<string, CalibrationAlgorithm>, calibratorAlgorithm: CalibrationAlgorithm, requested: boolean | undefined): boolean {
+  const needing = [calibratorAlgorithm, ...algorithms.values()].filter((a) => a.kind !== 'minmax');
+  if (requested === false && needing.length > 0) {
+    throw badOption('histograms', "true (or left out) unless every tensor's algorithm is 'minmax'", false, [
+      `'${needing[0]!.kind}' chooses its range from the histogram: leave histograms out, or calibrate with algorithm 'minmax'.`,
+    ]);
+  }
+  return requested ?? needing.length > 0;
 }
 
 /**
@@ -286,20 +309,19 @@ interface Collection {
  */
 async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, options: CalibrateOptions, collection: Collection, tracker: ProgressTracker, signal: AbortSignal, loadStarted: number, retained: CheckSamples | undefined): Promise<number> {
   const parameters = calibrationParameters(options);
-  const bytes = plan.model.withInlinedExternalData().withExtraOutputs(plan.fromRuns);
-  // The activations are counted where onnxruntime writes them when the statistics engine can run the model itself
-  // (CPU, with the library of the installed onnxruntime-node); onnxruntime-node's session.run copies each output
-  // into JavaScript first (docs/calibration-speed.md). onnxruntime-node itself is then not even loaded.
-  collection.nativeSession = createNativeSession(bytes, parameters.executionProviders, plan.model.displayName);
-  const ort = collection.nativeSession ? undefined : loadOnnxRuntime();
-  const session = ort ? await createSession(ort, bytes, parameters.executionProviders, plan.model.displayName) : undefined;
-  collection.session = session;
-  const runner = new GroupedRunner(session, plan.fromRuns, { maxOutputBytesPerRun: options.maxOutputBytesPerRun, overlap: process.env[OVERLAP_ENV] === '1' });
+  const { summaries, parallelism } = await openSessions(plan, options, parameters.executionProviders, collection);
+  const session = collection.session;
+  const runner = new GroupedRunner(session, plan.fromRuns, {
+    maxOutputBytesPerRun: options.maxOutputBytesPerRun,
+    overlap: process.env[OVERLAP_ENV] === '1',
+    concurrentRuns: collection.nativeSession ? parallelism.concurrentRuns : 1,
+    ...(summaries ? { summaries } : {}),
+  });
   if (timingsSink) {
     timingsSink.runner = collection.nativeSession ? 'native' : 'onnxruntime-node';
     timingsSink.loadMs += performance.now() - loadStarted;
   }
-  const histograms = new HistogramCollector({ numBins: parameters.numBins });
+  const histograms = new HistogramCollector({ numBins: parameters.numBins, histograms: plan.histograms });
   collection.collector = histograms;
   const copier = new BatchCopier(); // each copy is consumed (runs and histograms awaited) before the next
   const pacer = new RunPacer();
@@ -312,7 +334,10 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     const samples = samplesInBatch([...batch.values()].map((t) => t.shape));
     retained?.offer(batch, samples);
     if (plan.fromFeeds.length > 0) {
-      await runner.flush(); // the previous batch's activations first (timed apart)
+      // The previous batch's activations first (timed apart), unless runs overlap batches: the collector counts in
+      // call order, and graph inputs and activations are different tensors, so every tensor still sees the batches
+      // in order.
+      if (!runner.countsInBackground) await runner.flush();
       const counting = performance.now();
       await histograms.add(graphInputValues(batch, plan.fromFeeds), signal);
       if (timingsSink) timingsSink.countMs += performance.now() - counting;
@@ -321,7 +346,7 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
       nativeSession
         ? runner.runInto(histograms, nativeSession, batchToRunFeeds(slice), sliceSamples, signal)
-        : runner.run(batchToFeeds(ort!, slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
+        : runner.run(batchToFeeds(loadOnnxRuntime(), slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
     );
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
@@ -335,6 +360,43 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
     timingsSink.activationBytes += runner.activationBytes;
   }
   return runner.runCount;
+}
+
+/**
+ * The statistics engine's own onnxruntime session, when it can run the model (CPU, with the library of the installed
+ * onnxruntime-node): the activations are then read where onnxruntime writes them, while onnxruntime-node's
+ * session.run copies each output into JavaScript first (docs/calibration-speed.md), and onnxruntime-node is not even
+ * loaded. Without histograms, each float tensor is summarized inside the graph by the engine's TensorSummary operator
+ * instead of being held as an output until the run ends: no activation outlives its last reader, so a run holds
+ * little more memory than the model alone and two runs on one thread each fit where one run with every activation
+ * did. Returns the model bytes the session (or onnxruntime-node's, when there is none) runs.
+ */
+function openNativeSession(plan: CalibrationPlan, options: CalibrateOptions, executionProviders: readonly string[], collection: Collection): { bytes: Uint8Array; summaries?: Map<string, string>; parallelism: RunParallelism } {
+  const bounded = options.maxOutputBytesPerRun !== undefined;
+  const inlined = plan.model.withInlinedExternalData();
+  if (!plan.histograms && process.env[SUMMARY_OPS_ENV] !== '0') {
+    const summarized = inlined.withTensorSummaries(plan.fromRuns, TENSOR_SUMMARY_OP);
+    const parallelism = bounded ? SEQUENTIAL_RUNS : runParallelism(undefined, { summaries: true });
+    collection.nativeSession = createNativeSession(summarized.bytes, executionProviders, plan.model.displayName, parallelism, true);
+    if (collection.nativeSession) {
+      const summaries = new Map(plan.fromRuns.flatMap((t, i) => (summarized.summarized[i] ? [[t, summarized.fetches[i]!] as const] : [])));
+      return { bytes: summarized.bytes, summaries, parallelism };
+    }
+  }
+  const bytes = inlined.withExtraOutputs(plan.fromRuns);
+  const parallelism = bounded ? SEQUENTIAL_RUNS : runParallelism();
+  collection.nativeSession = createNativeSession(bytes, executionProviders, plan.model.displayName, parallelism);
+  return { bytes, parallelism };
+}
+
+/**
+ * The session that runs the batches: the statistics engine's (openNativeSession), else onnxruntime-node's. The model
+ * bytes are not kept: both sessions hold their own copy, and on a small model the bytes are a few MiB of the peak.
+ */
+async function openSessions(plan: CalibrationPlan, options: CalibrateOptions, executionProviders: readonly string[], collection: Collection): Promise<{ summaries?: Map<string, string>; parallelism: RunParallelism }> {
+  const { bytes, summaries, parallelism } = openNativeSession(plan, options, executionProviders, collection);
+  if (!collection.nativeSession) collection.session = await createSession(loadOnnxRuntime(), bytes, executionProviders, plan.model.displayName);
+  return { ...(summaries ? { summaries } : {}), parallelism };
 }
 
 /** Runs a batch whole, or in slices when the pacer has seen runs too slow for a timely abort. */
@@ -371,9 +433,10 @@ function noBatches(): TrtInt8Error {
  * computeAmax, where a node output with no finite value at all is the model's fault (NaN or infinite
  * weights make every activation NaN), not an empty dataset: the batches were checked to be finite.
  */
-function amaxOf(name: string, histogram: Parameters<typeof computeAmax>[0], algorithm: CalibrationAlgorithm, plan: CalibrationPlan): number {
+function amaxOf(name: string, statistics: TensorHistogram | TensorSummary, algorithm: CalibrationAlgorithm, plan: CalibrationPlan): number {
   try {
-    return computeAmax(histogram, algorithm);
+    // A summary only comes from a collector without histograms, which only 'minmax' calibrations use.
+    return 'counts' in statistics ? computeAmax(statistics, algorithm) : summaryMinMaxAmax(statistics);
   } catch (error) {
     if (!(error instanceof TrtInt8Error && error.code === 'ERR_EMPTY_DATASET') || plan.fromFeeds.includes(name)) throw error;
     throw new TrtInt8Error('ERR_BAD_MODEL', `The model computes no finite value for tensor "${name}" on any batch: NaN or infinite weights, or an operation that overflows.`, {
@@ -386,19 +449,22 @@ function amaxOf(name: string, histogram: Parameters<typeof computeAmax>[0], algo
   }
 }
 
-/** Each tensor's range from its histogram, by its algorithm. */
+function noValues(name: string): TrtInt8Error {
+  return new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime returned no floating-point values for tensor "${name}".`, {
+    input: name,
+    expected: 'a float32/float16 activation',
+    actual: 'no values',
+    fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
+  });
+}
+
+/** Each tensor's range from its histogram (or, collected without histograms, its min and max), by its algorithm. */
 function chooseRanges(plan: CalibrationPlan, collector: HistogramCollector, calibratorAlgorithm: CalibrationAlgorithm): TensorCalibration[] {
+  if (!plan.histograms) return minMaxRanges(plan, collector);
   const collected = collector.histograms();
   return plan.tensors.map((name) => {
     const histogram = collected.get(name);
-    if (!histogram) {
-      throw new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime returned no floating-point values for tensor "${name}".`, {
-        input: name,
-        expected: 'a float32/float16 activation',
-        actual: 'no values',
-        fixes: [`Exclude it: calibrate(model, calibrator, { exclude: [${JSON.stringify(name)}] })`],
-      });
-    }
+    if (!histogram) throw noValues(name);
     const algorithm = plan.algorithms.get(name)!;
     return {
       name,
@@ -408,6 +474,16 @@ function chooseRanges(plan: CalibrationPlan, collector: HistogramCollector, cali
       histogram,
       ...(algorithm === calibratorAlgorithm ? {} : { algorithm }),
     };
+  });
+}
+
+/** Every tensor's min-max range from its summary: the amax minMaxAmax takes from the histogram of the same values. */
+function minMaxRanges(plan: CalibrationPlan, collector: HistogramCollector): TensorCalibration[] {
+  const collected = collector.summaries();
+  return plan.tensors.map((name) => {
+    const summary = collected.get(name);
+    if (!summary) throw noValues(name);
+    return { name, amax: amaxOf(name, summary, { kind: 'minmax' }, plan), min: summary.min, max: summary.max };
   });
 }
 
@@ -467,7 +543,13 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
       ({ check: modelCheck, tensors } = await checkRangeSets(plan.model, tensors, retained, options.exclude, signal));
       throwIfAborted(signal);
     }
-    const result = new CalibrationResult({ ...base, tensors, summary: collectedSummary(tracker, sessionRuns, cached), ...(modelCheck ? { modelCheck } : {}) });
+    const result = new CalibrationResult({
+      ...base,
+      parameters: { ...parameters, histograms: plan.histograms },
+      tensors,
+      summary: collectedSummary(tracker, sessionRuns, cached),
+      ...(modelCheck ? { modelCheck } : {}),
+    });
     await calibrator.writeCache(new TextEncoder().encode(result.toTensorRTCache(version)));
     return result;
   } catch (error) {

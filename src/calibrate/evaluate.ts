@@ -15,7 +15,7 @@ import { GroupedRunner, batchToFeeds, outputAsFloat32 } from './runner.js';
 import { SignalAgreement, argmaxRows } from './metrics.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
 import { renderHistogramSvg } from './svg.js';
-import type { CalibrationResult } from './result.js';
+import { histogramsNotCollected, type CalibrationResult } from './result.js';
 import type { ModelInput } from './calibrate.js';
 
 export interface EvaluateOptions {
@@ -315,6 +315,8 @@ function safeFileName(name: string): string {
  * result, into `dir` (created if missing). Returns the written paths, worst first.
  */
 export async function writeWorstLayerPlots(dir: string, evaluation: EvaluationResult, calibration: CalibrationResult, count = 8): Promise<string[]> {
+  const notCollected = histogramsNotCollected(calibration, 'writeWorstLayerPlots');
+  if (notCollected) throw notCollected;
   const { mkdir } = await import('node:fs/promises');
   try {
     await mkdir(dir, { recursive: true });

@@ -17,7 +17,7 @@ import { quantizationError } from '../stats/index.js';
 import { createSession, loadOnnxRuntime } from './onnxruntime.js';
 import { batchToFeeds, outputAsFloat32 } from './runner.js';
 import { argmaxRows } from './metrics.js';
-import { CalibrationResult } from './result.js';
+import { CalibrationResult, histogramsNotCollected } from './result.js';
 import { checkClassOutput } from './evaluate.js';
 import type { ModelInput } from './calibrate.js';
 
@@ -295,6 +295,9 @@ export async function keepInHigherPrecision(
   });
   if (initialDrop <= maxDrop) return done(initialBytes, [], initialDrop);
 
+  // Ranking reads the histograms: a result collected without them is refused here, where they are first needed.
+  const notCollected = histogramsNotCollected(result, `keepInHigherPrecision (the INT8 model loses ${(initialDrop * 100).toFixed(2)} points, more than maxDrop; ranking tensors to keep)`);
+  if (notCollected) throw notCollected;
   const ranked = rankByProxy(floatModel, result);
   if (ranked.length === 0) {
     throw new TrtInt8Error('ERR_BAD_OPTION', `keepInHigherPrecision: the INT8 model loses ${(initialDrop * 100).toFixed(2)} points of ${scorer.measure} (more than maxDrop ${maxDrop * 100}), but no quantized tensor of this result has a histogram (its ranges were read from a cache), so there is nothing to rank.`, {

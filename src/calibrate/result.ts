@@ -7,6 +7,7 @@ import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { TensorHistogram } from '../stats/types.js';
 import { amaxToScale, cacheAlgorithmName, formatCalibrationCache } from '../cache/index.js';
 import { writeFileAtomic } from '../core/files.js';
+import { TrtInt8Error } from '../core/errors.js';
 import type { CacheAlgorithmKind } from '../cache/index.js';
 import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
 
@@ -22,7 +23,10 @@ export interface TensorCalibration {
   /** Raw minimum and maximum seen; absent when the range came from a calibration cache. */
   readonly min?: number;
   readonly max?: number;
-  /** The |x| histogram the algorithm chose amax from; absent when the range came from a cache. */
+  /**
+   * The |x| histogram the algorithm chose amax from; absent when the range came from a cache, and from a min-max
+   * calibration unless it was asked for (calibrate()'s histograms option; parameters.histograms is then false).
+   */
   readonly histogram?: TensorHistogram;
   /**
    * Set when the range is not the calibrator's algorithm's: options.tensorAlgorithms chose another for this tensor,
@@ -38,6 +42,11 @@ export interface CalibrationParameters {
   readonly maxOutputBytesPerRun?: number;
   /** TensorRT version written into the cache handed to calibrator.writeCache. */
   readonly tensorRTVersion: string;
+  /**
+   * false when the ranges were collected without histograms (calibrate()'s histograms option: by default for a
+   * min-max calibration): the tensors then carry min, max and amax but no `histogram`.
+   */
+  readonly histograms?: boolean;
 }
 
 export interface CalibrationSummary {
@@ -101,6 +110,24 @@ export interface TensorRTCacheOptions {
    * TensorRT lacks (TensorRT uses cached scales as they are, whatever the header algorithm).
    */
   readonly algorithm?: CacheAlgorithmKind;
+}
+
+/**
+ * The error for `who` (a sensitivity report, keepInHigherPrecision, histogram plots) reading the histograms of a result
+ * collected without them; undefined when the result has them (or its ranges came from a cache, which callers report
+ * themselves).
+ */
+export function histogramsNotCollected(result: CalibrationResult, who: string): TrtInt8Error | undefined {
+  if (result.parameters.histograms !== false) return undefined;
+  return new TrtInt8Error('ERR_BAD_OPTION', `${who} reads the tensors' histograms, and this result was calibrated without them (a '${result.algorithm.kind}' calibration keeps only each tensor's min and max unless asked).`, {
+    input: 'result',
+    expected: 'a result calibrated with histograms',
+    actual: `${result.tensors.size} tensors, parameters.histograms false`,
+    fixes: [
+      'Calibrate with them: calibrate(model, calibrator, { histograms: true }) (the same ranges).',
+      "Or calibrate with an algorithm that uses them, such as the default 'auto'.",
+    ],
+  });
 }
 
 /** The header algorithm a result's cache is written under by default. */

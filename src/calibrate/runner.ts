@@ -9,7 +9,7 @@
  */
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { DType, NormalizedBatch, TypedArray } from '../core/tensor.js';
-import type { HistogramCollector, RunFeed, RunSession } from '../stats/histogram-collector.js';
+import type { HistogramCollector, RunFeed, RunOutputs, RunSession } from '../stats/histogram-collector.js';
 import type { OrtModule, OrtSession, OrtTensor } from './onnxruntime.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
@@ -96,6 +96,16 @@ export interface FetchGroupsOptions {
   readonly maxOutputBytesPerRun?: number;
   /** runInto(): count a group's histograms while the next group runs (see runInto). */
   readonly overlap?: boolean;
+  /**
+   * runInto() without maxOutputBytesPerRun: how many batches' runs may be in flight at once (default 1). The session
+   * must run that many at once (createRunSession's concurrentRuns); see runInto.
+   */
+  readonly concurrentRuns?: number;
+  /**
+   * runInto(): tensors summarized in the graph, by the name of their summary output (OnnxModel.withTensorSummaries):
+   * that output is fetched instead of the tensor, and the collector takes it as the tensor's min, max and counts.
+   */
+  readonly summaries?: ReadonlyMap<string, string>;
 }
 
 export class GroupedRunner {
@@ -209,40 +219,108 @@ export class GroupedRunner {
    */
   async runInto(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
     if (this.tensors.length === 0) return;
+    if (this.concurrent) return this.startConcurrent(collector, session, feeds, samples, signal);
     const bounded = this.options.maxOutputBytesPerRun !== undefined;
     const groups = this.groups && bounded ? this.groups : this.plan(samples);
     let replan = this.groups === undefined;
     for (const fetches of groups) {
       throwIfAborted(signal);
       if (bounded || !this.options.overlap) await this.flush();
-      const outcome = await session.run(feeds, fetches, signal);
-      if ('runFailed' in outcome) {
-        await this.flush().catch(() => undefined);
-        const shapes = feeds.map((f) => `${f.name} [${f.shape.join(', ')}] ${(Object.keys(ELEMENT_TYPES) as DType[]).find((k) => ELEMENT_TYPES[k] === f.elementType) ?? f.elementType}`);
-        throw runFailure(outcome.runFailed, shapes, fetches, new Error(outcome.runFailed));
-      }
-      this.runs++;
-      this.runMs += outcome.runMs;
-      let groupBytes = 0;
-      fetches.forEach((name, i) => {
-        const elements = outcome.elements[i] ?? -1;
-        if (elements < 0) return;
-        const bytes = elements * 4;
-        groupBytes += bytes;
-        this.activationBytes += bytes;
-        const perSample = bytes / Math.max(1, samples);
-        const previous = this.bytesPerSample.get(name);
-        if (previous === undefined || perSample > previous) {
-          this.bytesPerSample.set(name, perSample);
-          if (previous !== undefined) replan = true;
-        }
-      });
+      const outcome = await session.run(feeds, this.outputNames(fetches), signal);
+      if ('runFailed' in outcome) await this.flush().catch(() => undefined);
+      const { groupBytes, grew } = this.account(outcome, feeds, fetches, samples);
+      if (grew) replan = true;
       if (bounded && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun!) replan = true;
       await this.flush(); // the previous group's histograms (counted while this group ran)
-      const started = performance.now();
-      this.track(collector.addOutputs(outcome, signal).then(() => void (this.countMs += performance.now() - started)));
+      this.track(this.count(collector, this.withSummaries(outcome as RunOutputs, fetches), signal));
     }
     if (replan) this.groups = this.plan(samples);
+  }
+
+  /** What to fetch for `tensors`: each one, or its summary output. */
+  private outputNames(tensors: readonly string[]): string[] {
+    const summaries = this.options.summaries;
+    return summaries ? tensors.map((t) => summaries.get(t) ?? t) : [...tensors];
+  }
+
+  /** A run's outputs, saying which are summaries of which of `tensors` (fetched as outputNames(tensors)). */
+  private withSummaries(outputs: RunOutputs, tensors: readonly string[]): RunOutputs {
+    const summaries = this.options.summaries;
+    return summaries ? { ...outputs, summaryOf: tensors.map((t) => (summaries.has(t) ? t : '')) } : outputs;
+  }
+
+  /** Whether runInto() keeps several batches' runs in flight (concurrentRuns > 1, no memory bound). */
+  get concurrent(): boolean {
+    return (this.options.concurrentRuns ?? 1) > 1 && this.options.maxOutputBytesPerRun === undefined;
+  }
+
+  /** Whether runInto() returns before a batch's activations are counted (overlapped or concurrent, no memory bound). */
+  get countsInBackground(): boolean {
+    return this.options.maxOutputBytesPerRun === undefined && (this.concurrent || this.options.overlap === true);
+  }
+
+  /** Runs started by startConcurrent() whose outputs are not counted yet, oldest first. */
+  private readonly pipeline: Promise<void>[] = [];
+  /** Settles once the last started run's outputs were handed to the collector (rejects if that run failed). */
+  private handedOver: Promise<void> = Promise.resolve();
+
+  /**
+   * runInto() with concurrentRuns > 1: starts the batch's run and returns once it is started, so that the caller can
+   * start the next batch while this one runs. Two runs of one onnxruntime thread each keep 2 cores busy at less CPU
+   * than one run split over 2 threads (docs/calibration-speed.md). Runs may finish in any order, but their outputs go
+   * to the collector in the order the runs were started, so the histograms are those of the sequential path. At most
+   * concurrentRuns batches' outputs are alive: a run starts once the oldest started one has been counted.
+   */
+  private async startConcurrent(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
+    while (this.pipeline.length >= this.options.concurrentRuns!) await this.pipeline.shift();
+    throwIfAborted(signal);
+    const fetches = [...this.tensors];
+    const ran = session.run(feeds, this.outputNames(fetches), signal); // the feeds are copied before run() returns
+    const previous = this.handedOver;
+    const handover = (async () => {
+      const outcome = await ran;
+      await previous; // the batch started before this one goes to the collector first
+      this.account(outcome, feeds, fetches, samples);
+      return { counting: this.count(collector, this.withSummaries(outcome as RunOutputs, fetches), signal) };
+    })();
+    this.handedOver = handover.then(() => undefined);
+    const counted = handover.then((h) => h.counting);
+    // Awaited by the next runInto() or by flush(); never an unhandled rejection meanwhile.
+    this.handedOver.catch(() => undefined);
+    counted.catch(() => undefined);
+    this.pipeline.push(counted);
+  }
+
+  /** Records a run's sizes; throws ERR_BAD_MODEL for a run onnxruntime failed. `grew`: a tensor was larger than recorded. */
+  private account(outcome: RunOutputs | { readonly runFailed: string }, feeds: readonly RunFeed[], fetches: readonly string[], samples: number): { groupBytes: number; grew: boolean } {
+    if ('runFailed' in outcome) {
+      const shapes = feeds.map((f) => `${f.name} [${f.shape.join(', ')}] ${(Object.keys(ELEMENT_TYPES) as DType[]).find((k) => ELEMENT_TYPES[k] === f.elementType) ?? f.elementType}`);
+      throw runFailure(outcome.runFailed, shapes, fetches, new Error(outcome.runFailed));
+    }
+    this.runs++;
+    this.runMs += outcome.runMs;
+    let groupBytes = 0;
+    let grew = false;
+    fetches.forEach((name, i) => {
+      const elements = outcome.elements[i] ?? -1;
+      if (elements < 0) return;
+      const bytes = elements * 4;
+      groupBytes += bytes;
+      this.activationBytes += bytes;
+      const perSample = bytes / Math.max(1, samples);
+      const previous = this.bytesPerSample.get(name);
+      if (previous === undefined || perSample > previous) {
+        this.bytesPerSample.set(name, perSample);
+        if (previous !== undefined) grew = true;
+      }
+    });
+    return { groupBytes, grew };
+  }
+
+  /** Hands a run's outputs to the collector (called in batch order); settles once they are counted. */
+  private count(collector: HistogramCollector, outputs: RunOutputs, signal?: AbortSignal): Promise<void> {
+    const started = performance.now();
+    return collector.addOutputs(outputs, signal).then(() => void (this.countMs += performance.now() - started));
   }
 
   /** Adds `work` (histograms counted in the background) to what flush() waits for. */
@@ -253,10 +331,13 @@ export class GroupedRunner {
     this.counting = both;
   }
 
-  /** Waits for the histograms of the last group runInto() ran (rejects with their failure). */
+  /** Waits for the histograms of every run runInto() started (rejects with the first failure, once all settled). */
   async flush(): Promise<void> {
     const counting = this.counting;
     this.counting = undefined;
-    await counting;
+    const started = this.pipeline.splice(0);
+    const settled = await Promise.allSettled([...started, ...(counting ? [counting] : [])]);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

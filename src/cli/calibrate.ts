@@ -382,6 +382,8 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
         ...(plan.exclude ? { exclude: plan.exclude } : {}),
         ...(plan.tensorAlgorithms ? { tensorAlgorithms: toTensorAlgorithms(plan.tensorAlgorithms) } : {}),
         ...(plan.maxOutputMb ? { maxOutputBytesPerRun: plan.maxOutputMb * 1024 * 1024 } : {}),
+        // --json writes the histograms, --report and --max-drop read them: counted even for --algorithm minmax.
+        ...(plan.values.json !== undefined || plan.values.report !== undefined || plan.maxDrop !== undefined ? { histograms: true } : {}),
       });
     } finally {
       progress.done();

@@ -27,13 +27,16 @@ export interface NativeCodedError extends Error {
 // =================================== the core addon =============================================
 
 // ---- stats (cpp/core/stats_*.cc) -------------------------------------------------------------
-/** One tensor's committed histogram of |x| (cpp/core/stats_histogram.h); binWidth 0 while only zeros were seen. */
+/**
+ * One tensor's committed histogram of |x| (cpp/core/stats_histogram.h); binWidth 0 while only zeros were seen.
+ * counts, binWidth and rangeMax are absent from a collector created with histograms = false (summaries only).
+ */
 export interface NativeTensorHistogram {
   readonly name: string;
-  readonly counts: Float64Array;
-  readonly binWidth: number;
+  readonly counts?: Float64Array;
+  readonly binWidth?: number;
   /** Upper edge of the last bin (float32, as torch.histc's max). */
-  readonly rangeMax: number;
+  readonly rangeMax?: number;
   readonly min: number;
   readonly max: number;
   readonly absMax: number;
@@ -74,13 +77,18 @@ export interface NativeRunSession {
 
 /** A collector that also counts a run's outputs in place (the `outputs` handle of a 'ran' outcome). */
 export interface NativeOutputsCollector extends NativeHistogramCollector {
-  addOutputs(handle: unknown): Promise<NativeBatchOutcome | undefined>;
+  /** summaryOf[i], when not empty: output i is the in-graph summary (TensorSummary) of that tensor. */
+  addOutputs(handle: unknown, summaryOf?: readonly string[]): Promise<NativeBatchOutcome | undefined>;
 }
 
 export interface NativeStatsModule {
-  readonly HistogramCollector: new (numBins: number, threads: number, maxBins: number) => NativeHistogramCollector;
-  /** Absent from an addon built before the onnxruntime session existed. */
-  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number) => NativeRunSession;
+  /** histograms false: min, max and counts of finite and non-finite values only (no bins counted). */
+  readonly HistogramCollector: new (numBins: number, threads: number, maxBins: number, histograms?: boolean) => NativeHistogramCollector;
+  /**
+   * Absent from an addon built before the onnxruntime session existed. concurrentRuns (default 1): runs at once, each
+   * on a thread of the session's; they may then settle out of call order.
+   */
+  readonly OnnxRuntimeSession?: new (libraryPath: string, model: Uint8Array, intraOpThreads: number, concurrentRuns?: number, summaryOps?: boolean) => NativeRunSession;
 }
 
 // ---- bridge (cpp/core/bridge_*.cc) -----------------------------------------------------------

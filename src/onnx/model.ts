@@ -560,6 +560,46 @@ export class OnnxModel {
     }
   }
 
+  /**
+   * The model bytes with each float32 tensor of `names` summarized in the graph by `op` (a node `op.domain`.`op.opType`
+   * reading it, whose float64 output `<name><op.suffix>` is a graph output), and every other tensor of `names` (graph
+   * inputs, tensors of other types) added as an output itself, as withExtraOutputs does. `fetches` names the output to
+   * fetch for each of `names`, in that order; `summarized[i]` says whether fetches[i] is a summary. For the statistics
+   * engine's onnxruntime session, which registers the operator (cpp/core/stats_onnxruntime.h): the summarized tensors
+   * are then freed as soon as the graph no longer needs them, instead of being held as outputs until the run ends.
+   */
+  withTensorSummaries(names: readonly string[], op: { readonly domain: string; readonly opType: string; readonly suffix: string }): { bytes: Uint8Array; fetches: string[]; summarized: boolean[] } {
+    const wanted = [...new Set(names)];
+    const elemTypes = inferElemTypes(this.graph);
+    const inputs = new Set((this.graph.input ?? []).map((i) => i.name ?? ''));
+    const known = this.tensorNames();
+    const summarized = wanted.map((n) => known.has(n) && !inputs.has(n) && elemTypes.get(n) === onnx.TensorProto.DataType.FLOAT && !known.has(n + op.suffix));
+    const fetches = wanted.map((n, i) => (summarized[i] ? n + op.suffix : n));
+    const summaryNodes: NodeProto[] = wanted.filter((_, i) => summarized[i]).map((n) => ({ name: n + op.suffix, opType: op.opType, domain: op.domain, input: [n], output: [n + op.suffix] }));
+    const summaryOutputs: ValueInfoProto[] = summaryNodes.map((node) => ({
+      name: node.output![0]!,
+      type: { tensorType: { elemType: onnx.TensorProto.DataType.DOUBLE, shape: { dim: [{ dimValue: 4 }] } } },
+    }));
+    const graph = this.graph;
+    const [nodes, outputs, imports] = [graph.node, graph.output, this.proto.opsetImport];
+    // Swapped in for the encode, as in withExtraOutputs: this model is left as it was. The summaries go last, the
+    // first tensor's last: onnxruntime orders a graph by depth-first search from its leaves, the last node first, so
+    // each summary then runs right after its tensor is written (the tensor can be freed once its readers are done),
+    // where summaries placed after their producers all ran after the rest of the graph (onnxruntime's profile of the
+    // PP-OCRv4 detector, docs/calibration-speed.md).
+    graph.node = [...(nodes ?? []), ...[...summaryNodes].reverse()];
+    graph.output = [...(outputs ?? []), ...summaryOutputs];
+    this.proto.opsetImport = [...(imports ?? []), { domain: op.domain, version: 1 }];
+    try {
+      const plain = wanted.filter((_, i) => !summarized[i]);
+      return { bytes: plain.length > 0 ? this.withExtraOutputs(plain) : this.toBytes(), fetches, summarized };
+    } finally {
+      graph.node = nodes;
+      graph.output = outputs;
+      this.proto.opsetImport = imports;
+    }
+  }
+
   /** The serialized model. */
   toBytes(): Uint8Array {
     return encodeModel(this.proto);

@@ -5,14 +5,23 @@ import { autoAmax } from './auto.js';
 import { entropyAmax } from './entropy.js';
 import { legacyAmax } from './legacy.js';
 import { percentileAmax } from './percentile.js';
-import type { TensorHistogram } from './types.js';
-import { checkHistogram, requireCounts } from './validate.js';
+import type { TensorHistogram, TensorSummary } from './types.js';
+import { checkHistogram, requireCounts, requireFinite } from './validate.js';
 
 /** The whole range: max |x| seen (as IInt8MinMaxCalibrator). */
 export function minMaxAmax(h: TensorHistogram): number {
   checkHistogram(h);
   requireCounts(h);
   return h.absMax;
+}
+
+/**
+ * minMaxAmax of a tensor collected without a histogram (HistogramCollector's histograms: false): the same max |x|,
+ * from the same summary the histogram carries, so the same amax; ERR_EMPTY_DATASET likewise when nothing was finite.
+ */
+export function summaryMinMaxAmax(s: TensorSummary): number {
+  requireFinite(s);
+  return s.absMax;
 }
 
 /**

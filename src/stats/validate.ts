@@ -1,8 +1,8 @@
 /** Checks shared by the amax algorithms: a well-formed histogram, integer options, and data to work on. */
 import { TrtInt8Error } from '../core/errors.js';
-import type { TensorHistogram } from './types.js';
+import type { TensorHistogram, TensorSummary } from './types.js';
 
-function label(h: TensorHistogram): string {
+function label(h: TensorSummary): string {
   return typeof h?.name === 'string' && h.name !== '' ? `histogram "${h.name}"` : 'histogram';
 }
 
@@ -41,19 +41,26 @@ export function checkHistogram(h: TensorHistogram): void {
 export function requireCounts(h: TensorHistogram): number {
   let total = 0;
   for (let i = 0; i < h.counts.length; i++) total += h.counts[i]!;
-  if (total === 0) {
-    const skipped = typeof h.nonFinite === 'number' && h.nonFinite > 0 ? h.nonFinite : 0;
-    throw new TrtInt8Error('ERR_EMPTY_DATASET', `No finite values were collected for the ${label(h)}; its range cannot be computed.`, {
-      input: label(h),
-      expected: 'at least one finite value',
-      actual: skipped > 0 ? `0 finite values (${skipped} NaN/Infinity skipped)` : '0 values',
-      fixes: [
-        'Check that the calibration batches reach this tensor and are not empty.',
-        ...(skipped > 0 ? ['Check the model and inputs for NaN/Infinity: every value of this tensor was non-finite.'] : []),
-      ],
-    });
-  }
+  if (total === 0) throw noFiniteValues(h);
   return total;
+}
+
+/** Throws ERR_EMPTY_DATASET when a summary saw no finite value, as requireCounts does for a histogram. */
+export function requireFinite(s: TensorSummary): void {
+  if (!(s.count > 0)) throw noFiniteValues(s);
+}
+
+function noFiniteValues(h: TensorSummary): TrtInt8Error {
+  const skipped = typeof h.nonFinite === 'number' && h.nonFinite > 0 ? h.nonFinite : 0;
+  return new TrtInt8Error('ERR_EMPTY_DATASET', `No finite values were collected for the ${label(h)}; its range cannot be computed.`, {
+    input: label(h),
+    expected: 'at least one finite value',
+    actual: skipped > 0 ? `0 finite values (${skipped} NaN/Infinity skipped)` : '0 values',
+    fixes: [
+      'Check that the calibration batches reach this tensor and are not empty.',
+      ...(skipped > 0 ? ['Check the model and inputs for NaN/Infinity: every value of this tensor was non-finite.'] : []),
+    ],
+  });
 }
 
 /** Throws ERR_BAD_OPTION unless `value` is an integer in [min, max]. */

@@ -64,19 +64,22 @@ describe('calibrate', () => {
     expect(planned.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('minmax: amax, min and max equal those of the activations computed directly', async () => {
+  it('minmax: amax, min and max equal those of the activations computed directly, with or without histograms', async () => {
     const direct = await directActivations();
     const result = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }));
+    const withHistograms = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }), { histograms: true });
     expect([...result.tensors.keys()]).toEqual(planned);
     for (const [name, chunks] of direct) {
       let min = Infinity;
       let max = -Infinity;
       for (const chunk of chunks) for (const v of chunk) (min = Math.min(min, v)), (max = Math.max(max, v));
-      const t = result.tensors.get(name)!;
-      expect(t.min).toBe(min);
-      expect(t.max).toBe(max);
-      expect(t.amax).toBeCloseTo(Math.max(-min, max), 5);
-      expect(t.histogram!.count).toBe(chunks.reduce((n, c) => n + c.length, 0));
+      for (const t of [result.tensors.get(name)!, withHistograms.tensors.get(name)!]) {
+        expect(t.min).toBe(min);
+        expect(t.max).toBe(max);
+        expect(t.amax).toBe(Math.fround(Math.max(-min, max)));
+      }
+      expect(result.tensors.get(name)!.histogram).toBeUndefined();
+      expect(withHistograms.tensors.get(name)!.histogram!.count).toBe(chunks.reduce((n, c) => n + c.length, 0));
     }
     expect(result.summary).toMatchObject({ batches: 4, samples: 20, source: 'collected', sessionRuns: 4 });
     expect(result.summary.samplesPerSecond).toBeGreaterThan(0);
@@ -195,7 +198,7 @@ describe('calibrate', () => {
   });
 
   it('produces a Q/DQ model that onnxruntime runs, close to the float model, with scale = amax / 127', async () => {
-    const result = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }));
+    const result = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }), { histograms: true });
     const qdqBytes = result.toQdqModel();
     const qdq = OnnxModel.fromBytes(qdqBytes);
     const quantizeNodes = qdq.nodes.filter((n) => n.opType === 'QuantizeLinear');

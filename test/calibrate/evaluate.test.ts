@@ -42,7 +42,8 @@ async function rejection(promise: Promise<unknown>): Promise<TrtInt8Error> {
 
 describe('evaluate', () => {
   it('measures a calibrated Q/DQ model: agreement, accuracy against labels, output and layer SQNR', async () => {
-    const calibration = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }));
+    // With histograms: the plots below draw them.
+    const calibration = await calibrate(modelBytes, calibratorFromBatches(batches, { algorithm: 'minmax' }), { histograms: true });
     const qdq = calibration.toQdqModel();
     // Labels = the float model's own predictions, so float accuracy is 1 and quantized accuracy = agreement.
     const labels: number[] = [];

@@ -65,7 +65,9 @@ describe('calibrate() counts activations in onnxruntime memory', () => {
       expect(native.result.tensors.size).toBeGreaterThan(5);
       expect(measured(native.result)).toEqual(measured(node.result));
       expect(native.result.summary.sessionRuns).toBe(node.result.summary.sessionRuns);
-      expect(native.activationBytes).toBe(node.activationBytes);
+      // Min-max summarizes inside the graph: only the 4-value summaries leave onnxruntime.
+      if (algorithm === 'minmax') expect(native.activationBytes).toBeLessThan(node.activationBytes / 1000);
+      else expect(native.activationBytes).toBe(node.activationBytes);
     }
   });
 

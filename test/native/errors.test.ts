@@ -19,7 +19,7 @@ describe('native modules set `code` on what they throw', () => {
     const raw = nativeThrow(() => new (HistogramCollector as unknown as new (...args: unknown[]) => unknown)('many', 1, 2));
     expect(raw).toBeInstanceOf(TypeError);
     expect(raw.code).toBe('ERR_BAD_OPTION');
-    expect(raw.message).toBe('HistogramCollector(numBins, threads, maxBins) expects three numbers');
+    expect(raw.message).toBe('HistogramCollector(numBins, threads, maxBins[, histograms]) expects three numbers');
   });
 
   it.skipIf(!has('stats'))('stats: add() after dispose() is ERR_BAD_OPTION', () => {

@@ -54,7 +54,7 @@ describe('heterogeneous shapes in the statistics engine', () => {
   it('calibrating on batches of different N, C, H, W equals the histograms of the concatenated values', async () => {
     const model = dynamicModel();
     const data = batches();
-    const result = await calibrate(model, calibratorFromBatches(data, { algorithm: 'minmax' }), { tensors: TENSORS });
+    const result = await calibrate(model, calibratorFromBatches(data, { algorithm: 'minmax' }), { tensors: TENSORS, histograms: true });
     expect(result.summary.batches).toBe(SHAPES.length);
 
     // Reference: every tensor's values from separate ORT runs, concatenated, counted in one go.
@@ -96,8 +96,8 @@ describe('heterogeneous shapes in the statistics engine', () => {
       padValue: 0,
       onReport: (r) => reports.push(r),
     });
-    const padded = await calibrate(model, fitted, { tensors: ['x'] });
-    const direct = await calibrate(model, calibratorFromBatches(batches(), { algorithm: 'minmax' }), { tensors: ['x'] });
+    const padded = await calibrate(model, fitted, { tensors: ['x'], histograms: true });
+    const direct = await calibrate(model, calibratorFromBatches(batches(), { algorithm: 'minmax' }), { tensors: ['x'], histograms: true });
     const optSize = OPT.reduce((a, b) => a * b, 1);
     const sampleSize = SHAPES.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
     const withPadding = padded.tensors.get('x')!.histogram!;

@@ -266,6 +266,36 @@ describe('HistogramCollector', () => {
     expect(sum(h.counts)).toBe(0);
   });
 
+  it('with histograms: false keeps the summaries a histogram collector keeps, NaN and ±Infinity included, and no histograms', async () => {
+    // All finite (the quick pass), specials in the vector body (the pass redone with them excluded), and in the tail.
+    const withSpecials = laplaceArray(200_000, 22, 4);
+    withSpecials[1000] = Number.NaN;
+    withSpecials[50_000] = Infinity;
+    withSpecials[150_001] = -Infinity;
+    const batches = [normalArray(300_000, 21, 1.5), withSpecials, Float32Array.from([Number.NaN, Infinity, -Infinity, -0, 7])];
+    const full = collector({ threads: 3 });
+    const summariesOnly = collector({ threads: 3, histograms: false });
+    for (const values of batches) {
+      await full.add(new Map([['a', values], ['b', values.map((v) => v * -2)]]));
+      await summariesOnly.add(new Map([['a', values], ['b', values.map((v) => v * -2)]]));
+    }
+    const histograms = full.histograms();
+    expect([...summariesOnly.summaries().values()]).toEqual([...full.summaries().values()]);
+    for (const s of summariesOnly.summaries().values()) {
+      const h = histograms.get(s.name)!;
+      expect({ min: s.min, max: s.max, absMax: s.absMax, count: s.count, nonFinite: s.nonFinite }).toEqual({ min: h.min, max: h.max, absMax: h.absMax, count: sum(h.counts), nonFinite: h.nonFinite });
+      const values = batches.map((b) => (s.name === 'a' ? b : b.map((v) => v * -2)));
+      let [min, max, count] = [Infinity, -Infinity, 0];
+      for (const b of values) for (const v of b) if (Number.isFinite(v)) [min, max, count] = [Math.min(min, v), Math.max(max, v), count + 1];
+      expect([s.min, s.max, s.count]).toEqual([min, max, count]);
+      expect(s.nonFinite).toBe(6);
+      expect(s.absMax).toBe(Math.max(-s.min, s.max));
+      expect(Number.isFinite(s.min) && Number.isFinite(s.max)).toBe(true);
+    }
+    expect(() => summariesOnly.histograms()).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION', input: 'histograms' }));
+    expect(() => collector({ histograms: 'no' as never })).toThrow(expect.objectContaining({ code: 'ERR_BAD_OPTION' }));
+  });
+
   it('feeds the amax algorithms: entropy < percentile 99.999 < minmax on a Gaussian', async () => {
     const c = collector();
     const x = normalArray(300_000, 17);
