@@ -10,3 +10,13 @@ export function caught(fn: () => unknown): TrtInt8Error {
   }
   throw new Error('expected a TrtInt8Error');
 }
+
+/** The TrtInt8Error a promise rejects with; fails the test when it resolves or rejects with something else. */
+export async function rejection(promise: Promise<unknown>): Promise<TrtInt8Error> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (isTrtInt8Error(error)) return error;
+  throw error instanceof Error ? error : new Error(`expected a TrtInt8Error, got ${String(error)}`);
+}

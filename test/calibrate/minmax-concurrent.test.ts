@@ -17,6 +17,7 @@ import type { Batch } from '../../src/core/batch.js';
 import { TrtInt8Error } from '../../src/core/errors.js';
 import { CALIBRATION_SEED, EXAMPLE_DIR, IMAGE_SIZE, calibrationIndices, isFashionMnistPresent, loadFashionMnist } from '../../examples/fashion-mnist/dataset.js';
 import { cnnBatches, smallCnn } from './helpers.js';
+import { rejection } from '../caught.js';
 
 const present = await isFashionMnistPresent();
 const skipped = present ? '' : ' (skipped: examples/fashion-mnist/data is not there; npm run setup:example)';
@@ -51,14 +52,6 @@ function measured(result: CalibrationResult) {
   return [...result.tensors.values()].map((t) => ({ name: t.name, amax: t.amax, min: t.min, max: t.max, histogram: t.histogram }));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<TrtInt8Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TrtInt8Error);
-  return error as TrtInt8Error;
-}
 
 describe('min-max without histograms', () => {
   it.skipIf(!present)(`gives the histogram path's amax, min and max exactly on Fashion-MNIST, and the same cache and Q/DQ model${skipped}`, async () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEngine, EntropyCalibrator2, OnnxModel, TrtInt8Error } from '../../src/index.js';
 import { checkAgainstModel, checkBuildOptions } from '../../src/tensorrt/options.js';
 import { cnn } from './models.js';
+import { rejection } from '../caught.js';
 
 let dir: string;
 let modelFile: string;
@@ -23,14 +24,6 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function rejection(promise: Promise<unknown>): Promise<TrtInt8Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TrtInt8Error);
-  return error as TrtInt8Error;
-}
 
 const range = (min: number, opt: number, max: number) => ({ min: [min, 3, 8, 8], opt: [opt, 3, 8, 8], max: [max, 3, 8, 8] });
 

@@ -12,6 +12,7 @@ import { buildEngine, calibratorFromBatches, EntropyCalibrator2, TrtInt8Error, t
 import { tensorRTModulePath } from '../../src/native/index.js';
 import { logError, makeFixtureTensorRT } from './fixture-tensorrt.js';
 import { cnn } from './models.js';
+import { rejection } from '../caught.js';
 
 const built = fs.existsSync(tensorRTModulePath(10));
 let dir: string;
@@ -27,18 +28,10 @@ function batches(count: number): Batch[] {
   return Array.from({ length: count }, (_, b) => ({ input: { data: Float32Array.from({ length: 2 * 3 * 8 * 8 }, (_, i) => Math.sin(i * 0.37 + b)), shape: [2, 3, 8, 8] } }));
 }
 
-async function failure(promise: Promise<unknown>): Promise<TrtInt8Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TrtInt8Error);
-  return error as TrtInt8Error;
-}
 
 describe.skipIf(!built)('INT8 routes on TensorRT 10', () => {
   it("refuses int8Route 'calibrate' for an algorithm TensorRT does not have, naming the other routes", async () => {
-    const error = await failure(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator: calibratorFromBatches(batches(2)), int8Route: 'calibrate' }));
+    const error = await rejection(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator: calibratorFromBatches(batches(2)), int8Route: 'calibrate' }));
     expect(error.code).toBe('ERR_BAD_OPTION');
     expect(error.input).toBe('int8Route');
     expect(error.actual).toBe('auto');
@@ -56,7 +49,7 @@ describe.skipIf(!built)('INT8 routes on TensorRT 10', () => {
         }
       })(),
     );
-    const error = await failure(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator }));
+    const error = await rejection(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator }));
     expect(seen).toEqual([0, 1, 2]);
     expect(error.code).toBe('ERR_BUILD_FAILED');
     expect(error.message).toContain('fixture: no builder');
@@ -74,9 +67,9 @@ describe.skipIf(!built)('INT8 routes on TensorRT 10', () => {
         return null;
       }
     }
-    const stale = await failure(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator: new Counting({ cachePath }) }));
+    const stale = await rejection(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator: new Counting({ cachePath }) }));
     expect(stale.code).toBe('ERR_CACHE_MISMATCH');
-    const viaCache = await failure(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator: new Counting({ cachePath }), int8Route: 'cache' }));
+    const viaCache = await rejection(buildEngine(cnn({ fixedBatch: 2 }), { tensorrt: { root: dir }, precision: 'int8', calibrator: new Counting({ cachePath }), int8Route: 'cache' }));
     expect(viaCache.code).toBe('ERR_BUILD_FAILED');
     expect(calls).toBe(0);
   });
