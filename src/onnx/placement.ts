@@ -450,12 +450,12 @@ function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
   // Each rule below can give a tensor a pair that another one reads: repeat until nothing changes (each round adds
   // a pair or stops, so this ends; the bound is only a guard).
   for (let round = 0; round <= nodes.length; round++) {
-    const before = builder.pairCount() - builder.smallNodes.length;
+    const before = builder.pairCount();
     planScalePropagation(nodes, index, isExcluded, builder);
     planSmallLayersAmongInt8(index, isExcluded, builder);
     planDepthwiseOutputs(nodes, index, isExcluded, builder);
     planSharedReaders(index, isExcluded, builder);
-    if (builder.pairCount() - builder.smallNodes.length === before) break;
+    if (builder.pairCount() === before) break;
   }
 }
 
