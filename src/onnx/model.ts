@@ -412,6 +412,12 @@ export class OnnxModel {
     this.graph.initializer = [...(this.graph.initializer ?? []), tensor];
   }
 
+  /** Replaces the values of initializer `name` (float32, raw_data), or adds it when there is none. */
+  setInitializer(name: string, dims: readonly number[], values: Float32Array): void {
+    const others = (this.graph.initializer ?? []).filter((t) => t.name !== name);
+    this.graph.initializer = [...others, makeFloatTensor(name, dims, values)];
+  }
+
   /** Makes node `index` (its position in `nodes`) read `tensor` at input `slot`. */
   setNodeInput(index: number, slot: number, tensor: string): void {
     const node = this.graph.node?.[index];
@@ -426,6 +432,17 @@ export class OnnxModel {
     const node = this.graph.node?.[index];
     if (!node) throw new RangeError(`removeNodeAttribute: no node at index ${index}`);
     node.attribute = (node.attribute ?? []).filter((a) => a.name !== name);
+  }
+
+  /**
+   * Removes the nodes at these indexes (positions in `nodes`), and the value_info of tensors that no node produces
+   * any more. The caller rewires their readers first.
+   */
+  removeNodes(indexes: Iterable<number>): void {
+    const removed = new Set(indexes);
+    this.graph.node = (this.graph.node ?? []).filter((_, i) => !removed.has(i));
+    const produced = this.tensorNames();
+    this.graph.valueInfo = (this.graph.valueInfo ?? []).filter((info) => produced.has(info.name ?? ''));
   }
 
   /** Sets the version of the opset imported for a domain ('' = the default ONNX domain), adding the import if missing. */

@@ -4,6 +4,7 @@
  */
 import { TrtInt8Error } from '../core/errors.js';
 import { badOption, isIntegerIn, isObject, isOneOf } from '../core/is.js';
+import { foldConvAffines } from './fold.js';
 import { nodeIntAttribute, type OnnxModel, type OnnxNode } from './model.js';
 
 /** Nodes to keep in FP32: by name, by op type, or by a predicate. */
@@ -618,6 +619,8 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
  * read it through the pair; never a graph output (docs/qdq.md, rules 1-7). Only the main graph is planned.
  */
 export function planQuantization(model: OnnxModel, options: PlanOptions = {}): QuantizationPlan {
-  const { rewires: _rewires, ...plan } = buildPlan(model, options);
+  // The graph insertQdq places pairs on: for 'tensorrt', constant affines are folded into convolutions first.
+  const planned = options !== null && typeof options === 'object' && options.placement === 'tensorrt' ? foldConvAffines(model).model : model;
+  const { rewires: _rewires, ...plan } = buildPlan(planned, options);
   return plan;
 }

@@ -5,6 +5,7 @@
  */
 import { TrtInt8Error } from '../core/errors.js';
 import type { OnnxModel } from './model.js';
+import { foldConvAffines } from './fold.js';
 import { upgradeToOpset13 } from './opset.js';
 import { buildPlan, type PlanOptions, type QuantizationPlan, type RewritePlan } from './placement.js';
 
@@ -14,7 +15,11 @@ export const MIN_QDQ_OPSET = 13;
 export const MIN_PER_TENSOR_QDQ_OPSET = 10;
 
 export interface QuantizableModel {
-  /** The model to calibrate and quantize: the one given, or its opset-13 upgrade (same tensor and node names). */
+  /**
+   * The model to calibrate and quantize: the one given, or its opset-13 upgrade (same tensor and node names); for the
+   * 'tensorrt' placement, with constant affines folded into the convolutions before them (fold.ts: the tensors left
+   * keep their names and values, so ranges calibrated on the model given apply).
+   */
   readonly model: OnnxModel;
   /** Default-domain opset of `model`. */
   readonly opset: number;
@@ -85,10 +90,18 @@ function quantizableOpset(model: OnnxModel): { model: OnnxModel; opset: number; 
   });
 }
 
+/** The 'tensorrt' placement's model: constant affines folded into the convolutions before them, said in the notes. */
+function withAffinesFolded<T extends { model: OnnxModel; notes: string[] }>(ready: T): T {
+  const { model, folded } = foldConvAffines(ready.model);
+  if (folded.length === 0) return ready;
+  return { ...ready, model, notes: [...ready.notes, `folded ${folded.length} constant Mul/Add node(s) into the convolutions before them (TensorRT does not fold them through Q/DQ): ${folded.slice(0, 5).join(', ')}${folded.length > 5 ? ', ...' : ''}`] };
+}
+
 /** checkQuantizable with the rewrite's plan: what insertQdq builds on. */
 export function prepareQuantization(model: OnnxModel, options: PlanOptions): PreparedModel {
   checkNotQuantized(model);
-  const ready = quantizableOpset(model);
+  const upgraded = quantizableOpset(model);
+  const ready = options.placement === 'tensorrt' ? withAffinesFolded(upgraded) : upgraded;
   const perChannelWeights = ready.perChannelWeights && options.perChannelWeights !== false;
   const plan = buildPlan(ready.model, { ...options, perChannelWeights });
   checkFloat32(ready.model, plan);

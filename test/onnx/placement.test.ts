@@ -170,14 +170,17 @@ describe("placement: 'tensorrt'", () => {
     expect(big.activationNames).toEqual([]);
   });
 
-  it('depthwise conv followed by an affine and a decomposed hard-swish: its output gets a pair, so it writes INT8', async () => {
+  it('depthwise conv followed by an affine and a decomposed hard-swish: the affine folds in, its output gets a pair, so it writes INT8', async () => {
     const test = depthwiseBlockModel('affine-hardswish');
     const { plan, qdq } = await quantize(test);
-    expect(plan.activationNames).toEqual(['input', 'r1', 'd', 'h']);
-    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'dw', 'conv2', 'affine_mul']);
-    // The chain reads the depthwise output through the pair; what follows it is left to one pointwise layer.
-    expect(inputsOf(qdq, 'affine_mul')[0]).toBe(dequantizedName(qdq, 'd'));
-    expect(inputsOf(qdq, 'hs_mul')).toEqual(['da', 'dc']);
+    // The constant affine (Mul, Add) is folded into the depthwise weights and bias: dw now writes 'da'.
+    expect(qdq.nodes.some((n) => n.name === 'affine_mul' || n.name === 'affine_add')).toBe(false);
+    expect(plan.activationNames).toEqual(['input', 'r1', 'da', 'h']);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'dw', 'conv2', 'hs_add', 'hs_mul']);
+    // The hard-swish reads the depthwise output through the pair, and runs as one pointwise layer INT8 to INT8.
+    const dqDa = dequantizedName(qdq, 'da');
+    expect(inputsOf(qdq, 'hs_add')[0]).toBe(dqDa);
+    expect(inputsOf(qdq, 'hs_mul')).toEqual([dqDa, 'dc']);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
   });
 
@@ -191,7 +194,7 @@ describe("placement: 'tensorrt'", () => {
     });
     const result = await calibrate(model, calibratorFromBatches(batches), { tensors });
     const qdq = insertQdq(model, { amax: result.amax(), placement: 'tensorrt' });
-    expect(inputsOf(qdq, 'affine_mul')[0]).toBe(dequantizedName(qdq, 'd'));
+    expect(inputsOf(qdq, 'hs_add')[0]).toBe(dequantizedName(qdq, 'da'));
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
   });
 

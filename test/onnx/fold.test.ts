@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { OnnxModel, checkQuantizable } from '../../src/index.js';
+import { foldConvAffines } from '../../src/onnx/fold.js';
+import { buildModel, initializer, node, randomValues, runModel, valueInfo, type Feed } from './helpers.js';
+import { depthwiseBlockModel, squeezeExciteModel } from './models.js';
+
+const conv3x3 = { kernel_shape: [3, 3], pads: [1, 1, 1, 1] };
+
+function feed(dims: number[], seed: number): Record<string, Feed> {
+  return { input: { data: randomValues(dims.reduce((a, b) => a * b, 1), seed, 1), dims } };
+}
+
+/** The largest |a - b| over every output, relative to the largest |a|. */
+async function relativeDifference(before: Uint8Array, after: Uint8Array, feeds: Record<string, Feed>): Promise<number> {
+  const a = await runModel(before, feeds);
+  const b = await runModel(after, feeds);
+  let diff = 0;
+  let scale = 0;
+  for (const [name, values] of a) {
+    const other = b.get(name)!;
+    expect(other.length).toBe(values.length);
+    values.forEach((v, i) => {
+      diff = Math.max(diff, Math.abs(v - other[i]!));
+      scale = Math.max(scale, Math.abs(v));
+    });
+  }
+  return diff / scale;
+}
+
+/**
+ * input[N,8,5,5] -> conv (3x3, 16, bias) -> Mul by one value ([1]) -> Add per channel ([16,1,1]) -> Relu -> deconv
+ * (ConvTranspose 2x2 stride 2, 16 -> 8, no bias) -> Mul per channel ([1,8,1,1]) -> out.
+ */
+function affineModel(): Uint8Array {
+  return buildModel({
+    inputs: [valueInfo('input', ['batch', 8, 5, 5])],
+    outputs: [valueInfo('out', ['batch', 8, 10, 10])],
+    nodes: [
+      node('Conv', ['input', 'conv.weight', 'conv.bias'], ['c'], conv3x3, 'conv'),
+      node('Mul', ['c', 'gain'], ['cg'], {}, 'gain_mul'),
+      node('Add', ['shift', 'cg'], ['cs'], {}, 'shift_add'),
+      node('Relu', ['cs'], ['r'], {}, 'relu'),
+      node('ConvTranspose', ['r', 'deconv.weight'], ['d'], { kernel_shape: [2, 2], strides: [2, 2] }, 'deconv'),
+      node('Mul', ['d', 'deconv_scale'], ['out'], {}, 'deconv_mul'),
+    ],
+    initializers: [
+      initializer('conv.weight', [16, 8, 3, 3], randomValues(16 * 8 * 9, 1, 0.3)),
+      initializer('conv.bias', [16], randomValues(16, 2, 0.1)),
+      initializer('gain', [1], Float32Array.of(-1.75)),
+      initializer('shift', [16, 1, 1], randomValues(16, 3, 0.5)),
+      initializer('deconv.weight', [16, 8, 2, 2], randomValues(16 * 8 * 4, 4, 0.3)),
+      initializer('deconv_scale', [1, 8, 1, 1], randomValues(8, 5, 2)),
+    ],
+  });
+}
+
+describe('foldConvAffines', () => {
+  it('folds a scalar Mul and a per-channel Add into a Conv, and a per-channel Mul into a ConvTranspose: same outputs', async () => {
+    const bytes = affineModel();
+    const model = OnnxModel.fromBytes(bytes);
+    const { model: folded, folded: names } = foldConvAffines(model);
+    expect(names).toEqual(['gain_mul', 'shift_add', 'deconv_mul']);
+    expect(folded.nodes.map((n) => n.opType)).toEqual(['Conv', 'Relu', 'ConvTranspose']);
+    // The convolutions write the tensors their affines wrote: ranges calibrated on the original model still apply.
+    expect(folded.nodes.map((n) => n.outputs[0])).toEqual(['cs', 'r', 'out']);
+    expect(folded.nodes[2]!.inputs).toHaveLength(3);
+    expect(await relativeDifference(bytes, folded.toBytes(), feed([2, 8, 5, 5], 7))).toBeLessThan(1e-5);
+    // The model given is left as it was.
+    expect(model.nodes).toHaveLength(6);
+  });
+
+  it('folds the affine of a depthwise block; leaves a Mul by an activation (squeeze-and-excitation) alone', async () => {
+    const block = depthwiseBlockModel('affine-hardswish');
+    const { model: folded, folded: names } = foldConvAffines(OnnxModel.fromBytes(block.bytes));
+    expect(names).toEqual(['affine_mul', 'affine_add']);
+    expect(folded.nodes.find((n) => n.name === 'dw')!.outputs).toEqual(['da']);
+    expect(await relativeDifference(block.bytes, folded.toBytes(), block.feeds(2, 9))).toBeLessThan(1e-5);
+
+    const se = OnnxModel.fromBytes(squeezeExciteModel().bytes);
+    const untouched = foldConvAffines(se);
+    expect(untouched.folded).toEqual([]);
+    expect(untouched.model).toBe(se);
+  });
+
+  it('stops where folding would change what others see: a second reader, a graph output, a constant that is not per channel', () => {
+    const weights = [initializer('w', [4, 4, 1, 1], randomValues(16, 11, 0.5)), initializer('k', [1], Float32Array.of(2)), initializer('grid', [4, 5, 5], randomValues(100, 12))];
+    const plan = (nodes: ReturnType<typeof node>[], outputs: string[]) =>
+      foldConvAffines(OnnxModel.fromBytes(buildModel({ inputs: [valueInfo('input', ['batch', 4, 5, 5])], outputs: outputs.map((o) => valueInfo(o)), nodes, initializers: weights }))).folded;
+    // The conv output is also a graph output.
+    expect(plan([node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Mul', ['c', 'k'], ['m'], {}, 'mul')], ['c', 'm'])).toEqual([]);
+    // Read by the Mul and by a Relu.
+    expect(plan([node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Mul', ['c', 'k'], ['m'], {}, 'mul'), node('Relu', ['c'], ['r'], {}, 'relu')], ['m', 'r'])).toEqual([]);
+    // A constant with a value per position, not per channel.
+    expect(plan([node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Add', ['c', 'grid'], ['a'], {}, 'add')], ['a'])).toEqual([]);
+    // A Mul of the conv output by itself.
+    expect(plan([node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Mul', ['c', 'c'], ['m'], {}, 'square')], ['m'])).toEqual([]);
+  });
+
+  it("checkQuantizable with the 'tensorrt' placement says what it folded; the default placement folds nothing", () => {
+    const model = OnnxModel.fromBytes(depthwiseBlockModel('affine-hardswish').bytes);
+    const tensorrt = checkQuantizable(model, { placement: 'tensorrt' });
+    expect(tensorrt.notes.join(' ')).toMatch(/folded 2 constant Mul\/Add node\(s\).*affine_mul, affine_add/);
+    expect(tensorrt.model.nodes.some((n) => n.name === 'affine_mul')).toBe(false);
+    const original = checkQuantizable(model);
+    expect(original.notes).toEqual([]);
+    expect(original.model).toBe(model);
+  });
+});
