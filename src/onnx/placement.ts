@@ -296,7 +296,10 @@ function planResidualAdds(nodes: readonly OnnxNode[], index: GraphIndex, isExclu
     const residualSlot = 1 - fusedSlot;
     if (!isQuantizableActivation(node.inputs[residualSlot], index)) continue;
     if (isExcluded(node)) builder.exclude(node);
-    else builder.quantizeInput(node, residualSlot);
+    else {
+      builder.quantizeInput(node, residualSlot);
+      builder.fusedInputs.add(inputKey(node, fusedSlot));
+    }
   }
 }
 
@@ -445,6 +448,93 @@ function planSharedReaders(index: GraphIndex, isExcluded: (node: OnnxNode) => bo
   }
 }
 
+/** Elementwise ops TensorRT fuses into one pointwise layer (PWN), which runs INT8 to INT8 between pairs. */
+const pointwiseOps = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu',
+  'Selu', 'Softplus', 'BatchNormalization',
+]);
+
+interface PointwiseRegion {
+  readonly nodes: readonly OnnxNode[];
+  /** The region's reads of tensors it does not compute itself (constants left out). */
+  readonly inputs: readonly { readonly node: OnnxNode; readonly slot: number }[];
+  /** The tensors it computes that something outside it reads (or that are graph outputs). */
+  readonly outputs: readonly string[];
+}
+
+/**
+ * The graph's pointwise regions: pointwise nodes joined through the tensors that only pointwise nodes read and that
+ * get no pair, as TensorRT joins them into one pointwise layer.
+ */
+function pointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, builder: PlanBuilder): PointwiseRegion[] {
+  const isPointwise = (n: OnnxNode) => n.domain === '' && pointwiseOps.has(n.opType);
+  // Union-find over node positions (OnnxNode objects are views, not identities).
+  const parent = new Map<number, number>();
+  const root = (i: number): number => {
+    let current = i;
+    while (parent.get(current) !== current) current = parent.get(current)!;
+    return current;
+  };
+  const pointwise = nodes.filter(isPointwise);
+  for (const node of pointwise) parent.set(node.index, node.index);
+  for (const node of pointwise) {
+    for (const tensor of node.outputs) {
+      const readers = index.consumers.get(tensor) ?? [];
+      if (!tensor || builder.isPlanned(tensor) || index.graphOutputs.has(tensor) || !readers.every(isPointwise)) continue;
+      for (const reader of readers) parent.set(root(reader.index), root(node.index));
+    }
+  }
+  const members = new Map<number, OnnxNode[]>();
+  for (const node of pointwise) members.set(root(node.index), [...(members.get(root(node.index)) ?? []), node]);
+  return [...members.values()].map((region) => {
+    const inside = new Set(region.map((n) => n.index));
+    const computed = new Set(region.flatMap((n) => n.outputs));
+    const inputs = region.flatMap((node) => node.inputs.flatMap((tensor, slot) => (tensor && !computed.has(tensor) && !index.constants.has(tensor) ? [{ node, slot }] : [])));
+    const outputs = [...computed].filter((t) => t && (index.graphOutputs.has(t) || (index.consumers.get(t) ?? []).some((r) => !inside.has(r.index))));
+    return { nodes: region, inputs, outputs };
+  });
+}
+
+/**
+ * Whether a region's output is written INT8: it gets a pair, or every reader is a Resize whose output gets one (then
+ * the Resize reads it through a pair of the same scale and runs INT8 too; `plan` says so).
+ */
+function writesInt8(tensor: string, index: GraphIndex, builder: PlanBuilder, plan: boolean): boolean {
+  if (builder.isPlanned(tensor)) return true;
+  const readers = index.consumers.get(tensor) ?? [];
+  const throughResize = readers.length > 0 && readers.every((r) => r.domain === '' && r.opType === 'Resize' && r.inputs[0] === tensor && !r.inputs.slice(1).includes(tensor) && r.outputs[0] !== undefined && builder.isPlanned(r.outputs[0]));
+  if (!throughResize || !isQuantizableActivation(tensor, index)) return false;
+  if (plan) {
+    for (const resize of readers) {
+      builder.quantizeInput(resize, 0);
+      builder.shareScale(tensor, resize.outputs[0]!);
+    }
+  }
+  return true;
+}
+
+/**
+ * 'tensorrt' rule 8: a pointwise region between INT8 tensors runs INT8 to INT8. When one of its inputs already comes
+ * through a pair and everything it writes goes into one, its other inputs get pairs too. TensorRT fuses a pointwise
+ * layer with DQ on every input and Q on its output into one INT8 kernel, as its implicit INT8 engines do; one float
+ * input makes it dequantize the others in separate passes and run the layer in float. Measured on the PP-OCRv4
+ * detector (H200, TensorRT 10.6): in each squeeze-and-excitation block of its neck, `x + x * hardsigmoid(gate)` (and
+ * the top-down Add after it) read the gate and an upsampled map in float, which cost a dequantize of the full
+ * feature map and a float pointwise layer, 0.66 ms of 5.6 in the largest block.
+ */
+function planPointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  for (const region of pointwiseRegions(nodes, index, builder)) {
+    // A residual Add's main path is the epilogue of the layer that writes it (rule 2): that layer decides the region.
+    if (region.inputs.some(({ node, slot }) => builder.fusedInputs.has(inputKey(node, slot)))) continue;
+    const floatInputs = region.inputs.filter(({ node, slot }) => !builder.readsThroughPair(node, slot));
+    if (floatInputs.length === 0 || floatInputs.length === region.inputs.length || region.outputs.length === 0) continue;
+    if (region.nodes.some(isExcluded) || !floatInputs.every(({ node, slot }) => isQuantizableActivation(node.inputs[slot], index))) continue;
+    if (!region.outputs.every((t) => writesInt8(t, index, builder, false))) continue;
+    for (const t of region.outputs) writesInt8(t, index, builder, true);
+    for (const { node, slot } of floatInputs) builder.quantizeInput(node, slot);
+  }
+}
+
 function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
   planWeightedLayers(nodes, index, isExcluded, builder, minChannels);
   planResidualAdds(nodes, index, isExcluded, builder);
@@ -456,8 +546,13 @@ function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
     planSmallLayersAmongInt8(index, isExcluded, builder);
     planDepthwiseOutputs(nodes, index, isExcluded, builder);
     planSharedReaders(index, isExcluded, builder);
+    planPointwiseRegions(nodes, index, isExcluded, builder);
     if (builder.pairCount() === before) break;
   }
+}
+
+function inputKey(node: OnnxNode, slot: number): string {
+  return `${node.index}:${slot}`;
 }
 
 /** Collects the chosen roles per tensor: activations with their consumers, weights with their axes. */
@@ -468,6 +563,8 @@ class PlanBuilder {
   readonly quantizedNodes: OnnxNode[] = [];
   readonly excludedNodes: OnnxNode[] = [];
   readonly smallNodes: OnnxNode[] = [];
+  /** Node inputs (inputKey) that a layer writes from its epilogue: the main path of a residual Add (rule 2). */
+  readonly fusedInputs = new Set<string>();
   /** Union-find parent of each tensor that shares its scale with others. */
   private readonly shareParent = new Map<string, string>();
 
@@ -616,7 +713,9 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
  * Gemm / MatMul) or among INT8 ones, the skip input of residual Adds, Concat and pooling inputs where their output is
  * quantized, directly or through Flatten / Reshape / ... (with shared scales for Concat and MaxPool), the output of a
  * depthwise convolution that more than a plain activation follows, every reader of a quantized tensor where all can
- * read it through the pair; never a graph output (docs/qdq.md, rules 1-7). Only the main graph is planned.
+ * read it through the pair, the other inputs of a pointwise region between INT8 tensors; never a graph output
+ * (docs/qdq.md, rules 1-8). For 'tensorrt' constant affines are folded into the convolutions first (fold.ts), so the
+ * plan's nodes are those of the folded copy. Only the main graph is planned.
  */
 export function planQuantization(model: OnnxModel, options: PlanOptions = {}): QuantizationPlan {
   // The graph insertQdq places pairs on: for 'tensorrt', constant affines are folded into convolutions first.

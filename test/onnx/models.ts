@@ -484,3 +484,59 @@ export function sharedFloatReaderModel(): TestModel {
     feeds: imageFeeds('input', [16, 6, 6]),
   };
 }
+
+/**
+ * The PP-OCRv4 detector's neck in miniature (RSEFPN): two squeeze-and-excitation blocks `x + x * hardsigmoid(gate)`.
+ * The first adds the upsampled upper map (a Resize of a quantized tensor) and feeds a conv; the second's output is
+ * upsampled by a Resize before the conv that reads it.
+ *   input[N,16,8,8] -> conv_low (3x3, 24) = x;  input -> conv_up (3x3 stride 2, 24) = u -> conv_side -> side
+ *   up = Resize(u, x2); p = x + x * hardsigmoid(excite(relu(squeeze(gap(x))))) + up; p -> conv_out (3x3) -> out
+ *   q = conv_q(p) (1x1); v = q + q * hardsigmoid(excite2(relu(squeeze2(gap(q))))); Resize(v, x2) -> conv_v -> out2
+ */
+export function neckModel(): TestModel {
+  const weights = weightSet([
+    ['conv_low.weight', [24, 16, 3, 3], 151, 0.15],
+    ['conv_up.weight', [24, 16, 3, 3], 152, 0.15],
+    ['conv_side.weight', [24, 24, 1, 1], 153, 0.3],
+    ['squeeze.weight', [8, 24, 1, 1], 154, 0.3],
+    ['excite.weight', [24, 8, 1, 1], 155, 0.3],
+    ['conv_out.weight', [24, 24, 3, 3], 156, 0.1],
+    ['conv_q.weight', [24, 24, 1, 1], 157, 0.3],
+    ['squeeze2.weight', [8, 24, 1, 1], 158, 0.3],
+    ['excite2.weight', [24, 8, 1, 1], 159, 0.3],
+    ['conv_v.weight', [24, 24, 1, 1], 160, 0.3],
+    ['scales', [4], 161],
+  ]);
+  weights.get('scales')!.values.set([1, 1, 2, 2]);
+  const se = (x: string, tag: string) => [
+    node('GlobalAveragePool', [x], [`pooled${tag}`], {}, `gap${tag}`),
+    node('Conv', [`pooled${tag}`, `squeeze${tag}.weight`], [`sq${tag}`], { kernel_shape: [1, 1] }, `squeeze${tag}`),
+    node('Relu', [`sq${tag}`], [`sr${tag}`], {}, `squeeze_relu${tag}`),
+    node('Conv', [`sr${tag}`, `excite${tag}.weight`], [`ex${tag}`], { kernel_shape: [1, 1] }, `excite${tag}`),
+    node('HardSigmoid', [`ex${tag}`], [`s${tag}`], {}, `gate${tag}`),
+    node('Mul', [x, `s${tag}`], [`xs${tag}`], {}, `scale_mul${tag}`),
+    node('Add', [x, `xs${tag}`], [`y${tag}`], {}, `se_add${tag}`),
+  ];
+  return {
+    bytes: buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 8, 8])],
+      outputs: [valueInfo('out', ['batch', 24, 8, 8]), valueInfo('side', ['batch', 24, 4, 4]), valueInfo('out2', ['batch', 24, 16, 16])],
+      nodes: [
+        node('Conv', ['input', 'conv_low.weight'], ['x'], conv3x3, 'conv_low'),
+        node('Conv', ['input', 'conv_up.weight'], ['u'], { ...conv3x3, strides: [2, 2] }, 'conv_up'),
+        node('Conv', ['u', 'conv_side.weight'], ['side'], { kernel_shape: [1, 1] }, 'conv_side'),
+        node('Resize', ['u', '', 'scales'], ['up'], { mode: 'nearest' }, 'upsample'),
+        ...se('x', ''),
+        node('Add', ['y', 'up'], ['p'], {}, 'top_down_add'),
+        node('Conv', ['p', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
+        node('Conv', ['p', 'conv_q.weight'], ['q'], { kernel_shape: [1, 1] }, 'conv_q'),
+        ...se('q', '2'),
+        node('Resize', ['y2', '', 'scales'], ['v_up'], { mode: 'nearest' }, 'upsample2'),
+        node('Conv', ['v_up', 'conv_v.weight'], ['out2'], { kernel_shape: [1, 1] }, 'conv_v'),
+      ],
+      initializers: initializers(weights),
+    }),
+    weights,
+    feeds: imageFeeds('input', [16, 8, 8]),
+  };
+}

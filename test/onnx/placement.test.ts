@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, calibrate, calibratorFromBatches, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { calibrateAmax, cosine, runModel } from './helpers.js';
-import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -208,9 +208,11 @@ describe("placement: 'tensorrt'", () => {
     const test = depthwiseSqueezeExciteModel();
     const { plan, qdq } = await quantize(test);
     // Whatever order the rules meet it in, the Relu stays fused to the depthwise conv: r gets the pair, d does not.
-    expect(plan.activationNames).toEqual(['input', 'r1', 'r', 'pooled', 'sr', 'm']);
+    expect(plan.activationNames).toEqual(['input', 'r1', 'r', 'pooled', 'sr', 'ex', 'm']);
     expect(inputsOf(qdq, 'dw_relu')).toEqual(['d']);
     expect(inputsOf(qdq, 'gap')).toEqual([dequantizedName(qdq, 'r')]);
+    // Rule 8: the gate and the Mul form one pointwise region between INT8 tensors, so the gate reads INT8 too.
+    expect(inputsOf(qdq, 'gate')).toEqual([dequantizedName(qdq, 'ex')]);
     expect(inputsOf(qdq, 'scale_mul')).toEqual([dequantizedName(qdq, 'r'), 's']);
     expect(plan.smallNodes).toEqual([]);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
@@ -229,8 +231,8 @@ describe("placement: 'tensorrt'", () => {
     // The squeeze conv (24 -> 6) feeds a quantized conv through its Relu: left in float it would keep the pooling, and
     // with it a second, float copy of x, out of INT8.
     expect(plan.smallNodes).toEqual([]);
-    expect(plan.activationNames).toEqual(['input', 'x', 'pooled', 'sr', 'y']);
-    expect(new Set(plan.quantizedNodes.map((n) => n.name))).toEqual(new Set(['conv_in', 'squeeze', 'excite', 'conv_out', 'gap', 'scale_mul', 'se_add']));
+    expect(plan.activationNames).toEqual(['input', 'x', 'pooled', 'sr', 'ex', 'y']);
+    expect(new Set(plan.quantizedNodes.map((n) => n.name))).toEqual(new Set(['conv_in', 'squeeze', 'excite', 'conv_out', 'gap', 'scale_mul', 'se_add', 'gate']));
     // One format per tensor: every reader of x reads it through the same pair.
     const dqX = dequantizedName(qdq, 'x');
     expect(inputsOf(qdq, 'gap')).toEqual([dqX]);
@@ -242,6 +244,26 @@ describe("placement: 'tensorrt'", () => {
     const excluded = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, exclude: { names: ['squeeze'] } });
     expect(excluded.excludedNodes.map((n) => n.name)).toEqual(['squeeze']);
     expect(excluded.activationNames).toEqual(['input', 'sr', 'y']);
+  });
+
+  it('pointwise regions between INT8 tensors run INT8 to INT8: the gate and an upsampled map get pairs, a Resize shares its output scale', async () => {
+    const test = neckModel();
+    const { plan, qdq } = await quantize(test);
+    // Block 1: x + x * hardsigmoid(ex) + Resize(u). Every input of the region reads INT8: x, the gate's input ex, and
+    // the upsampled map, whose Resize reads u through u's pair.
+    expect(inputsOf(qdq, 'gate')).toEqual([dequantizedName(qdq, 'ex')]);
+    expect(inputsOf(qdq, 'top_down_add')).toEqual(['y', dequantizedName(qdq, 'up')]);
+    expect(inputsOf(qdq, 'upsample')[0]).toBe(dequantizedName(qdq, 'u'));
+    expect(inputsOf(qdq, 'scale_mul')).toEqual([dequantizedName(qdq, 'x'), 's']);
+    // Block 2 writes only into a Resize whose output a conv reads: its output y2 gets a pair of the Resize's scale.
+    expect(inputsOf(qdq, 'upsample2')[0]).toBe(dequantizedName(qdq, 'y2'));
+    expect(inputsOf(qdq, 'gate2')).toEqual([dequantizedName(qdq, 'ex2')]);
+    expect(plan.scaleGroups).toEqual([['y2', 'v_up']]);
+    const scales = quantizedTensors(qdq);
+    expect(scales.get('y2')).toEqual(scales.get('v_up'));
+    // The tensors inside the regions stay float (one pointwise layer each), and nothing reads a graph output's pair.
+    for (const inner of ['s', 'xs', 'y', 's2', 'xs2', 'side', 'out', 'out2']) expect(scales.has(inner)).toBe(false);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.99);
   });
 
   it('a pooling read through Flatten by a layer that stays in float stays in float', () => {
