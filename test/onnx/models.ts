@@ -391,6 +391,22 @@ export function depthwiseBlockModel(activation: 'affine-hardswish' | 'relu'): Te
 }
 
 /**
+ * `y<tag> = x + x * hardsigmoid(excite<tag>(relu(squeeze<tag>(gap(x)))))`, the detector's squeeze-and-excitation block;
+ * weights `squeeze<tag>.weight` and `excite<tag>.weight`, tensors pooled, sq, sr, ex, s, xs, y (each + tag).
+ */
+function squeezeExciteNodes(x: string, tag: string) {
+  return [
+    node('GlobalAveragePool', [x], [`pooled${tag}`], {}, `gap${tag}`),
+    node('Conv', [`pooled${tag}`, `squeeze${tag}.weight`], [`sq${tag}`], { kernel_shape: [1, 1] }, `squeeze${tag}`),
+    node('Relu', [`sq${tag}`], [`sr${tag}`], {}, `squeeze_relu${tag}`),
+    node('Conv', [`sr${tag}`, `excite${tag}.weight`], [`ex${tag}`], { kernel_shape: [1, 1] }, `excite${tag}`),
+    node('HardSigmoid', [`ex${tag}`], [`s${tag}`], {}, `gate${tag}`),
+    node('Mul', [x, `s${tag}`], [`xs${tag}`], {}, `scale_mul${tag}`),
+    node('Add', [x, `xs${tag}`], [`y${tag}`], {}, `se_add${tag}`),
+  ];
+}
+
+/**
  * A squeeze-and-excitation block as in the PP-OCRv4 detector's neck, with a squeeze conv smaller than
  * DEFAULT_MIN_CHANNELS: input -> conv_in (3x3, 24) = x; x -> GlobalAveragePool -> squeeze (24 -> 6) -> Relu ->
  * excite (6 -> 24) -> HardSigmoid = s; Mul(x, s) -> Add(x, .) -> conv_out (3x3) -> out.
@@ -408,13 +424,7 @@ export function squeezeExciteModel(): TestModel {
       outputs: [valueInfo('out', ['batch', 24, 6, 6])],
       nodes: [
         node('Conv', ['input', 'conv_in.weight'], ['x'], conv3x3, 'conv_in'),
-        node('GlobalAveragePool', ['x'], ['pooled'], {}, 'gap'),
-        node('Conv', ['pooled', 'squeeze.weight'], ['sq'], { kernel_shape: [1, 1] }, 'squeeze'),
-        node('Relu', ['sq'], ['sr'], {}, 'squeeze_relu'),
-        node('Conv', ['sr', 'excite.weight'], ['ex'], { kernel_shape: [1, 1] }, 'excite'),
-        node('HardSigmoid', ['ex'], ['s'], {}, 'gate'),
-        node('Mul', ['x', 's'], ['xs'], {}, 'scale_mul'),
-        node('Add', ['x', 'xs'], ['y'], {}, 'se_add'),
+        ...squeezeExciteNodes('x', ''),
         node('Conv', ['y', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
       ],
       initializers: initializers(weights),
@@ -508,15 +518,6 @@ export function neckModel(): TestModel {
     ['scales', [4], 161],
   ]);
   weights.get('scales')!.values.set([1, 1, 2, 2]);
-  const se = (x: string, tag: string) => [
-    node('GlobalAveragePool', [x], [`pooled${tag}`], {}, `gap${tag}`),
-    node('Conv', [`pooled${tag}`, `squeeze${tag}.weight`], [`sq${tag}`], { kernel_shape: [1, 1] }, `squeeze${tag}`),
-    node('Relu', [`sq${tag}`], [`sr${tag}`], {}, `squeeze_relu${tag}`),
-    node('Conv', [`sr${tag}`, `excite${tag}.weight`], [`ex${tag}`], { kernel_shape: [1, 1] }, `excite${tag}`),
-    node('HardSigmoid', [`ex${tag}`], [`s${tag}`], {}, `gate${tag}`),
-    node('Mul', [x, `s${tag}`], [`xs${tag}`], {}, `scale_mul${tag}`),
-    node('Add', [x, `xs${tag}`], [`y${tag}`], {}, `se_add${tag}`),
-  ];
   return {
     bytes: buildModel({
       inputs: [valueInfo('input', ['batch', 16, 8, 8])],
@@ -526,11 +527,11 @@ export function neckModel(): TestModel {
         node('Conv', ['input', 'conv_up.weight'], ['u'], { ...conv3x3, strides: [2, 2] }, 'conv_up'),
         node('Conv', ['u', 'conv_side.weight'], ['side'], { kernel_shape: [1, 1] }, 'conv_side'),
         node('Resize', ['u', '', 'scales'], ['up'], { mode: 'nearest' }, 'upsample'),
-        ...se('x', ''),
+        ...squeezeExciteNodes('x', ''),
         node('Add', ['y', 'up'], ['p'], {}, 'top_down_add'),
         node('Conv', ['p', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
         node('Conv', ['p', 'conv_q.weight'], ['q'], { kernel_shape: [1, 1] }, 'conv_q'),
-        ...se('q', '2'),
+        ...squeezeExciteNodes('q', '2'),
         node('Resize', ['y2', '', 'scales'], ['v_up'], { mode: 'nearest' }, 'upsample2'),
         node('Conv', ['v_up', 'conv_v.weight'], ['out2'], { kernel_shape: [1, 1] }, 'conv_v'),
       ],
