@@ -95,6 +95,12 @@ export const OVERLAP_ENV = 'TRT_INT8_CALIBRATE_OVERLAP';
 export const CONCURRENT_RUNS_ENV = 'TRT_INT8_CALIBRATE_CONCURRENT_RUNS';
 
 /**
+ * Set to '0' to run each batch whole in each of the runs in flight, instead of cutting it into one slice per run (when
+ * the tensors are summarized in the graph and the inputs have a dynamic batch dimension), to compare.
+ */
+export const SPLIT_BATCHES_ENV = 'TRT_INT8_CALIBRATE_SPLIT_BATCHES';
+
+/**
  * Set to '0' to keep a min-max calibration's activations as graph outputs, summarized after each run, instead of
  * summarizing them inside the graph (TENSOR_SUMMARY_OP), to compare.
  */
@@ -123,7 +129,8 @@ export interface RunParallelism {
  * running it on one) and keep the cores busy while a batch's activations are counted, but each run in flight holds its
  * memory. With `summaries` (activations summarized inside the graph, none held until the run ends) that is the model's
  * own working set, and 2 runs are the default: on the PP-OCRv4 detector 335 MiB at peak against onnxruntime-Python's
- * 451. Without, each run holds every activation it returns (130 MiB more for a second detector run, above
+ * 451. Then a batch that can be cut along its samples is cut into one slice per run (calibrate.ts runSplit), so that
+ * the runs in flight hold one batch's working set between them. Without, each run holds every activation it returns (130 MiB more for a second detector run, above
  * onnxruntime-Python's peak), so one run at a time on all cores. Two, not one per core: memory grows with the runs.
  */
 export function runParallelism(cores = os.availableParallelism(), { summaries = false } = {}): RunParallelism {

@@ -54,7 +54,10 @@ export interface CalibrationSummary {
   readonly samples: number;
   readonly seconds: number;
   readonly samplesPerSecond: number;
-  /** session.run calls made (more than batches in memory-bounded mode). */
+  /**
+   * session.run calls made: more than batches in memory-bounded mode, and when runs in flight at once share each batch
+   * (min-max summarized inside the graph, one slice of the batch per run).
+   */
   readonly sessionRuns: number;
   /** Where the ranges come from: collected now, or reused from calibrator.readCache(). */
   readonly source: 'collected' | 'cache';

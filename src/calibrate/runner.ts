@@ -10,7 +10,7 @@
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { DType, NormalizedBatch, TypedArray } from '../core/tensor.js';
 import type { HistogramCollector, RunFeed, RunOutputs, RunSession } from '../stats/histogram-collector.js';
-import type { OrtModule, OrtSession, OrtTensor } from './onnxruntime.js';
+import { SPLIT_BATCHES_ENV, type OrtModule, type OrtSession, type OrtTensor } from './onnxruntime.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
 
@@ -53,12 +53,17 @@ export function batchToFeeds(ort: OrtModule, batch: NormalizedBatch): Record<str
 }
 
 /** onnxruntime's failure to run a model it loaded, as ERR_BAD_MODEL. */
-function runFailure(message: string, shapes: string[], fetches: readonly string[], cause: unknown): TrtInt8Error {
+function runFailure(message: string, shapes: string[], fetches: readonly string[], cause: unknown, batchShapes?: string[]): TrtInt8Error {
   return new TrtInt8Error('ERR_BAD_MODEL', `onnxruntime loaded the model but failed to run it: ${message.split('\n')[0]}`, {
     input: 'model',
     expected: 'a model onnxruntime can run on these inputs',
     actual: message,
-    fixes: ['Run the model once with onnxruntime directly on the same inputs to see where it fails.', `The inputs were: ${shapes.join(', ')}.`],
+    fixes: [
+      'Run the model once with onnxruntime directly on the same inputs to see where it fails.',
+      batchShapes
+        ? `The inputs were: ${shapes.join(', ')}, samples of the batch ${batchShapes.join(', ')} (runs at once share each batch; ${SPLIT_BATCHES_ENV}=0 runs it whole).`
+        : `The inputs were: ${shapes.join(', ')}.`,
+    ],
     details: { fetches: fetches.slice(0, 20) },
     cause,
   });
@@ -216,10 +221,11 @@ export class GroupedRunner {
    * counted while the next group (or batch) runs (two groups' outputs alive at a time); without (the default), each
    * group is counted before the next run: on a 2-core machine the two compete for the same cores and onnxruntime's
    * spinning threads lose more than the overlap gains (docs/calibration-speed.md). Call flush() after the last.
+   * `batch`: the batch's feeds when `feeds` are a slice of its samples (named in the error of a run that fails).
    */
-  async runInto(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
+  async runInto(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal, batch?: readonly RunFeed[]): Promise<void> {
     if (this.tensors.length === 0) return;
-    if (this.concurrent) return this.startConcurrent(collector, session, feeds, samples, signal);
+    if (this.concurrent) return this.startConcurrent(collector, session, feeds, samples, signal, batch);
     const bounded = this.options.maxOutputBytesPerRun !== undefined;
     const groups = this.groups && bounded ? this.groups : this.plan(samples);
     let replan = this.groups === undefined;
@@ -228,7 +234,7 @@ export class GroupedRunner {
       if (bounded || !this.options.overlap) await this.flush();
       const outcome = await session.run(feeds, this.outputNames(fetches), signal);
       if ('runFailed' in outcome) await this.flush().catch(() => undefined);
-      const { groupBytes, grew } = this.account(outcome, feeds, fetches, samples);
+      const { groupBytes, grew } = this.account(outcome, feeds, fetches, samples, batch);
       if (grew) replan = true;
       if (bounded && fetches.length > 1 && groupBytes > this.options.maxOutputBytesPerRun!) replan = true;
       await this.flush(); // the previous group's histograms (counted while this group ran)
@@ -271,7 +277,7 @@ export class GroupedRunner {
    * to the collector in the order the runs were started, so the histograms are those of the sequential path. At most
    * concurrentRuns batches' outputs are alive: a run starts once the oldest started one has been counted.
    */
-  private async startConcurrent(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal): Promise<void> {
+  private async startConcurrent(collector: HistogramCollector, session: RunSession, feeds: readonly RunFeed[], samples: number, signal?: AbortSignal, batch?: readonly RunFeed[]): Promise<void> {
     while (this.pipeline.length >= this.options.concurrentRuns!) await this.pipeline.shift();
     throwIfAborted(signal);
     const fetches = [...this.tensors];
@@ -280,7 +286,7 @@ export class GroupedRunner {
     const handover = (async () => {
       const outcome = await ran;
       await previous; // the batch started before this one goes to the collector first
-      this.account(outcome, feeds, fetches, samples);
+      this.account(outcome, feeds, fetches, samples, batch);
       return { counting: this.count(collector, this.withSummaries(outcome as RunOutputs, fetches), signal) };
     })();
     this.handedOver = handover.then(() => undefined);
@@ -292,10 +298,10 @@ export class GroupedRunner {
   }
 
   /** Records a run's sizes; throws ERR_BAD_MODEL for a run onnxruntime failed. `grew`: a tensor was larger than recorded. */
-  private account(outcome: RunOutputs | { readonly runFailed: string }, feeds: readonly RunFeed[], fetches: readonly string[], samples: number): { groupBytes: number; grew: boolean } {
+  private account(outcome: RunOutputs | { readonly runFailed: string }, feeds: readonly RunFeed[], fetches: readonly string[], samples: number, batch?: readonly RunFeed[]): { groupBytes: number; grew: boolean } {
     if ('runFailed' in outcome) {
-      const shapes = feeds.map((f) => `${f.name} [${f.shape.join(', ')}] ${(Object.keys(ELEMENT_TYPES) as DType[]).find((k) => ELEMENT_TYPES[k] === f.elementType) ?? f.elementType}`);
-      throw runFailure(outcome.runFailed, shapes, fetches, new Error(outcome.runFailed));
+      const shapes = (of: readonly RunFeed[]) => of.map((f) => `${f.name} [${f.shape.join(', ')}] ${(Object.keys(ELEMENT_TYPES) as DType[]).find((k) => ELEMENT_TYPES[k] === f.elementType) ?? f.elementType}`);
+      throw runFailure(outcome.runFailed, shapes(feeds), fetches, new Error(outcome.runFailed), batch && shapes(batch));
     }
     this.runs++;
     this.runMs += outcome.runMs;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calibrate, measureEndToEnd, sensitivityReport, writeWorstLayerPlots, type CalibrationResult } from '../../src/calibrate/index.js';
 import { recordCalibrationTimings, type CalibrationTimings } from '../../src/calibrate/calibrate.js';
-import { CONCURRENT_RUNS_ENV, SUMMARY_OPS_ENV, TENSOR_SUMMARY_OP, runParallelism } from '../../src/calibrate/onnxruntime.js';
+import { CONCURRENT_RUNS_ENV, SPLIT_BATCHES_ENV, SUMMARY_OPS_ENV, TENSOR_SUMMARY_OP, runParallelism } from '../../src/calibrate/onnxruntime.js';
 import { OnnxModel } from '../../src/onnx/index.js';
 import { calibratorFromBatches } from '../../src/calibrators/index.js';
 import type { Batch } from '../../src/core/batch.js';
@@ -25,6 +25,7 @@ const FASHION_MODEL = `${EXAMPLE_DIR}/model.onnx`;
 
 afterEach(() => {
   delete process.env[CONCURRENT_RUNS_ENV];
+  delete process.env[SPLIT_BATCHES_ENV];
   delete process.env[SUMMARY_OPS_ENV];
   recordCalibrationTimings(undefined);
 });
@@ -59,9 +60,11 @@ describe('min-max without histograms', () => {
     const summarized = await calibrateWith(2, FASHION_MODEL, batches(), 'minmax');
     const plain = summarized.result;
     const withHistograms = (await calibrateWith(1, FASHION_MODEL, batches(), 'minmax', { histograms: true })).result;
-    // Summarized inside the graph: only 4 values per tensor and batch leave onnxruntime.
+    // Summarized inside the graph: only 4 values per tensor and run leave onnxruntime; the 2 runs in flight share each
+    // batch, 16 samples each.
     expect(summarized.runner).toBe('native');
-    expect(summarized.activationBytes).toBe(plain.summary.batches * (plain.tensors.size - 1) * 4 * 4);
+    expect(plain.summary.sessionRuns).toBe(2 * plain.summary.batches);
+    expect(summarized.activationBytes).toBe(plain.summary.sessionRuns * (plain.tensors.size - 1) * 4 * 4);
     // Held as outputs and summarized after each run (TRT_INT8_CALIBRATE_SUMMARY_OPS=0): the same ranges.
     process.env[SUMMARY_OPS_ENV] = '0';
     const afterRuns = (await calibrateWith(1, FASHION_MODEL, batches(), 'minmax')).result;
@@ -152,10 +155,44 @@ describe('several runs in flight', () => {
         const concurrent = await calibrateWith(runs, smallCnn(), batches, algorithm, options);
         expect(concurrent.runner).toBe('native');
         expect(measured(concurrent.result)).toEqual(measured(sequential.result));
-        expect(concurrent.result.summary.sessionRuns).toBe(sequential.result.summary.sessionRuns);
-        expect(concurrent.activationBytes).toBe(sequential.activationBytes);
+        // Min-max summarized in the graph: the runs in flight share each batch of 16, one slice each.
+        const slices = algorithm === 'minmax' && !('histograms' in options) ? runs : 1;
+        expect(concurrent.result.summary.sessionRuns).toBe(sequential.result.summary.sessionRuns * slices);
+        expect(concurrent.activationBytes).toBe(sequential.activationBytes * slices);
       }
     }
+  });
+
+  it('shares each batch between the runs in flight, one slice of its samples each, with the ranges of whole batches; a fixed batch size runs whole', async () => {
+    // The memory of two runs at once is that of one batch (docs/calibration-speed.md): 16 batches of 7 samples, cut
+    // into 4 + 3 for 2 runs, 3 + 2 + 2 for 3.
+    const batches = cnnBatches(16, 7, 500);
+    process.env[SPLIT_BATCHES_ENV] = '0';
+    const whole = await calibrateWith(2, smallCnn(), batches, 'minmax');
+    delete process.env[SPLIT_BATCHES_ENV];
+    expect(whole.runner).toBe('native');
+    expect(whole.result.summary.sessionRuns).toBe(16);
+    const sequential = await calibrateWith(1, smallCnn(), batches, 'minmax');
+    expect(sequential.result.summary.sessionRuns).toBe(16);
+    for (const runs of [2, 3]) {
+      const shared = await calibrateWith(runs, smallCnn(), batches, 'minmax');
+      expect(shared.result.summary.sessionRuns).toBe(16 * runs);
+      expect(shared.result.summary.samples).toBe(16 * 7);
+      expect(measured(shared.result)).toEqual(measured(whole.result));
+      expect(measured(shared.result)).toEqual(measured(sequential.result));
+    }
+    // Histograms (which depend on how values are grouped) are never cut: one run per batch.
+    const histograms = await calibrateWith(2, smallCnn(), batches, 'minmax', { histograms: true });
+    expect(histograms.result.summary.sessionRuns).toBe(16);
+    // A model whose batch dimension is fixed runs each batch whole.
+    const fixed = await OnnxModel.load(smallCnn());
+    fixed.proto.graph!.input![0]!.type!.tensorType!.shape!.dim![0] = { dimValue: 7 };
+    const fixedRuns = await calibrateWith(2, fixed.toBytes(), batches, 'minmax');
+    expect(fixedRuns.result.summary.sessionRuns).toBe(16);
+    expect(measured(fixedRuns.result)).toEqual(measured(whole.result));
+    // A batch of one sample is not cut.
+    const single = await calibrateWith(2, smallCnn(), cnnBatches(5, 1, 500), 'minmax');
+    expect(single.result.summary.sessionRuns).toBe(5);
   });
 
   it.skipIf(!present)(`gives the sequential ranges and histograms on Fashion-MNIST (entropy)${skipped}`, async () => {
