@@ -261,11 +261,17 @@ const weightedOps = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 /** Convolutions that read a graph input and have fewer than DEFAULT_MIN_CHANNELS input channels (a stem). */
 function floatStem(model: OnnxModel): (node: OnnxNode) => boolean {
   const inputs = model.inputNames();
-  return (node) => {
-    if (node.opType !== 'Conv' || !inputs.has(node.inputs[0] ?? '')) return false;
-    const perGroup = model.constantTensor(node.inputs[1] ?? '')?.dims[1];
-    return perGroup !== undefined && perGroup * nodeIntAttribute(node, 'group', 1) < DEFAULT_MIN_CHANNELS;
-  };
+  // By name, from the model given: the placement calls the predicate on a copy whose folded weights may be renamed.
+  const stem = new Set(
+    model.nodes
+      .filter((node) => {
+        if (node.opType !== 'Conv' || !inputs.has(node.inputs[0] ?? '')) return false;
+        const perGroup = model.constantTensor(node.inputs[1] ?? '')?.dims[1];
+        return perGroup !== undefined && perGroup * nodeIntAttribute(node, 'group', 1) < DEFAULT_MIN_CHANNELS;
+      })
+      .map((node) => node.name),
+  );
+  return (node) => stem.has(node.name);
 }
 
 /** The ONNX node names inside an engine's INT8 layers (a fused layer is named by its nodes joined with ' + '). */

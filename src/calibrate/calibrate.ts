@@ -323,7 +323,11 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
   }
   // Runs in flight that only return summaries share each batch between them (runSplit): min, max and counts of the
   // slices make those of the batch exactly, and the runs hold one batch's activations between them, not one each.
-  const splitRuns = summaries !== undefined && runner.concurrent && process.env[SPLIT_BATCHES_ENV] !== '0';
+  // They assume a sample's activations do not depend on the rest of its batch (as a batch-norm in inference mode does
+  // not); a model that fixes its batch inside (a Reshape to a constant batch size) fails on a slice, which the first
+  // batch's probe finds before anything is counted.
+  let splitRuns = summaries !== undefined && runner.concurrent && process.env[SPLIT_BATCHES_ENV] !== '0';
+  let splitProbed = false;
   const histograms = new HistogramCollector({ numBins: parameters.numBins, histograms: plan.histograms });
   collection.collector = histograms;
   const copier = new BatchCopier(); // each copy is consumed (runs and histograms awaited) before the next
@@ -346,6 +350,11 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
       if (timingsSink) timingsSink.countMs += performance.now() - counting;
     }
     const nativeSession = collection.nativeSession;
+    if (splitRuns && !splitProbed && nativeSession) {
+      // On the first batch, before any run is in flight.
+      splitProbed = true;
+      splitRuns = canSlice(plan.inputs, batch, samples) && (await runsOnSlice(nativeSession, batch, Math.ceil(samples / parallelism.concurrentRuns), summaries!.values().next().value ?? plan.fromRuns[0]!, signal));
+    }
     await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
       nativeSession
         ? runSplit(slice, sliceSamples, splitRuns && canSlice(plan.inputs, slice, sliceSamples) ? parallelism.concurrentRuns : 1, (part, partSamples) =>
@@ -419,6 +428,16 @@ async function runSplit(batch: NormalizedBatch, samples: number, slices: number,
     await run(sliceBatch(batch, start, count), count);
     start += count;
   }
+}
+
+/**
+ * Whether the model runs on the first `samples` samples of a batch: one run fetching one summary, counted nowhere.
+ * A model exported with a dynamic batch dimension can still fix the batch size inside; its batches then stay whole.
+ */
+async function runsOnSlice(session: RunSession, batch: NormalizedBatch, samples: number, fetch: string, signal: AbortSignal): Promise<boolean> {
+  const outcome = await session.run(batchToRunFeeds(sliceBatch(batch, 0, samples)), [fetch], signal);
+  throwIfAborted(signal);
+  return !('runFailed' in outcome);
 }
 
 /** Runs a batch whole, or in slices when the pacer has seen runs too slow for a timely abort. */

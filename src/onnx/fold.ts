@@ -11,6 +11,7 @@
  * the tensors that remain keep their names, so ranges calibrated on the original model still apply.
  */
 import type { OnnxModel, OnnxNode } from './model.js';
+import type { NodeProto } from './codec.js';
 
 export interface FoldedModel {
   /** The model with the affines folded (a copy), or the model given when there was nothing to fold. */
@@ -52,29 +53,40 @@ function isFixedFloat(model: OnnxModel, tensor: string | undefined, graphInputs:
  */
 function perChannelValues(model: OnnxModel, tensor: string, channels: number, rank: number): Float32Array | undefined {
   const dims = model.constantTensor(tensor)!.dims;
+  // A constant of higher rank than the output would broadcast the output up to its rank: not an affine of it.
+  if (dims.length > rank) return undefined;
   const values = model.tensorWeights(tensor);
   if (values.length === 1) return new Float32Array(channels).fill(values[0]!);
   const channelPosition = dims.length - (rank - 1);
-  if (dims.length > rank || channelPosition < 0 || dims[channelPosition] !== channels) return undefined;
+  if (channelPosition < 0 || dims[channelPosition] !== channels) return undefined;
   if (dims.some((d, i) => i !== channelPosition && d !== 1)) return undefined;
   return values;
 }
 
+interface FoldContext {
+  readonly consumers: Map<string, OnnxNode[]>;
+  readonly graphInputs: Set<string>;
+  readonly graphOutputs: Set<string>;
+  /** Tensors that a subgraph (If / Loop / Scan body) reads from the main graph: never removed or rewritten. */
+  readonly capturedBySubgraphs: Set<string>;
+  readonly isExcluded: (node: OnnxNode) => boolean;
+}
+
 /** The chain of constant Mul / Add nodes that follows `conv`, each the only reader of the tensor before it. */
-function affineChain(model: OnnxModel, conv: OnnxNode, context: { consumers: Map<string, OnnxNode[]>; graphInputs: Set<string>; graphOutputs: Set<string> }): AffineStep[] {
+function affineChain(model: OnnxModel, conv: OnnxNode, context: FoldContext): AffineStep[] {
   const axis = outputChannelAxis(conv);
   const weight = conv.inputs[1];
-  if (axis === undefined || !isFixedFloat(model, weight, context.graphInputs)) return [];
+  if (axis === undefined || context.isExcluded(conv) || !isFixedFloat(model, weight, context.graphInputs) || context.capturedBySubgraphs.has(weight)) return [];
   const bias = conv.inputs[2];
-  if (bias && !isFixedFloat(model, bias, context.graphInputs)) return [];
+  if (bias && (!isFixedFloat(model, bias, context.graphInputs) || context.capturedBySubgraphs.has(bias))) return [];
   const weightDims = model.constantTensor(weight)!.dims;
   const channels = weightDims[axis]!;
   const steps: AffineStep[] = [];
   let tensor = conv.outputs[0];
-  while (tensor && !context.graphOutputs.has(tensor)) {
+  while (tensor && !context.graphOutputs.has(tensor) && !context.capturedBySubgraphs.has(tensor)) {
     const readers = context.consumers.get(tensor) ?? [];
     const reader = readers[0];
-    if (readers.length !== 1 || reader!.domain !== '' || (reader!.opType !== 'Mul' && reader!.opType !== 'Add')) break;
+    if (readers.length !== 1 || reader!.domain !== '' || (reader!.opType !== 'Mul' && reader!.opType !== 'Add') || context.isExcluded(reader!)) break;
     const other = reader!.inputs.find((input, slot) => slot < 2 && input !== tensor);
     if (reader!.inputs.length !== 2 || !isFixedFloat(model, other, context.graphInputs)) break;
     const perChannel = perChannelValues(model, other, channels, weightDims.length);
@@ -123,9 +135,31 @@ function applyFold(model: OnnxModel, fold: Fold, consumers: Map<string, OnnxNode
   model.setNodeOutput(conv.index, 0, fold.steps.at(-1)!.node.outputs[0]!);
 }
 
-/** Folds every constant per-channel Mul / Add chain that follows a Conv (or a ConvTranspose of group 1) into it. */
-export function foldConvAffines(model: OnnxModel): FoldedModel {
-  const context = { consumers: model.consumers(), graphInputs: model.inputNames(), graphOutputs: model.outputNames() };
+/** Names that nodes inside subgraph bodies (graph attributes, at any depth) read: outer-scope tensors among them. */
+function subgraphReads(model: OnnxModel): Set<string> {
+  const names = new Set<string>();
+  const visitGraph = (graph: { node?: NodeProto[] | null } | null | undefined): void => {
+    for (const node of graph?.node ?? []) {
+      for (const input of node.input ?? []) names.add(input);
+      visitAttributes(node);
+    }
+  };
+  const visitAttributes = (node: NodeProto): void => {
+    for (const attribute of node.attribute ?? []) {
+      visitGraph(attribute.g);
+      for (const graph of attribute.graphs ?? []) visitGraph(graph);
+    }
+  };
+  for (const node of model.graph.node ?? []) visitAttributes(node);
+  return names;
+}
+
+/**
+ * Folds every constant per-channel Mul / Add chain that follows a Conv (or a ConvTranspose of group 1) into it.
+ * Excluded nodes (`isExcluded`, as the placement's `exclude`) are neither folded nor folded into.
+ */
+export function foldConvAffines(model: OnnxModel, isExcluded: (node: OnnxNode) => boolean = () => false): FoldedModel {
+  const context: FoldContext = { consumers: model.consumers(), graphInputs: model.inputNames(), graphOutputs: model.outputNames(), capturedBySubgraphs: subgraphReads(model), isExcluded };
   const folds = model.nodes
     .filter((node) => outputChannelAxis(node) !== undefined)
     .map((conv) => ({ conv, steps: affineChain(model, conv, context) }))
@@ -135,5 +169,7 @@ export function foldConvAffines(model: OnnxModel): FoldedModel {
   const unique = result.nameAllocator();
   for (const fold of folds) applyFold(result, fold, context.consumers, unique);
   result.removeNodes(folds.flatMap((fold) => fold.steps.map((step) => step.node.index)));
+  // The affine constants, and weights or biases replaced under a new name, when nothing else reads them.
+  result.removeUnreadConstants(folds.flatMap((fold) => [...fold.conv.inputs.slice(1), ...fold.steps.flatMap((step) => step.node.inputs)]));
   return { model: result, folded: folds.flatMap((fold) => fold.steps.map((step) => step.node.name || step.node.opType)) };
 }

@@ -412,6 +412,28 @@ export class OnnxModel {
     this.graph.initializer = [...(this.graph.initializer ?? []), tensor];
   }
 
+  /**
+   * Removes those of `names` that no node reads any more (main graph or subgraph bodies) and that are not graph inputs
+   * or outputs: initializers, and Constant nodes that output them.
+   */
+  removeUnreadConstants(names: Iterable<string>): void {
+    const read = new Set<string>([...this.inputNames(), ...this.outputNames()]);
+    const visit = (nodes: readonly NodeProto[] | null | undefined): void => {
+      for (const node of nodes ?? []) {
+        for (const input of node.input ?? []) read.add(input);
+        for (const attribute of node.attribute ?? []) {
+          visit(attribute.g?.node);
+          for (const graph of attribute.graphs ?? []) visit(graph.node);
+        }
+      }
+    };
+    visit(this.graph.node);
+    const unread = new Set([...names].filter((name) => !read.has(name)));
+    if (unread.size === 0) return;
+    this.graph.initializer = (this.graph.initializer ?? []).filter((t) => !unread.has(t.name ?? ''));
+    this.graph.node = (this.graph.node ?? []).filter((n) => !(n.opType === 'Constant' && (n.domain ?? '') === '' && unread.has(n.output?.[0] ?? '')));
+  }
+
   /** Replaces the values of initializer `name` (float32, raw_data), or adds it when there is none. */
   setInitializer(name: string, dims: readonly number[], values: Float32Array): void {
     const others = (this.graph.initializer ?? []).filter((t) => t.name !== name);

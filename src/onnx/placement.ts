@@ -91,7 +91,7 @@ const fusedActivationOps = new Set([
   'BatchNormalization', 'Identity', 'Mul',
 ]);
 
-function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[], exclude: NodeExclusion | undefined): (node: OnnxNode) => boolean {
+export function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[], exclude: NodeExclusion | undefined): (node: OnnxNode) => boolean {
   if (exclude === undefined) return () => false;
   if (typeof exclude === 'function') {
     return (node) => {
@@ -499,10 +499,10 @@ function pointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, builder
  * Whether a region's output is written INT8: it gets a pair, or every reader is a Resize whose output gets one (then
  * the Resize reads it through a pair of the same scale and runs INT8 too; `plan` says so).
  */
-function writesInt8(tensor: string, index: GraphIndex, builder: PlanBuilder, plan: boolean): boolean {
+function writesInt8(tensor: string, index: GraphIndex, builder: PlanBuilder, isExcluded: (node: OnnxNode) => boolean, plan: boolean): boolean {
   if (builder.isPlanned(tensor)) return true;
   const readers = index.consumers.get(tensor) ?? [];
-  const throughResize = readers.length > 0 && readers.every((r) => r.domain === '' && r.opType === 'Resize' && r.inputs[0] === tensor && !r.inputs.slice(1).includes(tensor) && r.outputs[0] !== undefined && builder.isPlanned(r.outputs[0]));
+  const throughResize = readers.length > 0 && readers.every((r) => r.domain === '' && r.opType === 'Resize' && !isExcluded(r) && r.inputs[0] === tensor && !r.inputs.slice(1).includes(tensor) && r.outputs[0] !== undefined && builder.isPlanned(r.outputs[0]));
   if (!throughResize || !isQuantizableActivation(tensor, index)) return false;
   if (plan) {
     for (const resize of readers) {
@@ -524,13 +524,21 @@ function writesInt8(tensor: string, index: GraphIndex, builder: PlanBuilder, pla
  */
 function planPointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   for (const region of pointwiseRegions(nodes, index, builder)) {
-    // A residual Add's main path is the epilogue of the layer that writes it (rule 2): that layer decides the region.
-    if (region.inputs.some(({ node, slot }) => builder.fusedInputs.has(inputKey(node, slot)))) continue;
+    // A residual Add's main path (with any activation between the layer and the Add) is the epilogue of the layer
+    // that writes it (rule 2): that layer decides the region.
+    if (region.nodes.some((node) => node.inputs.some((_, slot) => builder.fusedInputs.has(inputKey(node, slot))))) continue;
     const floatInputs = region.inputs.filter(({ node, slot }) => !builder.readsThroughPair(node, slot));
     if (floatInputs.length === 0 || floatInputs.length === region.inputs.length || region.outputs.length === 0) continue;
     if (region.nodes.some(isExcluded) || !floatInputs.every(({ node, slot }) => isQuantizableActivation(node.inputs[slot], index))) continue;
-    if (!region.outputs.every((t) => writesInt8(t, index, builder, false))) continue;
-    for (const t of region.outputs) writesInt8(t, index, builder, true);
+    // As rule 7: only where the tensor then has one format, every reader outside the region reading the pair already.
+    const members = new Set(region.nodes.map((n) => n.index));
+    const oneFormat = ({ node, slot }: { node: OnnxNode; slot: number }) => {
+      const tensor = node.inputs[slot]!;
+      return (index.consumers.get(tensor) ?? []).every((r) => members.has(r.index) || r.inputs.every((t, s) => t !== tensor || builder.readsThroughPair(r, s)));
+    };
+    if (!floatInputs.every(oneFormat)) continue;
+    if (!region.outputs.every((t) => writesInt8(t, index, builder, isExcluded, false))) continue;
+    for (const t of region.outputs) writesInt8(t, index, builder, isExcluded, true);
     for (const { node, slot } of floatInputs) builder.quantizeInput(node, slot);
   }
 }
@@ -684,7 +692,7 @@ function planLayerInputs(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
   }
 }
 
-function checkPlanOptions(options: PlanOptions): void {
+export function checkPlanOptions(options: PlanOptions): void {
   if (!isObject(options)) throw badOption('insertQdq', 'options', '{ placement?, minChannels?, exclude?, perChannelWeights? }', options);
   if (options.placement !== undefined && !isOneOf(options.placement, PLACEMENTS)) {
     throw badOption('insertQdq', 'placement', PLACEMENTS.join(' | '), options.placement, [`Use one of: ${PLACEMENTS.join(', ')}.`]);
@@ -692,6 +700,15 @@ function checkPlanOptions(options: PlanOptions): void {
   if (options.minChannels !== undefined && !isIntegerIn(options.minChannels, 1)) {
     throw badOption('insertQdq', 'minChannels', 'an integer >= 1', options.minChannels, ['Pass 1 to quantize every weighted layer whatever its size.']);
   }
+}
+
+/**
+ * The graph the plan is made on: for 'tensorrt', with constant affines folded into the convolutions first (fold.ts),
+ * except where `exclude` names a node of the chain (checked against the model given).
+ */
+function plannedModel(model: OnnxModel, options: PlanOptions): OnnxModel {
+  if (options.placement !== 'tensorrt') return model;
+  return foldConvAffines(model, exclusionPredicate(model, model.nodes, options.exclude)).model;
 }
 
 export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
@@ -718,8 +735,7 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
  * plan's nodes are those of the folded copy. Only the main graph is planned.
  */
 export function planQuantization(model: OnnxModel, options: PlanOptions = {}): QuantizationPlan {
-  // The graph insertQdq places pairs on: for 'tensorrt', constant affines are folded into convolutions first.
-  const planned = options !== null && typeof options === 'object' && options.placement === 'tensorrt' ? foldConvAffines(model).model : model;
-  const { rewires: _rewires, ...plan } = buildPlan(planned, options);
+  checkPlanOptions(options);
+  const { rewires: _rewires, ...plan } = buildPlan(plannedModel(model, options), options);
   return plan;
 }

@@ -7,7 +7,7 @@ import { TrtInt8Error } from '../core/errors.js';
 import type { OnnxModel } from './model.js';
 import { foldConvAffines } from './fold.js';
 import { upgradeToOpset13 } from './opset.js';
-import { buildPlan, type PlanOptions, type QuantizationPlan, type RewritePlan } from './placement.js';
+import { buildPlan, checkPlanOptions, exclusionPredicate, type PlanOptions, type QuantizationPlan, type RewritePlan } from './placement.js';
 
 /** QuantizeLinear with `axis` (per-channel) exists from opset 13; TensorRT needs 13+ for per-channel Q/DQ too. */
 export const MIN_QDQ_OPSET = 13;
@@ -91,8 +91,9 @@ function quantizableOpset(model: OnnxModel): { model: OnnxModel; opset: number; 
 }
 
 /** The 'tensorrt' placement's model: constant affines folded into the convolutions before them, said in the notes. */
-function withAffinesFolded<T extends { model: OnnxModel; notes: string[] }>(ready: T): T {
-  const { model, folded } = foldConvAffines(ready.model);
+function withAffinesFolded<T extends { model: OnnxModel; notes: string[] }>(ready: T, options: PlanOptions): T {
+  if (options.placement !== 'tensorrt') return ready;
+  const { model, folded } = foldConvAffines(ready.model, exclusionPredicate(ready.model, ready.model.nodes, options.exclude));
   if (folded.length === 0) return ready;
   return { ...ready, model, notes: [...ready.notes, `folded ${folded.length} constant Mul/Add node(s) into the convolutions before them (TensorRT does not fold them through Q/DQ): ${folded.slice(0, 5).join(', ')}${folded.length > 5 ? ', ...' : ''}`] };
 }
@@ -100,8 +101,9 @@ function withAffinesFolded<T extends { model: OnnxModel; notes: string[] }>(read
 /** checkQuantizable with the rewrite's plan: what insertQdq builds on. */
 export function prepareQuantization(model: OnnxModel, options: PlanOptions): PreparedModel {
   checkNotQuantized(model);
+  checkPlanOptions(options);
   const upgraded = quantizableOpset(model);
-  const ready = options.placement === 'tensorrt' ? withAffinesFolded(upgraded) : upgraded;
+  const ready = withAffinesFolded(upgraded, options);
   const perChannelWeights = ready.perChannelWeights && options.perChannelWeights !== false;
   const plan = buildPlan(ready.model, { ...options, perChannelWeights });
   checkFloat32(ready.model, plan);

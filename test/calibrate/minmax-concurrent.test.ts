@@ -195,6 +195,21 @@ describe('several runs in flight', () => {
     expect(single.result.summary.sessionRuns).toBe(5);
   });
 
+  it('keeps batches whole for a model that fixes its batch size inside (a Reshape to a constant batch): the probe on the first batch finds it', async () => {
+    // The input says [N, 1, 8, 8], but the Flatten became Reshape(relu2, [7, 256]): it runs on batches of 7 only.
+    const model = await OnnxModel.load(smallCnn());
+    const graph = model.proto.graph!;
+    const flatten = graph.node!.findIndex((n) => n.opType === 'Flatten');
+    graph.node![flatten] = { name: 'reshape_node', opType: 'Reshape', input: ['relu2', 'fixed_shape'], output: ['flat'], attribute: [] };
+    model.addInt64Initializer('fixed_shape', [2], [7, 256]);
+    const batches = cnnBatches(6, 7, 500);
+    const result = await calibrateWith(2, model.toBytes(), batches, 'minmax');
+    // The probe's run is counted nowhere; the batches ran whole, with the ranges of one run at a time.
+    expect(result.result.summary.sessionRuns).toBe(6);
+    const sequential = await calibrateWith(1, model.toBytes(), batches, 'minmax');
+    expect(measured(result.result)).toEqual(measured(sequential.result));
+  });
+
   it.skipIf(!present)(`gives the sequential ranges and histograms on Fashion-MNIST (entropy)${skipped}`, async () => {
     const batches = await fashionBatches();
     const sequential = await calibrateWith(1, FASHION_MODEL, batches(), 'entropy2');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OnnxModel, checkQuantizable } from '../../src/index.js';
+import { OnnxModel, checkQuantizable, planQuantization } from '../../src/index.js';
+import { onnxProto as onnx } from '../../src/onnx/index.js';
+import { caught } from '../caught.js';
 import { foldConvAffines } from '../../src/onnx/fold.js';
 import { buildModel, initializer, node, randomValues, runModel, valueInfo, type Feed } from './helpers.js';
 import { depthwiseBlockModel, squeezeExciteModel } from './models.js';
@@ -65,8 +67,9 @@ describe('foldConvAffines', () => {
     expect(folded.nodes.map((n) => n.outputs[0])).toEqual(['cs', 'r', 'out']);
     expect(folded.nodes[2]!.inputs).toHaveLength(3);
     expect(await relativeDifference(bytes, folded.toBytes(), feed([2, 8, 5, 5], 7))).toBeLessThan(1e-5);
-    // The model given is left as it was.
+    // The model given is left as it was; the folded one keeps no constant that nothing reads.
     expect(model.nodes).toHaveLength(6);
+    expect([...folded.constantNames()].sort()).toEqual(['conv.bias', 'conv.weight', 'deconv.weight', 'deconv_folded_bias']);
   });
 
   it('folds the affine of a depthwise block; leaves a Mul by an activation (squeeze-and-excitation) alone', async () => {
@@ -94,6 +97,43 @@ describe('foldConvAffines', () => {
     expect(plan([node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Add', ['c', 'grid'], ['a'], {}, 'add')], ['a'])).toEqual([]);
     // A Mul of the conv output by itself.
     expect(plan([node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Mul', ['c', 'c'], ['m'], {}, 'square')], ['m'])).toEqual([]);
+    // One value, but of higher rank than the output: the Mul would broadcast the output to rank 5.
+    weights.push(initializer('k5', [1, 1, 1, 1, 1], Float32Array.of(2)));
+    expect(plan([node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Mul', ['c', 'k5'], ['m'], {}, 'mul')], ['m'])).toEqual([]);
+  });
+
+  it('leaves alone what a subgraph reads from the main graph, and the nodes that exclude names', () => {
+    const branch = (name: string, reads: string): onnx.GraphProto.$Properties => ({ name, node: [node('Identity', [reads], [`${name}_out`], {}, `${name}_id`)], output: [valueInfo(`${name}_out`)] });
+    const ifReading = (tensor: string) => ({
+      name: 'branchy',
+      opType: 'If',
+      input: ['cond'],
+      output: ['picked'],
+      attribute: [
+        { name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('then', tensor) },
+        { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('else', tensor) },
+      ],
+    });
+    const model = (extra: ReturnType<typeof ifReading>) =>
+      OnnxModel.fromBytes(
+        buildModel({
+          inputs: [valueInfo('input', ['batch', 4, 5, 5]), valueInfo('cond', [], onnx.TensorProto.DataType.BOOL)],
+          outputs: [valueInfo('m'), valueInfo('picked')],
+          nodes: [node('Conv', ['input', 'w'], ['c'], { kernel_shape: [1, 1] }, 'conv'), node('Mul', ['c', 'k'], ['m'], {}, 'mul'), extra],
+          initializers: [initializer('w', [4, 4, 1, 1], randomValues(16, 11, 0.5)), initializer('k', [1], Float32Array.of(2))],
+        }),
+      );
+    // The branches read the conv output (which the fold would remove) or its weight (which it would rewrite).
+    expect(foldConvAffines(model(ifReading('c'))).folded).toEqual([]);
+    expect(foldConvAffines(model(ifReading('w'))).folded).toEqual([]);
+    expect(foldConvAffines(model(ifReading('input'))).folded).toEqual(['mul']);
+
+    // exclude names a node of the chain: it stays, with what follows it, and the name is still known to the placement.
+    const affine = OnnxModel.fromBytes(affineModel());
+    const plan = planQuantization(affine, { placement: 'tensorrt', exclude: { names: ['gain_mul'] } });
+    expect(plan.excludedNodes.map((n) => n.name)).toEqual([]);
+    expect(checkQuantizable(affine, { placement: 'tensorrt', exclude: { names: ['gain_mul'] } }).model.nodes.map((n) => n.name)).toEqual(['conv', 'gain_mul', 'shift_add', 'relu', 'deconv']);
+    expect(checkQuantizable(affine, { placement: 'tensorrt', exclude: { names: ['deconv'] } }).model.nodes.map((n) => n.name)).toEqual(['conv', 'relu', 'deconv', 'deconv_mul']);
   });
 
   it("checkQuantizable with the 'tensorrt' placement says what it folded; the default placement folds nothing", () => {
@@ -104,5 +144,8 @@ describe('foldConvAffines', () => {
     const original = checkQuantizable(model);
     expect(original.notes).toEqual([]);
     expect(original.model).toBe(model);
+    // Options are checked before anything is folded.
+    expect(caught(() => checkQuantizable(model, null as never))).toMatchObject({ code: 'ERR_BAD_OPTION' });
+    expect(caught(() => planQuantization(model, { placement: 'tensorrt', minChannels: 0 }))).toMatchObject({ code: 'ERR_BAD_OPTION' });
   });
 });

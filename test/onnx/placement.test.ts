@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, calibrate, calibratorFromBatches, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
-import { calibrateAmax, cosine, runModel } from './helpers.js';
+import { buildModel, calibrateAmax, cosine, initializer, node, randomValues, runModel, valueInfo } from './helpers.js';
 import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
@@ -264,6 +264,44 @@ describe("placement: 'tensorrt'", () => {
     // The tensors inside the regions stay float (one pointwise layer each), and nothing reads a graph output's pair.
     for (const inner of ['s', 'xs', 'y', 's2', 'xs2', 'side', 'out', 'out2']) expect(scales.has(inner)).toBe(false);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.99);
+
+    // An excluded Resize keeps its input and output float, and the region before it then stays as it was.
+    const excluded = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, exclude: { names: ['upsample2'] } });
+    expect(excluded.quantizedNodes.map((n) => n.name)).not.toContain('upsample2');
+    expect(excluded.activationNames).not.toContain('y2');
+    expect(excluded.activationNames).not.toContain('ex2');
+
+    // A float reader outside the region (a ReduceMean of the upsampled map) keeps that input float: one format per tensor.
+    const withMean = OnnxModel.fromBytes(test.bytes);
+    withMean.graph.node!.push(node('ReduceMean', ['up'], ['up_mean'], { keepdims: 0 }, 'up_mean'));
+    withMean.graph.output!.push(valueInfo('up_mean'));
+    expect(planQuantization(withMean, tensorrt).activationNames).not.toContain('up');
+  });
+
+  it('rule 8 leaves a residual main path alone even with a BatchNormalization between the layer and the Add', () => {
+    const bytes = buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'w1'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
+        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+        node('Conv', ['r1', 'w2'], ['c2'], { kernel_shape: [1, 1] }, 'conv2'),
+        node('BatchNormalization', ['c2', 'gamma', 'beta', 'mean', 'var'], ['b2'], {}, 'bn2'),
+        node('Add', ['b2', 'r1'], ['sum'], {}, 'residual_add'),
+        node('Relu', ['sum'], ['block'], {}, 'relu_out'),
+        node('Conv', ['block', 'w3'], ['out'], { kernel_shape: [1, 1] }, 'conv3'),
+      ],
+      initializers: [
+        ...['w1', 'w2', 'w3'].map((w, i) => initializer(w, [16, 16, 1, 1], randomValues(256, 60 + i, 0.3))),
+        initializer('gamma', [16], randomValues(16, 70, 1)),
+        initializer('beta', [16], randomValues(16, 71, 0.1)),
+        initializer('mean', [16], randomValues(16, 72, 0.1)),
+        initializer('var', [16], Float32Array.from(randomValues(16, 73, 0.5), (v) => 1 + Math.abs(v))),
+      ],
+    });
+    const plan = planQuantization(OnnxModel.fromBytes(bytes), tensorrt);
+    // conv2 + BN + Add + Relu fuse into one layer reading the skip input r1 in INT8: no pair on c2 or b2.
+    expect(plan.activationNames).toEqual(['input', 'r1', 'block']);
   });
 
   it('a pooling read through Flatten by a layer that stays in float stays in float', () => {
