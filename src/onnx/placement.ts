@@ -356,11 +356,13 @@ function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isE
   }
 }
 
-/** Ops TensorRT runs as one pointwise layer (or a pooling, a resize) that can read INT8 through a pair. */
-const int8ReaderOps = new Set([
+/** Elementwise ops TensorRT fuses into one pointwise layer (PWN), which runs INT8 to INT8 between pairs. */
+const pointwiseOps = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu',
-  'Selu', 'Softplus', 'BatchNormalization', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Resize',
+  'Selu', 'Softplus', 'BatchNormalization',
 ]);
+/** Ops TensorRT runs as one pointwise layer (or a pooling, a resize) that can read INT8 through a pair. */
+const int8ReaderOps = new Set([...pointwiseOps, 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Resize']);
 /** Activations every TensorRT convolution kernel takes into its epilogue (a depthwise one included). */
 const simpleEpilogueOps = new Set(['Relu', 'LeakyRelu', 'Clip', 'BatchNormalization', 'Identity']);
 
@@ -448,12 +450,6 @@ function planSharedReaders(index: GraphIndex, isExcluded: (node: OnnxNode) => bo
   }
 }
 
-/** Elementwise ops TensorRT fuses into one pointwise layer (PWN), which runs INT8 to INT8 between pairs. */
-const pointwiseOps = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu',
-  'Selu', 'Softplus', 'BatchNormalization',
-]);
-
 interface PointwiseRegion {
   readonly nodes: readonly OnnxNode[];
   /** The region's reads of tensors it does not compute itself (constants left out). */
@@ -496,21 +492,15 @@ function pointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, builder
 }
 
 /**
- * Whether a region's output is written INT8: it gets a pair, or every reader is a Resize whose output gets one (then
- * the Resize reads it through a pair of the same scale and runs INT8 too; `plan` says so).
+ * How a region's output gets written INT8: [] when it gets a pair itself; the Resize readers whose outputs get one,
+ * when it goes only into those (each then reads it through a pair of its output's scale and runs INT8 too);
+ * undefined when it is not written INT8.
  */
-function writesInt8(tensor: string, index: GraphIndex, builder: PlanBuilder, isExcluded: (node: OnnxNode) => boolean, plan: boolean): boolean {
-  if (builder.isPlanned(tensor)) return true;
+function int8ResizeReaders(tensor: string, index: GraphIndex, builder: PlanBuilder, isExcluded: (node: OnnxNode) => boolean): readonly OnnxNode[] | undefined {
+  if (builder.isPlanned(tensor)) return [];
   const readers = index.consumers.get(tensor) ?? [];
-  const throughResize = readers.length > 0 && readers.every((r) => r.domain === '' && r.opType === 'Resize' && !isExcluded(r) && r.inputs[0] === tensor && !r.inputs.slice(1).includes(tensor) && r.outputs[0] !== undefined && builder.isPlanned(r.outputs[0]));
-  if (!throughResize || !isQuantizableActivation(tensor, index)) return false;
-  if (plan) {
-    for (const resize of readers) {
-      builder.quantizeInput(resize, 0);
-      builder.shareScale(tensor, resize.outputs[0]!);
-    }
-  }
-  return true;
+  const isInt8Resize = (r: OnnxNode) => r.domain === '' && r.opType === 'Resize' && !isExcluded(r) && r.inputs[0] === tensor && !r.inputs.slice(1).includes(tensor) && r.outputs[0] !== undefined && builder.isPlanned(r.outputs[0]);
+  return readers.length > 0 && readers.every(isInt8Resize) && isQuantizableActivation(tensor, index) ? readers : undefined;
 }
 
 /**
@@ -537,8 +527,14 @@ function planPointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, isE
       return (index.consumers.get(tensor) ?? []).every((r) => members.has(r.index) || r.inputs.every((t, s) => t !== tensor || builder.readsThroughPair(r, s)));
     };
     if (!floatInputs.every(oneFormat)) continue;
-    if (!region.outputs.every((t) => writesInt8(t, index, builder, isExcluded, false))) continue;
-    for (const t of region.outputs) writesInt8(t, index, builder, isExcluded, true);
+    const resizes = region.outputs.map((t) => int8ResizeReaders(t, index, builder, isExcluded));
+    if (resizes.some((readers) => readers === undefined)) continue;
+    region.outputs.forEach((tensor, i) => {
+      for (const resize of resizes[i]!) {
+        builder.quantizeInput(resize, 0);
+        builder.shareScale(tensor, resize.outputs[0]!);
+      }
+    });
     for (const { node, slot } of floatInputs) builder.quantizeInput(node, slot);
   }
 }
