@@ -29,6 +29,15 @@ function imageFeeds(name: string, chw: number[]) {
   };
 }
 
+/** A model of one image input, 'input' [batch, ...chw], with these outputs and nodes; `weights` become its initializers. */
+function imageModel(chw: number[], outputs: ReturnType<typeof valueInfo>[], nodes: ReturnType<typeof node>[], weights: TestModel['weights']): TestModel {
+  return {
+    bytes: buildModel({ inputs: [valueInfo('input', ['batch', ...chw])], outputs, nodes, initializers: initializers(weights) }),
+    weights,
+    feeds: imageFeeds('input', chw),
+  };
+}
+
 /** input[N,3,8,8] -> Conv(4,3x3,pad 1) -> Relu -> MaxPool 2x2 -> Flatten -> Gemm(10, transB=1); dynamic batch. */
 export function cnnModel(options: { opset?: number; constantNodes?: boolean } = {}): TestModel {
   const weights = weightSet([
@@ -80,23 +89,14 @@ export function residualModel(): TestModel {
     ['block.conv2.weight', [4, 4, 3, 3], 12, 0.3],
   ]);
   const conv = { pads: [1, 1, 1, 1], kernel_shape: [3, 3] };
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 4, 6, 6])],
-      outputs: [valueInfo('pooled', ['batch', 4, 1, 1])],
-      nodes: [
-        node('Conv', ['input', 'block.conv1.weight'], ['c1'], conv, 'conv1'),
-        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
-        node('Conv', ['r1', 'block.conv2.weight'], ['c2'], conv, 'conv2'),
-        node('Add', ['c2', 'input'], ['sum'], {}, 'residual_add'),
-        node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
-        node('GlobalAveragePool', ['block_out'], ['pooled'], {}, 'gap'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [4, 6, 6]),
-  };
+  return imageModel([4, 6, 6], [valueInfo('pooled', ['batch', 4, 1, 1])], [
+    node('Conv', ['input', 'block.conv1.weight'], ['c1'], conv, 'conv1'),
+    node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+    node('Conv', ['r1', 'block.conv2.weight'], ['c2'], conv, 'conv2'),
+    node('Add', ['c2', 'input'], ['sum'], {}, 'residual_add'),
+    node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
+    node('GlobalAveragePool', ['block_out'], ['pooled'], {}, 'gap'),
+  ], weights);
 }
 
 /** input[N,4,5,5] -> ConvTranspose(weight [4 in, 3 out, 3, 3], stride 1) -> out[N,3,7,7]. */
@@ -105,16 +105,7 @@ export function convTransposeModel(): TestModel {
     ['deconv.weight', [4, 3, 3, 3], 21, 0.4],
     ['deconv.bias', [3], 22, 0.1],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 4, 5, 5])],
-      outputs: [valueInfo('out', ['batch', 3, 7, 7])],
-      nodes: [node('ConvTranspose', ['input', 'deconv.weight', 'deconv.bias'], ['out'], { kernel_shape: [3, 3] }, 'deconv')],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [4, 5, 5]),
-  };
+  return imageModel([4, 5, 5], [valueInfo('out', ['batch', 3, 7, 7])], [node('ConvTranspose', ['input', 'deconv.weight', 'deconv.bias'], ['out'], { kernel_shape: [3, 3] }, 'deconv')], weights);
 }
 
 /**
@@ -154,23 +145,14 @@ export function residual16Model(): TestModel {
     ['conv1.weight', [16, 16, 3, 3], 41, 0.15],
     ['conv2.weight', [16, 16, 3, 3], 42, 0.15],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('pooled', ['batch', 16, 1, 1])],
-      nodes: [
-        node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
-        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
-        node('Conv', ['r1', 'conv2.weight'], ['c2'], conv3x3, 'conv2'),
-        node('Add', ['c2', 'input'], ['sum'], {}, 'residual_add'),
-        node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
-        node('GlobalAveragePool', ['block_out'], ['pooled'], {}, 'gap'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('pooled', ['batch', 16, 1, 1])], [
+    node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+    node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+    node('Conv', ['r1', 'conv2.weight'], ['c2'], conv3x3, 'conv2'),
+    node('Add', ['c2', 'input'], ['sum'], {}, 'residual_add'),
+    node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
+    node('GlobalAveragePool', ['block_out'], ['pooled'], {}, 'gap'),
+  ], weights);
 }
 
 /** Two branches concatenated: input -> convA -> Relu (ra), input -> convB -> Relu (rb); Concat -> convC -> out. */
@@ -180,23 +162,14 @@ export function concatModel(): TestModel {
     ['convB.weight', [16, 16, 3, 3], 52, 0.4], // larger weights: rb's range differs from ra's
     ['convC.weight', [16, 32, 3, 3], 53, 0.1],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
-        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
-        node('Conv', ['input', 'convB.weight'], ['cb'], conv3x3, 'convB'),
-        node('Relu', ['cb'], ['rb'], {}, 'reluB'),
-        node('Concat', ['ra', 'rb'], ['cat'], { axis: 1 }, 'concat'),
-        node('Conv', ['cat', 'convC.weight'], ['out'], conv3x3, 'convC'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+    node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+    node('Conv', ['input', 'convB.weight'], ['cb'], conv3x3, 'convB'),
+    node('Relu', ['cb'], ['rb'], {}, 'reluB'),
+    node('Concat', ['ra', 'rb'], ['cat'], { axis: 1 }, 'concat'),
+    node('Conv', ['cat', 'convC.weight'], ['out'], conv3x3, 'convC'),
+  ], weights);
 }
 
 /** input -> conv1 -> Relu (r1) -> MaxPool 2x2 (pool) -> conv2 -> out. */
@@ -205,21 +178,12 @@ export function maxPoolModel(): TestModel {
     ['conv1.weight', [16, 16, 3, 3], 61, 0.15],
     ['conv2.weight', [16, 16, 3, 3], 62, 0.15],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 8, 8])],
-      outputs: [valueInfo('out', ['batch', 16, 4, 4])],
-      nodes: [
-        node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
-        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
-        node('MaxPool', ['r1'], ['pool'], { kernel_shape: [2, 2], strides: [2, 2] }, 'maxpool'),
-        node('Conv', ['pool', 'conv2.weight'], ['out'], conv3x3, 'conv2'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 8, 8]),
-  };
+  return imageModel([16, 8, 8], [valueInfo('out', ['batch', 16, 4, 4])], [
+    node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+    node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+    node('MaxPool', ['r1'], ['pool'], { kernel_shape: [2, 2], strides: [2, 2] }, 'maxpool'),
+    node('Conv', ['pool', 'conv2.weight'], ['out'], conv3x3, 'conv2'),
+  ], weights);
 }
 
 /** input -> conv1 -> Relu (features, also a graph output) -> conv2 -> out: a tensor that is an output feeds a Conv. */
@@ -228,20 +192,11 @@ export function sideOutputModel(): TestModel {
     ['conv1.weight', [16, 16, 3, 3], 71, 0.15],
     ['conv2.weight', [16, 16, 3, 3], 72, 0.15],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('features', ['batch', 16, 6, 6]), valueInfo('out', ['batch', 16, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
-        node('Relu', ['c1'], ['features'], {}, 'relu1'),
-        node('Conv', ['features', 'conv2.weight'], ['out'], conv3x3, 'conv2'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('features', ['batch', 16, 6, 6]), valueInfo('out', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+    node('Relu', ['c1'], ['features'], {}, 'relu1'),
+    node('Conv', ['features', 'conv2.weight'], ['out'], conv3x3, 'conv2'),
+  ], weights);
 }
 
 /**
@@ -254,22 +209,13 @@ export function shortcutConvModel(): TestModel {
     ['convB.weight', [16, 16, 3, 3], 82, 0.15],
     ['convS.weight', [16, 16, 1, 1], 83, 0.3],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
-        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
-        node('Conv', ['ra', 'convB.weight'], ['b'], conv3x3, 'convB'),
-        node('Conv', ['input', 'convS.weight'], ['s'], { kernel_shape: [1, 1] }, 'convS'),
-        node('Add', ['s', 'b'], ['out'], {}, 'residual_add'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+    node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+    node('Conv', ['ra', 'convB.weight'], ['b'], conv3x3, 'convB'),
+    node('Conv', ['input', 'convS.weight'], ['s'], { kernel_shape: [1, 1] }, 'convS'),
+    node('Add', ['s', 'b'], ['out'], {}, 'residual_add'),
+  ], weights);
 }
 
 /**
@@ -286,28 +232,19 @@ export function smallResNetModel(): TestModel {
     ['fc.weight', [16, 16], 95, 0.3],
     ['fc.bias', [16], 96, 0.1],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 3, 12, 12])],
-      outputs: [valueInfo('logits', ['batch', 16])],
-      nodes: [
-        node('Conv', ['input', 'stem.weight', 'stem.bias'], ['sc'], conv3x3, 'stem'),
-        node('Relu', ['sc'], ['sr'], {}, 'stem_relu'),
-        node('MaxPool', ['sr'], ['pool'], { kernel_shape: [2, 2], strides: [2, 2] }, 'maxpool'),
-        node('Conv', ['pool', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
-        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
-        node('Conv', ['r1', 'conv2.weight'], ['c2'], conv3x3, 'conv2'),
-        node('Add', ['c2', 'pool'], ['sum'], {}, 'residual_add'),
-        node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
-        node('GlobalAveragePool', ['block_out'], ['gap'], {}, 'gap'),
-        node('Flatten', ['gap'], ['flat'], { axis: 1 }, 'flatten'),
-        node('Gemm', ['flat', 'fc.weight', 'fc.bias'], ['logits'], { transB: 1 }, 'fc'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [3, 12, 12]),
-  };
+  return imageModel([3, 12, 12], [valueInfo('logits', ['batch', 16])], [
+    node('Conv', ['input', 'stem.weight', 'stem.bias'], ['sc'], conv3x3, 'stem'),
+    node('Relu', ['sc'], ['sr'], {}, 'stem_relu'),
+    node('MaxPool', ['sr'], ['pool'], { kernel_shape: [2, 2], strides: [2, 2] }, 'maxpool'),
+    node('Conv', ['pool', 'conv1.weight'], ['c1'], conv3x3, 'conv1'),
+    node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+    node('Conv', ['r1', 'conv2.weight'], ['c2'], conv3x3, 'conv2'),
+    node('Add', ['c2', 'pool'], ['sum'], {}, 'residual_add'),
+    node('Relu', ['sum'], ['block_out'], {}, 'relu_out'),
+    node('GlobalAveragePool', ['block_out'], ['gap'], {}, 'gap'),
+    node('Flatten', ['gap'], ['flat'], { axis: 1 }, 'flatten'),
+    node('Gemm', ['flat', 'fc.weight', 'fc.bias'], ['logits'], { transB: 1 }, 'fc'),
+  ], weights);
 }
 
 /**
@@ -322,23 +259,14 @@ export function sharedBranchAddModel(): TestModel {
     ['convQ.weight', [16, 16, 1, 1], 103, 0.3],
     ['convE.weight', [16, 16, 3, 3], 104, 0.15],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('out', ['batch', 16, 6, 6]), valueInfo('side', ['batch', 16, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
-        node('Relu', ['ca'], ['ra'], {}, 'reluA'),
-        node('Conv', ['ra', 'convP.weight'], ['p'], conv3x3, 'convP'),
-        node('Conv', ['p', 'convE.weight'], ['side'], conv3x3, 'convE'),
-        node('Conv', ['input', 'convQ.weight'], ['q'], { kernel_shape: [1, 1] }, 'convQ'),
-        node('Add', ['p', 'q'], ['out'], {}, 'residual_add'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6]), valueInfo('side', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'convA.weight'], ['ca'], conv3x3, 'convA'),
+    node('Relu', ['ca'], ['ra'], {}, 'reluA'),
+    node('Conv', ['ra', 'convP.weight'], ['p'], conv3x3, 'convP'),
+    node('Conv', ['p', 'convE.weight'], ['side'], conv3x3, 'convE'),
+    node('Conv', ['input', 'convQ.weight'], ['q'], { kernel_shape: [1, 1] }, 'convQ'),
+    node('Add', ['p', 'q'], ['out'], {}, 'residual_add'),
+  ], weights);
 }
 
 /**
@@ -372,22 +300,13 @@ export function depthwiseBlockModel(activation: 'affine-hardswish' | 'relu'): Te
           node('Mul', ['da', 'dc'], ['dm'], {}, 'hs_mul'),
           node('Div', ['dm', 'six'], ['h'], {}, 'hs_div'),
         ];
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
-        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
-        node('Conv', ['r1', 'dw.weight'], ['d'], { ...conv3x3, group: 16 }, 'dw'),
-        ...tail,
-        node('Conv', ['h', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
+    node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+    node('Conv', ['r1', 'dw.weight'], ['d'], { ...conv3x3, group: 16 }, 'dw'),
+    ...tail,
+    node('Conv', ['h', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
+  ], weights);
 }
 
 /**
@@ -418,20 +337,11 @@ export function squeezeExciteModel(): TestModel {
     ['excite.weight', [24, 6, 1, 1], 123, 0.3],
     ['conv_out.weight', [24, 24, 3, 3], 124, 0.1],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('out', ['batch', 24, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'conv_in.weight'], ['x'], conv3x3, 'conv_in'),
-        ...squeezeExciteNodes('x', ''),
-        node('Conv', ['y', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 24, 6, 6])], [
+    node('Conv', ['input', 'conv_in.weight'], ['x'], conv3x3, 'conv_in'),
+    ...squeezeExciteNodes('x', ''),
+    node('Conv', ['y', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
+  ], weights);
 }
 
 /**
@@ -446,28 +356,19 @@ export function depthwiseSqueezeExciteModel(): TestModel {
     ['excite.weight', [16, 8, 1, 1], 134, 0.3],
     ['conv2.weight', [16, 16, 1, 1], 135, 0.3],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
-        node('Relu', ['c1'], ['r1'], {}, 'relu1'),
-        node('Conv', ['r1', 'dw.weight'], ['d'], { ...conv3x3, group: 16 }, 'dw'),
-        node('Relu', ['d'], ['r'], {}, 'dw_relu'),
-        node('GlobalAveragePool', ['r'], ['pooled'], {}, 'gap'),
-        node('Conv', ['pooled', 'squeeze.weight'], ['sq'], { kernel_shape: [1, 1] }, 'squeeze'),
-        node('Relu', ['sq'], ['sr'], {}, 'squeeze_relu'),
-        node('Conv', ['sr', 'excite.weight'], ['ex'], { kernel_shape: [1, 1] }, 'excite'),
-        node('HardSigmoid', ['ex'], ['s'], {}, 'gate'),
-        node('Mul', ['r', 's'], ['m'], {}, 'scale_mul'),
-        node('Conv', ['m', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
+    node('Relu', ['c1'], ['r1'], {}, 'relu1'),
+    node('Conv', ['r1', 'dw.weight'], ['d'], { ...conv3x3, group: 16 }, 'dw'),
+    node('Relu', ['d'], ['r'], {}, 'dw_relu'),
+    node('GlobalAveragePool', ['r'], ['pooled'], {}, 'gap'),
+    node('Conv', ['pooled', 'squeeze.weight'], ['sq'], { kernel_shape: [1, 1] }, 'squeeze'),
+    node('Relu', ['sq'], ['sr'], {}, 'squeeze_relu'),
+    node('Conv', ['sr', 'excite.weight'], ['ex'], { kernel_shape: [1, 1] }, 'excite'),
+    node('HardSigmoid', ['ex'], ['s'], {}, 'gate'),
+    node('Mul', ['r', 's'], ['m'], {}, 'scale_mul'),
+    node('Conv', ['m', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
+  ], weights);
 }
 
 /** A tensor read by a quantized conv, by ReduceMean and by Sub (a decomposed normalisation): x -> convA -> outA; Sub(x, ReduceMean(x)) -> convB -> outB. */
@@ -477,22 +378,13 @@ export function sharedFloatReaderModel(): TestModel {
     ['convA.weight', [16, 16, 1, 1], 142, 0.3],
     ['convB.weight', [16, 16, 1, 1], 143, 0.3],
   ]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
-      outputs: [valueInfo('outA', ['batch', 16, 6, 6]), valueInfo('outB', ['batch', 16, 6, 6])],
-      nodes: [
-        node('Conv', ['input', 'conv_in.weight'], ['x'], conv3x3, 'conv_in'),
-        node('Conv', ['x', 'convA.weight'], ['outA'], { kernel_shape: [1, 1] }, 'convA'),
-        node('ReduceMean', ['x'], ['mean'], { axes: [1], keepdims: 1 }, 'mean'),
-        node('Sub', ['x', 'mean'], ['centered'], {}, 'center'),
-        node('Conv', ['centered', 'convB.weight'], ['outB'], { kernel_shape: [1, 1] }, 'convB'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 6, 6]),
-  };
+  return imageModel([16, 6, 6], [valueInfo('outA', ['batch', 16, 6, 6]), valueInfo('outB', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'conv_in.weight'], ['x'], conv3x3, 'conv_in'),
+    node('Conv', ['x', 'convA.weight'], ['outA'], { kernel_shape: [1, 1] }, 'convA'),
+    node('ReduceMean', ['x'], ['mean'], { axes: [1], keepdims: 1 }, 'mean'),
+    node('Sub', ['x', 'mean'], ['centered'], {}, 'center'),
+    node('Conv', ['centered', 'convB.weight'], ['outB'], { kernel_shape: [1, 1] }, 'convB'),
+  ], weights);
 }
 
 /**
@@ -518,26 +410,17 @@ export function neckModel(): TestModel {
     ['scales', [4], 161],
   ]);
   weights.get('scales')!.values.set([1, 1, 2, 2]);
-  return {
-    bytes: buildModel({
-      inputs: [valueInfo('input', ['batch', 16, 8, 8])],
-      outputs: [valueInfo('out', ['batch', 24, 8, 8]), valueInfo('side', ['batch', 24, 4, 4]), valueInfo('out2', ['batch', 24, 16, 16])],
-      nodes: [
-        node('Conv', ['input', 'conv_low.weight'], ['x'], conv3x3, 'conv_low'),
-        node('Conv', ['input', 'conv_up.weight'], ['u'], { ...conv3x3, strides: [2, 2] }, 'conv_up'),
-        node('Conv', ['u', 'conv_side.weight'], ['side'], { kernel_shape: [1, 1] }, 'conv_side'),
-        node('Resize', ['u', '', 'scales'], ['up'], { mode: 'nearest' }, 'upsample'),
-        ...squeezeExciteNodes('x', ''),
-        node('Add', ['y', 'up'], ['p'], {}, 'top_down_add'),
-        node('Conv', ['p', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
-        node('Conv', ['p', 'conv_q.weight'], ['q'], { kernel_shape: [1, 1] }, 'conv_q'),
-        ...squeezeExciteNodes('q', '2'),
-        node('Resize', ['y2', '', 'scales'], ['v_up'], { mode: 'nearest' }, 'upsample2'),
-        node('Conv', ['v_up', 'conv_v.weight'], ['out2'], { kernel_shape: [1, 1] }, 'conv_v'),
-      ],
-      initializers: initializers(weights),
-    }),
-    weights,
-    feeds: imageFeeds('input', [16, 8, 8]),
-  };
+  return imageModel([16, 8, 8], [valueInfo('out', ['batch', 24, 8, 8]), valueInfo('side', ['batch', 24, 4, 4]), valueInfo('out2', ['batch', 24, 16, 16])], [
+    node('Conv', ['input', 'conv_low.weight'], ['x'], conv3x3, 'conv_low'),
+    node('Conv', ['input', 'conv_up.weight'], ['u'], { ...conv3x3, strides: [2, 2] }, 'conv_up'),
+    node('Conv', ['u', 'conv_side.weight'], ['side'], { kernel_shape: [1, 1] }, 'conv_side'),
+    node('Resize', ['u', '', 'scales'], ['up'], { mode: 'nearest' }, 'upsample'),
+    ...squeezeExciteNodes('x', ''),
+    node('Add', ['y', 'up'], ['p'], {}, 'top_down_add'),
+    node('Conv', ['p', 'conv_out.weight'], ['out'], conv3x3, 'conv_out'),
+    node('Conv', ['p', 'conv_q.weight'], ['q'], { kernel_shape: [1, 1] }, 'conv_q'),
+    ...squeezeExciteNodes('q', '2'),
+    node('Resize', ['y2', '', 'scales'], ['v_up'], { mode: 'nearest' }, 'upsample2'),
+    node('Conv', ['v_up', 'conv_v.weight'], ['out2'], { kernel_shape: [1, 1] }, 'conv_v'),
+  ], weights);
 }
