@@ -355,13 +355,13 @@ async function collectStatistics(plan: CalibrationPlan, calibrator: Calibrator, 
       splitProbed = true;
       splitRuns = canSlice(plan.inputs, batch, samples) && (await runsOnSlice(nativeSession, batch, Math.ceil(samples / parallelism.concurrentRuns), summaries!.values().next().value ?? plan.fromRuns[0]!, signal));
     }
-    await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) =>
-      nativeSession
-        ? runSplit(slice, sliceSamples, splitRuns && canSlice(plan.inputs, slice, sliceSamples) ? parallelism.concurrentRuns : 1, (part, partSamples) =>
-            runner.runInto(histograms, nativeSession, batchToRunFeeds(part), partSamples, signal, part === slice ? undefined : batchToRunFeeds(slice)),
-          )
-        : runner.run(batchToFeeds(loadOnnxRuntime(), slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal),
-    );
+    await runPaced(batch, samples, plan.inputs, pacer, (slice, sliceSamples) => {
+      if (!nativeSession) return runner.run(batchToFeeds(loadOnnxRuntime(), slice), sliceSamples, (outputs) => histograms.add(outputs, signal), signal);
+      const parts = splitRuns && canSlice(plan.inputs, slice, sliceSamples) ? parallelism.concurrentRuns : 1;
+      // The whole slice's feeds only name it in the error of a part that fails: built once, not per part.
+      const whole = parts > 1 ? batchToRunFeeds(slice) : undefined;
+      return runSplit(slice, sliceSamples, parts, (part, partSamples) => runner.runInto(histograms, nativeSession, batchToRunFeeds(part), partSamples, signal, part === slice ? undefined : whole));
+    });
     const progress = tracker.batchDone(samples); // counted even without onProgress (`?.()` skips its argument)
     options.onProgress?.(progress);
   }
