@@ -38,9 +38,12 @@ import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySu
  * DEFAULT_MIN_CHANNELS input channels kept in float, as the placement measured on 2026-11-30 did: the effect of the
  * stem rule, in the same run. qdq-placed-as-best: 'tensorrt' placement with the weighted layers that the 'best' engine
  * of the same run did not put in INT8 kept in float (TensorRT's own timing decides where INT8 pays); needs 'best'
- * earlier in --variants.
+ * earlier in --variants. qdq-placed-as-faster: 'tensorrt' placement with the weighted layers kept in float whose
+ * profiled time in the 'fp16' engine of the same run is under FASTER_IN_FP16 of their time in the 'qdq-placed'
+ * engine (the per-layer choice TensorRT's implicit INT8 makes by timing, made here from the two profiles); needs
+ * 'fp16' and 'qdq-placed' earlier in --variants.
  */
-const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best'] as const;
+const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster'] as const;
 type Variant = (typeof VARIANTS)[number];
 const DEFAULT_VARIANTS: readonly Variant[] = ['fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'];
 
@@ -274,12 +277,48 @@ function floatStem(model: OnnxModel): (node: OnnxNode) => boolean {
   return (node) => stem.has(node.name);
 }
 
+/**
+ * A weighted layer stays in float when FP16 runs it in under this share of its INT8 time. Below 1 because keeping a
+ * layer in float costs reformats that neither profile shows.
+ */
+const FASTER_IN_FP16 = 0.8;
+
+/** The ONNX node names in an engine layer's name (fused layers join them with ' + ', pointwise ones nest in PWN(...)). */
+function layerNodeNames(layer: string): string[] {
+  return layer.split(/ \+ |PWN\(|[(), ]+/).map((name) => name.trim()).filter((name) => name.length > 0);
+}
+
+/** Per ONNX node, the profiled time of the one engine layer that contains it. */
+function timeByNode(profile: VariantResult['profile']): Map<string, number> {
+  const byNode = new Map<string, number>();
+  if (!profile || 'error' in profile) return byNode;
+  // Reformats and copies name the layer they feed; they are not that layer's time.
+  const computing = profile.layers.filter((layer) => !layer.name.startsWith('Reformatting ') && !layer.name.endsWith(' copy'));
+  for (const layer of computing) for (const name of layerNodeNames(layer.name)) if (!byNode.has(name)) byNode.set(name, layer.ms);
+  return byNode;
+}
+
+/** Weighted nodes whose engine layer in FP16 took under FASTER_IN_FP16 of the same node's layer in the Q/DQ engine. */
+function fasterInFp16(model: OnnxModel, fp16: VariantResult, qdq: VariantResult): Set<string> {
+  const fp16Ms = timeByNode(fp16.profile);
+  const int8Ms = timeByNode(qdq.profile);
+  const names = model.nodes
+    .filter((node) => weightedOps.has(node.opType))
+    .filter((node) => {
+      const [half, int8] = [fp16Ms.get(node.name), int8Ms.get(node.name)];
+      return half !== undefined && int8 !== undefined && half < FASTER_IN_FP16 * int8;
+    })
+    .map((node) => node.name);
+  return new Set(names);
+}
+
 /** The ONNX node names inside an engine's INT8 layers (a fused layer is named by its nodes joined with ' + '). */
 function int8NodeNames(int8Layers: readonly string[]): Set<string> {
   return new Set(int8Layers.flatMap((layer) => layer.split(' + ').map((name) => name.trim())));
 }
 
-async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], ours: () => Promise<CalibrationResult>, bestInt8Layers?: readonly string[]): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
+async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel, calibration: Sample[], ours: () => Promise<CalibrationResult>, earlier: readonly VariantResult[]): Promise<{ onnx: Uint8Array; options: BuildEngineOptions }> {
+  const bestInt8Layers = earlier.find((r) => r.variant === 'best')?.layers?.int8Layers;
   const plain = model.toBytes();
   const batches = () => calibration.map((s): Batch => ({ [spec.input]: s }));
   const calibrationProfile = { [spec.input]: [spec.calibrationBatch, ...spec.sample] };
@@ -316,6 +355,13 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
       const exclude = (node: OnnxNode) => weightedOps.has(node.opType) && !int8.has(node.name);
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude }).toBytes(), options: { precision: 'best' } };
     }
+    case 'qdq-placed-as-faster': {
+      const [fp16, qdq] = [earlier.find((r) => r.variant === 'fp16'), earlier.find((r) => r.variant === 'qdq-placed')];
+      if (!fp16?.profile || !qdq?.profile) throw new Error("qdq-placed-as-faster needs the 'fp16' and 'qdq-placed' variants profiled earlier in the same run (list them before it in --variants, --profile-runs > 0)");
+      const faster = fasterInFp16(model, fp16, qdq);
+      console.log(`   qdq-placed-as-faster: ${faster.size} weighted layers faster in FP16 kept in float: ${[...faster].join(', ')}`);
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude: (node) => faster.has(node.name) }).toBytes(), options: { precision: 'best' } };
+    }
     case 'qdq-placed-fp16': {
       const qdq = insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt' });
       return { onnx: convertToFp16(qdq).model.toBytes(), options: { precision: 'int8', stronglyTyped: true } };
@@ -339,8 +385,8 @@ async function onnxruntimeOutputs(model: OnnxModel, spec: BenchModel, inputs: re
   }
 }
 
-async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[]; bestInt8Layers?: readonly string[] }, ours: () => Promise<CalibrationResult>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
-  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, ours, data.bestInt8Layers);
+async function benchVariant(variant: Variant, model: OnnxModel, spec: BenchModel, settings: Settings, data: { calibration: Sample[]; evaluation: Sample[]; reference?: Float32Array[]; earlier: readonly VariantResult[] }, ours: () => Promise<CalibrationResult>): Promise<{ result: VariantResult; outputs?: Float32Array[] }> {
+  const { onnx, options } = await variantBuild(variant, model, spec, data.calibration, ours, data.earlier);
   const maxBatch = Math.max(...settings.batches, ...data.evaluation.map((s) => s.shape[0]!));
   const started = performance.now();
   using engine = await buildEngine(onnx, {
@@ -401,8 +447,7 @@ async function benchModel(spec: BenchModel, variants: readonly Variant[], settin
   const ordered = [...variants].sort((a, b) => Number(b === 'fp32') - Number(a === 'fp32'));
   for (const variant of ordered) {
     try {
-      const bestInt8Layers = results.find((r) => r.variant === 'best')?.layers?.int8Layers;
-      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}), ...(bestInt8Layers ? { bestInt8Layers } : {}) }, ours);
+      const { result, outputs } = await benchVariant(variant, model, spec, settings, { calibration, evaluation, ...(reference ? { reference } : {}), earlier: results }, ours);
       if (variant === 'fp32') reference = outputs;
       results.push(result);
       const lat = Object.entries(result.latency ?? {}).map(([b, l]) => `${b} ${l.medianMs.toFixed(3)}/${l.p90Ms.toFixed(3)} ms`).join(', ');
@@ -423,7 +468,7 @@ function ratios(results: readonly VariantResult[], batches: readonly number[]): 
   const out: Record<string, Record<string, number | null>> = {};
   for (const b of batches) {
     const row: Record<string, number | null> = {};
-    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best'] as const) {
+    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster'] as const) {
       if (v !== 'best') row[`${v}/best`] = ratio(median(v, b), median('best', b));
       row[`${v}/fp16`] = ratio(median(v, b), median('fp16', b));
     }
@@ -444,9 +489,9 @@ async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Prom
   const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
   const ours = async () => result;
   const quantizeNodes: Record<string, number> = {};
-  // qdq-placed-as-best needs the 'best' engine's layers: nothing to prepare without TensorRT.
-  for (const variant of variants.filter((v) => (v.startsWith('qdq') && v !== 'qdq-placed-as-best') || v === 'best-cache')) {
-    const { onnx } = await variantBuild(variant, model, spec, calibration, ours);
+  // qdq-placed-as-best / -as-faster need earlier engines' layers: nothing to prepare without TensorRT.
+  for (const variant of variants.filter((v) => (v.startsWith('qdq') && !v.startsWith('qdq-placed-as-')) || v === 'best-cache')) {
+    const { onnx } = await variantBuild(variant, model, spec, calibration, ours, []);
     quantizeNodes[variant] = OnnxModel.fromBytes(onnx).nodes.filter((n) => n.opType === 'QuantizeLinear').length;
   }
   const reference = await onnxruntimeOutputs(model, spec, evaluation.slice(0, 1));
