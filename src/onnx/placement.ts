@@ -331,8 +331,12 @@ function plannedDownstream(tensor: string, index: GraphIndex, builder: PlanBuild
  * 'tensorrt' rule 3: a Concat or pooling whose output is read through Q/DQ, directly or through data-movement ops
  * (Flatten, Reshape, ...), gets Q/DQ on its inputs too, so it runs in INT8 between INT8 layers and its producers
  * write INT8; Concat and MaxPool share one scale between inputs and output (and the tensor reached through the
- * data-movement ops, which holds the same values). Walks the graph backwards so that chains (MaxPool -> Concat ->
- * Conv) are covered.
+ * data-movement ops, which holds the same values). Where the output reaches the pair through data-movement ops only,
+ * the output itself gets a pair too, with the scale of the tensor it reaches (the same values): TensorRT 10.6 did not
+ * move the Quantize of a Flatten output up to the pooling, so ResNet-50's GlobalAveragePool ran in FP16 after a
+ * standalone DequantizeLinear, and Flatten + Quantize + Gemm as three Myelin kernels, where implicit INT8 ran an INT8
+ * pooling and an INT8 Gemm (H200, 2026-11-30). Walks the graph backwards so that chains (MaxPool -> Concat -> Conv)
+ * are covered.
  */
 function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   for (const node of [...nodes].reverse()) {
@@ -353,7 +357,20 @@ function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isE
         builder.shareScale(node.inputs[slot]!, planned);
       }
     }
+    if (planned !== output) quantizeMovedOutput(output, planned, index, builder);
   }
+}
+
+/**
+ * Rule 3's pair on a Concat or pooling output that reaches the planned tensor `planned` through data-movement ops:
+ * only when the data-movement op is its one reader, so that nothing else starts reading it through a pair.
+ */
+function quantizeMovedOutput(output: string, planned: string, index: GraphIndex, builder: PlanBuilder): void {
+  const readers = index.consumers.get(output) ?? [];
+  const mover = readers[0];
+  if (readers.length !== 1 || !mover || index.graphOutputs.has(output) || !dataMovementOps.has(mover.opType)) return;
+  builder.quantizeInput(mover, 0);
+  builder.shareScale(output, planned);
 }
 
 /** Elementwise ops TensorRT fuses into one pointwise layer (PWN), which runs INT8 to INT8 between pairs. */

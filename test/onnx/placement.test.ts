@@ -126,15 +126,18 @@ describe("placement: 'tensorrt'", () => {
     // ConvTranspose: 3 output channels (weight [C_in, C_out / group, kH, kW]).
     expect(planQuantization(OnnxModel.fromBytes(convTransposeModel().bytes), tensorrt).smallNodes.map((n) => n.name)).toEqual(['deconv']);
     const { plan, amax, qdq } = await quantize(test, { placement: 'tensorrt', minChannels: 1 });
-    // The MaxPool output reaches the quantized Gemm through Flatten: the pool runs in INT8 too, and its input shares
-    // the scale of the Flatten output (the same values).
-    expect(plan.activationNames).toEqual(['input', 'relu1', 'flat']);
-    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1_node', 'fc_node', 'pool1_node']);
-    expect(plan.scaleGroups).toEqual([['relu1', 'flat']]);
+    // The MaxPool output reaches the quantized Gemm through Flatten: the pool runs in INT8 too, its output gets a pair
+    // before the Flatten (so the Quantize follows the pool), and input, output and Flatten output share one scale (the
+    // same values).
+    expect(plan.activationNames).toEqual(['input', 'relu1', 'pool1', 'flat']);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1_node', 'fc_node', 'pool1_node', 'flatten_node']);
+    expect(plan.scaleGroups).toEqual([['relu1', 'pool1', 'flat']]);
     const scales = quantizedTensors(qdq);
-    expect(scales.get('relu1')).toEqual([Math.fround(Math.max(amax.get('relu1')!, amax.get('flat')!) / 127)]);
+    expect(scales.get('relu1')).toEqual([Math.fround(Math.max(amax.get('relu1')!, amax.get('pool1')!, amax.get('flat')!) / 127)]);
     expect(scales.get('flat')).toEqual(scales.get('relu1'));
+    expect(scales.get('pool1')).toEqual(scales.get('relu1'));
     expect(inputsOf(qdq, 'pool1_node')).toEqual([dequantizedName(qdq, 'relu1')]);
+    expect(inputsOf(qdq, 'flatten_node')).toEqual([dequantizedName(qdq, 'pool1')]);
     expect(plan.smallNodes).toEqual([]);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
   });
@@ -144,10 +147,11 @@ describe("placement: 'tensorrt'", () => {
     const { plan, qdq } = await quantize(test);
     // The stem has 3 input but 16 output channels: quantized (its input is the graph input).
     expect(plan.smallNodes).toEqual([]);
-    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['stem', 'conv1', 'conv2', 'fc', 'residual_add', 'gap', 'maxpool']);
-    expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1', 'block_out', 'flat']);
-    // MaxPool keeps values: one scale; GlobalAveragePool averages: its input keeps a scale of its own.
-    expect(plan.scaleGroups).toEqual([['sr', 'pool']]);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['stem', 'conv1', 'conv2', 'fc', 'residual_add', 'gap', 'flatten', 'maxpool']);
+    expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1', 'block_out', 'gap', 'flat']);
+    // MaxPool keeps values: one scale; GlobalAveragePool averages: its input keeps a scale of its own, its output
+    // shares the Flatten output's (the same values).
+    expect(plan.scaleGroups).toEqual([['sr', 'pool'], ['gap', 'flat']]);
     expect(inputsOf(qdq, 'stem')[0]).toBe(dequantizedName(qdq, 'input'));
     expect(inputsOf(qdq, 'maxpool')).toEqual([dequantizedName(qdq, 'sr')]);
     // The Add fuses into conv2 and reads the skip (the MaxPool output) through the pair conv1 reads too.
@@ -155,10 +159,13 @@ describe("placement: 'tensorrt'", () => {
     expect(inputsOf(qdq, 'conv1')[0]).toBe(dequantizedName(qdq, 'pool'));
     // The block output is read through a pair (by the pooling), so conv2 + Add + Relu can write INT8.
     expect(inputsOf(qdq, 'gap')).toEqual([dequantizedName(qdq, 'block_out')]);
-    expect(inputsOf(qdq, 'flatten')).toEqual(['gap']);
+    // The pooled tensor gets its pair before the Flatten, so the Quantize follows the pooling (on the H200 a Quantize
+    // after the Flatten left the pooling in FP16 and Flatten + Quantize + Gemm to three Myelin kernels).
+    expect(inputsOf(qdq, 'flatten')).toEqual([dequantizedName(qdq, 'gap')]);
     expect(inputsOf(qdq, 'fc')[0]).toBe(dequantizedName(qdq, 'flat'));
     const scales = quantizedTensors(qdq);
     expect(scales.get('block_out')).not.toEqual(scales.get('flat'));
+    expect(scales.get('gap')).toEqual(scales.get('flat'));
     // Nothing on the graph output.
     expect(scales.has('logits')).toBe(false);
     expect(qdq.outputs()).toEqual(OnnxModel.fromBytes(test.bytes).outputs());
