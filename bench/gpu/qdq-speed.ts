@@ -41,9 +41,12 @@ import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySu
  * earlier in --variants. qdq-placed-as-faster: 'tensorrt' placement with the weighted layers kept in float whose
  * profiled time in the 'fp16' engine of the same run is under FASTER_IN_FP16 of their time in the 'qdq-placed'
  * engine (the per-layer choice TensorRT's implicit INT8 makes by timing, made here from the two profiles); needs
- * 'fp16' and 'qdq-placed' earlier in --variants.
+ * 'fp16' and 'qdq-placed' earlier in --variants. qdq-placed-split: 'tensorrt' placement with `splitEpilogues` on every
+ * dense convolution (the pointwise ops after it run as an INT8 layer of their own). qdq-placed-split-faster: split
+ * only the convolutions whose fused layer in the 'qdq-placed' engine took more than 1 / SPLIT_GAIN of what the
+ * layers holding the same nodes took in the 'qdq-placed-split' engine; needs both earlier in --variants.
  */
-const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster'] as const;
+const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster'] as const;
 type Variant = (typeof VARIANTS)[number];
 const DEFAULT_VARIANTS: readonly Variant[] = ['fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'];
 
@@ -291,10 +294,7 @@ function layerNodeNames(layer: string): string[] {
 /** Per ONNX node, the profiled time of the one engine layer that contains it. */
 function timeByNode(profile: VariantResult['profile']): Map<string, number> {
   const byNode = new Map<string, number>();
-  if (!profile || 'error' in profile) return byNode;
-  // Reformats and copies name the layer they feed; they are not that layer's time.
-  const computing = profile.layers.filter((layer) => !layer.name.startsWith('Reformatting ') && !layer.name.endsWith(' copy'));
-  for (const layer of computing) for (const name of layerNodeNames(layer.name)) if (!byNode.has(name)) byNode.set(name, layer.ms);
+  for (const layer of computingLayers(profile)) for (const name of layerNodeNames(layer.name)) if (!byNode.has(name)) byNode.set(name, layer.ms);
   return byNode;
 }
 
@@ -310,6 +310,34 @@ function fasterInFp16(model: OnnxModel, fp16: VariantResult, qdq: VariantResult)
     })
     .map((node) => node.name);
   return new Set(names);
+}
+
+/** A convolution's epilogue is split off when the split layers take under this share of the fused layer's time. */
+const SPLIT_GAIN = 0.9;
+
+/** Profiled layers by name, without reformats and copies (they name the layer they feed). */
+function computingLayers(profile: VariantResult['profile']): readonly { readonly name: string; readonly ms: number }[] {
+  if (!profile || 'error' in profile) return [];
+  return profile.layers.filter((layer) => !layer.name.startsWith('Reformatting ') && !layer.name.endsWith(' copy'));
+}
+
+/**
+ * Dense convolutions whose fused layer in the `fused` engine (convolution + its pointwise epilogue) took more time
+ * than SPLIT_GAIN of the layers holding the same ONNX nodes in the `split` engine (the convolution, then the
+ * epilogue as a layer of its own).
+ */
+function fasterSplit(model: OnnxModel, fused: VariantResult, split: VariantResult): Set<string> {
+  const fusedLayers = computingLayers(fused.profile);
+  const splitLayers = computingLayers(split.profile);
+  const faster = new Set<string>();
+  for (const node of model.nodes.filter((n) => n.opType === 'Conv')) {
+    const layer = fusedLayers.find((l) => layerNodeNames(l.name).includes(node.name));
+    if (!layer) continue;
+    const nodes = new Set(layerNodeNames(layer.name));
+    const holding = splitLayers.filter((l) => layerNodeNames(l.name).some((name) => nodes.has(name)));
+    if (holding.length > 1 && holding.reduce((sum, l) => sum + l.ms, 0) < SPLIT_GAIN * layer.ms) faster.add(node.name);
+  }
+  return faster;
 }
 
 /** The ONNX node names inside an engine's INT8 layers (a fused layer is named by its nodes joined with ' + '). */
@@ -361,6 +389,15 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
       const faster = fasterInFp16(model, fp16, qdq);
       console.log(`   qdq-placed-as-faster: ${faster.size} weighted layers faster in FP16 kept in float: ${[...faster].join(', ')}`);
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude: (node) => faster.has(node.name) }).toBytes(), options: { precision: 'best' } };
+    }
+    case 'qdq-placed-split':
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', splitEpilogues: { opTypes: ['Conv'] } }).toBytes(), options: { precision: 'best' } };
+    case 'qdq-placed-split-faster': {
+      const [fused, split] = [earlier.find((r) => r.variant === 'qdq-placed'), earlier.find((r) => r.variant === 'qdq-placed-split')];
+      if (!fused?.profile || !split?.profile) throw new Error("qdq-placed-split-faster needs the 'qdq-placed' and 'qdq-placed-split' variants profiled earlier in the same run (list them before it in --variants, --profile-runs > 0)");
+      const faster = fasterSplit(model, fused, split);
+      console.log(`   qdq-placed-split-faster: ${faster.size} convolutions faster split from their epilogue: ${[...faster].join(', ')}`);
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', splitEpilogues: (node) => faster.has(node.name) }).toBytes(), options: { precision: 'best' } };
     }
     case 'qdq-placed-fp16': {
       const qdq = insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt' });
@@ -468,7 +505,7 @@ function ratios(results: readonly VariantResult[], batches: readonly number[]): 
   const out: Record<string, Record<string, number | null>> = {};
   for (const b of batches) {
     const row: Record<string, number | null> = {};
-    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster'] as const) {
+    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster'] as const) {
       if (v !== 'best') row[`${v}/best`] = ratio(median(v, b), median('best', b));
       row[`${v}/fp16`] = ratio(median(v, b), median('fp16', b));
     }
@@ -489,8 +526,9 @@ async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Prom
   const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
   const ours = async () => result;
   const quantizeNodes: Record<string, number> = {};
-  // qdq-placed-as-best / -as-faster need earlier engines' layers: nothing to prepare without TensorRT.
-  for (const variant of variants.filter((v) => (v.startsWith('qdq') && !v.startsWith('qdq-placed-as-')) || v === 'best-cache')) {
+  // qdq-placed-as-best / -as-faster / -split-faster need earlier engines' layers: nothing to prepare without TensorRT.
+  const needsEngines = (v: Variant) => v.startsWith('qdq-placed-as-') || v === 'qdq-placed-split-faster';
+  for (const variant of variants.filter((v) => (v.startsWith('qdq') && !needsEngines(v)) || v === 'best-cache')) {
     const { onnx } = await variantBuild(variant, model, spec, calibration, ours, []);
     quantizeNodes[variant] = OnnxModel.fromBytes(onnx).nodes.filter((n) => n.opType === 'QuantizeLinear').length;
   }

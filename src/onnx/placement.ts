@@ -42,6 +42,14 @@ export interface PlanOptions {
   readonly minChannels?: number;
   /** Nodes that keep FP32 inputs (no Q/DQ in front of them). Unknown node names: ERR_BAD_OPTION. */
   readonly exclude?: NodeExclusion;
+  /**
+   * 'tensorrt' placement only: dense convolutions (selected as `exclude` selects nodes) that get rule 6's pair on
+   * their output as depthwise ones do, so that the pointwise ops after them (a hard-swish, an affine) run as an INT8
+   * layer of their own instead of in the convolution's epilogue. Under Q/DQ, TensorRT 10.6 on an H200 ran such
+   * epilogues with `_linkable` kernels at up to 2.8x the time of the same fused layer in implicit INT8 (docs/qdq.md);
+   * whether splitting pays depends on the layer and the GPU, so none is split unless selected here.
+   */
+  readonly splitEpilogues?: NodeExclusion;
   /** Per-output-channel weight scales (default true); false gives one scale per weight tensor. */
   readonly perChannelWeights?: boolean;
 }
@@ -91,28 +99,28 @@ const fusedActivationOps = new Set([
   'BatchNormalization', 'Identity', 'Mul',
 ]);
 
-export function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[], exclude: NodeExclusion | undefined): (node: OnnxNode) => boolean {
+export function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[], exclude: NodeExclusion | undefined, option = 'exclude'): (node: OnnxNode) => boolean {
   if (exclude === undefined) return () => false;
   if (typeof exclude === 'function') {
     return (node) => {
       try {
         return Boolean(exclude(node));
       } catch (cause) {
-        throw new TrtInt8Error('ERR_BAD_OPTION', `The exclude predicate threw for node "${node.name}" (${node.opType}).`, { input: 'exclude', cause, actual: cause instanceof Error ? cause.message : String(cause) });
+        throw new TrtInt8Error('ERR_BAD_OPTION', `The ${option} predicate threw for node "${node.name}" (${node.opType}).`, { input: option, cause, actual: cause instanceof Error ? cause.message : String(cause) });
       }
     };
   }
   if (typeof exclude !== 'object' || exclude === null) {
-    throw badOption('insertQdq', 'exclude', '{ names?: string[]; opTypes?: string[] } | (node) => boolean', typeof exclude, [], 'exclude must be { names?, opTypes? } or a function.');
+    throw badOption('insertQdq', option, '{ names?: string[]; opTypes?: string[] } | (node) => boolean', typeof exclude, [], `${option} must be { names?, opTypes? } or a function.`);
   }
   const names = new Set(exclude.names ?? []);
   const opTypes = new Set(exclude.opTypes ?? []);
   const present = new Set(nodes.map((n) => n.name));
   const unknown = [...names].filter((n) => !present.has(n));
   if (unknown.length > 0) {
-    throw badOption('insertQdq', 'exclude.names', 'names of nodes of the main graph', unknown, [
+    throw badOption('insertQdq', `${option}.names`, 'names of nodes of the main graph', unknown, [
       'Check the spelling; node names are listed by model.nodes.map((n) => n.name).',
-    ], `exclude.names lists ${unknown.length} node name(s) that ${model.displayName} does not have.`);
+    ], `${option}.names lists ${unknown.length} node name(s) that ${model.displayName} does not have.`);
   }
   return (node) => names.has(node.name) || opTypes.has(node.opType);
 }
@@ -431,11 +439,13 @@ function outputPastSimpleEpilogue(node: OnnxNode, index: GraphIndex): string | u
  * the epilogue of a dense convolution, but not of a depthwise one: measured on the PP-OCRv4 detector (H200, TensorRT
  * 10.6), each depthwise layer then wrote FP32 in linear layout and the chain ran as a separate FP32 layer with two
  * reformats around it, at the largest resolutions of the network. With the pair the convolution writes INT8 and the
- * chain runs INT8 to INT8, as in TensorRT's own implicit INT8 engine of that model.
+ * chain runs INT8 to INT8, as in TensorRT's own implicit INT8 engine of that model. Dense convolutions that
+ * `splitEpilogues` selects get the same pair (see there).
  */
-function planDepthwiseOutputs(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+function planDepthwiseOutputs(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, splitsEpilogue: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   for (const node of nodes) {
-    if (node.opType !== 'Conv' || node.domain !== '' || nodeIntAttribute(node, 'group', 1) <= 1 || !builder.isQuantized(node)) continue;
+    if (node.opType !== 'Conv' || node.domain !== '' || !builder.isQuantized(node)) continue;
+    if (nodeIntAttribute(node, 'group', 1) <= 1 && !splitsEpilogue(node)) continue;
     const output = outputPastSimpleEpilogue(node, index);
     if (!isQuantizableActivation(output, index) || builder.isPlanned(output)) continue;
     const readers = index.consumers.get(output) ?? [];
@@ -556,7 +566,7 @@ function planPointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, isE
   }
 }
 
-function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
+function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, splitsEpilogue: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
   planWeightedLayers(nodes, index, isExcluded, builder, minChannels);
   planResidualAdds(nodes, index, isExcluded, builder);
   // Each rule below can give a tensor a pair that another one reads: repeat until nothing changes (each round adds
@@ -565,7 +575,7 @@ function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
     const before = builder.pairCount();
     planScalePropagation(nodes, index, isExcluded, builder);
     planSmallLayersAmongInt8(index, isExcluded, builder);
-    planDepthwiseOutputs(nodes, index, isExcluded, builder);
+    planDepthwiseOutputs(nodes, index, isExcluded, splitsEpilogue, builder);
     planSharedReaders(index, isExcluded, builder);
     planPointwiseRegions(nodes, index, isExcluded, builder);
     if (builder.pairCount() === before) break;
@@ -706,7 +716,7 @@ function planLayerInputs(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
 }
 
 export function checkPlanOptions(options: PlanOptions): void {
-  if (!isObject(options)) throw badOption('insertQdq', 'options', '{ placement?, minChannels?, exclude?, perChannelWeights? }', options);
+  if (!isObject(options)) throw badOption('insertQdq', 'options', '{ placement?, minChannels?, exclude?, splitEpilogues?, perChannelWeights? }', options);
   if (options.placement !== undefined && !isOneOf(options.placement, PLACEMENTS)) {
     throw badOption('insertQdq', 'placement', PLACEMENTS.join(' | '), options.placement, [`Use one of: ${PLACEMENTS.join(', ')}.`]);
   }
@@ -731,7 +741,8 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
   const isExcluded = exclusionPredicate(model, nodes, options.exclude);
   const builder = new PlanBuilder(options.perChannelWeights ?? true);
   const placement = options.placement ?? DEFAULT_PLACEMENT;
-  if (placement === 'tensorrt') planForTensorRt(nodes, index, isExcluded, builder, options.minChannels ?? DEFAULT_MIN_CHANNELS);
+  const splitsEpilogue = exclusionPredicate(model, nodes, options.splitEpilogues, 'splitEpilogues');
+  if (placement === 'tensorrt') planForTensorRt(nodes, index, isExcluded, splitsEpilogue, builder, options.minChannels ?? DEFAULT_MIN_CHANNELS);
   else planLayerInputs(nodes, index, isExcluded, builder);
   return builder.finish(model, index);
 }

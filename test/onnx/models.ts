@@ -309,6 +309,28 @@ export function depthwiseBlockModel(activation: 'affine-hardswish' | 'relu'): Te
   ], weights);
 }
 
+/** A dense 1x1 convolution followed by a decomposed hard-swish (`c1 -> h`), then another: what `splitEpilogues` splits. */
+export function denseHardSwishModel(): TestModel {
+  const weights = weightSet([
+    ['conv1.weight', [16, 16, 1, 1], 121, 0.3],
+    ['conv2.weight', [16, 16, 1, 1], 122, 0.3],
+    ['three', [], 123],
+    ['six', [], 124],
+    ['zero', [], 125],
+  ]);
+  weights.get('three')!.values[0] = 3;
+  weights.get('six')!.values[0] = 6;
+  weights.get('zero')!.values[0] = 0;
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6])], [
+    node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
+    node('Add', ['c1', 'three'], ['c3'], {}, 'hs_add'),
+    node('Clip', ['c3', 'zero', 'six'], ['cc'], {}, 'hs_clip'),
+    node('Mul', ['c1', 'cc'], ['cm'], {}, 'hs_mul'),
+    node('Div', ['cm', 'six'], ['h'], {}, 'hs_div'),
+    node('Conv', ['h', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
+  ], weights);
+}
+
 /**
  * `y<tag> = x + x * hardsigmoid(excite<tag>(relu(squeeze<tag>(gap(x)))))`, the detector's squeeze-and-excitation block;
  * weights `squeeze<tag>.weight` and `excite<tag>.weight`, tensors pooled, sq, sr, ex, s, xs, y (each + tag).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, calibrate, calibratorFromBatches, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { buildModel, calibrateAmax, cosine, initializer, node, randomValues, runModel, valueInfo } from './helpers.js';
-import { cnnModel, concatModel, convTransposeModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, denseHardSwishModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -189,6 +189,37 @@ describe("placement: 'tensorrt'", () => {
     expect(inputsOf(qdq, 'hs_add')[0]).toBe(dqDa);
     expect(inputsOf(qdq, 'hs_mul')).toEqual([dqDa, 'dc']);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
+  });
+
+  it('splitEpilogues: a selected dense conv gets a pair on its output, so its hard-swish runs as an INT8 layer of its own', async () => {
+    const test = denseHardSwishModel();
+    // By default the hard-swish stays in conv1's epilogue: no pair between them.
+    const fused = await quantize(test);
+    expect(fused.plan.activationNames).toEqual(['input', 'h']);
+    expect(fused.plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'conv2']);
+    const { plan, qdq } = await quantize(test, { ...tensorrt, splitEpilogues: { names: ['conv1'] } });
+    expect(plan.activationNames).toEqual(['input', 'c1', 'h']);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'conv2', 'hs_add', 'hs_mul']);
+    // Both hard-swish inputs read the one pair: the pointwise layer runs INT8 to INT8.
+    expect(inputsOf(qdq, 'hs_add')[0]).toBe(dequantizedName(qdq, 'c1'));
+    expect(inputsOf(qdq, 'hs_mul')).toEqual([dequantizedName(qdq, 'c1'), 'cc']);
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
+    // Selecting by op type, conv2 too: its output is the graph output, which never gets a pair.
+    const all = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, splitEpilogues: { opTypes: ['Conv'] } });
+    expect(all.activationNames).toEqual(['input', 'c1', 'h']);
+    // The original placement has no epilogue rule: the option changes nothing there.
+    const original = planQuantization(OnnxModel.fromBytes(test.bytes), { splitEpilogues: { names: ['conv1'] } });
+    expect(original.activationNames).toEqual(planQuantization(OnnxModel.fromBytes(test.bytes)).activationNames);
+  });
+
+  it('splitEpilogues naming a node the model lacks, or of the wrong type: ERR_BAD_OPTION naming splitEpilogues', () => {
+    const model = OnnxModel.fromBytes(denseHardSwishModel().bytes);
+    const unknown = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: { names: ['conv9'] } }));
+    expect(unknown).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues.names', actual: ['conv9'] });
+    const wrongType = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: 'conv1' as unknown as PlanOptions['splitEpilogues'] }));
+    expect(wrongType).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues' });
+    const throwing = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: () => { throw new Error('boom'); } }));
+    expect(throwing).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues' });
   });
 
   it("calibrate() on the 'tensorrt' plan's tensors gives insertQdq every amax it needs (docs/qdq.md)", async () => {
