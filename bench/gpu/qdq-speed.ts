@@ -286,22 +286,35 @@ function floatStem(model: OnnxModel): (node: OnnxNode) => boolean {
  */
 const FASTER_IN_FP16 = 0.8;
 
-/** The ONNX node names in an engine layer's name (fused layers join them with ' + ', pointwise ones nest in PWN(...)). */
-function layerNodeNames(layer: string): string[] {
-  return layer.split(/ \+ |PWN\(|[(), ]+/).map((name) => name.trim()).filter((name) => name.length > 0);
+/**
+ * The ONNX node names in an engine layer's name (fused layers join them with ' + ', pointwise ones nest in PWN(...)).
+ * Only names of `nodes`: a layer name also holds weight and constant names and TensorRT's own (ONNXTRT_Broadcast_N,
+ * numbered per build), which would match unrelated layers of another engine.
+ */
+function layerNodeNames(layer: string, nodes: ReadonlySet<string>): string[] {
+  // Unnamed nodes ('') would match every layer.
+  return layer.split(/ \+ |PWN\(|[(), ]+/).map((name) => name.trim()).filter((name) => name.length > 0 && nodes.has(name));
+}
+
+/** A variant's layer profile from earlier in the run, or an error saying which variant must come first. */
+function profileOf(earlier: readonly VariantResult[], variant: Variant, needed: Variant): LayerProfile {
+  const profile = earlier.find((r) => r.variant === variant)?.profile;
+  if (!profile || 'error' in profile) throw new Error(`${needed} needs the '${variant}' variant profiled earlier in the same run (list it before it in --variants, --profile-runs > 0)${profile ? `; its profile failed: ${JSON.stringify(profile.error)}` : ''}`);
+  return profile;
 }
 
 /** Per ONNX node, the profiled time of the one engine layer that contains it. */
-function timeByNode(profile: VariantResult['profile']): Map<string, number> {
+function timeByNode(profile: LayerProfile, nodes: ReadonlySet<string>): Map<string, number> {
   const byNode = new Map<string, number>();
-  for (const layer of computingLayers(profile)) for (const name of layerNodeNames(layer.name)) if (!byNode.has(name)) byNode.set(name, layer.ms);
+  for (const layer of computingLayers(profile)) for (const name of layerNodeNames(layer.name, nodes)) if (!byNode.has(name)) byNode.set(name, layer.ms);
   return byNode;
 }
 
 /** Weighted nodes whose engine layer in FP16 took under FASTER_IN_FP16 of the same node's layer in the Q/DQ engine. */
-function fasterInFp16(model: OnnxModel, fp16: VariantResult, qdq: VariantResult): Set<string> {
-  const fp16Ms = timeByNode(fp16.profile);
-  const int8Ms = timeByNode(qdq.profile);
+function fasterInFp16(model: OnnxModel, fp16: LayerProfile, qdq: LayerProfile): Set<string> {
+  const nodeNames = new Set(model.nodes.map((n) => n.name));
+  const fp16Ms = timeByNode(fp16, nodeNames);
+  const int8Ms = timeByNode(qdq, nodeNames);
   const names = model.nodes
     .filter((node) => weightedOps.has(node.opType))
     .filter((node) => {
@@ -316,8 +329,7 @@ function fasterInFp16(model: OnnxModel, fp16: VariantResult, qdq: VariantResult)
 const SPLIT_GAIN = 0.9;
 
 /** Profiled layers by name, without reformats and copies (they name the layer they feed). */
-function computingLayers(profile: VariantResult['profile']): readonly { readonly name: string; readonly ms: number }[] {
-  if (!profile || 'error' in profile) return [];
+function computingLayers(profile: LayerProfile): readonly { readonly name: string; readonly ms: number }[] {
   return profile.layers.filter((layer) => !layer.name.startsWith('Reformatting ') && !layer.name.endsWith(' copy'));
 }
 
@@ -326,15 +338,16 @@ function computingLayers(profile: VariantResult['profile']): readonly { readonly
  * than SPLIT_GAIN of the layers holding the same ONNX nodes in the `split` engine (the convolution, then the
  * epilogue as a layer of its own).
  */
-function fasterSplit(model: OnnxModel, fused: VariantResult, split: VariantResult): Set<string> {
-  const fusedLayers = computingLayers(fused.profile);
-  const splitLayers = computingLayers(split.profile);
+function fasterSplit(model: OnnxModel, fused: LayerProfile, split: LayerProfile): Set<string> {
+  const nodeNames = new Set(model.nodes.map((n) => n.name));
+  const fusedLayers = computingLayers(fused);
+  const splitLayers = computingLayers(split);
   const faster = new Set<string>();
   for (const node of model.nodes.filter((n) => n.opType === 'Conv')) {
-    const layer = fusedLayers.find((l) => layerNodeNames(l.name).includes(node.name));
+    const layer = fusedLayers.find((l) => layerNodeNames(l.name, nodeNames).includes(node.name));
     if (!layer) continue;
-    const nodes = new Set(layerNodeNames(layer.name));
-    const holding = splitLayers.filter((l) => layerNodeNames(l.name).some((name) => nodes.has(name)));
+    const nodes = new Set(layerNodeNames(layer.name, nodeNames));
+    const holding = splitLayers.filter((l) => layerNodeNames(l.name, nodeNames).some((name) => nodes.has(name)));
     if (holding.length > 1 && holding.reduce((sum, l) => sum + l.ms, 0) < SPLIT_GAIN * layer.ms) faster.add(node.name);
   }
   return faster;
@@ -384,18 +397,14 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude }).toBytes(), options: { precision: 'best' } };
     }
     case 'qdq-placed-as-faster': {
-      const [fp16, qdq] = [earlier.find((r) => r.variant === 'fp16'), earlier.find((r) => r.variant === 'qdq-placed')];
-      if (!fp16?.profile || !qdq?.profile) throw new Error("qdq-placed-as-faster needs the 'fp16' and 'qdq-placed' variants profiled earlier in the same run (list them before it in --variants, --profile-runs > 0)");
-      const faster = fasterInFp16(model, fp16, qdq);
+      const faster = fasterInFp16(model, profileOf(earlier, 'fp16', variant), profileOf(earlier, 'qdq-placed', variant));
       console.log(`   qdq-placed-as-faster: ${faster.size} weighted layers faster in FP16 kept in float: ${[...faster].join(', ')}`);
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude: (node) => faster.has(node.name) }).toBytes(), options: { precision: 'best' } };
     }
     case 'qdq-placed-split':
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', splitEpilogues: { opTypes: ['Conv'] } }).toBytes(), options: { precision: 'best' } };
     case 'qdq-placed-split-faster': {
-      const [fused, split] = [earlier.find((r) => r.variant === 'qdq-placed'), earlier.find((r) => r.variant === 'qdq-placed-split')];
-      if (!fused?.profile || !split?.profile) throw new Error("qdq-placed-split-faster needs the 'qdq-placed' and 'qdq-placed-split' variants profiled earlier in the same run (list them before it in --variants, --profile-runs > 0)");
-      const faster = fasterSplit(model, fused, split);
+      const faster = fasterSplit(model, profileOf(earlier, 'qdq-placed', variant), profileOf(earlier, 'qdq-placed-split', variant));
       console.log(`   qdq-placed-split-faster: ${faster.size} convolutions faster split from their epilogue: ${[...faster].join(', ')}`);
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', splitEpilogues: (node) => faster.has(node.name) }).toBytes(), options: { precision: 'best' } };
     }

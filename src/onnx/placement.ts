@@ -99,7 +99,7 @@ const fusedActivationOps = new Set([
   'BatchNormalization', 'Identity', 'Mul',
 ]);
 
-export function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[], exclude: NodeExclusion | undefined, option = 'exclude'): (node: OnnxNode) => boolean {
+export function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[], exclude: NodeExclusion | undefined, option = 'exclude', checkNames = true): (node: OnnxNode) => boolean {
   if (exclude === undefined) return () => false;
   if (typeof exclude === 'function') {
     return (node) => {
@@ -117,7 +117,7 @@ export function exclusionPredicate(model: OnnxModel, nodes: readonly OnnxNode[],
   const opTypes = new Set(exclude.opTypes ?? []);
   const present = new Set(nodes.map((n) => n.name));
   const unknown = [...names].filter((n) => !present.has(n));
-  if (unknown.length > 0) {
+  if (checkNames && unknown.length > 0) {
     throw badOption('insertQdq', `${option}.names`, 'names of nodes of the main graph', unknown, [
       'Check the spelling; node names are listed by model.nodes.map((n) => n.name).',
     ], `${option}.names lists ${unknown.length} node name(s) that ${model.displayName} does not have.`);
@@ -365,19 +365,35 @@ function planScalePropagation(nodes: readonly OnnxNode[], index: GraphIndex, isE
         builder.shareScale(node.inputs[slot]!, planned);
       }
     }
-    if (planned !== output) quantizeMovedOutput(output, planned, index, builder);
+    if (planned !== output) quantizeMovedOutput(output, planned, index, isExcluded, builder);
   }
 }
 
 /**
  * Rule 3's pair on a Concat or pooling output that reaches the planned tensor `planned` through data-movement ops:
- * only when the data-movement op is its one reader, so that nothing else starts reading it through a pair.
+ * only when each tensor on the way has that one reader and is no graph output, and every reader of `planned` reads
+ * it through its pair (so no float reader starts seeing quantized values), and the first op of the way is not
+ * excluded.
  */
-function quantizeMovedOutput(output: string, planned: string, index: GraphIndex, builder: PlanBuilder): void {
-  const readers = index.consumers.get(output) ?? [];
-  const mover = readers[0];
-  if (readers.length !== 1 || !mover || index.graphOutputs.has(output) || !dataMovementOps.has(mover.opType)) return;
-  builder.quantizeInput(mover, 0);
+function quantizeMovedOutput(output: string, planned: string, index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  const first = index.consumers.get(output)?.[0];
+  for (let tensor = output; tensor !== planned; ) {
+    const readers = index.consumers.get(tensor) ?? [];
+    const mover = readers[0];
+    if (readers.length !== 1 || !mover || index.graphOutputs.has(tensor) || mover.inputs[0] !== tensor || !dataMovementOps.has(mover.opType)) return;
+    const next = mover.outputs[0];
+    if (next === undefined) return;
+    tensor = next;
+  }
+  // A float reader of the planned tensor would start seeing quantized values through the chain.
+  const plannedReaders = index.consumers.get(planned) ?? [];
+  if (!plannedReaders.every((reader) => reader.inputs.every((input, slot) => input !== planned || builder.readsThroughPair(reader, slot)))) return;
+  // Only the first op of the chain reads through the new pair.
+  if (isExcluded(first!)) {
+    builder.exclude(first!);
+    return;
+  }
+  builder.quantizeInput(first!, 0);
   builder.shareScale(output, planned);
 }
 
@@ -723,6 +739,35 @@ export function checkPlanOptions(options: PlanOptions): void {
   if (options.minChannels !== undefined && !isIntegerIn(options.minChannels, 1)) {
     throw badOption('insertQdq', 'minChannels', 'an integer >= 1', options.minChannels, ['Pass 1 to quantize every weighted layer whatever its size.']);
   }
+  if (options.perChannelWeights !== undefined && typeof options.perChannelWeights !== 'boolean') {
+    throw badOption('insertQdq', 'perChannelWeights', 'true or false', options.perChannelWeights);
+  }
+  checkNodeSelection(options.exclude, 'exclude');
+  checkNodeSelection(options.splitEpilogues, 'splitEpilogues');
+}
+
+/** A NodeExclusion's shape: a predicate, or { names?, opTypes? } holding arrays of strings and nothing else. */
+function checkNodeSelection(selection: unknown, option: string): void {
+  if (selection === undefined || typeof selection === 'function') return;
+  const expected = '{ names?: string[]; opTypes?: string[] } | (node) => boolean';
+  if (!isObject(selection) || Array.isArray(selection)) throw badOption('insertQdq', option, expected, selection, [`Pass { names: [...] } to select nodes by name.`]);
+  const unknownKeys = Object.keys(selection).filter((key) => key !== 'names' && key !== 'opTypes');
+  if (unknownKeys.length > 0) throw badOption('insertQdq', option, expected, unknownKeys, ['The keys are names and opTypes.'], `${option} has unknown key(s): ${unknownKeys.join(', ')}.`);
+  for (const key of ['names', 'opTypes'] as const) {
+    const list = selection[key];
+    if (list !== undefined && !(Array.isArray(list) && list.every((item) => typeof item === 'string'))) {
+      throw badOption('insertQdq', `${option}.${key}`, 'an array of strings', list);
+    }
+  }
+}
+
+/**
+ * Names in `exclude` and `splitEpilogues` checked against the model given (the 'tensorrt' plan is made on a folded
+ * copy, which lacks the folded Mul / Add nodes): ERR_BAD_OPTION for a name the model does not have.
+ */
+export function checkSelectedNames(model: OnnxModel, options: PlanOptions): void {
+  exclusionPredicate(model, model.nodes, options.exclude);
+  exclusionPredicate(model, model.nodes, options.splitEpilogues, 'splitEpilogues');
 }
 
 /**
@@ -730,6 +775,7 @@ export function checkPlanOptions(options: PlanOptions): void {
  * except where `exclude` names a node of the chain (checked against the model given).
  */
 function plannedModel(model: OnnxModel, options: PlanOptions): OnnxModel {
+  checkSelectedNames(model, options);
   if (options.placement !== 'tensorrt') return model;
   return foldConvAffines(model, exclusionPredicate(model, model.nodes, options.exclude)).model;
 }
@@ -741,7 +787,8 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
   const isExcluded = exclusionPredicate(model, nodes, options.exclude);
   const builder = new PlanBuilder(options.perChannelWeights ?? true);
   const placement = options.placement ?? DEFAULT_PLACEMENT;
-  const splitsEpilogue = exclusionPredicate(model, nodes, options.splitEpilogues, 'splitEpilogues');
+  // Names checked on the model given (checkSelectedNames): a folded node may be named, and is gone from this copy.
+  const splitsEpilogue = exclusionPredicate(model, nodes, options.splitEpilogues, 'splitEpilogues', false);
   if (placement === 'tensorrt') planForTensorRt(nodes, index, isExcluded, splitsEpilogue, builder, options.minChannels ?? DEFAULT_MIN_CHANNELS);
   else planLayerInputs(nodes, index, isExcluded, builder);
   return builder.finish(model, index);

@@ -7,7 +7,7 @@ import { TrtInt8Error } from '../core/errors.js';
 import type { OnnxModel } from './model.js';
 import { foldConvAffines } from './fold.js';
 import { upgradeToOpset13 } from './opset.js';
-import { buildPlan, checkPlanOptions, exclusionPredicate, type PlanOptions, type QuantizationPlan, type RewritePlan } from './placement.js';
+import { buildPlan, checkPlanOptions, checkSelectedNames, exclusionPredicate, type PlanOptions, type QuantizationPlan, type RewritePlan } from './placement.js';
 
 /** QuantizeLinear with `axis` (per-channel) exists from opset 13; TensorRT needs 13+ for per-channel Q/DQ too. */
 export const MIN_QDQ_OPSET = 13;
@@ -102,6 +102,7 @@ function withAffinesFolded<T extends { model: OnnxModel; notes: string[] }>(read
 export function prepareQuantization(model: OnnxModel, options: PlanOptions): PreparedModel {
   checkNotQuantized(model);
   checkPlanOptions(options);
+  checkSelectedNames(model, options);
   const upgraded = quantizableOpset(model);
   const ready = withAffinesFolded(upgraded, options);
   const perChannelWeights = ready.perChannelWeights && options.perChannelWeights !== false;

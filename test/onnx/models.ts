@@ -223,7 +223,7 @@ export function shortcutConvModel(): TestModel {
  * (r1) -> conv2 (c2) -> Add(c2, pool) -> Relu (block_out)); GlobalAveragePool (gap) -> Flatten (flat) -> Gemm(16 -> 16)
  * -> logits. The ResNet-50 head and stem in miniature.
  */
-export function smallResNetModel(): TestModel {
+export function smallResNetModel(options: { readonly featuresOutput?: boolean } = {}): TestModel {
   const weights = weightSet([
     ['stem.weight', [16, 3, 3, 3], 91, 0.3],
     ['stem.bias', [16], 92, 0.1],
@@ -232,7 +232,10 @@ export function smallResNetModel(): TestModel {
     ['fc.weight', [16, 16], 95, 0.3],
     ['fc.bias', [16], 96, 0.1],
   ]);
-  return imageModel([3, 12, 12], [valueInfo('logits', ['batch', 16])], [
+  // featuresOutput: the flattened features are a graph output too (through an Identity), read in float.
+  const features = options.featuresOutput ? [node('Identity', ['flat'], ['features'], {}, 'features')] : [];
+  const outputs = [valueInfo('logits', ['batch', 16]), ...(options.featuresOutput ? [valueInfo('features', ['batch', 16])] : [])];
+  return imageModel([3, 12, 12], outputs, [
     node('Conv', ['input', 'stem.weight', 'stem.bias'], ['sc'], conv3x3, 'stem'),
     node('Relu', ['sc'], ['sr'], {}, 'stem_relu'),
     node('MaxPool', ['sr'], ['pool'], { kernel_shape: [2, 2], strides: [2, 2] }, 'maxpool'),
@@ -244,6 +247,7 @@ export function smallResNetModel(): TestModel {
     node('GlobalAveragePool', ['block_out'], ['gap'], {}, 'gap'),
     node('Flatten', ['gap'], ['flat'], { axis: 1 }, 'flatten'),
     node('Gemm', ['flat', 'fc.weight', 'fc.bias'], ['logits'], { transB: 1 }, 'fc'),
+    ...features,
   ], weights);
 }
 

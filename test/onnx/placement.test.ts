@@ -212,8 +212,31 @@ describe("placement: 'tensorrt'", () => {
     expect(original.activationNames).toEqual(planQuantization(OnnxModel.fromBytes(test.bytes)).activationNames);
   });
 
+  it('splitEpilogues: names are those of the model given (a folded node may be named); depthwise and non-conv nodes change nothing', () => {
+    const model = OnnxModel.fromBytes(depthwiseBlockModel('affine-hardswish').bytes);
+    const plain = planQuantization(model, tensorrt);
+    // affine_mul is folded into dw in the plan's copy, but the model given has it: accepted, and it is no convolution.
+    expect(planQuantization(model, { ...tensorrt, splitEpilogues: { names: ['affine_mul', 'hs_add'] } })).toEqual(plain);
+    // dw already gets its pair by rule 6; conv1's output is read by dw (a weighted layer), which decides by its own rule.
+    expect(planQuantization(model, { ...tensorrt, splitEpilogues: { names: ['dw', 'conv1'] } }).activationNames).toEqual(plain.activationNames);
+    expect(insertQdq(model, { amax: Object.fromEntries(plain.activationNames.map((t) => [t, 1])), placement: 'tensorrt', splitEpilogues: { names: ['affine_mul'] } }).nodes.length).toBeGreaterThan(0);
+  });
+
   it('splitEpilogues naming a node the model lacks, or of the wrong type: ERR_BAD_OPTION naming splitEpilogues', () => {
     const model = OnnxModel.fromBytes(denseHardSwishModel().bytes);
+    // Checked for either placement: a name the model lacks is a mistake whatever the rules.
+    expect(caught(() => planQuantization(model, { splitEpilogues: { names: ['conv9'] } }))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues.names' });
+    for (const [splitEpilogues, input] of [
+      [{ opTypes: 'Conv' }, 'splitEpilogues.opTypes'],
+      [{ names: [1] }, 'splitEpilogues.names'],
+      [{ name: ['conv1'] }, 'splitEpilogues'],
+      [['conv1'], 'splitEpilogues'],
+      [null, 'splitEpilogues'],
+    ] as const) {
+      expect(caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: splitEpilogues as unknown as PlanOptions['splitEpilogues'] }))).toMatchObject({ code: 'ERR_BAD_OPTION', input });
+    }
+    expect(caught(() => planQuantization(model, { ...tensorrt, exclude: { opTypes: 'Conv' } as unknown as PlanOptions['exclude'] }))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'exclude.opTypes' });
+    expect(caught(() => planQuantization(model, { ...tensorrt, perChannelWeights: 'no' as unknown as boolean }))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'perChannelWeights' });
     const unknown = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: { names: ['conv9'] } }));
     expect(unknown).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues.names', actual: ['conv9'] });
     const wrongType = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: 'conv1' as unknown as PlanOptions['splitEpilogues'] }));
@@ -348,6 +371,24 @@ describe("placement: 'tensorrt'", () => {
     expect(plan.excludedNodes.map((n) => n.name)).toEqual(['fc']);
     expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1']);
     expect(plan.quantizedNodes.map((n) => n.name)).not.toContain('gap');
+  });
+
+  it("the pooled head's own pair: not on an excluded Flatten, not when a float reader would see quantized values", async () => {
+    const model = OnnxModel.fromBytes(smallResNetModel().bytes);
+    // Flatten excluded: it keeps reading the float pooled tensor; the Gemm still reads its input through a pair.
+    const excluded = planQuantization(model, { ...tensorrt, exclude: { names: ['flatten'] } });
+    expect(excluded.excludedNodes.map((n) => n.name)).toEqual(['flatten']);
+    expect(excluded.activationNames).toEqual(['input', 'sr', 'pool', 'r1', 'block_out', 'flat']);
+    expect(excluded.quantizedNodes.map((n) => n.name)).not.toContain('flatten');
+    // The flattened features are also a graph output (through an Identity, read in float): a pair on the pooled
+    // tensor would hand that output quantized values, so only the Gemm's input gets one.
+    const test = smallResNetModel({ featuresOutput: true });
+    const { plan, qdq } = await quantize(test);
+    expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1', 'block_out', 'flat']);
+    expect(inputsOf(qdq, 'flatten')).toEqual(['gap']);
+    expect(inputsOf(qdq, 'features')).toEqual(['flat']);
+    expect(qdq.outputs()).toEqual(OnnxModel.fromBytes(test.bytes).outputs());
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
   });
 
   it('exclusions apply as in the original placement', () => {
