@@ -11,13 +11,13 @@ import type { InputSpec, NormalizedBatch } from '../core/tensor.js';
 import { BatchCopier } from '../core/batch.js';
 import { cacheAlgorithmName, parseCalibrationCache, scaleToAmax, tensorRTVersionCode } from '../cache/index.js';
 import { HistogramCollector, computeAmax, summaryMinMaxAmax, type TensorHistogram, type TensorSummary } from '../stats/index.js';
-import { checkQuantizable, OnnxModel, planQuantization, type NodeExclusion } from '../onnx/index.js';
+import { checkQuantizable, OnnxModel, planQuantization, PLACEMENTS, type NodeExclusion, type Placement } from '../onnx/index.js';
 import { OVERLAP_ENV, SEQUENTIAL_RUNS, SPLIT_BATCHES_ENV, SUMMARY_OPS_ENV, TENSOR_SUMMARY_OP, createNativeSession, createSession, loadOnnxRuntime, runParallelism, type OrtSession, type RunParallelism } from './onnxruntime.js';
 import { GroupedRunner, batchToFeeds, batchToRunFeeds, outputAsFloat32 } from './runner.js';
 import type { RunSession } from '../stats/histogram-collector.js';
 import { RunPacer, canSlice, sliceBatch } from './pacing.js';
 import { ProgressTracker, samplesInBatch, type CalibrationProgress } from './progress.js';
-import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, type CalibrationParameters, type CalibrationSummary, type ModelCheck, type TensorCalibration } from './result.js';
+import { CalibrationResult, DEFAULT_TENSORRT_VERSION, defaultCacheAlgorithm, qdqPlanOptions, type CalibrationParameters, type CalibrationSummary, type ModelCheck, type TensorCalibration } from './result.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
 import { CheckSamples, checkRangeSets, modelCheckBounds, type ModelCheckOptions } from './model-check.js';
 
@@ -26,6 +26,12 @@ export type ModelInput = string | Uint8Array | OnnxModel;
 export interface CalibrateOptions {
   /** Nodes to keep in FP32, by name, op type or predicate (as planQuantization / insertQdq take it). */
   readonly exclude?: NodeExclusion;
+  /**
+   * The Q/DQ placement to calibrate for (default 'layer-inputs', insertQdq's default): its plan decides the tensors
+   * calibrated, and result.toQdqModel() writes it. 'tensorrt' places pairs only where TensorRT's fusions gain from
+   * them (docs/qdq.md); measured on an H200 it gives the faster engines.
+   */
+  readonly placement?: Placement;
   /** Histogram bins (default 2048, as TensorRT and pytorch-quantization). */
   readonly numBins?: number;
   /** onnxruntime execution providers (default ['cpu']). */
@@ -125,6 +131,7 @@ function checkOptions(options: CalibrateOptions): void {
     ]);
   }
   if (tensors !== undefined && (!Array.isArray(tensors) || tensors.some((n) => typeof n !== 'string'))) throw badOption('tensors', 'an array of tensor names', tensors);
+  if (options.placement !== undefined && !PLACEMENTS.includes(options.placement)) throw badOption('placement', PLACEMENTS.join(' | '), options.placement);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw badOption('onProgress', 'a function', typeof onProgress);
   if (options.histograms !== undefined && typeof options.histograms !== 'boolean') throw badOption('histograms', 'true or false', options.histograms);
   const { maxOutputBytesPerRun, tensorRTVersion } = options;
@@ -166,7 +173,7 @@ function tensorsToCalibrate(model: OnnxModel, options: CalibrateOptions): string
     }
     return [...new Set(options.tensors)];
   }
-  return [...planQuantization(model, { exclude: options.exclude }).activationNames];
+  return [...planQuantization(model, qdqPlanOptions(calibrationParameters(options))).activationNames];
 }
 
 interface CacheReuse {
@@ -221,6 +228,7 @@ function calibrationParameters(options: CalibrateOptions): CalibrationParameters
   return {
     numBins: options.numBins ?? 2048,
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    ...(options.placement === undefined ? {} : { placement: options.placement }),
     executionProviders: [...(options.executionProviders ?? ['cpu'])],
     ...(options.maxOutputBytesPerRun === undefined ? {} : { maxOutputBytesPerRun: options.maxOutputBytesPerRun }),
     tensorRTVersion: options.tensorRTVersion ?? DEFAULT_TENSORRT_VERSION,
@@ -245,7 +253,7 @@ async function planCalibration(model: ModelInput, calibrator: Calibrator, option
   const onnxModel = await toModel(model);
   // A model that cannot take Q/DQ (opset below 10, already quantized, non-float tensors) is refused before any
   // batch is read, not after a whole calibration.
-  checkQuantizable(onnxModel, { exclude: options.exclude });
+  checkQuantizable(onnxModel, qdqPlanOptions(calibrationParameters(options)));
   const inputs: InputSpec[] = onnxModel.inputs();
   const inputNames = new Set(inputs.map((i) => i.name));
   const tensors = tensorsToCalibrate(onnxModel, options);
@@ -581,7 +589,7 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
       collection.nativeSession = undefined;
       await collection.session?.release().catch(() => undefined);
       collection.session = undefined;
-      ({ check: modelCheck, tensors } = await checkRangeSets(plan.model, tensors, retained, options.exclude, signal));
+      ({ check: modelCheck, tensors } = await checkRangeSets(plan.model, tensors, retained, qdqPlanOptions(parameters), signal));
       throwIfAborted(signal);
     }
     const result = new CalibrationResult({

@@ -17,7 +17,7 @@ import { quantizationError } from '../stats/index.js';
 import { createSession, loadOnnxRuntime } from './onnxruntime.js';
 import { batchToFeeds, outputAsFloat32 } from './runner.js';
 import { argmaxRows } from './metrics.js';
-import { CalibrationResult, histogramsNotCollected } from './result.js';
+import { CalibrationResult, histogramsNotCollected, qdqPlanOptions } from './result.js';
 import { checkClassOutput } from './evaluate.js';
 import type { ModelInput } from './calibrate.js';
 
@@ -160,7 +160,7 @@ export function withNames(base: NodeExclusion | undefined, names: ReadonlySet<st
 
 /** Quantized activation tensors with a histogram, lowest SQNR (most hurt by INT8) first. */
 export function rankByProxy(model: OnnxModel, result: CalibrationResult): Candidate[] {
-  const plan = planQuantization(model, { exclude: result.parameters.exclude });
+  const plan = planQuantization(model, qdqPlanOptions(result.parameters));
   const ranked: Candidate[] = [];
   for (const activation of plan.activations) {
     const calibrated = result.tensors.get(activation.tensor);
@@ -280,7 +280,7 @@ export async function keepInHigherPrecision(
   const { maxDrop, candidates, maxEvaluations } = checkOptions(options);
   const floatModel = await toModel(model);
   const amax = result.amax();
-  const build = (names: ReadonlySet<string>) => insertQdq(floatModel, { amax, exclude: withNames(result.parameters.exclude, names) }).toBytes();
+  const build = (names: ReadonlySet<string>) => insertQdq(floatModel, { amax, ...qdqPlanOptions(result.parameters), exclude: withNames(result.parameters.exclude, names) }).toBytes();
   const scorer = await Scorer.create(floatModel, await collectBatches(evalData, floatModel.inputs()), options);
   const initialBytes = build(new Set());
   const initialDrop = await scorer.drop(initialBytes);
@@ -318,7 +318,7 @@ export async function keepInHigherPrecision(
 function keptOutOfInt8(model: OnnxModel, result: CalibrationResult, names: ReadonlySet<string>): CalibrationResult {
   if (names.size === 0) return result;
   const exclude = withNames(result.parameters.exclude, names);
-  const quantized = new Set(planQuantization(model, { exclude }).activationNames);
+  const quantized = new Set(planQuantization(model, { ...qdqPlanOptions(result.parameters), exclude }).activationNames);
   return new CalibrationResult({
     model,
     algorithm: result.algorithm,

@@ -11,7 +11,7 @@ import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { Batch } from '../core/batch.js';
 import type { NormalizedBatch, NormalizedTensor } from '../core/tensor.js';
-import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
+import { insertQdq, type OnnxModel, type PlanOptions } from '../onnx/index.js';
 import { computeAmax } from '../stats/index.js';
 import type { ModelCheck, ModelCheckCandidate, ModelCheckSet, TensorCalibration } from './result.js';
 import { outputErrors, runOutputs } from './model-outputs.js';
@@ -188,7 +188,7 @@ export async function checkRangeSets(
   model: OnnxModel,
   perTensor: readonly TensorCalibration[],
   retained: CheckSamples,
-  exclude: NodeExclusion | undefined,
+  planOptions: PlanOptions,
   signal: AbortSignal,
 ): Promise<{ check: ModelCheck; tensors: readonly TensorCalibration[] }> {
   const started = performance.now();
@@ -220,7 +220,7 @@ export async function checkRangeSets(
         candidates.push({ set, outputError: candidates[0]!.outputError, outputSqnrDb: candidates[0]!.outputSqnrDb, tensorsChanged: 0 });
         continue;
       }
-      const bytes = insertQdq(floatBytes, { amax, ...(exclude !== undefined ? { exclude } : {}) }).toBytes();
+      const bytes = insertQdq(floatBytes, { amax, ...planOptions }).toBytes();
       const { values } = await runOutputs(floatBytes, bytes, batches);
       evaluations++;
       const { error, sqnrDb } = normalisedError(reference.values, values);

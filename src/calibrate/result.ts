@@ -9,7 +9,7 @@ import { amaxToScale, cacheAlgorithmName, formatCalibrationCache } from '../cach
 import { writeFileAtomic } from '../core/files.js';
 import { TrtInt8Error } from '../core/errors.js';
 import type { CacheAlgorithmKind } from '../cache/index.js';
-import { insertQdq, type NodeExclusion, type OnnxModel } from '../onnx/index.js';
+import { insertQdq, type NodeExclusion, type OnnxModel, type Placement, type PlanOptions } from '../onnx/index.js';
 
 export const DEFAULT_TENSORRT_VERSION = '10.16.0';
 
@@ -38,6 +38,8 @@ export interface TensorCalibration {
 export interface CalibrationParameters {
   readonly numBins: number;
   readonly exclude?: NodeExclusion;
+  /** The Q/DQ placement whose tensors were calibrated and that toQdqModel() writes (calibrate()'s `placement`). */
+  readonly placement?: Placement;
   readonly executionProviders: readonly string[];
   readonly maxOutputBytesPerRun?: number;
   /** TensorRT version written into the cache handed to calibrator.writeCache. */
@@ -47,6 +49,14 @@ export interface CalibrationParameters {
    * min-max calibration): the tensors then carry min, max and amax but no `histogram`.
    */
   readonly histograms?: boolean;
+}
+
+/** The plan options a calibration's Q/DQ models are written with: its exclusion and placement. */
+export function qdqPlanOptions(parameters: CalibrationParameters): PlanOptions {
+  return {
+    ...(parameters.exclude === undefined ? {} : { exclude: parameters.exclude }),
+    ...(parameters.placement === undefined ? {} : { placement: parameters.placement }),
+  };
 }
 
 export interface CalibrationSummary {
@@ -181,7 +191,7 @@ export class CalibrationResult {
 
   /** The model with QuantizeLinear/DequantizeLinear pairs at the calibrated tensors (for TensorRT explicit INT8). */
   toQdqModel(): Uint8Array {
-    return insertQdq(this.#model, { amax: this.amax(), exclude: this.parameters.exclude }).toBytes();
+    return insertQdq(this.#model, { amax: this.amax(), ...qdqPlanOptions(this.parameters) }).toBytes();
   }
 
   /** Writes the Q/DQ model atomically; an unwritable path is ERR_IO and leaves no partial file. */

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../core/files.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
 import { insertQdq, type OnnxModel } from '../onnx/index.js';
 import { quantizationError, rangeReport, type RangeMethod, type RangeReportCandidate, type RangeReportTensor } from '../stats/index.js';
-import { histogramsNotCollected, type CalibrationResult, type ModelCheck } from './result.js';
+import { histogramsNotCollected, qdqPlanOptions, type CalibrationResult, type ModelCheck } from './result.js';
 import type { ModelInput } from './calibrate.js';
 import { renderHistogramSvg } from './svg.js';
 import { argmaxRows } from './metrics.js';
@@ -229,6 +229,7 @@ export async function measureEndToEnd(model: ModelInput, result: CalibrationResu
   const batches = await collectBatches(data, floatModel.inputs(), maxBatches, 'measureEndToEnd');
   const amax = result.amax();
   const base = result.parameters.exclude;
+  const planOptions = qdqPlanOptions(result.parameters);
   const reference = await runOutputs(floatModel, floatModel.withInlinedExternalData().toBytes(), batches);
   const classes = isClassVectorShape(reference.firstDims) ? reference.values[0]![0]!.length / reference.firstDims[0]! : undefined;
   let evaluations = 1;
@@ -236,7 +237,7 @@ export async function measureEndToEnd(model: ModelInput, result: CalibrationResu
     evaluations++;
     return outputError(reference.values, (await runOutputs(floatModel, bytes, batches)).values, classes);
   };
-  const quantized = await measure(insertQdq(floatModel, { amax, ...(base !== undefined ? { exclude: base } : {}) }).toBytes());
+  const quantized = await measure(insertQdq(floatModel, { amax, ...planOptions }).toBytes());
   const variant = (name: 'float' | RangeMethod, amaxTried: number | null, error: Awaited<ReturnType<typeof measure>>): EndToEndVariant => ({
     variant: name,
     amax: amaxTried,
@@ -248,11 +249,11 @@ export async function measureEndToEnd(model: ModelInput, result: CalibrationResu
   const tensors: EndToEndTensor[] = [];
   for (const [index, candidate] of ranked.slice(0, top).entries()) {
     const calibrated = result.tensors.get(candidate.tensor)!;
-    const variants = [variant('float', null, await measure(insertQdq(floatModel, { amax, exclude: withNames(base, new Set(candidate.nodes)) }).toBytes()))];
+    const variants = [variant('float', null, await measure(insertQdq(floatModel, { amax, ...planOptions, exclude: withNames(base, new Set(candidate.nodes)) }).toBytes()))];
     const candidates = rangeReport([calibrated.histogram!]).tensors[0]!.candidates;
     for (const swap of swapsFor(candidates, calibrated.amax, swaps)) {
       const swapped = new Map(amax).set(candidate.tensor, swap.amax);
-      variants.push(variant(swap.method, swap.amax, await measure(insertQdq(floatModel, { amax: swapped, ...(base !== undefined ? { exclude: base } : {}) }).toBytes())));
+      variants.push(variant(swap.method, swap.amax, await measure(insertQdq(floatModel, { amax: swapped, ...planOptions }).toBytes())));
     }
     const best = variants.reduce((a, b) => (b.errorRemoved > a.errorRemoved ? b : a));
     tensors.push({

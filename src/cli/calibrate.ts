@@ -8,7 +8,7 @@ import { ALGORITHM_KINDS, type AlgorithmKind } from '../core/algorithm.js';
 import type { NonFinitePolicy } from '../core/batch.js';
 import { writeFileAtomic } from '../core/files.js';
 import { throwIfAborted } from '../core/errors.js';
-import { OnnxModel, planQuantization } from '../onnx/index.js';
+import { OnnxModel, planQuantization, PLACEMENTS, type Placement } from '../onnx/index.js';
 import { quantizationError } from '../stats/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
 import { DEFAULT_TENSORRT_VERSION, type CalibrationResult } from '../calibrate/result.js';
@@ -61,6 +61,9 @@ Options:
   --non-finite <policy>   NaN/Infinity in the data: error (default), warn, allow
   --trt-version <x.y.z>   TensorRT version in the cache header (default ${DEFAULT_TENSORRT_VERSION})
   --exclude <names>       comma-separated node names to keep in FP32 (list them: trt-int8 inspect model.onnx)
+  --placement <policy>    where --qdq puts Q/DQ pairs: layer-inputs (default) or tensorrt (only where TensorRT's
+                          fusions gain from them: the faster engines, docs/qdq.md); also decides the tensors
+                          calibrated, so a --cache made with tensorrt holds fewer tensors
   --keep <node>           keep ONNX node <node> out of INT8 (repeatable); checked against the model's node names
   --tensor-algorithm <NAME=ALGO>
                           calibrate tensor NAME with ALGO (one of ${ALGORITHM_KINDS.join(', ')});
@@ -103,6 +106,7 @@ const CALIBRATE_FLAGS = {
   'non-finite': { type: 'string' },
   'trt-version': { type: 'string', default: DEFAULT_TENSORRT_VERSION },
   exclude: { type: 'string' },
+  placement: { type: 'string' },
   'max-output-mb': { type: 'string' },
   keep: { type: 'string', multiple: true },
   'max-drop': { type: 'string' },
@@ -124,6 +128,7 @@ interface CalibratePlan extends CalibrationDataPlan {
   readonly modelPath: string;
   readonly maxOutputMb?: number;
   readonly exclude?: { names: string[] };
+  readonly placement?: Placement;
   /** --exclude names and --keep names (both kept out of INT8 by hand). */
   readonly excludeNames: readonly string[];
   readonly keep: readonly string[];
@@ -162,6 +167,7 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
   const algorithm = parseAlgorithm(values.algorithm);
   const percentile = parsePercentile(values.percentile, algorithm);
   const names = listFlag(values.exclude);
+  const placement = choiceFlag(values.placement, '--placement', PLACEMENTS);
   const nonFinite = choiceFlag(values['non-finite'], '--non-finite', NON_FINITE_CHOICES);
   const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
   const limit = positiveInteger(values.limit, '--limit');
@@ -189,6 +195,7 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
     ...(nonFinite ? { nonFinite } : {}),
     ...(maxOutputMb !== undefined ? { maxOutputMb } : {}),
     ...(allExcluded.length ? { exclude: { names: allExcluded } } : {}),
+    ...(placement ? { placement } : {}),
     excludeNames: names ?? [],
     keep,
     ...(maxDrop !== undefined ? { maxDrop } : {}),
@@ -266,7 +273,7 @@ async function keepOutOfInt8(plan: CalibratePlan, model: OnnxModel, result: Cali
     searched = mixed.kept.flatMap((k) => k.nodes);
   }
   const int8Readers = new Set(
-    planQuantization(model, plan.excludeNames.length ? { exclude: { names: [...plan.excludeNames] } } : {}).activations.flatMap((a) => a.consumers.map((n) => n.name)),
+    planQuantization(model, { ...(plan.excludeNames.length ? { exclude: { names: [...plan.excludeNames] } } : {}), ...(plan.placement ? { placement: plan.placement } : {}) }).activations.flatMap((a) => a.consumers.map((n) => n.name)),
   );
   describeKept(plan.keep, searched, io, plan.values.cache !== undefined, int8Readers);
   return written;
@@ -364,7 +371,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
         throw UsageError.from(error);
       }
     }
-    if (plan.tensorAlgorithms) checkTensorNames(plan.tensorAlgorithms, planQuantization(model, plan.exclude ? { exclude: plan.exclude } : {}).activationNames);
+    if (plan.tensorAlgorithms) checkTensorNames(plan.tensorAlgorithms, planQuantization(model, { ...(plan.exclude ? { exclude: plan.exclude } : {}), ...(plan.placement ? { placement: plan.placement } : {}) }).activationNames);
     const reused = cacheToReuse(plan, io);
     const { calibrator, describe } = await openCalibrator(plan, model.inputs(), io, {
       ...(images ? { images } : {}),
@@ -380,6 +387,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
         tensorRTVersion: plan.values['trt-version'],
         executionProviders: plan.values.cuda ? ['cuda', 'cpu'] : ['cpu'],
         ...(plan.exclude ? { exclude: plan.exclude } : {}),
+        ...(plan.placement ? { placement: plan.placement } : {}),
         ...(plan.tensorAlgorithms ? { tensorAlgorithms: toTensorAlgorithms(plan.tensorAlgorithms) } : {}),
         ...(plan.maxOutputMb ? { maxOutputBytesPerRun: plan.maxOutputMb * 1024 * 1024 } : {}),
         // --json writes the histograms, --report and --max-drop read them: counted even for --algorithm minmax.

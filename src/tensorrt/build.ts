@@ -17,7 +17,7 @@ import type { InputSpec } from '../core/tensor.js';
 import { calibrate, type CalibrateOptions } from '../calibrate/calibrate.js';
 import { runNativeJob } from '../bridge/session.js';
 import { OnnxModel } from '../onnx/model.js';
-import { insertQdq } from '../onnx/qdq.js';
+import { insertQdq, type Placement } from '../onnx/qdq.js';
 import { fitCalibratorToProfile } from '../shapes/fit-calibrator.js';
 import { Engine, openTensorRT } from './engine.js';
 import { noInt8Warning } from './layer-precisions.js';
@@ -184,10 +184,10 @@ export function checkCacheForTensorRT(cache: Uint8Array | string, version: { maj
  * A TensorRT (10.x) calibration cache turned into a Q/DQ model for a TensorRT 11 build: each tensor's
  * amax = scale * 127, one Q/DQ pair per calibrated activation, per-channel weight scales.
  */
-export function qdqModelFromCache(model: OnnxModel, cache: Uint8Array | string, exclude?: { names: readonly string[]; opTypes: readonly string[] }): Uint8Array {
+export function qdqModelFromCache(model: OnnxModel, cache: Uint8Array | string, exclude?: { names: readonly string[]; opTypes: readonly string[] }, placement?: Placement): Uint8Array {
   const parsed = parseCalibrationCache(cache);
   const amax = new Map([...parsed.scales].map(([name, scale]) => [name, scaleToAmax(scale)]));
-  return insertQdq(model, { amax, ...(exclude ? { exclude } : {}) }).toBytes();
+  return insertQdq(model, { amax, ...(exclude ? { exclude } : {}), ...(placement ? { placement } : {}) }).toBytes();
 }
 
 /**
@@ -198,7 +198,7 @@ async function qdqModel(model: OnnxModel, options: BuildEngineOptions): Promise<
   const calibrator = options.calibrator!;
   const exclude = exclusionOf(options);
   const cached = await calibrator.readCache();
-  if (cached && cached.byteLength > 0) return qdqModelFromCache(model, cached, exclude);
+  if (cached && cached.byteLength > 0) return qdqModelFromCache(model, cached, exclude, options.calibrate?.placement);
   const result = await calibrate(model, calibrator, ourCalibrationOptions(options));
   return result.toQdqModel();
 }

@@ -245,6 +245,26 @@ describe("placement: 'tensorrt'", () => {
     expect(throwing).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues' });
   });
 
+  it("calibrate({ placement: 'tensorrt' }) calibrates that plan's tensors and toQdqModel() writes it", async () => {
+    const test = smallResNetModel();
+    const model = OnnxModel.fromBytes(test.bytes);
+    const batches = [1, 2, 3].map((seed) => ({ input: { data: test.feeds(8, seed).input!.data, shape: test.feeds(8, seed).input!.dims } }));
+    const result = await calibrate(model, calibratorFromBatches(batches), { placement: 'tensorrt' });
+    const plan = planQuantization(model, tensorrt);
+    expect([...result.tensors.keys()].sort()).toEqual([...plan.activationNames].sort());
+    expect(result.parameters.placement).toBe('tensorrt');
+    const written = OnnxModel.fromBytes(result.toQdqModel());
+    expect(written.toBytes()).toEqual(insertQdq(model, { amax: result.amax(), placement: 'tensorrt' }).toBytes());
+    // The placements differ on this model (the residual Add's main path, the pooled head): the option took effect.
+    const byDefault = await calibrate(model, calibratorFromBatches(batches));
+    expect(byDefault.parameters.placement).toBeUndefined();
+    expect(quantizedTensors(written)).not.toEqual(quantizedTensors(OnnxModel.fromBytes(byDefault.toQdqModel())));
+    for (const c of await closeness(test, written)) expect(c).toBeGreaterThan(0.995);
+    // 'auto''s whole-model check weighed Q/DQ models of the same placement.
+    expect(result.modelCheck?.evaluations).toBeGreaterThan(0);
+    await expect(calibrate(model, calibratorFromBatches(batches), { placement: 'fastest' as unknown as 'tensorrt' })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'placement' });
+  });
+
   it("calibrate() on the 'tensorrt' plan's tensors gives insertQdq every amax it needs (docs/qdq.md)", async () => {
     const test = depthwiseBlockModel('affine-hardswish');
     const model = OnnxModel.fromBytes(test.bytes);
