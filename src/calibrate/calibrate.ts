@@ -132,6 +132,12 @@ function checkOptions(options: CalibrateOptions): void {
   }
   if (tensors !== undefined && (!Array.isArray(tensors) || tensors.some((n) => typeof n !== 'string'))) throw badOption('tensors', 'an array of tensor names', tensors);
   if (options.placement !== undefined && !PLACEMENTS.includes(options.placement)) throw badOption('placement', PLACEMENTS.join(' | '), options.placement);
+  if (options.placement !== undefined && tensors !== undefined) {
+    throw badOption('tensors', 'tensors or placement, not both', 'both', [
+      "placement calibrates its plan's tensors and toQdqModel() writes it: pass placement alone.",
+      "Or calibrate your tensors and write the model with insertQdq(model, { amax: result.amax(), placement }).",
+    ]);
+  }
   if (onProgress !== undefined && typeof onProgress !== 'function') throw badOption('onProgress', 'a function', typeof onProgress);
   if (options.histograms !== undefined && typeof options.histograms !== 'boolean') throw badOption('histograms', 'true or false', options.histograms);
   const { maxOutputBytesPerRun, tensorRTVersion } = options;

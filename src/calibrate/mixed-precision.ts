@@ -17,7 +17,7 @@ import { quantizationError } from '../stats/index.js';
 import { createSession, loadOnnxRuntime } from './onnxruntime.js';
 import { batchToFeeds, outputAsFloat32 } from './runner.js';
 import { argmaxRows } from './metrics.js';
-import { CalibrationResult, histogramsNotCollected, qdqPlanOptions } from './result.js';
+import { CalibrationResult, histogramsNotCollected, placementNotSupported, qdqPlanOptions } from './result.js';
 import { checkClassOutput } from './evaluate.js';
 import type { ModelInput } from './calibrate.js';
 
@@ -278,6 +278,8 @@ export async function keepInHigherPrecision(
   options: MixedPrecisionOptions = {},
 ): Promise<MixedPrecisionResult> {
   const { maxDrop, candidates, maxEvaluations } = checkOptions(options);
+  const unsupported = placementNotSupported(result, 'keepInHigherPrecision');
+  if (unsupported) throw unsupported;
   const floatModel = await toModel(model);
   const amax = result.amax();
   const build = (names: ReadonlySet<string>) => insertQdq(floatModel, { amax, ...qdqPlanOptions(result.parameters), exclude: withNames(result.parameters.exclude, names) }).toBytes();

@@ -143,6 +143,23 @@ export function histogramsNotCollected(result: CalibrationResult, who: string): 
   });
 }
 
+/**
+ * The error for what works on the 'layer-inputs' placement only: mixed precision and the sensitivity report. Under
+ * 'tensorrt' keeping a node in float moves pairs onto tensors that were not calibrated, and a scale group quantizes
+ * its tensors with the group's largest amax, which per-tensor figures do not show.
+ */
+export function placementNotSupported(result: CalibrationResult, who: string): TrtInt8Error | undefined {
+  if (result.parameters.placement === undefined || result.parameters.placement === 'layer-inputs') return undefined;
+  return new TrtInt8Error('ERR_BAD_OPTION', `${who} works on the 'layer-inputs' placement, and this result was calibrated for '${result.parameters.placement}': keeping a node in float there moves Q/DQ pairs onto tensors that were not calibrated, and its scale groups quantize tensors with a shared range that per-tensor figures would not show.`, {
+    input: 'result',
+    expected: "a result of calibrate() without placement (or placement 'layer-inputs')",
+    actual: `placement '${result.parameters.placement}'`,
+    fixes: [
+      "Calibrate without placement for the search or the report, then write the 'tensorrt' Q/DQ model from a calibration with placement: 'tensorrt' and exclude: { names } of the nodes it kept.",
+    ],
+  });
+}
+
 /** The header algorithm a result's cache is written under by default. */
 export function defaultCacheAlgorithm(algorithm: CalibrationAlgorithm): CacheAlgorithmKind {
   return algorithm.kind === 'percentile' || algorithm.kind === 'auto' ? 'entropy2' : algorithm.kind;

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../core/files.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
 import { insertQdq, type OnnxModel } from '../onnx/index.js';
 import { quantizationError, rangeReport, type RangeMethod, type RangeReportCandidate, type RangeReportTensor } from '../stats/index.js';
-import { histogramsNotCollected, qdqPlanOptions, type CalibrationResult, type ModelCheck } from './result.js';
+import { histogramsNotCollected, placementNotSupported, qdqPlanOptions, type CalibrationResult, type ModelCheck } from './result.js';
 import type { ModelInput } from './calibrate.js';
 import { renderHistogramSvg } from './svg.js';
 import { argmaxRows } from './metrics.js';
@@ -128,7 +128,7 @@ function noHistogram(result: CalibrationResult): TrtInt8Error {
  * ERR_BAD_OPTION when no tensor has a histogram (ranges read from a cache).
  */
 export function sensitivityReport(result: CalibrationResult, endToEnd?: EndToEndRanking): SensitivityReport {
-  const notCollected = histogramsNotCollected(result, 'A sensitivity report');
+  const notCollected = histogramsNotCollected(result, 'A sensitivity report') ?? placementNotSupported(result, 'A sensitivity report');
   if (notCollected) throw notCollected;
   const calibrated = [...result.tensors.values()];
   const measured = calibrated.filter((t) => t.histogram !== undefined);
@@ -221,7 +221,7 @@ function swapsFor(candidates: readonly RangeReportCandidate[], used: number, cou
  */
 export async function measureEndToEnd(model: ModelInput, result: CalibrationResult, data: HeldOutData, options: EndToEndOptions = {}): Promise<EndToEndRanking> {
   const { top, swaps, batches: maxBatches } = checkEndToEndOptions(options);
-  const notCollected = histogramsNotCollected(result, 'measureEndToEnd');
+  const notCollected = histogramsNotCollected(result, 'measureEndToEnd') ?? placementNotSupported(result, 'measureEndToEnd');
   if (notCollected) throw notCollected;
   const floatModel = await toModel(model);
   const ranked = rankByProxy(floatModel, result);

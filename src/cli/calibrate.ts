@@ -62,8 +62,8 @@ Options:
   --trt-version <x.y.z>   TensorRT version in the cache header (default ${DEFAULT_TENSORRT_VERSION})
   --exclude <names>       comma-separated node names to keep in FP32 (list them: trt-int8 inspect model.onnx)
   --placement <policy>    where --qdq puts Q/DQ pairs: layer-inputs (default) or tensorrt (only where TensorRT's
-                          fusions gain from them: the faster engines, docs/qdq.md); also decides the tensors
-                          calibrated, so a --cache made with tensorrt holds fewer tensors
+                          fusions gain from them: the faster engines, docs/qdq.md); tensorrt goes with --qdq
+                          and --json, not with --cache, --max-drop or --report
   --keep <node>           keep ONNX node <node> out of INT8 (repeatable); checked against the model's node names
   --tensor-algorithm <NAME=ALGO>
                           calibrate tensor NAME with ALGO (one of ${ALGORITHM_KINDS.join(', ')});
@@ -168,6 +168,19 @@ function planCalibration(argv: readonly string[]): CalibratePlan | undefined {
   const percentile = parsePercentile(values.percentile, algorithm);
   const names = listFlag(values.exclude);
   const placement = choiceFlag(values.placement, '--placement', PLACEMENTS);
+  if (placement === 'tensorrt') {
+    // A cache is what TensorRT 10's implicit INT8 and `trt-int8 build` read: every tensor of the default plan. The
+    // search and the report work on the default placement (keepInHigherPrecision / sensitivityReport say why).
+    const conflicting = (['cache', 'max-drop', 'report'] as const).find((flag) => values[flag] !== undefined);
+    if (conflicting) {
+      throw new UsageError(`--placement tensorrt applies to --qdq (and --json) only, not to --${conflicting}.`, {
+        input: '--placement',
+        expected: `--placement tensorrt without --${conflicting}`,
+        actual: `--placement tensorrt --${conflicting}`,
+        fixes: [`Run --${conflicting} without --placement; then write the Q/DQ model with --placement tensorrt --qdq (add --keep for nodes the search kept).`],
+      });
+    }
+  }
   const nonFinite = choiceFlag(values['non-finite'], '--non-finite', NON_FINITE_CHOICES);
   const maxOutputMb = positiveInteger(values['max-output-mb'], '--max-output-mb');
   const limit = positiveInteger(values.limit, '--limit');

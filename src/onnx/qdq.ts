@@ -59,6 +59,7 @@ function checkedAmax(plan: RewritePlan, getAmax: (name: string) => number | unde
       fixes: [
         'Calibrate with data that exercises these tensors (an all-zero tensor has amax 0).',
         'Exclude the nodes that read them: exclude: { names: [...] } (they then stay FP32).',
+        'Ranges from a cache or a calibration made for another placement (or exclusion) lack tensors this plan needs: use the placement and exclusion they were made with.',
       ],
       details: { tensors: problems.map((p) => p.tensor) },
     });

@@ -80,8 +80,11 @@ async function rangesAsTensorRTCache(model: OnnxModel, options: BuildEngineOptio
     const { scales } = parseCalibrationCache(cached);
     return new TextEncoder().encode(formatCalibrationCache({ version: versionText, algorithm: 'entropy2', scales }));
   }
+  // Every activation for TensorRT's implicit INT8, whatever placement a Q/DQ model would have (tensors and placement
+  // exclude each other).
+  const { placement: _qdqOnly, ...calibrateOptions } = ourCalibrationOptions(options);
   const result = await calibrate(model, calibrator, {
-    ...ourCalibrationOptions(options),
+    ...calibrateOptions,
     tensors: options.calibrate?.tensors ?? model.floatActivationNames(),
     tensorRTVersion: versionText,
   });

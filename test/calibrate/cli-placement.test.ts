@@ -45,6 +45,18 @@ describe('trt-int8 calibrate --placement', () => {
     expect(written.tensorrt).not.toEqual(written.default);
   });
 
+  it('--placement tensorrt with --cache, --max-drop or --report: exit 2 before any work, nothing written', async () => {
+    for (const extra of [['--cache', path.join(dir, 'c.cache')], ['--max-drop', '1'], ['--report', path.join(dir, 'report')]]) {
+      const { io, err } = captureIo();
+      const qdq = path.join(dir, 'refused.qdq.onnx');
+      const code = await runCalibrateCommand([modelPath, '--data', dataPath, '--placement', 'tensorrt', '--qdq', qdq, ...extra], io, notTty);
+      expect(code).toBe(2);
+      expect(err.join('\n')).toMatch(new RegExp(`--placement tensorrt applies to --qdq \\(and --json\\) only, not to ${extra[0]}`));
+      expect(fs.existsSync(qdq)).toBe(false);
+      if (extra[0] !== '--max-drop') expect(fs.existsSync(extra[1]!)).toBe(false);
+    }
+  });
+
   it('exits 2 naming --placement for a policy it does not know', async () => {
     const { io, err } = captureIo();
     const code = await runCalibrateCommand([modelPath, '--data', dataPath, '--placement', 'fastest', '--qdq', path.join(dir, 'x.onnx')], io, notTty);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OnnxModel, calibrate, calibratorFromBatches, insertQdq, planQuantization, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
+import { OnnxModel, calibrate, calibratorFromBatches, insertQdq, keepInHigherPrecision, measureEndToEnd, planQuantization, sensitivityReport, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { buildModel, calibrateAmax, cosine, initializer, node, randomValues, runModel, valueInfo } from './helpers.js';
 import { cnnModel, concatModel, convTransposeModel, denseHardSwishModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
@@ -263,6 +263,18 @@ describe("placement: 'tensorrt'", () => {
     // 'auto''s whole-model check weighed Q/DQ models of the same placement.
     expect(result.modelCheck?.evaluations).toBeGreaterThan(0);
     await expect(calibrate(model, calibratorFromBatches(batches), { placement: 'fastest' as unknown as 'tensorrt' })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'placement' });
+    // tensors replace the placement's plan: both at once is refused before any batch is read.
+    await expect(calibrate(model, calibratorFromBatches(batches), { placement: 'tensorrt', tensors: ['input'] })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'tensors' });
+    // Mixed precision and the report work on the default placement: under 'tensorrt' keeping conv2 in float would put
+    // a pair on c2, which was not calibrated; they say so instead of failing inside insertQdq.
+    expect(result.tensors.has('c2')).toBe(false);
+    expect(caught(() => sensitivityReport(result))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'result' });
+    await expect(keepInHigherPrecision(model, result, batches, { maxDrop: 0 })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'result', message: expect.stringMatching(/'layer-inputs' placement/) });
+    await expect(measureEndToEnd(model, result, batches)).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'result' });
+    // A cache of this calibration lacks tensors the default plan needs: insertQdq's error says why.
+    const missing = caught(() => insertQdq(model, { amax: result.amax() }));
+    expect(missing).toMatchObject({ code: 'ERR_BAD_OPTION' });
+    expect((missing as unknown as { fixes: string[] }).fixes.join(' ')).toMatch(/another placement/);
   });
 
   it("calibrate() on the 'tensorrt' plan's tensors gives insertQdq every amax it needs (docs/qdq.md)", async () => {
