@@ -23,6 +23,7 @@ import { createSession, loadOnnxRuntime } from '../../src/calibrate/onnxruntime.
 import { mulberry32 } from '../../examples/fashion-mnist/dataset.js';
 import { loadFashionData } from '../../test/tensorrt/gpu/lib/fashion.js';
 import { engineLayerPrecisions, layerSummary, type LayerPrecisionCounts } from '../../test/tensorrt/gpu/lib/layers.js';
+import { fasterInFp16, fasterSplit } from '../../test/tensorrt/gpu/lib/profiles.js';
 import { loadOcrImages, mapAgreement, ocrModelAtOpset13 } from '../../test/tensorrt/gpu/lib/ocr.js';
 import { DEFAULT_PATHS, scratchDir } from '../../test/tensorrt/gpu/lib/paths.js';
 import { describeError, resultPath, runEnvironment, splitList, tensorRTFound, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
@@ -39,11 +40,11 @@ import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySu
  * stem rule, in the same run. qdq-placed-as-best: 'tensorrt' placement with the weighted layers that the 'best' engine
  * of the same run did not put in INT8 kept in float (TensorRT's own timing decides where INT8 pays); needs 'best'
  * earlier in --variants. qdq-placed-as-faster: 'tensorrt' placement with the weighted layers kept in float whose
- * profiled time in the 'fp16' engine of the same run is under FASTER_IN_FP16 of their time in the 'qdq-placed'
+ * profiled time in the 'fp16' engine of the same run is under FASTER_IN_FP16 (lib/profiles.ts) of their time in the 'qdq-placed'
  * engine (the per-layer choice TensorRT's implicit INT8 makes by timing, made here from the two profiles); needs
  * 'fp16' and 'qdq-placed' earlier in --variants. qdq-placed-split: 'tensorrt' placement with `splitEpilogues` on every
  * dense convolution (the pointwise ops after it run as an INT8 layer of their own). qdq-placed-split-faster: split
- * only the convolutions whose fused layer in the 'qdq-placed' engine took more than 1 / SPLIT_GAIN of what the
+ * only the convolutions whose fused layer in the 'qdq-placed' engine took more than 1 / SPLIT_GAIN (lib/profiles.ts) of what the
  * layers holding the same nodes took in the 'qdq-placed-split' engine; needs both earlier in --variants.
  */
 const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster'] as const;
@@ -280,77 +281,11 @@ function floatStem(model: OnnxModel): (node: OnnxNode) => boolean {
   return (node) => stem.has(node.name);
 }
 
-/**
- * A weighted layer stays in float when FP16 runs it in under this share of its INT8 time. Below 1 because keeping a
- * layer in float costs reformats that neither profile shows.
- */
-const FASTER_IN_FP16 = 0.8;
-
-/**
- * The ONNX node names in an engine layer's name (fused layers join them with ' + ', pointwise ones nest in PWN(...)).
- * Only names of `nodes`: a layer name also holds weight and constant names and TensorRT's own (ONNXTRT_Broadcast_N,
- * numbered per build), which would match unrelated layers of another engine.
- */
-function layerNodeNames(layer: string, nodes: ReadonlySet<string>): string[] {
-  // Unnamed nodes ('') would match every layer.
-  return layer.split(/ \+ |PWN\(|[(), ]+/).map((name) => name.trim()).filter((name) => name.length > 0 && nodes.has(name));
-}
-
 /** A variant's layer profile from earlier in the run, or an error saying which variant must come first. */
 function profileOf(earlier: readonly VariantResult[], variant: Variant, needed: Variant): LayerProfile {
   const profile = earlier.find((r) => r.variant === variant)?.profile;
   if (!profile || 'error' in profile) throw new Error(`${needed} needs the '${variant}' variant profiled earlier in the same run (list it before it in --variants, --profile-runs > 0)${profile ? `; its profile failed: ${JSON.stringify(profile.error)}` : ''}`);
   return profile;
-}
-
-/** Per ONNX node, the profiled time of the one engine layer that contains it. */
-function timeByNode(profile: LayerProfile, nodes: ReadonlySet<string>): Map<string, number> {
-  const byNode = new Map<string, number>();
-  for (const layer of computingLayers(profile)) for (const name of layerNodeNames(layer.name, nodes)) if (!byNode.has(name)) byNode.set(name, layer.ms);
-  return byNode;
-}
-
-/** Weighted nodes whose engine layer in FP16 took under FASTER_IN_FP16 of the same node's layer in the Q/DQ engine. */
-function fasterInFp16(model: OnnxModel, fp16: LayerProfile, qdq: LayerProfile): Set<string> {
-  const nodeNames = new Set(model.nodes.map((n) => n.name));
-  const fp16Ms = timeByNode(fp16, nodeNames);
-  const int8Ms = timeByNode(qdq, nodeNames);
-  const names = model.nodes
-    .filter((node) => weightedOps.has(node.opType))
-    .filter((node) => {
-      const [half, int8] = [fp16Ms.get(node.name), int8Ms.get(node.name)];
-      return half !== undefined && int8 !== undefined && half < FASTER_IN_FP16 * int8;
-    })
-    .map((node) => node.name);
-  return new Set(names);
-}
-
-/** A convolution's epilogue is split off when the split layers take under this share of the fused layer's time. */
-const SPLIT_GAIN = 0.9;
-
-/** Profiled layers by name, without reformats and copies (they name the layer they feed). */
-function computingLayers(profile: LayerProfile): readonly { readonly name: string; readonly ms: number }[] {
-  return profile.layers.filter((layer) => !layer.name.startsWith('Reformatting ') && !layer.name.endsWith(' copy'));
-}
-
-/**
- * Dense convolutions whose fused layer in the `fused` engine (convolution + its pointwise epilogue) took more time
- * than SPLIT_GAIN of the layers holding the same ONNX nodes in the `split` engine (the convolution, then the
- * epilogue as a layer of its own).
- */
-function fasterSplit(model: OnnxModel, fused: LayerProfile, split: LayerProfile): Set<string> {
-  const nodeNames = new Set(model.nodes.map((n) => n.name));
-  const fusedLayers = computingLayers(fused);
-  const splitLayers = computingLayers(split);
-  const faster = new Set<string>();
-  for (const node of model.nodes.filter((n) => n.opType === 'Conv')) {
-    const layer = fusedLayers.find((l) => layerNodeNames(l.name, nodeNames).includes(node.name));
-    if (!layer) continue;
-    const nodes = new Set(layerNodeNames(layer.name, nodeNames));
-    const holding = splitLayers.filter((l) => layerNodeNames(l.name, nodeNames).some((name) => nodes.has(name)));
-    if (holding.length > 1 && holding.reduce((sum, l) => sum + l.ms, 0) < SPLIT_GAIN * layer.ms) faster.add(node.name);
-  }
-  return faster;
 }
 
 /** The ONNX node names inside an engine's INT8 layers (a fused layer is named by its nodes joined with ' + '). */

@@ -7,6 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { countLayerPrecisions, layerPrecision } from './lib/layers.js';
 import { formatTable, runRows, selectRows, type Row } from './lib/rows.js';
 import { agreement, quantile, ratio } from './lib/stats.js';
+import { computingLayers, fasterInFp16, fasterSplit, layerNodeNames, SPLIT_GAIN, type ProfiledLayers } from './lib/profiles.js';
+import { DEFAULT_PATHS } from './lib/paths.js';
+import { OnnxModel } from '../../../src/index.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
 import { caught } from '../../caught.js';
 
 const INT8_CONV = {
@@ -90,5 +96,56 @@ describe('stats', () => {
     expect(ratio(undefined, 4)).toBeNull();
     expect(ratio(2, 0)).toBeNull();
     expect(agreement([1, 2, 3, 4], [1, 2, 0, 4])).toBe(0.75);
+  });
+});
+
+/** The sixth H200 lease's detector profiles (docs/gpu-results/2026-11-30-h200-trt10.6-run6/), as the bench wrote them. */
+function run6Profiles(): Record<string, ProfiledLayers> {
+  const file = path.resolve('docs/gpu-results/2026-11-30-h200-trt10.6-run6/qdq-speed-ppocr-faster.json.gz');
+  const saved = JSON.parse(zlib.gunzipSync(fs.readFileSync(file)).toString('utf8')) as { models: { variants: { variant: string; profile: ProfiledLayers }[] }[] };
+  return Object.fromEntries(saved.models[0]!.variants.map((v) => [v.variant, v.profile]));
+}
+
+describe('per-layer choices from two profiles (lib/profiles.ts), on the H200 profiles of the PP-OCRv4 detector', () => {
+  const profiles = run6Profiles();
+
+  it('keeps in float the layers faster in FP16: the 12 the GPU run printed', async () => {
+    const model = await OnnxModel.load(DEFAULT_PATHS.ocrModel());
+    const chosen = fasterInFp16(model, profiles.fp16!, profiles['qdq-placed']!);
+    // From the run's own log (qdq-speed-ppocr-faster.log), made by the code before its node-name matching was narrowed.
+    expect([...chosen]).toEqual(['p2o.Conv.2', 'p2o.Conv.4', 'p2o.Conv.6', 'p2o.Conv.8', 'p2o.Conv.14', 'p2o.Conv.16', 'p2o.Conv.18', 'p2o.Conv.20', 'p2o.Conv.28', 'p2o.Conv.30', 'p2o.Conv.32', 'p2o.ConvTranspose.0']);
+  });
+
+  it('matches layers by ONNX node names only: not weights, unnamed nodes or TensorRT\'s per-build ONNXTRT_Broadcast_N', async () => {
+    const model = await OnnxModel.load(DEFAULT_PATHS.ocrModel());
+    const nodes = new Set(model.nodes.map((n) => n.name));
+    expect(nodes.has('')).toBe(true); // the detector has unnamed nodes
+    const fused = computingLayers(profiles['qdq-placed']!).find((l) => layerNodeNames(l.name, nodes).includes('p2o.Conv.6'))!;
+    const names = layerNodeNames(fused.name, nodes);
+    expect(names[0]).toBe('p2o.Conv.6');
+    expect(names).toEqual(expect.arrayContaining(['p2o.Add.40', 'p2o.Clip.8', 'p2o.Div.4', 'p2o.Mul.30', 'p2o.Add.42']));
+    expect(names.some((n) => n === '' || n.startsWith('ONNXTRT_') || n.includes('.w_0'))).toBe(false);
+    // In another engine of the same model the same node sits in one layer only (the FP16 engine fused it differently).
+    const inFp16 = computingLayers(profiles.fp16!).filter((l) => layerNodeNames(l.name, nodes).some((n) => names.includes(n)));
+    expect(inFp16.map((l) => l.name.split(' + ')[0])).toEqual(['p2o.Conv.6']);
+  });
+
+  it('splits a convolution from its epilogue where the two split layers took under SPLIT_GAIN of the fused one', async () => {
+    const model = await OnnxModel.load(DEFAULT_PATHS.ocrModel());
+    const nodes = new Set(model.nodes.map((n) => n.name));
+    const fusedProfile = profiles['qdq-placed']!;
+    const fusedOf = (conv: string) => computingLayers(fusedProfile).find((l) => layerNodeNames(l.name, nodes).includes(conv))!;
+    // A split engine's layers for p2o.Conv.6 and p2o.Conv.2, named as TensorRT names them: the convolution, then its
+    // hard-swish as a pointwise layer. Conv.6 gets faster split (0.10 + 0.15 ms against 0.578), Conv.2 does not.
+    const splitLayer = (conv: string, convMs: number, pwnMs: number) => {
+      const [head, ...epilogue] = fusedOf(conv).name.split(' + PWN(');
+      return [{ name: head!, ms: convMs }, { name: `PWN(${epilogue.join(' + PWN(')}`, ms: pwnMs }];
+    };
+    const others = computingLayers(fusedProfile).filter((l) => l !== fusedOf('p2o.Conv.6') && l !== fusedOf('p2o.Conv.2'));
+    const split = { layers: [...others, ...splitLayer('p2o.Conv.6', 0.1, 0.15), ...splitLayer('p2o.Conv.2', 0.15, 0.3)] };
+    expect(fusedOf('p2o.Conv.6').ms).toBeGreaterThan((0.1 + 0.15) / SPLIT_GAIN);
+    expect([...fasterSplit(model, fusedProfile, split)]).toEqual(['p2o.Conv.6']);
+    // The same profile on both sides splits nothing (no convolution is held by two layers).
+    expect(fasterSplit(model, fusedProfile, fusedProfile).size).toBe(0);
   });
 });
