@@ -46,8 +46,10 @@ import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySu
  * dense convolution (the pointwise ops after it run as an INT8 layer of their own). qdq-placed-split-faster: split
  * only the convolutions whose fused layer in the 'qdq-placed' engine took more than 1 / SPLIT_GAIN (lib/profiles.ts) of what the
  * layers holding the same nodes took in the 'qdq-placed-split' engine; needs both earlier in --variants.
+ * qdq-placed-min1: 'tensorrt' placement with minChannels 1 (no layer too small for INT8: the detector's last
+ * 1-channel transposed convolution, whose float input makes the layer before it write FP32).
  */
-const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster'] as const;
+const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster', 'qdq-placed-min1'] as const;
 type Variant = (typeof VARIANTS)[number];
 const DEFAULT_VARIANTS: readonly Variant[] = ['fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'];
 
@@ -336,6 +338,8 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
       console.log(`   qdq-placed-as-faster: ${faster.size} weighted layers faster in FP16 kept in float: ${[...faster].join(', ')}`);
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', exclude: (node) => faster.has(node.name) }).toBytes(), options: { precision: 'best' } };
     }
+    case 'qdq-placed-min1':
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', minChannels: 1 }).toBytes(), options: { precision: 'best' } };
     case 'qdq-placed-split':
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', splitEpilogues: { opTypes: ['Conv'] } }).toBytes(), options: { precision: 'best' } };
     case 'qdq-placed-split-faster': {
@@ -449,7 +453,7 @@ function ratios(results: readonly VariantResult[], batches: readonly number[]): 
   const out: Record<string, Record<string, number | null>> = {};
   for (const b of batches) {
     const row: Record<string, number | null> = {};
-    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster'] as const) {
+    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster', 'qdq-placed-min1'] as const) {
       if (v !== 'best') row[`${v}/best`] = ratio(median(v, b), median('best', b));
       row[`${v}/fp16`] = ratio(median(v, b), median('fp16', b));
     }
