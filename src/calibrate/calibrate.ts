@@ -179,7 +179,7 @@ function tensorsToCalibrate(model: OnnxModel, options: CalibrateOptions): string
     }
     return [...new Set(options.tensors)];
   }
-  return [...planQuantization(model, qdqPlanOptions(calibrationParameters(options))).activationNames];
+  return [...planQuantization(model, qdqPlanOptions(options)).activationNames];
 }
 
 interface CacheReuse {
@@ -259,7 +259,7 @@ async function planCalibration(model: ModelInput, calibrator: Calibrator, option
   const onnxModel = await toModel(model);
   // A model that cannot take Q/DQ (opset below 10, already quantized, non-float tensors) is refused before any
   // batch is read, not after a whole calibration.
-  checkQuantizable(onnxModel, qdqPlanOptions(calibrationParameters(options)));
+  checkQuantizable(onnxModel, qdqPlanOptions(options));
   const inputs: InputSpec[] = onnxModel.inputs();
   const inputNames = new Set(inputs.map((i) => i.name));
   const tensors = tensorsToCalibrate(onnxModel, options);

@@ -51,8 +51,8 @@ export interface CalibrationParameters {
   readonly histograms?: boolean;
 }
 
-/** The plan options a calibration's Q/DQ models are written with: its exclusion and placement. */
-export function qdqPlanOptions(parameters: CalibrationParameters): PlanOptions {
+/** The plan options Q/DQ models are written with: an exclusion and a placement (a result's parameters, calibrate()'s options). */
+export function qdqPlanOptions(parameters: Pick<CalibrationParameters, 'exclude' | 'placement'>): PlanOptions {
   return {
     ...(parameters.exclude === undefined ? {} : { exclude: parameters.exclude }),
     ...(parameters.placement === undefined ? {} : { placement: parameters.placement }),

@@ -11,7 +11,7 @@ import { throwIfAborted } from '../core/errors.js';
 import { OnnxModel, planQuantization, PLACEMENTS, type Placement } from '../onnx/index.js';
 import { quantizationError } from '../stats/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
-import { DEFAULT_TENSORRT_VERSION, type CalibrationResult } from '../calibrate/result.js';
+import { DEFAULT_TENSORRT_VERSION, qdqPlanOptions, type CalibrationResult } from '../calibrate/result.js';
 import { UsageError, requireExisting, choiceFlag, listFlag, parseFlags, positiveInteger } from './args.js';
 import { IMAGE_FLAGS, IMAGE_USAGE, checkChannelsMatchModel, checkDataMatchesFlags, imageOptionsFromFlags, remainderFor } from './images.js';
 import { openCalibrator, type CalibrationDataPlan } from './calibration-data.js';
@@ -384,7 +384,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
         throw UsageError.from(error);
       }
     }
-    if (plan.tensorAlgorithms) checkTensorNames(plan.tensorAlgorithms, planQuantization(model, { ...(plan.exclude ? { exclude: plan.exclude } : {}), ...(plan.placement ? { placement: plan.placement } : {}) }).activationNames);
+    if (plan.tensorAlgorithms) checkTensorNames(plan.tensorAlgorithms, planQuantization(model, qdqPlanOptions(plan)).activationNames);
     const reused = cacheToReuse(plan, io);
     const { calibrator, describe } = await openCalibrator(plan, model.inputs(), io, {
       ...(images ? { images } : {}),
@@ -399,8 +399,7 @@ export async function runCalibrateCommand(argv: readonly string[], io: CliIO, pr
         onProgress: (p) => progress.update(p),
         tensorRTVersion: plan.values['trt-version'],
         executionProviders: plan.values.cuda ? ['cuda', 'cpu'] : ['cpu'],
-        ...(plan.exclude ? { exclude: plan.exclude } : {}),
-        ...(plan.placement ? { placement: plan.placement } : {}),
+        ...qdqPlanOptions(plan),
         ...(plan.tensorAlgorithms ? { tensorAlgorithms: toTensorAlgorithms(plan.tensorAlgorithms) } : {}),
         ...(plan.maxOutputMb ? { maxOutputBytesPerRun: plan.maxOutputMb * 1024 * 1024 } : {}),
         // --json writes the histograms, --report and --max-drop read them: counted even for --algorithm minmax.
