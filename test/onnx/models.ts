@@ -273,6 +273,21 @@ export function sharedBranchAddModel(): TestModel {
   ], weights);
 }
 
+/** The constants a decomposed hard-swish reads (decomposedHardSwish): three, six, zero. */
+function addHardSwishConstants(weights: Map<string, { dims: number[]; values: Float32Array }>): void {
+  for (const [name, value] of [['three', 3], ['six', 6], ['zero', 0]] as const) weights.set(name, { dims: [], values: Float32Array.of(value) });
+}
+
+/** `out = x * clip(x + 3, 0, 6) / 6` as exporters write HardSwish: nodes hs_add, hs_clip, hs_mul, hs_div; tensors <tag>3, <tag>c, <tag>m. */
+function decomposedHardSwish(x: string, out: string, tag: string) {
+  return [
+    node('Add', [x, 'three'], [`${tag}3`], {}, 'hs_add'),
+    node('Clip', [`${tag}3`, 'zero', 'six'], [`${tag}c`], {}, 'hs_clip'),
+    node('Mul', [x, `${tag}c`], [`${tag}m`], {}, 'hs_mul'),
+    node('Div', [`${tag}m`, 'six'], [out], {}, 'hs_div'),
+  ];
+}
+
 /**
  * A PP-LCNet / MobileNetV3-style block: input -> conv1 (1x1) -> Relu -> dw (depthwise 3x3, group 16) -> then either a
  * per-channel affine (Mul, Add by constants) and a decomposed hard-swish (Add 3, Clip 0..6, Mul, Div 6), or a plain
@@ -285,24 +300,16 @@ export function depthwiseBlockModel(activation: 'affine-hardswish' | 'relu'): Te
     ['conv2.weight', [16, 16, 1, 1], 113, 0.3],
     ['scale', [1, 16, 1, 1], 114, 1],
     ['shift', [1, 16, 1, 1], 115, 0.2],
-    ['three', [], 116],
-    ['six', [], 117],
-    ['zero', [], 118],
   ]);
-  weights.get('three')!.values[0] = 3;
-  weights.get('six')!.values[0] = 6;
-  weights.get('zero')!.values[0] = 0;
-  if (activation === 'relu') for (const name of ['scale', 'shift', 'three', 'six', 'zero']) weights.delete(name);
+  if (activation === 'relu') for (const name of ['scale', 'shift']) weights.delete(name);
+  else addHardSwishConstants(weights);
   const tail =
     activation === 'relu'
       ? [node('Relu', ['d'], ['h'], {}, 'dw_relu')]
       : [
           node('Mul', ['d', 'scale'], ['ds'], {}, 'affine_mul'),
           node('Add', ['ds', 'shift'], ['da'], {}, 'affine_add'),
-          node('Add', ['da', 'three'], ['d3'], {}, 'hs_add'),
-          node('Clip', ['d3', 'zero', 'six'], ['dc'], {}, 'hs_clip'),
-          node('Mul', ['da', 'dc'], ['dm'], {}, 'hs_mul'),
-          node('Div', ['dm', 'six'], ['h'], {}, 'hs_div'),
+          ...decomposedHardSwish('da', 'h', 'd'),
         ];
   return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6])], [
     node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
@@ -318,19 +325,11 @@ export function denseHardSwishModel(): TestModel {
   const weights = weightSet([
     ['conv1.weight', [16, 16, 1, 1], 121, 0.3],
     ['conv2.weight', [16, 16, 1, 1], 122, 0.3],
-    ['three', [], 123],
-    ['six', [], 124],
-    ['zero', [], 125],
   ]);
-  weights.get('three')!.values[0] = 3;
-  weights.get('six')!.values[0] = 6;
-  weights.get('zero')!.values[0] = 0;
+  addHardSwishConstants(weights);
   return imageModel([16, 6, 6], [valueInfo('out', ['batch', 16, 6, 6])], [
     node('Conv', ['input', 'conv1.weight'], ['c1'], { kernel_shape: [1, 1] }, 'conv1'),
-    node('Add', ['c1', 'three'], ['c3'], {}, 'hs_add'),
-    node('Clip', ['c3', 'zero', 'six'], ['cc'], {}, 'hs_clip'),
-    node('Mul', ['c1', 'cc'], ['cm'], {}, 'hs_mul'),
-    node('Div', ['cm', 'six'], ['h'], {}, 'hs_div'),
+    ...decomposedHardSwish('c1', 'h', 'c'),
     node('Conv', ['h', 'conv2.weight'], ['out'], { kernel_shape: [1, 1] }, 'conv2'),
   ], weights);
 }
