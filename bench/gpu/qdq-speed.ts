@@ -19,11 +19,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Calibrator, DEFAULT_MIN_CHANNELS, OnnxModel, buildEngine, type CalibrationResult, calibrate, calibratorFromBatches, convertToFp16, insertQdq, type Batch, type BuildEngineOptions, type Engine, type OnnxNode, type Precision } from '../../src/index.js';
 import { nodeIntAttribute } from '../../src/onnx/model.js';
+import { tensorRtGraph } from '../../src/onnx/placement.js';
 import { createSession, loadOnnxRuntime } from '../../src/calibrate/onnxruntime.js';
 import { mulberry32 } from '../../examples/fashion-mnist/dataset.js';
 import { loadFashionData } from '../../test/tensorrt/gpu/lib/fashion.js';
 import { engineLayerPrecisions, layerSummary, type LayerPrecisionCounts } from '../../test/tensorrt/gpu/lib/layers.js';
-import { fasterInFp16, fasterSplit } from '../../test/tensorrt/gpu/lib/profiles.js';
+import { fasterInFp16 } from '../../test/tensorrt/gpu/lib/profiles.js';
 import { loadOcrImages, mapAgreement, ocrModelAtOpset13 } from '../../test/tensorrt/gpu/lib/ocr.js';
 import { DEFAULT_PATHS, scratchDir } from '../../test/tensorrt/gpu/lib/paths.js';
 import { describeError, resultPath, runEnvironment, splitList, tensorRTFound, writeJson, exitWith } from '../../test/tensorrt/gpu/lib/rows.js';
@@ -42,14 +43,13 @@ import { agreement, argmaxRows, ratio, seconds, summarizeLatency, type LatencySu
  * earlier in --variants. qdq-placed-as-faster: 'tensorrt' placement with the weighted layers kept in float whose
  * profiled time in the 'fp16' engine of the same run is under FASTER_IN_FP16 (lib/profiles.ts) of their time in the 'qdq-placed'
  * engine (the per-layer choice TensorRT's implicit INT8 makes by timing, made here from the two profiles); needs
- * 'fp16' and 'qdq-placed' earlier in --variants. qdq-placed-split: 'tensorrt' placement with `splitEpilogues` on every
- * dense convolution (the pointwise ops after it run as an INT8 layer of their own). qdq-placed-split-faster: split
- * only the convolutions whose fused layer in the 'qdq-placed' engine took more than 1 / SPLIT_GAIN (lib/profiles.ts) of what the
- * layers holding the same nodes took in the 'qdq-placed-split' engine; needs both earlier in --variants.
- * qdq-placed-min1: 'tensorrt' placement with minChannels 1 (no layer too small for INT8: the detector's last
- * 1-channel transposed convolution, whose float input makes the layer before it write FP32).
+ * 'fp16' and 'qdq-placed' earlier in --variants. qdq-placed-fused: 'tensorrt' placement with `fusedEpilogues` on every
+ * dense convolution (their pointwise ops stay in their epilogue: rule 6 before 2026-11-30's seventh lease).
+ * qdq-placed-min1: 'tensorrt' placement with minChannels 1 (no layer too small for INT8). fp16-rewritten /
+ * best-rewritten: fp16 / best on the graph the 'tensorrt' placement plans on (tensorRtGraph: affines folded, small
+ * upsampling transposed convolutions as Conv + DepthToSpace), to tell what those rewrites are worth to the baselines.
  */
-const VARIANTS = ['fp32', 'fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster', 'qdq-placed-min1'] as const;
+const VARIANTS = ['fp32', 'fp16', 'best', 'fp16-rewritten', 'best-rewritten', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-fused', 'qdq-placed-min1'] as const;
 type Variant = (typeof VARIANTS)[number];
 const DEFAULT_VARIANTS: readonly Variant[] = ['fp16', 'best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16'];
 
@@ -306,6 +306,10 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
       return { onnx: plain, options: { precision: variant as Precision } };
     case 'best':
       return { onnx: plain, options: { precision: 'best', calibrator: calibratorFromBatches(batches(), { algorithm: 'entropy2' }), calibrationProfile } };
+    case 'fp16-rewritten':
+      return { onnx: tensorRtGraph(model, {}).model.toBytes(), options: { precision: 'fp16' } };
+    case 'best-rewritten':
+      return { onnx: tensorRtGraph(model, {}).model.toBytes(), options: { precision: 'best', calibrator: calibratorFromBatches(batches(), { algorithm: 'entropy2' }), calibrationProfile } };
     case 'best-cache': {
       // The ranges computed once for all variants, served as the calibrator's cache (all-zero tensors get the smallest
       // scale, as every cache of calibrate() does).
@@ -340,13 +344,8 @@ async function variantBuild(variant: Variant, model: OnnxModel, spec: BenchModel
     }
     case 'qdq-placed-min1':
       return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', minChannels: 1 }).toBytes(), options: { precision: 'best' } };
-    case 'qdq-placed-split':
-      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', splitEpilogues: { opTypes: ['Conv'] } }).toBytes(), options: { precision: 'best' } };
-    case 'qdq-placed-split-faster': {
-      const faster = fasterSplit(model, profileOf(earlier, 'qdq-placed', variant), profileOf(earlier, 'qdq-placed-split', variant));
-      console.log(`   qdq-placed-split-faster: ${faster.size} convolutions faster split from their epilogue: ${[...faster].join(', ')}`);
-      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', splitEpilogues: (node) => faster.has(node.name) }).toBytes(), options: { precision: 'best' } };
-    }
+    case 'qdq-placed-fused':
+      return { onnx: insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt', fusedEpilogues: { opTypes: ['Conv'] } }).toBytes(), options: { precision: 'best' } };
     case 'qdq-placed-fp16': {
       const qdq = insertQdq(model, { amax: (await ours()).amax(), placement: 'tensorrt' });
       return { onnx: convertToFp16(qdq).model.toBytes(), options: { precision: 'int8', stronglyTyped: true } };
@@ -453,7 +452,7 @@ function ratios(results: readonly VariantResult[], batches: readonly number[]): 
   const out: Record<string, Record<string, number | null>> = {};
   for (const b of batches) {
     const row: Record<string, number | null> = {};
-    for (const v of ['best', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-split', 'qdq-placed-split-faster', 'qdq-placed-min1'] as const) {
+    for (const v of ['best', 'fp16-rewritten', 'best-rewritten', 'best-cache', 'qdq', 'qdq-placed', 'qdq-placed-fp16', 'qdq-placed-floatstem', 'qdq-placed-as-best', 'qdq-placed-as-faster', 'qdq-placed-fused', 'qdq-placed-min1'] as const) {
       if (v !== 'best') row[`${v}/best`] = ratio(median(v, b), median('best', b));
       row[`${v}/fp16`] = ratio(median(v, b), median('fp16', b));
     }
@@ -474,8 +473,8 @@ async function prepareOnly(spec: BenchModel, variants: readonly Variant[]): Prom
   const result = await calibrate(model, calibratorFromBatches(calibration.map((s): Batch => ({ [spec.input]: s }))), { tensors: model.floatActivationNames() });
   const ours = async () => result;
   const quantizeNodes: Record<string, number> = {};
-  // qdq-placed-as-best / -as-faster / -split-faster need earlier engines' layers: nothing to prepare without TensorRT.
-  const needsEngines = (v: Variant) => v.startsWith('qdq-placed-as-') || v === 'qdq-placed-split-faster';
+  // qdq-placed-as-best / -as-faster need earlier engines' layers: nothing to prepare without TensorRT.
+  const needsEngines = (v: Variant) => v.startsWith('qdq-placed-as-');
   for (const variant of variants.filter((v) => (v.startsWith('qdq') && !needsEngines(v)) || v === 'best-cache')) {
     const { onnx } = await variantBuild(variant, model, spec, calibration, ours, []);
     quantizeNodes[variant] = OnnxModel.fromBytes(onnx).nodes.filter((n) => n.opType === 'QuantizeLinear').length;

@@ -4,6 +4,7 @@
  */
 import { TrtInt8Error } from '../core/errors.js';
 import { badOption, isIntegerIn, isObject, isOneOf } from '../core/is.js';
+import { deconvolutionsAsConvolutions } from './deconv.js';
 import { foldConvAffines } from './fold.js';
 import { nodeIntAttribute, type OnnxModel, type OnnxNode } from './model.js';
 
@@ -36,20 +37,22 @@ export interface PlanOptions {
    * (an INT8 tensor-core tile gains nothing on layers that small). The input channels of a convolution do not count:
    * TensorRT has INT8 first-layer kernels for 1 to 4 input channels, and a float stem in front of INT8 layers costs a
    * separate quantize pass over its output, the largest activation of the network. A small layer among INT8 ones
-   * (its input already read through a pair, or its output reaching one) is quantized anyway: float would cost a
-   * second copy of an activation (docs/qdq.md, rule 5). Default 16; 1 keeps all.
+   * (its input already read through a pair or written by a quantized layer, or its output reaching a pair) is
+   * quantized anyway: float would cost a second copy of an activation, or an FP32 output of the layer before it
+   * (docs/qdq.md, rule 5). Default 16; 1 keeps all.
    */
   readonly minChannels?: number;
   /** Nodes that keep FP32 inputs (no Q/DQ in front of them). Unknown node names: ERR_BAD_OPTION. */
   readonly exclude?: NodeExclusion;
   /**
-   * 'tensorrt' placement only: dense convolutions (selected as `exclude` selects nodes) that get rule 6's pair on
-   * their output as depthwise ones do, so that the pointwise ops after them (a hard-swish, an affine) run as an INT8
-   * layer of their own instead of in the convolution's epilogue. Under Q/DQ, TensorRT 10.6 on an H200 ran such
-   * epilogues with `_linkable` kernels at up to 2.8x the time of the same fused layer in implicit INT8 (docs/qdq.md);
-   * whether splitting pays depends on the layer and the GPU, so none is split unless selected here.
+   * 'tensorrt' placement only: dense convolutions (selected as `exclude` selects nodes) whose pointwise ops after them
+   * (a hard-swish, an affine) stay in the convolution's epilogue. By default rule 6 gives every quantized convolution
+   * followed by more than a plain activation a pair on its output, so those ops run as an INT8 layer of their own:
+   * under Q/DQ, TensorRT 10.6 on an H200 ran such fused epilogues with `_linkable` kernels at up to 2.8x the time of
+   * the same fused layer in implicit INT8, and the split PP-OCRv4 detector took 4.33 ms per batch of 32 instead of
+   * 5.17 (docs/qdq.md, rule 6). Select layers here where fusing measures faster on your TensorRT and GPU.
    */
-  readonly splitEpilogues?: NodeExclusion;
+  readonly fusedEpilogues?: NodeExclusion;
   /** Per-output-channel weight scales (default true); false gives one scale per weight tensor. */
   readonly perChannelWeights?: boolean;
 }
@@ -416,17 +419,26 @@ function reachesPair(tensor: string, index: GraphIndex, builder: PlanBuilder, de
 
 /**
  * 'tensorrt' rule 5: a layer smaller than `minChannels` stays in float only where that saves something. Its own
- * INT8 kernel gains little, but a float layer among INT8 ones costs more: if its input is read through a pair anyway,
- * or its output (through fused activations) reaches one, TensorRT has to write a second, float copy of a whole
- * activation or quantize it in a separate pass. The squeeze convolution of a squeeze-and-excitation block (24 -> 6
- * channels on a pooled tensor in the PP-OCRv4 detector) is the case: left in float, it kept the pooling, and with it
- * a reformat of the full feature map, out of INT8.
+ * INT8 kernel gains little, but a float layer among INT8 ones costs more:
+ * - its input is read through a pair anyway, or its output (through fused activations) reaches one: TensorRT has to
+ *   write a second, float copy of a whole activation or quantize it in a separate pass. The squeeze convolution of a
+ *   squeeze-and-excitation block (24 -> 6 channels on a pooled tensor in the PP-OCRv4 detector) is the case: left in
+ *   float, it kept the pooling, and with it a reformat of the full feature map, out of INT8.
+ * - its input is written by a quantized layer (through fused activations): that layer then writes FP32, four times
+ *   the bytes, often with a slower kernel. The detector's last transposed convolution (1 output channel at full
+ *   resolution) is the case: in float, the 24-channel transposed convolution before it wrote FP32 in 0.356 ms; with
+ *   both INT8, 0.170 ms, and the engine 0.12 ms faster (docs/qdq.md).
  */
 function planSmallLayersAmongInt8(index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+  const writtenByQuantizedLayer = (tensor: string) => {
+    const writer = weightedLayerBehind(tensor, index);
+    return writer !== undefined && builder.isQuantized(writer);
+  };
   for (const node of [...builder.smallNodes]) {
     const input = node.inputs[0];
     const output = node.outputs[0];
-    if (!(input && builder.isPlanned(input)) && !(output && reachesPair(output, index, builder))) continue;
+    const amongInt8 = (input !== undefined && (builder.isPlanned(input) || writtenByQuantizedLayer(input))) || (output !== undefined && reachesPair(output, index, builder));
+    if (!amongInt8) continue;
     builder.smallNodes.splice(builder.smallNodes.indexOf(node), 1);
     if (isExcluded(node)) builder.exclude(node);
     else builder.quantize(node, weightedLayerRoles(node, index));
@@ -450,18 +462,21 @@ function outputPastSimpleEpilogue(node: OnnxNode, index: GraphIndex): string | u
 }
 
 /**
- * 'tensorrt' rule 6: the output of a quantized depthwise convolution (group > 1) gets a pair when pointwise ops other
- * than a plain activation follow it (an affine Mul / Add, a decomposed hard-swish). TensorRT fuses such chains into
- * the epilogue of a dense convolution, but not of a depthwise one: measured on the PP-OCRv4 detector (H200, TensorRT
- * 10.6), each depthwise layer then wrote FP32 in linear layout and the chain ran as a separate FP32 layer with two
- * reformats around it, at the largest resolutions of the network. With the pair the convolution writes INT8 and the
- * chain runs INT8 to INT8, as in TensorRT's own implicit INT8 engine of that model. Dense convolutions that
- * `splitEpilogues` selects get the same pair (see there).
+ * 'tensorrt' rule 6: the output of a quantized convolution gets a pair when pointwise ops other than a plain
+ * activation follow it (an affine Mul / Add, a decomposed hard-swish), so that they run as an INT8 layer of their own.
+ * Measured on the PP-OCRv4 detector (H200, TensorRT 10.6, docs/qdq.md):
+ * - depthwise (group > 1): TensorRT does not fuse such chains into a depthwise convolution at all. Each layer wrote
+ *   FP32 in linear layout and the chain ran as a separate FP32 layer with two reformats around it. With the pair the
+ *   convolution writes INT8 and the chain runs INT8 to INT8, as in TensorRT's own implicit INT8 engine.
+ * - dense: TensorRT fuses the chain into the convolution, but under Q/DQ only with `_linkable` kernels (every one of
+ *   the 14 such layers), 2.01 ms where implicit INT8 took 1.13; split, the convolution and the INT8 pointwise layer
+ *   after it took less than implicit INT8's fused layer, and the engine 4.33 ms instead of 5.17. `fusedEpilogues`
+ *   keeps selected dense convolutions fused.
  */
-function planDepthwiseOutputs(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, splitsEpilogue: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
+function planConvolutionOutputs(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, keepsEpilogueFused: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   for (const node of nodes) {
     if (node.opType !== 'Conv' || node.domain !== '' || !builder.isQuantized(node)) continue;
-    if (nodeIntAttribute(node, 'group', 1) <= 1 && !splitsEpilogue(node)) continue;
+    if (nodeIntAttribute(node, 'group', 1) <= 1 && keepsEpilogueFused(node)) continue;
     const output = outputPastSimpleEpilogue(node, index);
     if (!isQuantizableActivation(output, index) || builder.isPlanned(output)) continue;
     const readers = index.consumers.get(output) ?? [];
@@ -561,7 +576,9 @@ function planPointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, isE
     // that writes it (rule 2): that layer decides the region.
     if (region.nodes.some((node) => node.inputs.some((_, slot) => builder.fusedInputs.has(inputKey(node, slot))))) continue;
     const floatInputs = region.inputs.filter(({ node, slot }) => !builder.readsThroughPair(node, slot));
-    if (floatInputs.length === 0 || floatInputs.length === region.inputs.length || region.outputs.length === 0) continue;
+    // Every input already INT8 (rule 6 pairs a convolution's output before its pointwise ops) still leaves the
+    // outputs to place: a region that writes only into an INT8 Resize gets its pair below.
+    if (floatInputs.length === region.inputs.length || region.outputs.length === 0) continue;
     if (region.nodes.some(isExcluded) || !floatInputs.every(({ node, slot }) => isQuantizableActivation(node.inputs[slot], index))) continue;
     // As rule 7: only where the tensor then has one format, every reader outside the region reading the pair already.
     const members = new Set(region.nodes.map((n) => n.index));
@@ -582,7 +599,7 @@ function planPointwiseRegions(nodes: readonly OnnxNode[], index: GraphIndex, isE
   }
 }
 
-function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, splitsEpilogue: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
+function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, keepsEpilogueFused: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
   planWeightedLayers(nodes, index, isExcluded, builder, minChannels);
   planResidualAdds(nodes, index, isExcluded, builder);
   // Each rule below can give a tensor a pair that another one reads: repeat until nothing changes (each round adds
@@ -591,7 +608,7 @@ function planForTensorRt(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
     const before = builder.pairCount();
     planScalePropagation(nodes, index, isExcluded, builder);
     planSmallLayersAmongInt8(index, isExcluded, builder);
-    planDepthwiseOutputs(nodes, index, isExcluded, splitsEpilogue, builder);
+    planConvolutionOutputs(nodes, index, isExcluded, keepsEpilogueFused, builder);
     planSharedReaders(index, isExcluded, builder);
     planPointwiseRegions(nodes, index, isExcluded, builder);
     if (builder.pairCount() === before) break;
@@ -732,7 +749,7 @@ function planLayerInputs(nodes: readonly OnnxNode[], index: GraphIndex, isExclud
 }
 
 export function checkPlanOptions(options: PlanOptions): void {
-  if (!isObject(options)) throw badOption('insertQdq', 'options', '{ placement?, minChannels?, exclude?, splitEpilogues?, perChannelWeights? }', options);
+  if (!isObject(options)) throw badOption('insertQdq', 'options', '{ placement?, minChannels?, exclude?, fusedEpilogues?, perChannelWeights? }', options);
   if (options.placement !== undefined && !isOneOf(options.placement, PLACEMENTS)) {
     throw badOption('insertQdq', 'placement', PLACEMENTS.join(' | '), options.placement, [`Use one of: ${PLACEMENTS.join(', ')}.`]);
   }
@@ -743,7 +760,7 @@ export function checkPlanOptions(options: PlanOptions): void {
     throw badOption('insertQdq', 'perChannelWeights', 'true or false', options.perChannelWeights);
   }
   checkNodeSelection(options.exclude, 'exclude');
-  checkNodeSelection(options.splitEpilogues, 'splitEpilogues');
+  checkNodeSelection(options.fusedEpilogues, 'fusedEpilogues');
 }
 
 /** A NodeExclusion's shape: a predicate, or { names?, opTypes? } holding arrays of strings and nothing else. */
@@ -762,22 +779,42 @@ function checkNodeSelection(selection: unknown, option: string): void {
 }
 
 /**
- * Names in `exclude` and `splitEpilogues` checked against the model given (the 'tensorrt' plan is made on a folded
+ * Names in `exclude` and `fusedEpilogues` checked against the model given (the 'tensorrt' plan is made on a folded
  * copy, which lacks the folded Mul / Add nodes): ERR_BAD_OPTION for a name the model does not have.
  */
 export function checkSelectedNames(model: OnnxModel, options: PlanOptions): void {
   exclusionPredicate(model, model.nodes, options.exclude);
-  exclusionPredicate(model, model.nodes, options.splitEpilogues, 'splitEpilogues');
+  exclusionPredicate(model, model.nodes, options.fusedEpilogues, 'fusedEpilogues');
+}
+
+/** What the 'tensorrt' placement changed in the graph before planning: the same function, in forms TensorRT runs faster. */
+export interface TensorRtGraph {
+  readonly model: OnnxModel;
+  /** Constant Mul / Add nodes folded into the convolutions before them (fold.ts). */
+  readonly folded: readonly string[];
+  /** Transposed convolutions smaller than `minChannels` rewritten as Conv + DepthToSpace (deconv.ts). */
+  readonly rewritten: readonly string[];
 }
 
 /**
- * The graph the plan is made on: for 'tensorrt', with constant affines folded into the convolutions first (fold.ts),
- * except where `exclude` names a node of the chain (checked against the model given).
+ * The graph the 'tensorrt' plan is made on: constant affines folded into the convolutions (fold.ts), then the
+ * upsampling transposed convolutions smaller than `minChannels` rewritten as a 1x1 Conv + DepthToSpace (deconv.ts).
+ * Nodes `exclude` names are left as they are. Tensor names are kept, so ranges calibrated on `model` apply.
  */
+export function tensorRtGraph(model: OnnxModel, options: PlanOptions): TensorRtGraph {
+  const folded = foldConvAffines(model, exclusionPredicate(model, model.nodes, options.exclude));
+  const isExcluded = exclusionPredicate(folded.model, folded.model.nodes, options.exclude, 'exclude', false);
+  const minChannels = options.minChannels ?? DEFAULT_MIN_CHANNELS;
+  const outputChannels = (node: OnnxNode) => folded.model.constantTensor(node.inputs[1] ?? '')?.dims[1] ?? minChannels;
+  const isSmallDeconvolution = (node: OnnxNode) => node.opType === 'ConvTranspose' && !isExcluded(node) && outputChannels(node) < minChannels;
+  const rewritten = deconvolutionsAsConvolutions(folded.model, isSmallDeconvolution);
+  return { model: rewritten.model, folded: folded.folded, rewritten: rewritten.rewritten };
+}
+
+/** The graph the plan is made on: for 'tensorrt', tensorRtGraph's (names checked against the model given). */
 function plannedModel(model: OnnxModel, options: PlanOptions): OnnxModel {
   checkSelectedNames(model, options);
-  if (options.placement !== 'tensorrt') return model;
-  return foldConvAffines(model, exclusionPredicate(model, model.nodes, options.exclude)).model;
+  return options.placement === 'tensorrt' ? tensorRtGraph(model, options).model : model;
 }
 
 export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
@@ -788,8 +825,8 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
   const builder = new PlanBuilder(options.perChannelWeights ?? true);
   const placement = options.placement ?? DEFAULT_PLACEMENT;
   // Names checked on the model given (checkSelectedNames): a folded node may be named, and is gone from this copy.
-  const splitsEpilogue = exclusionPredicate(model, nodes, options.splitEpilogues, 'splitEpilogues', false);
-  if (placement === 'tensorrt') planForTensorRt(nodes, index, isExcluded, splitsEpilogue, builder, options.minChannels ?? DEFAULT_MIN_CHANNELS);
+  const keepsEpilogueFused = exclusionPredicate(model, nodes, options.fusedEpilogues, 'fusedEpilogues', false);
+  if (placement === 'tensorrt') planForTensorRt(nodes, index, isExcluded, keepsEpilogueFused, builder, options.minChannels ?? DEFAULT_MIN_CHANNELS);
   else planLayerInputs(nodes, index, isExcluded, builder);
   return builder.finish(model, index);
 }
@@ -800,7 +837,7 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
  * 'tensorrt': weighted layers not smaller than `minChannels` (output channels of a convolution, K and N of a
  * Gemm / MatMul) or among INT8 ones, the skip input of residual Adds, Concat and pooling inputs where their output is
  * quantized, directly or through Flatten / Reshape / ... (with shared scales for Concat and MaxPool), the output of a
- * depthwise convolution that more than a plain activation follows, every reader of a quantized tensor where all can
+ * convolution that more than a plain activation follows (except dense ones `fusedEpilogues` selects), every reader of a quantized tensor where all can
  * read it through the pair, the other inputs of a pointwise region between INT8 tensors; never a graph output
  * (docs/qdq.md, rules 1-8). For 'tensorrt' constant affines are folded into the convolutions first (fold.ts), so the
  * plan's nodes are those of the folded copy. Only the main graph is planned.

@@ -5,9 +5,8 @@
  */
 import { TrtInt8Error } from '../core/errors.js';
 import type { OnnxModel } from './model.js';
-import { foldConvAffines } from './fold.js';
 import { upgradeToOpset13 } from './opset.js';
-import { buildPlan, checkPlanOptions, checkSelectedNames, exclusionPredicate, type PlanOptions, type QuantizationPlan, type RewritePlan } from './placement.js';
+import { buildPlan, checkPlanOptions, checkSelectedNames, tensorRtGraph, type PlanOptions, type QuantizationPlan, type RewritePlan } from './placement.js';
 
 /** QuantizeLinear with `axis` (per-channel) exists from opset 13; TensorRT needs 13+ for per-channel Q/DQ too. */
 export const MIN_QDQ_OPSET = 13;
@@ -17,8 +16,9 @@ export const MIN_PER_TENSOR_QDQ_OPSET = 10;
 export interface QuantizableModel {
   /**
    * The model to calibrate and quantize: the one given, or its opset-13 upgrade (same tensor and node names); for the
-   * 'tensorrt' placement, with constant affines folded into the convolutions before them (fold.ts: the tensors left
-   * keep their names and values, so ranges calibrated on the model given apply).
+   * 'tensorrt' placement, with constant affines folded into the convolutions before them (fold.ts) and small
+   * upsampling transposed convolutions rewritten as Conv + DepthToSpace (deconv.ts): the tensors left keep their
+   * names and values, so ranges calibrated on the model given apply.
    */
   readonly model: OnnxModel;
   /** Default-domain opset of `model`. */
@@ -90,12 +90,16 @@ function quantizableOpset(model: OnnxModel): { model: OnnxModel; opset: number; 
   });
 }
 
-/** The 'tensorrt' placement's model: constant affines folded into the convolutions before them, said in the notes. */
-function withAffinesFolded<T extends { model: OnnxModel; notes: string[] }>(ready: T, options: PlanOptions): T {
+/** The 'tensorrt' placement's model (placement.ts, tensorRtGraph), with what it changed said in the notes. */
+function withTensorRtGraph<T extends { model: OnnxModel; notes: string[] }>(ready: T, options: PlanOptions): T {
   if (options.placement !== 'tensorrt') return ready;
-  const { model, folded } = foldConvAffines(ready.model, exclusionPredicate(ready.model, ready.model.nodes, options.exclude));
-  if (folded.length === 0) return ready;
-  return { ...ready, model, notes: [...ready.notes, `folded ${folded.length} constant Mul/Add node(s) into the convolutions before them (TensorRT does not fold them through Q/DQ): ${folded.slice(0, 5).join(', ')}${folded.length > 5 ? ', ...' : ''}`] };
+  const { model, folded, rewritten } = tensorRtGraph(ready.model, options);
+  const listed = (names: readonly string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}`;
+  const notes = [
+    ...(folded.length > 0 ? [`folded ${folded.length} constant Mul/Add node(s) into the convolutions before them (TensorRT does not fold them through Q/DQ): ${listed(folded)}`] : []),
+    ...(rewritten.length > 0 ? [`rewrote ${rewritten.length} transposed convolution(s) with few output channels as a 1x1 Conv + DepthToSpace (the same function; TensorRT's deconvolution kernels are slow there): ${listed(rewritten)}`] : []),
+  ];
+  return notes.length === 0 ? ready : { ...ready, model, notes: [...ready.notes, ...notes] };
 }
 
 /** checkQuantizable with the rewrite's plan: what insertQdq builds on. */
@@ -104,7 +108,7 @@ export function prepareQuantization(model: OnnxModel, options: PlanOptions): Pre
   checkPlanOptions(options);
   checkSelectedNames(model, options);
   const upgraded = quantizableOpset(model);
-  const ready = withAffinesFolded(upgraded, options);
+  const ready = withTensorRtGraph(upgraded, options);
   const perChannelWeights = ready.perChannelWeights && options.perChannelWeights !== false;
   const plan = buildPlan(ready.model, { ...options, perChannelWeights });
   checkFloat32(ready.model, plan);

@@ -320,7 +320,7 @@ export function depthwiseBlockModel(activation: 'affine-hardswish' | 'relu'): Te
   ], weights);
 }
 
-/** A dense 1x1 convolution followed by a decomposed hard-swish (`c1 -> h`), then another: what `splitEpilogues` splits. */
+/** A dense 1x1 convolution followed by a decomposed hard-swish (`c1 -> h`), then another: rule 6 splits them. */
 export function denseHardSwishModel(): TestModel {
   const weights = weightSet([
     ['conv1.weight', [16, 16, 1, 1], 121, 0.3],
@@ -447,5 +447,23 @@ export function neckModel(): TestModel {
     ...squeezeExciteNodes('q', '2'),
     node('Resize', ['y2', '', 'scales'], ['v_up'], { mode: 'nearest' }, 'upsample2'),
     node('Conv', ['v_up', 'conv_v.weight'], ['out2'], { kernel_shape: [1, 1] }, 'conv_v'),
+  ], weights);
+}
+
+/**
+ * A segmentation head in miniature, as the PP-OCRv4 detector's: input -> conv (3x3, 16) -> Relu = r -> ConvTranspose
+ * (16 -> 1 channel, kernel 2, stride 2, bias) = d -> Sigmoid -> out [batch, 1, 12, 12].
+ */
+export function segmentationHeadModel(): TestModel {
+  const weights = weightSet([
+    ['conv.weight', [16, 16, 3, 3], 131, 0.15],
+    ['up.weight', [16, 1, 2, 2], 132, 0.4],
+    ['up.bias', [1], 133, 0.1],
+  ]);
+  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 1, 12, 12])], [
+    node('Conv', ['input', 'conv.weight'], ['c'], conv3x3, 'conv'),
+    node('Relu', ['c'], ['r'], {}, 'relu'),
+    node('ConvTranspose', ['r', 'up.weight', 'up.bias'], ['d'], { kernel_shape: [2, 2], strides: [2, 2] }, 'up'),
+    node('Sigmoid', ['d'], ['out'], {}, 'sigmoid'),
   ], weights);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OnnxModel, calibrate, calibratorFromBatches, insertQdq, keepInHigherPrecision, measureEndToEnd, planQuantization, sensitivityReport, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
+import { OnnxModel, calibrate, checkQuantizable, calibratorFromBatches, insertQdq, keepInHigherPrecision, measureEndToEnd, planQuantization, sensitivityReport, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { buildModel, calibrateAmax, cosine, initializer, node, randomValues, runModel, valueInfo } from './helpers.js';
-import { cnnModel, concatModel, convTransposeModel, denseHardSwishModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, denseHardSwishModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, segmentationHeadModel, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -191,58 +191,89 @@ describe("placement: 'tensorrt'", () => {
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
   });
 
-  it('splitEpilogues: a selected dense conv gets a pair on its output, so its hard-swish runs as an INT8 layer of its own', async () => {
+  it('segmentation head: the 1-channel upsampling deconvolution becomes Conv + DepthToSpace, INT8 since an INT8 layer writes its input', async () => {
+    const test = segmentationHeadModel();
+    const { plan, qdq } = await quantize(test);
+    // 'up' (16 -> 1 channel, kernel = stride = 2) is now a 1x1 Conv to 4 channels of the same name + DepthToSpace.
+    expect(qdq.nodes.filter((n) => n.opType !== 'QuantizeLinear' && n.opType !== 'DequantizeLinear').map((n) => `${n.name}:${n.opType}`)).toEqual(['conv:Conv', 'relu:Relu', 'up:Conv', 'up_depth_to_space:DepthToSpace', 'sigmoid:Sigmoid']);
+    // Smaller than minChannels, but in float it would make conv write FP32 (rule 5): quantized.
+    expect(plan.smallNodes).toEqual([]);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv', 'up']);
+    expect(plan.activationNames).toEqual(['input', 'r']);
+    expect(qdq.outputs()).toEqual(OnnxModel.fromBytes(test.bytes).outputs());
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
+    expect(checkQuantizable(OnnxModel.fromBytes(test.bytes), tensorrt).notes.join('\n')).toMatch(/rewrote 1 transposed convolution.*: up$/m);
+
+    // Behind a layer that stays in float, the small layer stays in float too (still rewritten: faster in any precision).
+    const floatConv = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, exclude: { names: ['conv'] } });
+    expect(floatConv.smallNodes.map((n) => `${n.name}:${n.opType}`)).toEqual(['up:Conv']);
+    expect(floatConv.activationNames).toEqual([]);
+    // Excluded, it is neither rewritten nor quantized; the original placement rewrites nothing.
+    const excluded = await quantize(test, { ...tensorrt, exclude: { names: ['up'] } });
+    expect(excluded.qdq.nodes.find((n) => n.name === 'up')!.opType).toBe('ConvTranspose');
+    expect(excluded.plan.excludedNodes.map((n) => n.name)).toEqual(['up']);
+    expect((await quantize(test, {})).qdq.nodes.find((n) => n.name === 'up')!.opType).toBe('ConvTranspose');
+  });
+
+  it('dense conv followed by a hard-swish: its output gets a pair, so the hard-swish runs as an INT8 layer of its own', async () => {
     const test = denseHardSwishModel();
-    // By default the hard-swish stays in conv1's epilogue: no pair between them.
-    const fused = await quantize(test);
-    expect(fused.plan.activationNames).toEqual(['input', 'h']);
-    expect(fused.plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'conv2']);
-    const { plan, qdq } = await quantize(test, { ...tensorrt, splitEpilogues: { names: ['conv1'] } });
+    const { plan, qdq } = await quantize(test);
     expect(plan.activationNames).toEqual(['input', 'c1', 'h']);
     expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'conv2', 'hs_add', 'hs_mul']);
     // Both hard-swish inputs read the one pair: the pointwise layer runs INT8 to INT8.
     expect(inputsOf(qdq, 'hs_add')[0]).toBe(dequantizedName(qdq, 'c1'));
     expect(inputsOf(qdq, 'hs_mul')).toEqual([dequantizedName(qdq, 'c1'), 'cc']);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
-    // Selecting by op type, conv2 too: its output is the graph output, which never gets a pair.
-    const all = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, splitEpilogues: { opTypes: ['Conv'] } });
-    expect(all.activationNames).toEqual(['input', 'c1', 'h']);
-    // The original placement has no epilogue rule: the option changes nothing there.
-    const original = planQuantization(OnnxModel.fromBytes(test.bytes), { splitEpilogues: { names: ['conv1'] } });
-    expect(original.activationNames).toEqual(planQuantization(OnnxModel.fromBytes(test.bytes)).activationNames);
+    // conv2's output is the graph output, which never gets a pair.
+    expect(plan.activationNames).not.toContain('out');
+    // The original placement has no epilogue rule.
+    const original = planQuantization(OnnxModel.fromBytes(test.bytes));
+    expect(original.activationNames).toEqual(['input', 'h']);
   });
 
-  it('splitEpilogues: names are those of the model given (a folded node may be named); depthwise and non-conv nodes change nothing', () => {
+  it('fusedEpilogues: a selected dense conv keeps its hard-swish in its epilogue (no pair between them)', async () => {
+    const test = denseHardSwishModel();
+    const fused = await quantize(test, { ...tensorrt, fusedEpilogues: { names: ['conv1'] } });
+    expect(fused.plan.activationNames).toEqual(['input', 'h']);
+    expect(fused.plan.quantizedNodes.map((n) => n.name)).toEqual(['conv1', 'conv2']);
+    expect(inputsOf(fused.qdq, 'hs_add')[0]).toBe('c1');
+    for (const c of await closeness(test, fused.qdq)) expect(c).toBeGreaterThan(0.995);
+    const byOpType = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, fusedEpilogues: { opTypes: ['Conv'] } });
+    expect(byOpType.activationNames).toEqual(['input', 'h']);
+    // A depthwise convolution is split whatever the option says: TensorRT does not fuse such chains into it.
+    const depthwise = OnnxModel.fromBytes(depthwiseBlockModel('affine-hardswish').bytes);
+    expect(planQuantization(depthwise, { ...tensorrt, fusedEpilogues: { names: ['dw'] } }).activationNames).toEqual(planQuantization(depthwise, tensorrt).activationNames);
+  });
+
+  it('fusedEpilogues: names are those of the model given (a folded node may be named); non-conv nodes change nothing', () => {
     const model = OnnxModel.fromBytes(depthwiseBlockModel('affine-hardswish').bytes);
     const plain = planQuantization(model, tensorrt);
     // affine_mul is folded into dw in the plan's copy, but the model given has it: accepted, and it is no convolution.
-    expect(planQuantization(model, { ...tensorrt, splitEpilogues: { names: ['affine_mul', 'hs_add'] } })).toEqual(plain);
-    // dw already gets its pair by rule 6; conv1's output is read by dw (a weighted layer), which decides by its own rule.
-    expect(planQuantization(model, { ...tensorrt, splitEpilogues: { names: ['dw', 'conv1'] } }).activationNames).toEqual(plain.activationNames);
-    expect(insertQdq(model, { amax: Object.fromEntries(plain.activationNames.map((t) => [t, 1])), placement: 'tensorrt', splitEpilogues: { names: ['affine_mul'] } }).nodes.length).toBeGreaterThan(0);
+    expect(planQuantization(model, { ...tensorrt, fusedEpilogues: { names: ['affine_mul', 'hs_add'] } })).toEqual(plain);
+    expect(insertQdq(model, { amax: Object.fromEntries(plain.activationNames.map((t) => [t, 1])), placement: 'tensorrt', fusedEpilogues: { names: ['affine_mul'] } }).nodes.length).toBeGreaterThan(0);
   });
 
-  it('splitEpilogues naming a node the model lacks, or of the wrong type: ERR_BAD_OPTION naming splitEpilogues', () => {
+  it('fusedEpilogues naming a node the model lacks, or of the wrong type: ERR_BAD_OPTION naming fusedEpilogues', () => {
     const model = OnnxModel.fromBytes(denseHardSwishModel().bytes);
     // Checked for either placement: a name the model lacks is a mistake whatever the rules.
-    expect(caught(() => planQuantization(model, { splitEpilogues: { names: ['conv9'] } }))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues.names' });
-    for (const [splitEpilogues, input] of [
-      [{ opTypes: 'Conv' }, 'splitEpilogues.opTypes'],
-      [{ names: [1] }, 'splitEpilogues.names'],
-      [{ name: ['conv1'] }, 'splitEpilogues'],
-      [['conv1'], 'splitEpilogues'],
-      [null, 'splitEpilogues'],
+    expect(caught(() => planQuantization(model, { fusedEpilogues: { names: ['conv9'] } }))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'fusedEpilogues.names' });
+    for (const [fusedEpilogues, input] of [
+      [{ opTypes: 'Conv' }, 'fusedEpilogues.opTypes'],
+      [{ names: [1] }, 'fusedEpilogues.names'],
+      [{ name: ['conv1'] }, 'fusedEpilogues'],
+      [['conv1'], 'fusedEpilogues'],
+      [null, 'fusedEpilogues'],
     ] as const) {
-      expect(caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: splitEpilogues as unknown as PlanOptions['splitEpilogues'] }))).toMatchObject({ code: 'ERR_BAD_OPTION', input });
+      expect(caught(() => planQuantization(model, { ...tensorrt, fusedEpilogues: fusedEpilogues as unknown as PlanOptions['fusedEpilogues'] }))).toMatchObject({ code: 'ERR_BAD_OPTION', input });
     }
     expect(caught(() => planQuantization(model, { ...tensorrt, exclude: { opTypes: 'Conv' } as unknown as PlanOptions['exclude'] }))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'exclude.opTypes' });
     expect(caught(() => planQuantization(model, { ...tensorrt, perChannelWeights: 'no' as unknown as boolean }))).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'perChannelWeights' });
-    const unknown = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: { names: ['conv9'] } }));
-    expect(unknown).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues.names', actual: ['conv9'] });
-    const wrongType = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: 'conv1' as unknown as PlanOptions['splitEpilogues'] }));
-    expect(wrongType).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues' });
-    const throwing = caught(() => planQuantization(model, { ...tensorrt, splitEpilogues: () => { throw new Error('boom'); } }));
-    expect(throwing).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'splitEpilogues' });
+    const unknown = caught(() => planQuantization(model, { ...tensorrt, fusedEpilogues: { names: ['conv9'] } }));
+    expect(unknown).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'fusedEpilogues.names', actual: ['conv9'] });
+    const wrongType = caught(() => planQuantization(model, { ...tensorrt, fusedEpilogues: 'conv1' as unknown as PlanOptions['fusedEpilogues'] }));
+    expect(wrongType).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'fusedEpilogues' });
+    const throwing = caught(() => planQuantization(model, { ...tensorrt, fusedEpilogues: () => { throw new Error('boom'); } }));
+    expect(throwing).toMatchObject({ code: 'ERR_BAD_OPTION', input: 'fusedEpilogues' });
   });
 
   it("calibrate({ placement: 'tensorrt' }) calibrates that plan's tensors and toQdqModel() writes it", async () => {
@@ -333,10 +364,11 @@ describe("placement: 'tensorrt'", () => {
     expect(inputsOf(qdq, 'se_add')).toEqual([dqX, 'xs']);
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.995);
 
-    // With the squeeze conv excluded, nothing reads the pooled tensor through a pair: the pooling and x stay float.
+    // With the squeeze conv excluded, it reads the pooled tensor in float: the pooling writes float. x still gets its
+    // pair (conv_in is followed by more than a plain activation: rule 6), and so does the excite conv's output.
     const excluded = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, exclude: { names: ['squeeze'] } });
     expect(excluded.excludedNodes.map((n) => n.name)).toEqual(['squeeze']);
-    expect(excluded.activationNames).toEqual(['input', 'sr', 'y']);
+    expect(excluded.activationNames).toEqual(['input', 'x', 'sr', 'ex', 'y']);
   });
 
   it('pointwise regions between INT8 tensors run INT8 to INT8: the gate and an upsampled map get pairs, a Resize shares its output scale', async () => {
@@ -362,7 +394,7 @@ describe("placement: 'tensorrt'", () => {
     const excluded = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, exclude: { names: ['upsample2'] } });
     expect(excluded.quantizedNodes.map((n) => n.name)).not.toContain('upsample2');
     expect(excluded.activationNames).not.toContain('y2');
-    expect(excluded.activationNames).not.toContain('ex2');
+    expect(excluded.scaleGroups).toEqual([]);
 
     // A float reader outside the region (a ReduceMean of the upsampled map) keeps that input float: one format per tensor.
     const withMean = OnnxModel.fromBytes(test.bytes);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { countLayerPrecisions, layerPrecision } from './lib/layers.js';
 import { formatTable, runRows, selectRows, type Row } from './lib/rows.js';
 import { agreement, quantile, ratio } from './lib/stats.js';
-import { computingLayers, fasterInFp16, fasterSplit, layerNodeNames, SPLIT_GAIN, type ProfiledLayers } from './lib/profiles.js';
+import { computingLayers, fasterInFp16, layerNodeNames, type ProfiledLayers } from './lib/profiles.js';
 import { DEFAULT_PATHS } from './lib/paths.js';
 import { OnnxModel } from '../../../src/index.js';
 import fs from 'node:fs';
@@ -128,24 +128,5 @@ describe('per-layer choices from two profiles (lib/profiles.ts), on the H200 pro
     // In another engine of the same model the same node sits in one layer only (the FP16 engine fused it differently).
     const inFp16 = computingLayers(profiles.fp16!).filter((l) => layerNodeNames(l.name, nodes).some((n) => names.includes(n)));
     expect(inFp16.map((l) => l.name.split(' + ')[0])).toEqual(['p2o.Conv.6']);
-  });
-
-  it('splits a convolution from its epilogue where the two split layers took under SPLIT_GAIN of the fused one', async () => {
-    const model = await OnnxModel.load(DEFAULT_PATHS.ocrModel());
-    const nodes = new Set(model.nodes.map((n) => n.name));
-    const fusedProfile = profiles['qdq-placed']!;
-    const fusedOf = (conv: string) => computingLayers(fusedProfile).find((l) => layerNodeNames(l.name, nodes).includes(conv))!;
-    // A split engine's layers for p2o.Conv.6 and p2o.Conv.2, named as TensorRT names them: the convolution, then its
-    // hard-swish as a pointwise layer. Conv.6 gets faster split (0.10 + 0.15 ms against 0.578), Conv.2 does not.
-    const splitLayer = (conv: string, convMs: number, pwnMs: number) => {
-      const [head, ...epilogue] = fusedOf(conv).name.split(' + PWN(');
-      return [{ name: head!, ms: convMs }, { name: `PWN(${epilogue.join(' + PWN(')}`, ms: pwnMs }];
-    };
-    const others = computingLayers(fusedProfile).filter((l) => l !== fusedOf('p2o.Conv.6') && l !== fusedOf('p2o.Conv.2'));
-    const split = { layers: [...others, ...splitLayer('p2o.Conv.6', 0.1, 0.15), ...splitLayer('p2o.Conv.2', 0.15, 0.3)] };
-    expect(fusedOf('p2o.Conv.6').ms).toBeGreaterThan((0.1 + 0.15) / SPLIT_GAIN);
-    expect([...fasterSplit(model, fusedProfile, split)]).toEqual(['p2o.Conv.6']);
-    // The same profile on both sides splits nothing (no convolution is held by two layers).
-    expect(fasterSplit(model, fusedProfile, fusedProfile).size).toBe(0);
   });
 });

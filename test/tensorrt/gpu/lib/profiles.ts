@@ -50,30 +50,7 @@ export function fasterInFp16(model: OnnxModel, fp16: ProfiledLayers, qdq: Profil
   return new Set(names);
 }
 
-/** A convolution's epilogue is split off when the split layers take under this share of the fused layer's time. */
-export const SPLIT_GAIN = 0.9;
-
 /** Profiled layers by name, without reformats and copies (they name the layer they feed). */
 export function computingLayers(profile: ProfiledLayers): readonly { readonly name: string; readonly ms: number }[] {
   return profile.layers.filter((layer) => !layer.name.startsWith('Reformatting ') && !layer.name.endsWith(' copy'));
-}
-
-/**
- * Dense convolutions whose fused layer in the `fused` engine (convolution + its pointwise epilogue) took more time
- * than SPLIT_GAIN of the layers holding the same ONNX nodes in the `split` engine (the convolution, then the
- * epilogue as a layer of its own).
- */
-export function fasterSplit(model: OnnxModel, fused: ProfiledLayers, split: ProfiledLayers): Set<string> {
-  const nodeNames = new Set(model.nodes.map((n) => n.name));
-  const fusedLayers = computingLayers(fused);
-  const splitLayers = computingLayers(split);
-  const faster = new Set<string>();
-  for (const node of model.nodes.filter((n) => n.opType === 'Conv')) {
-    const layer = fusedLayers.find((l) => layerNodeNames(l.name, nodeNames).includes(node.name));
-    if (!layer) continue;
-    const nodes = new Set(layerNodeNames(layer.name, nodeNames));
-    const holding = splitLayers.filter((l) => layerNodeNames(l.name, nodeNames).some((name) => nodes.has(name)));
-    if (holding.length > 1 && holding.reduce((sum, l) => sum + l.ms, 0) < SPLIT_GAIN * layer.ms) faster.add(node.name);
-  }
-  return faster;
 }
