@@ -13,9 +13,9 @@
  * The Conv keeps the ConvTranspose's node name (selections and reports by name still find the weighted layer) and the
  * DepthToSpace writes its output tensor (ranges calibrated by tensor name still apply).
  */
-import { findAttribute, type AttributeProto, type NodeProto } from './codec.js';
+import { findAttribute, type NodeProto } from './codec.js';
 import { nodeIntAttribute, nodeIntsAttribute, type OnnxModel, type OnnxNode } from './model.js';
-import { onnx } from './proto/onnx.js';
+import { intAttribute, intsAttribute, isFixedFloat, replaceNodes, stringAttribute, subgraphReads } from './rewrite-guards.js';
 
 export interface RewrittenDeconvolutions {
   /** The model with the rewrite applied (a copy), or the model given when nothing was rewritten. */
@@ -26,8 +26,6 @@ export interface RewrittenDeconvolutions {
 
 /** DepthToSpace takes its `mode` attribute (and so the CRD order this rewrite needs) from opset 11 on. */
 const MIN_DEPTH_TO_SPACE_MODE_OPSET = 11;
-
-const AttributeType = onnx.AttributeProto.AttributeType;
 
 /** A ConvTranspose the rewrite can replace, and the sizes the replacement needs. */
 interface Upsampling {
@@ -43,31 +41,6 @@ interface SearchContext {
   /** Tensors that a subgraph (If / Loop / Scan body) reads from the main graph: their producers are left alone. */
   readonly capturedBySubgraphs: ReadonlySet<string>;
   readonly isSelected: (node: OnnxNode) => boolean;
-}
-
-/** A float32 initializer or Constant output that no one can feed at run time. */
-function isFixedFloat(model: OnnxModel, tensor: string | undefined, graphInputs: ReadonlySet<string>): tensor is string {
-  if (!tensor || graphInputs.has(tensor)) return false;
-  return model.constantTensor(tensor)?.dtype === 'float32';
-}
-
-/** Names that nodes inside subgraph bodies (graph attributes, at any depth) read: outer-scope tensors among them. */
-function subgraphReads(model: OnnxModel): Set<string> {
-  const names = new Set<string>();
-  const visitGraph = (graph: { node?: NodeProto[] | null } | null | undefined): void => {
-    for (const node of graph?.node ?? []) {
-      for (const input of node.input ?? []) names.add(input);
-      visitAttributes(node);
-    }
-  };
-  const visitAttributes = (node: NodeProto): void => {
-    for (const attribute of node.attribute ?? []) {
-      visitGraph(attribute.g);
-      for (const graph of attribute.graphs ?? []) visitGraph(graph);
-    }
-  };
-  for (const node of model.graph.node ?? []) visitAttributes(node);
-  return names;
 }
 
 /** True when the INTS attribute is absent (its default holds) or set to values that pass `test`. */
@@ -133,10 +106,6 @@ function convBias(deconvBias: Float32Array, { block }: Upsampling): Float32Array
   return Float32Array.from({ length: deconvBias.length * taps }, (_, row) => deconvBias[Math.floor(row / taps)]!);
 }
 
-const intAttribute = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
-const intsAttribute = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
-const stringAttribute = (name: string, s: string): AttributeProto => ({ name, type: AttributeType.STRING, s: new TextEncoder().encode(s) });
-
 /** Adds the Conv's weight and bias to `model` and returns the Conv and DepthToSpace that replace the ConvTranspose. */
 function replacementNodes(model: OnnxModel, upsampling: Upsampling, unique: (base: string) => string): NodeProto[] {
   const { node, block, inChannels, outChannels } = upsampling;
@@ -161,16 +130,6 @@ function replacementNodes(model: OnnxModel, upsampling: Upsampling, unique: (bas
       attribute: [intAttribute('blocksize', block), stringAttribute('mode', 'CRD')],
     },
   ];
-}
-
-/**
- * Puts each list of replacements where the node at its index was. The replacements read what that node read (plus
- * initializers) and end writing what it wrote, so the order stays topological. Written against the graph proto
- * because OnnxModel's NewNode carries integer attributes only, and the Conv needs kernel_shape (ints) and the
- * DepthToSpace its mode (a string).
- */
-function replaceNodes(model: OnnxModel, replacements: ReadonlyMap<number, readonly NodeProto[]>): void {
-  model.graph.node = (model.graph.node ?? []).flatMap((proto, index) => replacements.get(index) ?? [proto]);
 }
 
 /**

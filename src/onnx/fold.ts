@@ -11,7 +11,7 @@
  * the tensors that remain keep their names, so ranges calibrated on the original model still apply.
  */
 import type { OnnxModel, OnnxNode } from './model.js';
-import type { NodeProto } from './codec.js';
+import { isFixedFloat, subgraphReads } from './rewrite-guards.js';
 
 export interface FoldedModel {
   /** The model with the affines folded (a copy), or the model given when there was nothing to fold. */
@@ -39,12 +39,6 @@ function outputChannelAxis(conv: OnnxNode): 0 | 1 | undefined {
   const group = conv.proto.attribute?.find((a) => a.name === 'group')?.i;
   if (conv.opType === 'ConvTranspose' && (group === undefined || Number(group) === 1)) return 1;
   return undefined;
-}
-
-/** A float32 initializer or Constant output that no one can feed at run time. */
-function isFixedFloat(model: OnnxModel, tensor: string | undefined, graphInputs: ReadonlySet<string>): tensor is string {
-  if (!tensor || graphInputs.has(tensor)) return false;
-  return model.constantTensor(tensor)?.dtype === 'float32';
 }
 
 /**
@@ -133,25 +127,6 @@ function applyFold(model: OnnxModel, fold: Fold, consumers: Map<string, OnnxNode
   model.setNodeInput(conv.index, 1, weightName);
   model.setNodeInput(conv.index, 2, biasName);
   model.setNodeOutput(conv.index, 0, fold.steps.at(-1)!.node.outputs[0]!);
-}
-
-/** Names that nodes inside subgraph bodies (graph attributes, at any depth) read: outer-scope tensors among them. */
-function subgraphReads(model: OnnxModel): Set<string> {
-  const names = new Set<string>();
-  const visitGraph = (graph: { node?: NodeProto[] | null } | null | undefined): void => {
-    for (const node of graph?.node ?? []) {
-      for (const input of node.input ?? []) names.add(input);
-      visitAttributes(node);
-    }
-  };
-  const visitAttributes = (node: NodeProto): void => {
-    for (const attribute of node.attribute ?? []) {
-      visitGraph(attribute.g);
-      for (const graph of attribute.graphs ?? []) visitGraph(graph);
-    }
-  };
-  for (const node of model.graph.node ?? []) visitAttributes(node);
-  return names;
 }
 
 /**

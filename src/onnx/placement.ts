@@ -6,6 +6,7 @@ import { TrtInt8Error } from '../core/errors.js';
 import { badOption, isIntegerIn, isObject, isOneOf } from '../core/is.js';
 import { deconvolutionsAsConvolutions } from './deconv.js';
 import { foldConvAffines } from './fold.js';
+import { pooledGemmsAsConvolutions } from './pooled-gemm.js';
 import { nodeIntAttribute, type OnnxModel, type OnnxNode } from './model.js';
 
 /** Nodes to keep in FP32: by name, by op type, or by a predicate. */
@@ -793,13 +794,16 @@ export interface TensorRtGraph {
   /** Constant Mul / Add nodes folded into the convolutions before them (fold.ts). */
   readonly folded: readonly string[];
   /** Transposed convolutions smaller than `minChannels` rewritten as Conv + DepthToSpace (deconv.ts). */
-  readonly rewritten: readonly string[];
+  readonly deconvolutions: readonly string[];
+  /** Gemms after a global pooling and a Flatten rewritten as a 1x1 Conv (pooled-gemm.ts). */
+  readonly pooledGemms: readonly string[];
 }
 
 /**
- * The graph the 'tensorrt' plan is made on: constant affines folded into the convolutions (fold.ts), then the
- * upsampling transposed convolutions smaller than `minChannels` rewritten as a 1x1 Conv + DepthToSpace (deconv.ts).
- * Nodes `exclude` names are left as they are. Tensor names are kept, so ranges calibrated on `model` apply.
+ * The graph the 'tensorrt' plan is made on: constant affines folded into the convolutions (fold.ts), upsampling
+ * transposed convolutions smaller than `minChannels` as a 1x1 Conv + DepthToSpace (deconv.ts), and classifier heads
+ * (global pooling -> Flatten -> Gemm) with the Gemm as a 1x1 Conv (pooled-gemm.ts). Nodes `exclude` names are left
+ * as they are. Tensor names are kept, so ranges calibrated on `model` apply.
  */
 export function tensorRtGraph(model: OnnxModel, options: PlanOptions): TensorRtGraph {
   const folded = foldConvAffines(model, exclusionPredicate(model, model.nodes, options.exclude));
@@ -807,8 +811,9 @@ export function tensorRtGraph(model: OnnxModel, options: PlanOptions): TensorRtG
   const minChannels = options.minChannels ?? DEFAULT_MIN_CHANNELS;
   const outputChannels = (node: OnnxNode) => folded.model.constantTensor(node.inputs[1] ?? '')?.dims[1] ?? minChannels;
   const isSmallDeconvolution = (node: OnnxNode) => node.opType === 'ConvTranspose' && !isExcluded(node) && outputChannels(node) < minChannels;
-  const rewritten = deconvolutionsAsConvolutions(folded.model, isSmallDeconvolution);
-  return { model: rewritten.model, folded: folded.folded, rewritten: rewritten.rewritten };
+  const deconvolutions = deconvolutionsAsConvolutions(folded.model, isSmallDeconvolution);
+  const heads = pooledGemmsAsConvolutions(deconvolutions.model, (node) => !isExcluded(node));
+  return { model: heads.model, folded: folded.folded, deconvolutions: deconvolutions.rewritten, pooledGemms: heads.rewritten };
 }
 
 /** The graph the plan is made on: for 'tensorrt', tensorRtGraph's (names checked against the model given). */

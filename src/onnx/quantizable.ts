@@ -16,9 +16,9 @@ export const MIN_PER_TENSOR_QDQ_OPSET = 10;
 export interface QuantizableModel {
   /**
    * The model to calibrate and quantize: the one given, or its opset-13 upgrade (same tensor and node names); for the
-   * 'tensorrt' placement, with constant affines folded into the convolutions before them (fold.ts) and small
-   * upsampling transposed convolutions rewritten as Conv + DepthToSpace (deconv.ts): the tensors left keep their
-   * names and values, so ranges calibrated on the model given apply.
+   * 'tensorrt' placement, the graph placement.ts's tensorRtGraph makes (constant affines folded, small upsampling
+   * transposed convolutions and pooled Gemm heads as convolutions): the tensors left keep their names and values,
+   * so ranges calibrated on the model given apply.
    */
   readonly model: OnnxModel;
   /** Default-domain opset of `model`. */
@@ -93,11 +93,12 @@ function quantizableOpset(model: OnnxModel): { model: OnnxModel; opset: number; 
 /** The 'tensorrt' placement's model (placement.ts, tensorRtGraph), with what it changed said in the notes. */
 function withTensorRtGraph<T extends { model: OnnxModel; notes: string[] }>(ready: T, options: PlanOptions): T {
   if (options.placement !== 'tensorrt') return ready;
-  const { model, folded, rewritten } = tensorRtGraph(ready.model, options);
+  const { model, folded, deconvolutions, pooledGemms } = tensorRtGraph(ready.model, options);
   const listed = (names: readonly string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}`;
   const notes = [
     ...(folded.length > 0 ? [`folded ${folded.length} constant Mul/Add node(s) into the convolutions before them (TensorRT does not fold them through Q/DQ): ${listed(folded)}`] : []),
-    ...(rewritten.length > 0 ? [`rewrote ${rewritten.length} transposed convolution(s) with few output channels as a 1x1 Conv + DepthToSpace (the same function; TensorRT's deconvolution kernels are slow there): ${listed(rewritten)}`] : []),
+    ...(deconvolutions.length > 0 ? [`rewrote ${deconvolutions.length} transposed convolution(s) with few output channels as a 1x1 Conv + DepthToSpace (the same function; TensorRT's deconvolution kernels are slow there): ${listed(deconvolutions)}`] : []),
+    ...(pooledGemms.length > 0 ? [`rewrote ${pooledGemms.length} Gemm(s) after a global pooling and a Flatten as a 1x1 Conv (the same function; TensorRT then runs the pooling and the layer INT8): ${listed(pooledGemms)}`] : []),
   ];
   return notes.length === 0 ? ready : { ...ready, model, notes: [...ready.notes, ...notes] };
 }

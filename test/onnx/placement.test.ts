@@ -142,16 +142,15 @@ describe("placement: 'tensorrt'", () => {
     for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.999);
   });
 
-  it('ResNet in miniature: the 3-channel stem is INT8, MaxPool shares its scale, the pooled head reads INT8 through Flatten', async () => {
+  it('ResNet in miniature: the 3-channel stem is INT8, MaxPool shares its scale, the pooled head is a 1x1 Conv reading INT8', async () => {
     const test = smallResNetModel();
     const { plan, qdq } = await quantize(test);
     // The stem has 3 input but 16 output channels: quantized (its input is the graph input).
     expect(plan.smallNodes).toEqual([]);
-    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['stem', 'conv1', 'conv2', 'fc', 'residual_add', 'gap', 'flatten', 'maxpool']);
-    expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1', 'block_out', 'gap', 'flat']);
-    // MaxPool keeps values: one scale; GlobalAveragePool averages: its input keeps a scale of its own, its output
-    // shares the Flatten output's (the same values).
-    expect(plan.scaleGroups).toEqual([['sr', 'pool'], ['gap', 'flat']]);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['stem', 'conv1', 'conv2', 'fc', 'residual_add', 'gap', 'maxpool']);
+    expect(plan.activationNames).toEqual(['input', 'sr', 'pool', 'r1', 'block_out', 'gap']);
+    // MaxPool keeps values: one scale; GlobalAveragePool averages: its input keeps a scale of its own.
+    expect(plan.scaleGroups).toEqual([['sr', 'pool']]);
     expect(inputsOf(qdq, 'stem')[0]).toBe(dequantizedName(qdq, 'input'));
     expect(inputsOf(qdq, 'maxpool')).toEqual([dequantizedName(qdq, 'sr')]);
     // The Add fuses into conv2 and reads the skip (the MaxPool output) through the pair conv1 reads too.
@@ -159,13 +158,13 @@ describe("placement: 'tensorrt'", () => {
     expect(inputsOf(qdq, 'conv1')[0]).toBe(dequantizedName(qdq, 'pool'));
     // The block output is read through a pair (by the pooling), so conv2 + Add + Relu can write INT8.
     expect(inputsOf(qdq, 'gap')).toEqual([dequantizedName(qdq, 'block_out')]);
-    // The pooled tensor gets its pair before the Flatten, so the Quantize follows the pooling (on the H200 a Quantize
-    // after the Flatten left the pooling in FP16 and Flatten + Quantize + Gemm to three Myelin kernels).
-    expect(inputsOf(qdq, 'flatten')).toEqual([dequantizedName(qdq, 'gap')]);
-    expect(inputsOf(qdq, 'fc')[0]).toBe(dequantizedName(qdq, 'flat'));
+    // pooling -> Flatten -> Gemm is now pooling -> 1x1 Conv (named fc) -> Flatten: the Conv reads the pooled tensor
+    // through its pair, as TensorRT's implicit INT8 runs such a head (pooled-gemm.ts).
+    expect(qdq.nodes.filter((n) => n.name === 'fc' || n.name === 'flatten').map((n) => n.opType)).toEqual(['Conv', 'Flatten']);
+    expect(inputsOf(qdq, 'fc')[0]).toBe(dequantizedName(qdq, 'gap'));
+    expect(inputsOf(qdq, 'flatten')).toEqual(qdq.nodes.find((n) => n.name === 'fc')!.outputs);
     const scales = quantizedTensors(qdq);
-    expect(scales.get('block_out')).not.toEqual(scales.get('flat'));
-    expect(scales.get('gap')).toEqual(scales.get('flat'));
+    expect(scales.get('block_out')).not.toEqual(scales.get('gap'));
     // Nothing on the graph output.
     expect(scales.has('logits')).toBe(false);
     expect(qdq.outputs()).toEqual(OnnxModel.fromBytes(test.bytes).outputs());
