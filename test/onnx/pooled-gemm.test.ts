@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { OnnxModel } from '../../src/onnx/model.js';
+import { pooledGemmsAsConvolutions } from '../../src/onnx/pooled-gemm.js';
+import { buildModel, initializer, node, randomValues, runModel, valueInfo, type Feed } from './helpers.js';
+
+const everyNode = () => true;
+
+interface HeadSpec {
+  readonly pooling?: string;
+  readonly transB?: number;
+  readonly alpha?: number;
+  readonly bias?: boolean;
+  /** The flattened features are a graph output too. */
+  readonly flatOutput?: boolean;
+}
+
+/** input [N, 6, 4, 5] -> pooling -> Flatten -> Gemm (6 -> 3 features) -> logits. */
+function headModel(spec: HeadSpec = {}): Uint8Array {
+  const transB = spec.transB ?? 1;
+  const gemmAttributes: Record<string, number | { float: number }> = { transB };
+  if (spec.alpha !== undefined) gemmAttributes.alpha = { float: spec.alpha };
+  return buildModel({
+    inputs: [valueInfo('input', ['batch', 6, 4, 5])],
+    outputs: [valueInfo('logits', ['batch', 3]), ...(spec.flatOutput ? [valueInfo('flat')] : [])],
+    nodes: [
+      node(spec.pooling ?? 'GlobalAveragePool', ['input'], ['pooled'], {}, 'pool'),
+      node('Flatten', ['pooled'], ['flat'], { axis: 1 }, 'flatten'),
+      node('Gemm', ['flat', 'fc.weight', ...(spec.bias === false ? [] : ['fc.bias'])], ['logits'], gemmAttributes as never, 'fc'),
+    ],
+    initializers: [
+      initializer('fc.weight', transB ? [3, 6] : [6, 3], randomValues(18, 7, 0.5)),
+      ...(spec.bias === false ? [] : [initializer('fc.bias', [3], randomValues(3, 8, 0.2))]),
+    ],
+  });
+}
+
+const feeds = (): Record<string, Feed> => ({ input: { data: randomValues(2 * 6 * 4 * 5, 11, 1), dims: [2, 6, 4, 5] } });
+
+async function maxDifference(before: Uint8Array, after: Uint8Array): Promise<number> {
+  const [a, b] = [(await runModel(before, feeds())).get('logits')!, (await runModel(after, feeds())).get('logits')!];
+  expect(b.length).toBe(a.length);
+  return Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+}
+
+describe('pooledGemmsAsConvolutions', () => {
+  for (const spec of [{ transB: 1 }, { transB: 0, bias: false }, { pooling: 'GlobalMaxPool', transB: 0 }] as const) {
+    it(`pooling -> Flatten -> Gemm ${JSON.stringify(spec)} becomes pooling -> 1x1 Conv -> Flatten computing the same`, async () => {
+      const bytes = headModel(spec);
+      const model = OnnxModel.fromBytes(bytes);
+      const { model: rewritten, rewritten: names } = pooledGemmsAsConvolutions(model, everyNode);
+      expect(names).toEqual(['fc']);
+      expect(rewritten.nodes.map((n) => `${n.name}:${n.opType}`)).toEqual(['pool:' + (spec.pooling ?? 'GlobalAveragePool'), 'fc:Conv', 'flatten:Flatten']);
+      const conv = rewritten.nodes.find((n) => n.name === 'fc')!;
+      expect(conv.inputs[0]).toBe('pooled');
+      expect(rewritten.constantTensor(conv.inputs[1]!)!.dims).toEqual([3, 6, 1, 1]);
+      expect(rewritten.nodes.find((n) => n.name === 'flatten')!.outputs).toEqual(['logits']);
+      // The Gemm's weight and bias are gone (the Conv has its own); the model given is unchanged.
+      expect(rewritten.constantTensor('fc.weight')).toBeUndefined();
+      expect(model.nodes.map((n) => n.opType)).toEqual([spec.pooling ?? 'GlobalAveragePool', 'Flatten', 'Gemm']);
+      expect(await maxDifference(bytes, rewritten.toBytes())).toBeLessThan(1e-5);
+    });
+  }
+
+  it('leaves alone what it cannot rewrite exactly, or may not: the same model object back', async () => {
+    for (const spec of [{ alpha: 2 }, { pooling: 'Relu' }, { flatOutput: true }] as HeadSpec[]) {
+      const bytes = headModel(spec);
+      await runModel(bytes, feeds()); // a valid model the rewrite turns down
+      const model = OnnxModel.fromBytes(bytes);
+      expect(pooledGemmsAsConvolutions(model, everyNode)).toEqual({ model, rewritten: [] });
+    }
+    const model = OnnxModel.fromBytes(headModel());
+    // Neither the Gemm nor the Flatten may be excluded: both change.
+    expect(pooledGemmsAsConvolutions(model, (n) => n.name !== 'fc').rewritten).toEqual([]);
+    expect(pooledGemmsAsConvolutions(model, (n) => n.name !== 'flatten').rewritten).toEqual([]);
+  });
+});
