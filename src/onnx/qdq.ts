@@ -152,7 +152,7 @@ function writePairs(model: OnnxModel, plan: RewritePlan, scales: ReadonlyMap<str
  */
 export function insertQdq(model: OnnxModel, options: InsertQdqOptions): OnnxModel {
   if (typeof options !== 'object' || options === null) {
-    throw badOption('insertQdq', 'options', '{ amax, placement?, minChannels?, exclude?, splitEpilogues?, perChannelWeights? }', options, [], 'insertQdq needs options with an amax map.');
+    throw badOption('insertQdq', 'options', '{ amax, placement?, minChannels?, exclude?, fusedEpilogues?, perChannelWeights? }', options, [], 'insertQdq needs options with an amax map.');
   }
   const getAmax = amaxLookup(options.amax);
   const prepared = prepareQuantization(model, options);
