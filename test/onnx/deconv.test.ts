@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OnnxModel, type OnnxNode } from '../../src/onnx/model.js';
 import { onnxProto as onnx } from '../../src/onnx/index.js';
 import { deconvolutionsAsConvolutions } from '../../src/onnx/deconv.js';
-import { buildModel, initializer, node, randomValues, runModel, valueInfo, type Feed } from './helpers.js';
+import { buildModel, type Feed, initializer, node, randomValues, relativeDifference, runModel, valueInfo } from './helpers.js';
 
 const BATCH = 2;
 const HEIGHT = 5;
@@ -11,25 +11,6 @@ const everyNode = () => true;
 
 function randomFeed(name: string, dims: number[], seed: number): Record<string, Feed> {
   return { [name]: { data: randomValues(dims.reduce((a, b) => a * b, 1), seed, 1), dims } };
-}
-
-/** The largest |a - b| over every output, relative to the largest |a|. */
-async function relativeDifference(before: Uint8Array, after: Uint8Array, feeds: Record<string, Feed>): Promise<number> {
-  const a = await runModel(before, feeds);
-  const b = await runModel(after, feeds);
-  expect([...b.keys()]).toEqual([...a.keys()]);
-  let diff = 0;
-  let scale = 0;
-  for (const [name, values] of a) {
-    const other = b.get(name)!;
-    expect(other.length).toBe(values.length);
-    values.forEach((v, i) => {
-      diff = Math.max(diff, Math.abs(v - other[i]!));
-      scale = Math.max(scale, Math.abs(v));
-    });
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
 }
 
 type NodeAttributes = NonNullable<Parameters<typeof node>[3]>;

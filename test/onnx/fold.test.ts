@@ -3,30 +3,13 @@ import { OnnxModel, checkQuantizable, planQuantization } from '../../src/index.j
 import { onnxProto as onnx } from '../../src/onnx/index.js';
 import { caught } from '../caught.js';
 import { foldConvAffines } from '../../src/onnx/fold.js';
-import { buildModel, initializer, node, randomValues, runModel, valueInfo, type Feed } from './helpers.js';
+import { buildModel, type Feed, initializer, node, randomValues, relativeDifference, runModel, valueInfo } from './helpers.js';
 import { depthwiseBlockModel, squeezeExciteModel } from './models.js';
 
 const conv3x3 = { kernel_shape: [3, 3], pads: [1, 1, 1, 1] };
 
 function feed(dims: number[], seed: number): Record<string, Feed> {
   return { input: { data: randomValues(dims.reduce((a, b) => a * b, 1), seed, 1), dims } };
-}
-
-/** The largest |a - b| over every output, relative to the largest |a|. */
-async function relativeDifference(before: Uint8Array, after: Uint8Array, feeds: Record<string, Feed>): Promise<number> {
-  const a = await runModel(before, feeds);
-  const b = await runModel(after, feeds);
-  let diff = 0;
-  let scale = 0;
-  for (const [name, values] of a) {
-    const other = b.get(name)!;
-    expect(other.length).toBe(values.length);
-    values.forEach((v, i) => {
-      diff = Math.max(diff, Math.abs(v - other[i]!));
-      scale = Math.max(scale, Math.abs(v));
-    });
-  }
-  return diff / scale;
 }
 
 /**

@@ -146,3 +146,25 @@ export function argmaxRows(values: Float32Array, columns: number): number[] {
   }
   return out;
 }
+
+/**
+ * The largest |a - b| over every output of two models on the same feeds, relative to the largest |a|: how far a graph
+ * rewrite that should compute the same function moved the outputs.
+ */
+export async function relativeDifference(before: Uint8Array, after: Uint8Array, feeds: Record<string, Feed>): Promise<number> {
+  const a = await runModel(before, feeds);
+  const b = await runModel(after, feeds);
+  if ([...b.keys()].join() !== [...a.keys()].join()) throw new Error(`outputs differ: ${[...a.keys()]} vs ${[...b.keys()]}`);
+  let diff = 0;
+  let scale = 0;
+  for (const [name, values] of a) {
+    const other = b.get(name)!;
+    if (other.length !== values.length) throw new Error(`output ${name}: ${values.length} values vs ${other.length}`);
+    values.forEach((v, i) => {
+      diff = Math.max(diff, Math.abs(v - other[i]!));
+      scale = Math.max(scale, Math.abs(v));
+    });
+  }
+  if (scale === 0) throw new Error('the reference outputs are all zero: the comparison would say nothing');
+  return diff / scale;
+}
