@@ -10,8 +10,8 @@
  * writes the Gemm's output tensor; the Gemm's input (the flattened pooling) is gone, its values are the pooling
  * output's, which the Conv reads instead.
  */
-import { findAttribute, type NodeProto } from './codec.js';
-import { nodeIntAttribute, type OnnxModel, type OnnxNode } from './model.js';
+import type { NodeProto } from './codec.js';
+import { nodeFloatAttribute, nodeIntAttribute, type OnnxModel, type OnnxNode } from './model.js';
 import { intAttribute, intsAttribute, isFixedFloat, replaceNodes, subgraphReads } from './rewrite-guards.js';
 
 export interface RewrittenHeads {
@@ -33,11 +33,6 @@ interface PooledGemm {
   readonly outputFeatures: number;
 }
 
-function floatAttribute(node: OnnxNode, name: string, fallback: number): number {
-  const attribute = findAttribute(node.proto, name);
-  return attribute?.f ?? fallback;
-}
-
 /** The Gemm as a PooledGemm when the rewrite computes exactly what it computes, else undefined. */
 function asPooledGemm(model: OnnxModel, gemm: OnnxNode, producers: ReadonlyMap<string, OnnxNode>, consumers: ReadonlyMap<string, readonly OnnxNode[]>, guards: { graphInputs: ReadonlySet<string>; graphOutputs: ReadonlySet<string>; captured: ReadonlySet<string> }): PooledGemm | undefined {
   if (gemm.domain !== '' || gemm.opType !== 'Gemm') return undefined;
@@ -49,7 +44,7 @@ function asPooledGemm(model: OnnxModel, gemm: OnnxNode, producers: ReadonlyMap<s
   if (!pooled || !pooling || pooling.domain !== '' || !globalPoolings.has(pooling.opType)) return undefined;
   // The Flatten's output disappears: only the Gemm may read it, and nothing outside the main graph.
   if ((consumers.get(flat!) ?? []).length !== 1 || guards.graphOutputs.has(flat!) || guards.captured.has(flat!) || guards.captured.has(gemm.outputs[0] ?? '')) return undefined;
-  if (nodeIntAttribute(gemm, 'transA', 0) !== 0 || floatAttribute(gemm, 'alpha', 1) !== 1 || floatAttribute(gemm, 'beta', 1) !== 1) return undefined;
+  if (nodeIntAttribute(gemm, 'transA', 0) !== 0 || (nodeFloatAttribute(gemm, 'alpha') ?? 1) !== 1 || (nodeFloatAttribute(gemm, 'beta') ?? 1) !== 1) return undefined;
   if (!isFixedFloat(model, weight, guards.graphInputs)) return undefined;
   const dims = model.constantTensor(weight)!.dims;
   if (dims.length !== 2) return undefined;
