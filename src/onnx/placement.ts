@@ -226,12 +226,12 @@ function isQuantizableActivation(tensor: string | undefined, index: GraphIndex):
 
 /**
  * Whether a weighted layer with a constant weight is too small for INT8 to gain: a Conv / ConvTranspose with fewer
- * than `minChannels` output channels, a Gemm / MatMul whose K or N is below it. Undefined weight: not judged (false).
+ * than `minChannels` output channels, a Gemm / MatMul whose K or N is below it. `weightDims`: the dims of its weight
+ * when that is a constant, else undefined (not judged: false).
  */
-function isSmallLayer(node: OnnxNode, index: GraphIndex, minChannels: number): boolean {
-  const weight = node.inputs[1];
-  if (!weight || !index.constants.has(weight)) return false;
-  const dims = index.dimsOf(weight);
+function isSmallLayer(node: OnnxNode, weightDims: readonly number[] | undefined, minChannels: number): boolean {
+  if (!weightDims) return false;
+  const dims: readonly number[] = weightDims;
   const at = (i: number) => dims[i] ?? 1;
   switch (node.opType) {
     case 'Conv':
@@ -248,6 +248,11 @@ function isSmallLayer(node: OnnxNode, index: GraphIndex, minChannels: number): b
   }
 }
 
+function constantWeightDims(node: OnnxNode, index: GraphIndex): readonly number[] | undefined {
+  const weight = node.inputs[1];
+  return weight && index.constants.has(weight) ? index.dimsOf(weight) : undefined;
+}
+
 /** 'tensorrt' rule 1: the data input (per tensor) and weight (per channel) of weighted layers large enough to gain. */
 function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
   for (const node of nodes) {
@@ -255,7 +260,7 @@ function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExc
     const roles = weightedLayerRoles(node, index);
     const activations = roles.filter((r) => r.kind === 'activation');
     if (activations.length === 0 || !activations.every((r) => isQuantizableActivation(node.inputs[r.slot], index))) continue;
-    if (isSmallLayer(node, index, minChannels)) builder.smallNodes.push(node);
+    if (isSmallLayer(node, constantWeightDims(node, index), minChannels)) builder.smallNodes.push(node);
     else if (isExcluded(node)) builder.exclude(node);
     else builder.quantize(node, roles);
   }
@@ -809,8 +814,8 @@ export function tensorRtGraph(model: OnnxModel, options: PlanOptions): TensorRtG
   const folded = foldConvAffines(model, exclusionPredicate(model, model.nodes, options.exclude));
   const isExcluded = exclusionPredicate(folded.model, folded.model.nodes, options.exclude, 'exclude', false);
   const minChannels = options.minChannels ?? DEFAULT_MIN_CHANNELS;
-  const outputChannels = (node: OnnxNode) => folded.model.constantTensor(node.inputs[1] ?? '')?.dims[1] ?? minChannels;
-  const isSmallDeconvolution = (node: OnnxNode) => node.opType === 'ConvTranspose' && !isExcluded(node) && outputChannels(node) < minChannels;
+  const weightDims = (node: OnnxNode) => folded.model.constantTensor(node.inputs[1] ?? '')?.dims;
+  const isSmallDeconvolution = (node: OnnxNode) => node.opType === 'ConvTranspose' && !isExcluded(node) && isSmallLayer(node, weightDims(node), minChannels);
   const deconvolutions = deconvolutionsAsConvolutions(folded.model, isSmallDeconvolution);
   const heads = pooledGemmsAsConvolutions(deconvolutions.model, (node) => !isExcluded(node));
   return { model: heads.model, folded: folded.folded, deconvolutions: deconvolutions.rewritten, pooledGemms: heads.rewritten };
