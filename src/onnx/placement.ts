@@ -150,13 +150,16 @@ function indexGraph(model: OnnxModel): GraphIndex {
   return { constants: model.constantNames(), producer: model.producers(), dimsOf, graphOutputs: model.outputNames(), elemTypes: model.elemTypes(), consumers: model.consumers() };
 }
 
-/** The weighted layer that `tensor` is the output of, possibly through fused activations; undefined if none. */
-function weightedLayerBehind(tensor: string, index: GraphIndex): OnnxNode | undefined {
+/**
+ * The weighted layer that `tensor` is the output of, possibly through fused activations (or the other ops `through`
+ * names); undefined if none.
+ */
+function weightedLayerBehind(tensor: string, index: GraphIndex, through: ReadonlySet<string> = fusedActivationOps): OnnxNode | undefined {
   let current = index.producer.get(tensor);
   for (let steps = 0; current && steps < 8; steps++) {
     if (current.domain !== '') return undefined;
     if (weightedOps.has(current.opType)) return current;
-    if (!fusedActivationOps.has(current.opType)) return undefined;
+    if (!through.has(current.opType)) return undefined;
     // Follow the data input (for Mul: the non-constant one).
     const next = current.inputs.find((i) => i && !index.constants.has(i));
     current = next ? index.producer.get(next) : undefined;
@@ -226,12 +229,12 @@ function isQuantizableActivation(tensor: string | undefined, index: GraphIndex):
 
 /**
  * Whether a weighted layer with a constant weight is too small for INT8 to gain: a Conv / ConvTranspose with fewer
- * than `minChannels` output channels, a Gemm / MatMul whose K or N is below it. `weightDims`: the dims of its weight
- * when that is a constant, else undefined (not judged: false).
+ * than `minChannels` output channels, a Gemm / MatMul whose K or N is below it. Undefined weight: not judged (false).
  */
-function isSmallLayer(node: OnnxNode, weightDims: readonly number[] | undefined, minChannels: number): boolean {
-  if (!weightDims) return false;
-  const dims: readonly number[] = weightDims;
+function isSmallLayer(node: OnnxNode, index: GraphIndex, minChannels: number): boolean {
+  const weight = node.inputs[1];
+  if (!weight || !index.constants.has(weight)) return false;
+  const dims = index.dimsOf(weight);
   const at = (i: number) => dims[i] ?? 1;
   switch (node.opType) {
     case 'Conv':
@@ -248,11 +251,6 @@ function isSmallLayer(node: OnnxNode, weightDims: readonly number[] | undefined,
   }
 }
 
-function constantWeightDims(node: OnnxNode, index: GraphIndex): readonly number[] | undefined {
-  const weight = node.inputs[1];
-  return weight && index.constants.has(weight) ? index.dimsOf(weight) : undefined;
-}
-
 /** 'tensorrt' rule 1: the data input (per tensor) and weight (per channel) of weighted layers large enough to gain. */
 function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder, minChannels: number): void {
   for (const node of nodes) {
@@ -260,7 +258,7 @@ function planWeightedLayers(nodes: readonly OnnxNode[], index: GraphIndex, isExc
     const roles = weightedLayerRoles(node, index);
     const activations = roles.filter((r) => r.kind === 'activation');
     if (activations.length === 0 || !activations.every((r) => isQuantizableActivation(node.inputs[r.slot], index))) continue;
-    if (isSmallLayer(node, constantWeightDims(node, index), minChannels)) builder.smallNodes.push(node);
+    if (isSmallLayer(node, index, minChannels)) builder.smallNodes.push(node);
     else if (isExcluded(node)) builder.exclude(node);
     else builder.quantize(node, roles);
   }
@@ -328,6 +326,11 @@ const poolingOps = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool']);
  * Q/DQ across them. A tensor read by one of these whose output goes through a pair is as good as quantized.
  */
 const dataMovementOps = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity']);
+/**
+ * What a layer's output passes through on its way to the next layer without TensorRT needing it in float: fused
+ * activations and ops that only move values (DepthToSpace too: the deconvolution rewrite puts one after a Conv).
+ */
+const activationsAndMovers = new Set([...fusedActivationOps, ...dataMovementOps, 'DepthToSpace']);
 
 /**
  * The planned tensor that `tensor` reaches unchanged: itself if it gets a pair, else the first one found through a
@@ -437,7 +440,7 @@ function reachesPair(tensor: string, index: GraphIndex, builder: PlanBuilder, de
  */
 function planSmallLayersAmongInt8(index: GraphIndex, isExcluded: (node: OnnxNode) => boolean, builder: PlanBuilder): void {
   const writtenByQuantizedLayer = (tensor: string) => {
-    const writer = weightedLayerBehind(tensor, index);
+    const writer = weightedLayerBehind(tensor, index, activationsAndMovers);
     return writer !== undefined && builder.isQuantized(writer);
   };
   for (const node of [...builder.smallNodes]) {
@@ -488,12 +491,23 @@ function planConvolutionOutputs(nodes: readonly OnnxNode[], index: GraphIndex, i
     const readers = index.consumers.get(output) ?? [];
     // A reader already quantized (a residual Add fused into this layer) or a weighted one decides by its own rule.
     if (readers.some((r) => builder.isQuantized(r) || weightedOps.has(r.opType))) continue;
+    // A dense convolution keeps an epilogue whose result is not read INT8 (a Sigmoid in front of a graph output):
+    // splitting there would only add an INT8 step to a float result.
+    if (nodeIntAttribute(node, 'group', 1) <= 1 && !pointwiseChainReachesPair(output, index, builder)) continue;
     for (const reader of readers) {
       if (reader.domain !== '' || !int8ReaderOps.has(reader.opType)) continue;
       if (isExcluded(reader)) builder.exclude(reader);
       else reader.inputs.forEach((input, slot) => input === output && builder.quantizeInput(reader, slot));
     }
   }
+}
+
+/** Whether a tensor the pointwise ops after `tensor` compute (through any number of them) gets a pair. */
+function pointwiseChainReachesPair(tensor: string, index: GraphIndex, builder: PlanBuilder, depth = 0): boolean {
+  if (depth >= 16) return false;
+  return (index.consumers.get(tensor) ?? []).some(
+    (reader) => reader.domain === '' && pointwiseOps.has(reader.opType) && reader.outputs.some((out) => out !== '' && (builder.isPlanned(out) || pointwiseChainReachesPair(out, index, builder, depth + 1))),
+  );
 }
 
 /**
@@ -814,10 +828,15 @@ export function tensorRtGraph(model: OnnxModel, options: PlanOptions): TensorRtG
   const folded = foldConvAffines(model, exclusionPredicate(model, model.nodes, options.exclude));
   const isExcluded = exclusionPredicate(folded.model, folded.model.nodes, options.exclude, 'exclude', false);
   const minChannels = options.minChannels ?? DEFAULT_MIN_CHANNELS;
-  const weightDims = (node: OnnxNode) => folded.model.constantTensor(node.inputs[1] ?? '')?.dims;
-  const isSmallDeconvolution = (node: OnnxNode) => node.opType === 'ConvTranspose' && !isExcluded(node) && isSmallLayer(node, weightDims(node), minChannels);
+  // A node is rewritten only where `exclude` selects neither it nor the Conv it becomes (an opType 'Conv' exclusion
+  // would otherwise catch a Gemm or ConvTranspose it did not name once rewritten).
+  const keptAsGiven = (node: OnnxNode) => isExcluded(node) || isExcluded({ ...node, opType: 'Conv' });
+  // The Conv a deconvolution becomes has C_out x k x k outputs [C_out, C_in/group, k, k]: rewritten only where that
+  // is still smaller than minChannels, so that rules 1 and 5 judge it as they would the deconvolution.
+  const rewrittenOutputs = (node: OnnxNode) => folded.model.constantTensor(node.inputs[1] ?? '')?.dims.slice(1).reduce((a, b) => a * b, 1) ?? minChannels;
+  const isSmallDeconvolution = (node: OnnxNode) => node.opType === 'ConvTranspose' && !keptAsGiven(node) && rewrittenOutputs(node) < minChannels;
   const deconvolutions = deconvolutionsAsConvolutions(folded.model, isSmallDeconvolution);
-  const heads = pooledGemmsAsConvolutions(deconvolutions.model, (node) => !isExcluded(node));
+  const heads = pooledGemmsAsConvolutions(deconvolutions.model, (node) => !keptAsGiven(node));
   return { model: heads.model, folded: folded.folded, deconvolutions: deconvolutions.rewritten, pooledGemms: heads.rewritten };
 }
 
@@ -831,10 +850,11 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
   checkPlanOptions(options);
   const nodes = model.nodes;
   const index = indexGraph(model);
-  const isExcluded = exclusionPredicate(model, nodes, options.exclude);
+  const isExcluded = exclusionPredicate(model, nodes, options.exclude, 'exclude', false);
   const builder = new PlanBuilder(options.perChannelWeights ?? true);
   const placement = options.placement ?? DEFAULT_PLACEMENT;
-  // Names checked on the model given (checkSelectedNames): a folded node may be named, and is gone from this copy.
+  // Names checked on the model given (checkSelectedNames): a node folded or rewritten away may be named, and is gone
+  // from this copy.
   const keepsEpilogueFused = exclusionPredicate(model, nodes, options.fusedEpilogues, 'fusedEpilogues', false);
   if (placement === 'tensorrt') planForTensorRt(nodes, index, isExcluded, keepsEpilogueFused, builder, options.minChannels ?? DEFAULT_MIN_CHANNELS);
   else planLayerInputs(nodes, index, isExcluded, builder);
@@ -849,8 +869,8 @@ export function buildPlan(model: OnnxModel, options: PlanOptions): RewritePlan {
  * quantized, directly or through Flatten / Reshape / ... (with shared scales for Concat and MaxPool), the output of a
  * convolution that more than a plain activation follows (except dense ones `fusedEpilogues` selects), every reader of a quantized tensor where all can
  * read it through the pair, the other inputs of a pointwise region between INT8 tensors; never a graph output
- * (docs/qdq.md, rules 1-8). For 'tensorrt' constant affines are folded into the convolutions first (fold.ts), so the
- * plan's nodes are those of the folded copy. Only the main graph is planned.
+ * (docs/qdq.md, rules 1-8). For 'tensorrt' the plan is made on tensorRtGraph's copy (affines folded, small
+ * deconvolutions and pooled Gemm heads rewritten), so its nodes are that copy's. Only the main graph is planned.
  */
 export function planQuantization(model: OnnxModel, options: PlanOptions = {}): QuantizationPlan {
   checkPlanOptions(options);

@@ -21,13 +21,35 @@ export interface RewrittenHeads {
   readonly rewritten: readonly string[];
 }
 
-const globalPoolings = new Set(['GlobalAveragePool', 'GlobalMaxPool']);
+/**
+ * Ops whose output has the rank of their first data input: enough to learn a pooling input's rank from the
+ * convolution that wrote it when the model declares no shapes (exporters rarely write value_info).
+ */
+const rankKeepingOps = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'BatchNormalization', 'Identity', 'Add', 'Mul', 'Div', 'Sub']);
+
+/**
+ * The rank of `tensor`: declared, or that of the Conv / ConvTranspose weight behind it through rank-keeping ops (an
+ * Add or Mul of two activations follows its first input: a residual Add of two feature maps). Undefined if unknown.
+ */
+function knownRank(model: OnnxModel, tensor: string, producers: ReadonlyMap<string, OnnxNode>): number | undefined {
+  let current = tensor;
+  for (let steps = 0; steps < 32; steps++) {
+    const declared = model.declaredShape(current);
+    if (declared) return declared.length;
+    const producer = producers.get(current);
+    if (!producer || producer.domain !== '') return undefined;
+    if (producer.opType === 'Conv' || producer.opType === 'ConvTranspose') return model.constantTensor(producer.inputs[1] ?? '')?.dims.length;
+    if (!rankKeepingOps.has(producer.opType) || !producer.inputs[0]) return undefined;
+    current = producer.inputs[0];
+  }
+  return undefined;
+}
 
 /** A pooling -> Flatten -> Gemm chain the rewrite can replace. */
 interface PooledGemm {
   readonly flatten: OnnxNode;
   readonly gemm: OnnxNode;
-  /** The pooling's output, [N, C, 1, 1]. */
+  /** The pooling's output, [N, C, 1, 1] (its input is known to be 4-D). */
   readonly pooled: string;
   readonly inputFeatures: number;
   readonly outputFeatures: number;
@@ -41,7 +63,10 @@ function asPooledGemm(model: OnnxModel, gemm: OnnxNode, producers: ReadonlyMap<s
   if (!flatten || flatten.domain !== '' || flatten.opType !== 'Flatten' || nodeIntAttribute(flatten, 'axis', 1) !== 1) return undefined;
   const pooled = flatten.inputs[0];
   const pooling = pooled ? producers.get(pooled) : undefined;
-  if (!pooled || !pooling || pooling.domain !== '' || !globalPoolings.has(pooling.opType)) return undefined;
+  // GlobalAveragePool only: the placement runs it INT8 between INT8 layers (rule 3), which is what the rewrite is for.
+  // A 4-D input only: the Conv written is 2-D.
+  if (!pooled || !pooling || pooling.domain !== '' || pooling.opType !== 'GlobalAveragePool' || !pooling.inputs[0]) return undefined;
+  if (knownRank(model, pooling.inputs[0], producers) !== 4) return undefined;
   // The Flatten's output disappears: only the Gemm may read it, and nothing outside the main graph.
   if ((consumers.get(flat!) ?? []).length !== 1 || guards.graphOutputs.has(flat!) || guards.captured.has(flat!) || guards.captured.has(gemm.outputs[0] ?? '')) return undefined;
   if (nodeIntAttribute(gemm, 'transA', 0) !== 0 || (nodeFloatAttribute(gemm, 'alpha') ?? 1) !== 1 || (nodeFloatAttribute(gemm, 'beta') ?? 1) !== 1) return undefined;
@@ -49,9 +74,15 @@ function asPooledGemm(model: OnnxModel, gemm: OnnxNode, producers: ReadonlyMap<s
   const dims = model.constantTensor(weight)!.dims;
   if (dims.length !== 2) return undefined;
   const [inputFeatures, outputFeatures] = nodeIntAttribute(gemm, 'transB', 0) ? [dims[1]!, dims[0]!] : [dims[0]!, dims[1]!];
-  // A bias of one value per output, in any shape that holds just those (a broadcast scalar is left alone).
-  if (bias && (!isFixedFloat(model, bias, guards.graphInputs) || model.tensorWeights(bias).length !== outputFeatures)) return undefined;
+  // A bias of one value per output, [K] or [1, K] ([K, 1] would broadcast per sample; a scalar is left alone too).
+  if (bias && !isOutputBias(model, bias, outputFeatures, guards.graphInputs)) return undefined;
   return { flatten, gemm, pooled, inputFeatures, outputFeatures };
+}
+
+function isOutputBias(model: OnnxModel, bias: string, outputFeatures: number, graphInputs: ReadonlySet<string>): boolean {
+  if (!isFixedFloat(model, bias, graphInputs)) return false;
+  const dims = model.constantTensor(bias)!.dims;
+  return (dims.length === 1 && dims[0] === outputFeatures) || (dims.length === 2 && dims[0] === 1 && dims[1] === outputFeatures);
 }
 
 /** The Conv weight [K, C, 1, 1] from the Gemm's B ([C, K], or [K, C] with transB). */
@@ -84,7 +115,7 @@ function replacementNodes(model: OnnxModel, head: PooledGemm, unique: (base: str
 }
 
 /**
- * Rewrites every global pooling -> Flatten -> Gemm chain whose Flatten and Gemm are selected (Gemm without transA, alpha = beta = 1, constant
+ * Rewrites every GlobalAveragePool (of a 4-D tensor) -> Flatten -> Gemm chain whose Flatten and Gemm are selected (Gemm without transA, alpha = beta = 1, constant
  * weight and bias) as pooling -> 1x1 Conv -> Flatten (see the file comment). Others are left as they are.
  */
 export function pooledGemmsAsConvolutions(model: OnnxModel, isSelected: (node: OnnxNode) => boolean): RewrittenHeads {

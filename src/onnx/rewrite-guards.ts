@@ -38,10 +38,13 @@ export const intsAttribute = (name: string, ints: number[]): AttributeProto => (
 export const stringAttribute = (name: string, s: string): AttributeProto => ({ name, type: AttributeType.STRING, s: new TextEncoder().encode(s) });
 
 /**
- * Puts each list of replacements where the node at its index was, and drops the nodes mapped to []. The
- * replacements must read what those nodes read (plus initializers) and end writing what they wrote, so the order
- * stays topological. Written against the graph proto because OnnxModel's NewNode carries integer attributes only.
+ * Puts each list of replacements where the node at its index was, and drops the nodes mapped to [] with the
+ * value_info of tensors no node writes any more (as OnnxModel.removeNodes does). The replacements must read what
+ * those nodes read (plus initializers) and end writing what they wrote, so the order stays topological. Written
+ * against the graph proto because OnnxModel's NewNode carries integer attributes only.
  */
 export function replaceNodes(model: OnnxModel, replacements: ReadonlyMap<number, readonly NodeProto[]>): void {
   model.graph.node = (model.graph.node ?? []).flatMap((proto, index) => replacements.get(index) ?? [proto]);
+  const produced = model.tensorNames();
+  model.graph.valueInfo = (model.graph.valueInfo ?? []).filter((info) => produced.has(info.name ?? ''));
 }

@@ -452,18 +452,47 @@ export function neckModel(): TestModel {
 
 /**
  * A segmentation head in miniature, as the PP-OCRv4 detector's: input -> conv (3x3, 16) -> Relu = r -> ConvTranspose
- * (16 -> 1 channel, kernel 2, stride 2, bias) = d -> Sigmoid -> out [batch, 1, 12, 12].
+ * (16 -> `outChannels` (default 1), kernel 2, stride 2, bias) = d -> Sigmoid -> out [batch, outChannels, 12, 12].
+ * `weightConstant`: the ConvTranspose's weight comes from a Constant node named 'up_weight_constant'.
  */
-export function segmentationHeadModel(): TestModel {
+export function segmentationHeadModel(options: { readonly outChannels?: number; readonly weightConstant?: boolean } = {}): TestModel {
+  const outChannels = options.outChannels ?? 1;
   const weights = weightSet([
     ['conv.weight', [16, 16, 3, 3], 131, 0.15],
-    ['up.weight', [16, 1, 2, 2], 132, 0.4],
-    ['up.bias', [1], 133, 0.1],
+    ['up.weight', [16, outChannels, 2, 2], 132, 0.4],
+    ['up.bias', [outChannels], 133, 0.1],
   ]);
-  return imageModel([16, 6, 6], [valueInfo('out', ['batch', 1, 12, 12])], [
+  const nodes = [
     node('Conv', ['input', 'conv.weight'], ['c'], conv3x3, 'conv'),
     node('Relu', ['c'], ['r'], {}, 'relu'),
     node('ConvTranspose', ['r', 'up.weight', 'up.bias'], ['d'], { kernel_shape: [2, 2], strides: [2, 2] }, 'up'),
     node('Sigmoid', ['d'], ['out'], {}, 'sigmoid'),
+  ];
+  const test = imageModel([16, 6, 6], [valueInfo('out', ['batch', outChannels, 12, 12])], nodes, weights);
+  if (!options.weightConstant) return test;
+  const upWeight = weights.get('up.weight')!;
+  const initializersBut = new Map([...weights].filter(([name]) => name !== 'up.weight'));
+  const constant = node('Constant', [], ['up.weight'], { value: initializer('up.weight', upWeight.dims, upWeight.values) }, 'up_weight_constant');
+  return { ...imageModel([16, 6, 6], [valueInfo('out', ['batch', outChannels, 12, 12])], [constant, ...nodes], initializersBut), weights };
+}
+
+/**
+ * A classifier head of two layers, as MobileNetV3's: input [16, 4, 4] -> conv (3x3, 16) -> Relu -> GlobalAveragePool
+ * -> Flatten -> fc1 (Gemm 16 -> 32) -> Relu = h -> fc2 (Gemm 32 -> 10) -> logits.
+ */
+export function twoLayerHeadModel(): TestModel {
+  const weights = weightSet([
+    ['conv.weight', [16, 16, 3, 3], 141, 0.15],
+    ['fc1.weight', [32, 16], 142, 0.3],
+    ['fc2.weight', [10, 32], 143, 0.3],
+  ]);
+  return imageModel([16, 4, 4], [valueInfo('logits', ['batch', 10])], [
+    node('Conv', ['input', 'conv.weight'], ['c'], conv3x3, 'conv'),
+    node('Relu', ['c'], ['r'], {}, 'relu'),
+    node('GlobalAveragePool', ['r'], ['pooled'], {}, 'gap'),
+    node('Flatten', ['pooled'], ['flat'], { axis: 1 }, 'flatten'),
+    node('Gemm', ['flat', 'fc1.weight'], ['f1'], { transB: 1 }, 'fc1'),
+    node('Relu', ['f1'], ['h'], {}, 'fc1_relu'),
+    node('Gemm', ['h', 'fc2.weight'], ['logits'], { transB: 1 }, 'fc2'),
   ], weights);
 }

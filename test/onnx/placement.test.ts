@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxModel, calibrate, checkQuantizable, calibratorFromBatches, insertQdq, keepInHigherPrecision, measureEndToEnd, planQuantization, sensitivityReport, DEFAULT_MIN_CHANNELS, type PlanOptions } from '../../src/index.js';
 import { buildModel, calibrateAmax, cosine, initializer, node, randomValues, runModel, valueInfo } from './helpers.js';
-import { cnnModel, concatModel, convTransposeModel, denseHardSwishModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, segmentationHeadModel, sharedBranchAddModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
+import { cnnModel, concatModel, convTransposeModel, denseHardSwishModel, depthwiseBlockModel, depthwiseSqueezeExciteModel, maxPoolModel, neckModel, residual16Model, segmentationHeadModel, sharedBranchAddModel, twoLayerHeadModel, shortcutConvModel, sharedFloatReaderModel, sideOutputModel, smallResNetModel, squeezeExciteModel, type TestModel } from './models.js';
 import { caught } from '../caught.js';
 
 const tensorrt: PlanOptions = { placement: 'tensorrt' };
@@ -214,6 +214,55 @@ describe("placement: 'tensorrt'", () => {
     expect((await quantize(test, {})).qdq.nodes.find((n) => n.name === 'up')!.opType).toBe('ConvTranspose');
   });
 
+  it('segmentation head: a deconvolution whose Conv form would not be small is left as it is; a Constant weight may be excluded by name', async () => {
+    // 4 output channels x 2 x 2 = a 16-channel Conv: not smaller than minChannels, so not rewritten (rules 1 and 5 then
+    // judge the 4-channel deconvolution as they would have).
+    const four = segmentationHeadModel({ outChannels: 4 });
+    const { plan, qdq } = await quantize(four);
+    expect(qdq.nodes.find((n) => n.name === 'up')!.opType).toBe('ConvTranspose');
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv', 'up']);
+    const floatConv = planQuantization(OnnxModel.fromBytes(four.bytes), { ...tensorrt, exclude: { names: ['conv'] } });
+    expect(floatConv.smallNodes.map((n) => `${n.name}:${n.opType}`)).toEqual(['up:ConvTranspose']);
+    // The rewrite removes the Constant node that held the weight; naming it in exclude is still accepted (names are
+    // checked against the model given), and the 1-channel deconvolution is still rewritten.
+    const constant = OnnxModel.fromBytes(segmentationHeadModel({ weightConstant: true }).bytes);
+    const named = planQuantization(constant, { ...tensorrt, exclude: { names: ['up_weight_constant'] } });
+    expect(named.quantizedNodes.map((n) => `${n.name}:${n.opType}`)).toEqual(['conv:Conv', 'up:Conv']);
+  });
+
+  it('a dense conv whose epilogue feeds no INT8 layer (a Sigmoid in front of the output) keeps it fused', () => {
+    const test = segmentationHeadModel({ outChannels: 16 });
+    // 16 output channels: not small, not rewritten; 'up' is a ConvTranspose, its Sigmoid reaches the graph output.
+    const model = OnnxModel.fromBytes(buildModel({
+      inputs: [valueInfo('input', ['batch', 16, 6, 6])],
+      outputs: [valueInfo('out', ['batch', 16, 6, 6])],
+      nodes: [
+        node('Conv', ['input', 'conv.weight'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'conv'),
+        node('Relu', ['c'], ['r'], {}, 'relu'),
+        node('Conv', ['r', 'conv.weight'], ['c2'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'conv2'),
+        node('Sigmoid', ['c2'], ['out'], {}, 'sigmoid'),
+      ],
+      initializers: [initializer('conv.weight', [16, 16, 3, 3], test.weights.get('conv.weight')!.values)],
+    }));
+    const plan = planQuantization(model, tensorrt);
+    expect(plan.activationNames).toEqual(['input', 'r']);
+    expect(plan.quantizedNodes.map((n) => n.name)).toEqual(['conv', 'conv2']);
+  });
+
+  it('classifier head of two Gemms: the first becomes a 1x1 Conv, and the small second one is INT8 because that Conv writes its input', async () => {
+    const test = twoLayerHeadModel();
+    const { plan, qdq } = await quantize(test);
+    expect(qdq.nodes.filter((n) => n.opType !== 'QuantizeLinear' && n.opType !== 'DequantizeLinear').map((n) => `${n.name}:${n.opType}`)).toEqual(['conv:Conv', 'relu:Relu', 'gap:GlobalAveragePool', 'fc1:Conv', 'flatten:Flatten', 'fc1_relu:Relu', 'fc2:Gemm']);
+    // fc2 (10 outputs) is smaller than minChannels, but fc1 writes its input through the Flatten: rule 5.
+    expect(plan.smallNodes).toEqual([]);
+    expect(plan.quantizedNodes.map((n) => n.name)).toContain('fc2');
+    for (const c of await closeness(test, qdq)) expect(c).toBeGreaterThan(0.99);
+    // exclude by op type 'Conv' does not catch the Gemm it did not name: the head is left a Gemm, and not excluded.
+    const convsExcluded = planQuantization(OnnxModel.fromBytes(test.bytes), { ...tensorrt, exclude: { opTypes: ['Conv'] } });
+    expect(convsExcluded.excludedNodes.map((n) => `${n.name}:${n.opType}`)).toEqual(['conv:Conv']);
+    expect(convsExcluded.quantizedNodes.map((n) => `${n.name}:${n.opType}`)).toContain('fc1:Gemm');
+  });
+
   it('dense conv followed by a hard-swish: its output gets a pair, so the hard-swish runs as an INT8 layer of its own', async () => {
     const test = denseHardSwishModel();
     const { plan, qdq } = await quantize(test);
@@ -249,7 +298,8 @@ describe("placement: 'tensorrt'", () => {
     const plain = planQuantization(model, tensorrt);
     // affine_mul is folded into dw in the plan's copy, but the model given has it: accepted, and it is no convolution.
     expect(planQuantization(model, { ...tensorrt, fusedEpilogues: { names: ['affine_mul', 'hs_add'] } })).toEqual(plain);
-    expect(insertQdq(model, { amax: Object.fromEntries(plain.activationNames.map((t) => [t, 1])), placement: 'tensorrt', fusedEpilogues: { names: ['affine_mul'] } }).nodes.length).toBeGreaterThan(0);
+    const amax = Object.fromEntries(plain.activationNames.map((t) => [t, 1]));
+    expect(insertQdq(model, { amax, placement: 'tensorrt', fusedEpilogues: { names: ['affine_mul'] } }).toBytes()).toEqual(insertQdq(model, { amax, placement: 'tensorrt' }).toBytes());
   });
 
   it('fusedEpilogues naming a node the model lacks, or of the wrong type: ERR_BAD_OPTION naming fusedEpilogues', () => {
