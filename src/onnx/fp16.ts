@@ -38,6 +38,12 @@ const float32Ops = new Set([
 const float32Slots: Readonly<Record<string, readonly number[]>> = { Resize: [2], Upsample: [1] };
 /** Ops whose outputs do not depend on the values of their input (only on its shape). */
 const shapeOps = new Set(['Shape', 'Size']);
+/**
+ * Ops that only move values: converted only inside an FP16 region (their data input written in FP16). Alone after an
+ * INT8 layer (the Flatten after a classifier head the 'tensorrt' placement made a Conv) they would add two Casts and
+ * round the values to FP16 for nothing.
+ */
+const valueMovingOps = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'DepthToSpace', 'SpaceToDepth']);
 
 function keepPredicate(keep: NodeExclusion | undefined): (node: OnnxNode) => boolean {
   if (keep === undefined) return () => false;
@@ -93,12 +99,16 @@ function fp16NodeSet(model: OnnxModel, nodes: readonly OnnxNode[], keep: (node: 
   const int8 = int8RegionNodes(model, nodes);
   const dependent = dataDependentTensors(model, nodes);
   const elemTypes = model.elemTypes();
+  const producers = model.producers();
   const converted = new Set<number>();
+  // Graph order: a node's producers are decided before it.
   for (const node of nodes) {
     if (node.domain !== '' || float32Ops.has(node.opType) || nodeHasSubgraph(node) || int8.has(node.index)) continue;
     if (!node.inputs.some((i) => dependent.has(i))) continue;
     if (!node.outputs.some((o) => elemTypes.get(o) === 'float32')) continue;
     if (keep(node)) continue;
+    const writer = producers.get(node.inputs[0] ?? '');
+    if (valueMovingOps.has(node.opType) && !(writer && converted.has(writer.index))) continue;
     converted.add(node.index);
   }
   return converted;
