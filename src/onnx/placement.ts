@@ -812,7 +812,7 @@ export interface TensorRtGraph {
   readonly model: OnnxModel;
   /** Constant Mul / Add nodes folded into the convolutions before them (fold.ts). */
   readonly folded: readonly string[];
-  /** Transposed convolutions smaller than `minChannels` rewritten as Conv + DepthToSpace (deconv.ts). */
+  /** Transposed convolutions whose Conv form is smaller than `minChannels`, rewritten as Conv + DepthToSpace (deconv.ts). */
   readonly deconvolutions: readonly string[];
   /** Gemms after a global pooling and a Flatten rewritten as a 1x1 Conv (pooled-gemm.ts). */
   readonly pooledGemms: readonly string[];
@@ -820,8 +820,9 @@ export interface TensorRtGraph {
 
 /**
  * The graph the 'tensorrt' plan is made on: constant affines folded into the convolutions (fold.ts), upsampling
- * transposed convolutions smaller than `minChannels` as a 1x1 Conv + DepthToSpace (deconv.ts), and classifier heads
- * (global pooling -> Flatten -> Gemm) with the Gemm as a 1x1 Conv (pooled-gemm.ts). Nodes `exclude` names are left
+ * transposed convolutions whose Conv form (C_out x k x k outputs) is smaller than `minChannels` as a 1x1 Conv +
+ * DepthToSpace (deconv.ts), and classifier heads (GlobalAveragePool -> Flatten -> Gemm) with the Gemm as a 1x1 Conv
+ * (pooled-gemm.ts). Nodes `exclude` names are left
  * as they are. Tensor names are kept, so ranges calibrated on `model` apply.
  */
 export function tensorRtGraph(model: OnnxModel, options: PlanOptions): TensorRtGraph {
