@@ -86,14 +86,21 @@ async function main(): Promise<number> {
     tensorAlgorithms: ({ isGraphInput }) => (isGraphInput && inputAlgorithm !== 'calibrator' ? (inputAlgorithm as AlgorithmKind) : undefined),
     signal: controller.signal,
     onProgress: (p) => {
-      const line = `  batch ${p.batchesDone}/${p.batchCount ?? '?'}  ${Math.round(p.samplesPerSecond)} images/s`;
-      // One updating line on a terminal; every 8th batch in a log.
+      // After the batches, 'auto' checks its ranges in the model (p.modelCheck: model runs done / planned).
+      const check = p.modelCheck;
+      const line = check ? `  checking ranges in the model: run ${check.evaluations}/${check.planned}` : `  batch ${p.batchesDone}/${p.batchCount ?? '?'}  ${Math.round(p.samplesPerSecond)} images/s`;
+      // One updating line on a terminal; every 8th batch, and the check's last run, in a log.
       if (process.stdout.isTTY) process.stdout.write(`\r${line}   `);
-      else if (p.batchesDone % 8 === 0 || p.batchesDone === p.batchCount) console.log(line);
+      else if (check ? check.evaluations === check.planned : p.batchesDone % 8 === 0 || p.batchesDone === p.batchCount) console.log(line);
     },
   });
   if (process.stdout.isTTY) process.stdout.write('\n');
   console.log(`  ${result.tensors.size} tensors calibrated in ${result.summary.seconds.toFixed(2)} s`);
+  const check = result.modelCheck;
+  if (check && check.skipped === undefined) {
+    const steps = check.tensorSteps ? `, then ${check.tensorSteps.kept.length} of ${check.tensorSteps.contested} contested tensor ranges changed per tensor` : '';
+    console.log(`  model check on ${check.samples} samples: kept the ${check.chosen} ranges${steps}`);
+  } else if (check) console.log(`  model check not run: ${check.skipped}`);
   await result.writeCache(cachePath);
   await result.writeQdqModel(qdqPath);
   console.log(`  wrote ${path.relative(process.cwd(), cachePath)} and ${path.relative(process.cwd(), qdqPath)}`);

@@ -377,15 +377,17 @@ async function runTrtInt8(name: string, dir: string, model: Uint8Array, prepared
   const seconds = (performance.now() - started) / 1000;
   const qdq = `trt-int8.${label}.qdq.onnx`;
   fs.writeFileSync(path.join(dir, qdq), result.toQdqModel());
-  const ranges: Record<string, { amax: number; method?: string }> = {};
+  const ranges: Record<string, { amax: number; method?: string; candidates?: { method: string; amax: number; mse: number }[] }> = {};
   const methods: Record<string, number> = {};
   for (const [tensor, t] of result.tensors) {
-    let method: string | undefined;
+    let choice: ReturnType<typeof chooseRange> | undefined;
     if (label.startsWith('default') && t.histogram) {
-      method = chooseRange(t.histogram).method;
-      methods[method] = (methods[method] ?? 0) + 1;
+      choice = chooseRange(t.histogram);
+      methods[choice.method] = (methods[choice.method] ?? 0) + 1;
     }
-    ranges[tensor] = { amax: t.amax, ...(method ? { method } : {}) };
+    // The candidates 'auto' weighed, for the investigation scripts (each with its histogram MSE).
+    const candidates = choice?.candidates.map((c) => ({ method: c.method, amax: c.amax, mse: c.mse }));
+    ranges[tensor] = { amax: t.amax, ...(choice ? { method: choice.method, candidates } : {}) };
   }
   const rangesFile = `trt-int8.${label}.ranges.json`;
   fs.writeFileSync(path.join(dir, rangesFile), `${JSON.stringify({ algorithm: result.algorithm, ranges }, null, 1)}\n`);

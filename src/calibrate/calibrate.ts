@@ -37,7 +37,7 @@ export interface CalibrateOptions {
   /** onnxruntime execution providers (default ['cpu']). */
   readonly executionProviders?: readonly string[];
   readonly signal?: AbortSignal;
-  /** Called after every batch. */
+  /** Called after every batch, and after every model evaluation of 'auto''s whole-model check (progress.modelCheck). */
   readonly onProgress?: (progress: CalibrationProgress) => void;
   /**
    * Memory bound: the most bytes of activations one onnxruntime run may return. When the tensors to
@@ -57,9 +57,11 @@ export interface CalibrateOptions {
   readonly tensorAlgorithms?: TensorAlgorithms;
   /**
    * With algorithm 'auto' (the default): after the per-tensor choice, weigh whole-model range sets (the per-tensor
-   * one, every tensor at percentile 99.99, at 99.999) by the model's output error against FP32 on the first
-   * calibration batches (at most 64 samples and 64 MiB of input), and keep the lowest; the per-tensor set unless
-   * another is lower by more than 5 %. Recorded in result.modelCheck. false: off. Cost: docs/algorithms.md.
+   * one, every tensor at percentile 99.99, at 99.999) by the model's output error against FP32 on a fixed subset of
+   * the calibration samples (at most 256 samples and 64 MiB of input), and keep the lowest; the per-tensor set unless
+   * another is lower by more than 5 %. Then, per tensor where the per-tensor range and the best uniform set's differ
+   * by more than 2 %, try the other in the model and keep it if the output error falls by more than 1 %
+   * (confirmTensors). Recorded in result.modelCheck. false: off. Cost: docs/algorithms.md.
    */
   readonly modelCheck?: boolean | ModelCheckOptions;
   /**
@@ -149,9 +151,10 @@ function checkOptions(options: CalibrateOptions): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw badOption('signal', 'an AbortSignal', typeof signal);
   const { modelCheck } = options;
   if (modelCheck !== undefined && typeof modelCheck !== 'boolean') {
-    if (modelCheck === null || typeof modelCheck !== 'object' || Array.isArray(modelCheck)) throw badOption('modelCheck', 'true, false or { maxSamples?, maxBytes? }', modelCheck);
+    if (modelCheck === null || typeof modelCheck !== 'object' || Array.isArray(modelCheck)) throw badOption('modelCheck', 'true, false or { maxSamples?, maxBytes?, confirmTensors? }', modelCheck);
     if (modelCheck.maxSamples !== undefined && !isIntegerIn(modelCheck.maxSamples, 1)) throw badOption('modelCheck.maxSamples', 'an integer >= 1', modelCheck.maxSamples);
     if (modelCheck.maxBytes !== undefined && !(typeof modelCheck.maxBytes === 'number' && modelCheck.maxBytes > 0)) throw badOption('modelCheck.maxBytes', 'a positive number of bytes', modelCheck.maxBytes);
+    if (modelCheck.confirmTensors !== undefined && typeof modelCheck.confirmTensors !== 'boolean') throw badOption('modelCheck.confirmTensors', 'true or false', modelCheck.confirmTensors);
   }
   const { tensorAlgorithms } = options;
   if (tensorAlgorithms !== undefined && typeof tensorAlgorithms !== 'function' && (tensorAlgorithms === null || typeof tensorAlgorithms !== 'object' || Array.isArray(tensorAlgorithms))) {
@@ -587,7 +590,7 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
     let tensors: readonly TensorCalibration[] = chooseRanges(plan, collection.collector!, calibrator.algorithm);
     if (timingsSink) timingsSink.rangeMs += performance.now() - choosing;
     let modelCheck: ModelCheck | undefined;
-    if (retained) {
+    if (retained && bounds) {
       // Released first (the histograms taken are copies): the check runs its own onnxruntime sessions.
       collection.collector?.dispose();
       collection.collector = undefined;
@@ -595,7 +598,8 @@ export async function calibrate(model: ModelInput, calibrator: Calibrator, optio
       collection.nativeSession = undefined;
       await collection.session?.release().catch(() => undefined);
       collection.session = undefined;
-      ({ check: modelCheck, tensors } = await checkRangeSets(plan.model, tensors, retained, qdqPlanOptions(parameters), signal));
+      const onEvaluation = (evaluations: number, planned: number) => options.onProgress?.({ ...tracker.snapshot(), modelCheck: { evaluations, planned } });
+      ({ check: modelCheck, tensors } = await checkRangeSets(plan.model, tensors, retained, qdqPlanOptions(parameters), { confirmTensors: bounds.confirmTensors, onEvaluation }, signal));
       throwIfAborted(signal);
     }
     const result = new CalibrationResult({

@@ -9,6 +9,8 @@ export {
   type ModelCheckSet,
   type TensorCalibration,
   type TensorRTCacheOptions,
+  type TensorStep,
+  type TensorSteps,
 } from './result.js';
 export type { ModelCheckOptions } from './model-check.js';
 export { evaluate, writeWorstLayerPlots, type EvaluateOptions, type EvaluationData, type EvaluationResult, type TensorAgreement } from './evaluate.js';

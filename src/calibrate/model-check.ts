@@ -5,7 +5,9 @@
  * after the per-tensor choice, calibrate() builds whole-model alternatives from the same histograms (every tensor at
  * percentile 99.99, every tensor at percentile 99.999), runs each set's Q/DQ model and the FP32 model on a fixed
  * subset of the calibration samples (CheckSamples), and keeps the set with the least output error; the per-tensor set unless another is lower by
- * more than MODEL_CHECK_MARGIN. Per-tensor overrides keep their range in every set; exclusions apply to every set.
+ * more than MODEL_CHECK_MARGIN. Then, per tensor, the per-tensor range and the best uniform set's are weighed against
+ * each other in the model where they differ (tensor-confirmation.ts). Per-tensor overrides keep their range in every
+ * set; exclusions apply to every set.
  */
 import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
@@ -15,6 +17,7 @@ import { insertQdq, type OnnxModel, type PlanOptions } from '../onnx/index.js';
 import { computeAmax } from '../stats/index.js';
 import type { ModelCheck, ModelCheckCandidate, ModelCheckSet, TensorCalibration } from './result.js';
 import { outputErrors, runOutputs } from './model-outputs.js';
+import { confirmTensors, contestedTensors } from './tensor-confirmation.js';
 
 /** At most this many samples of the first calibration batches are kept for the check. */
 export const MODEL_CHECK_MAX_SAMPLES = 256;
@@ -31,6 +34,18 @@ export interface ModelCheckOptions {
   readonly maxSamples?: number;
   /** Bytes of input data kept (default 64 MiB); a calibration batch larger than this turns the check off for the run. */
   readonly maxBytes?: number;
+  /**
+   * The per-tensor step after the set choice (default true): one more model evaluation per tensor whose per-tensor
+   * and uniform ranges differ by more than 2 %. false keeps the chosen set as it is.
+   */
+  readonly confirmTensors?: boolean;
+}
+
+/** What checkRangeSets is told besides the data: modelCheckBounds' result, and where to report its evaluations. */
+export interface RangeCheckOptions {
+  readonly confirmTensors: boolean;
+  /** After each model evaluation: evaluations done, and planned so far (the per-tensor step's are known once the sets ran). */
+  readonly onEvaluation?: (done: number, planned: number) => void;
 }
 
 /** One calibration sample kept for the check: its slice of every input, and the key it is chosen by. */
@@ -144,10 +159,10 @@ function joinSamples(samples: readonly KeptSample[]): Batch {
   return batch as Batch;
 }
 
-export function modelCheckBounds(option: boolean | ModelCheckOptions | undefined): { maxSamples: number; maxBytes: number } | undefined {
+export function modelCheckBounds(option: boolean | ModelCheckOptions | undefined): { maxSamples: number; maxBytes: number; confirmTensors: boolean } | undefined {
   if (option === false) return undefined;
   const o = typeof option === 'object' ? option : {};
-  return { maxSamples: o.maxSamples ?? MODEL_CHECK_MAX_SAMPLES, maxBytes: o.maxBytes ?? MODEL_CHECK_MAX_BYTES };
+  return { maxSamples: o.maxSamples ?? MODEL_CHECK_MAX_SAMPLES, maxBytes: o.maxBytes ?? MODEL_CHECK_MAX_BYTES, confirmTensors: o.confirmTensors ?? true };
 }
 
 /** The uniform set at one percentile: every tensor calibrated by the calibrator's algorithm gets that percentile of its histogram. */
@@ -180,15 +195,16 @@ function normalisedError(reference: Float32Array[][], values: Float32Array[][]):
 }
 
 /**
- * Runs the check: FP32 and one Q/DQ model per candidate set on the retained batches. Returns the record and the
- * tensors of the set kept. Never throws except for an abort: a check that cannot run keeps the per-tensor set and
- * says why.
+ * Runs the check: FP32 and one Q/DQ model per candidate set on the retained batches, then the per-tensor step.
+ * Returns the record and the tensors kept. Never throws except for an abort: a check that cannot run keeps the
+ * per-tensor set and says why.
  */
 export async function checkRangeSets(
   model: OnnxModel,
   perTensor: readonly TensorCalibration[],
   retained: CheckSamples,
   planOptions: PlanOptions,
+  options: RangeCheckOptions,
   signal: AbortSignal,
 ): Promise<{ check: ModelCheck; tensors: readonly TensorCalibration[] }> {
   const started = performance.now();
@@ -209,44 +225,94 @@ export async function checkRangeSets(
   }
   try {
     const floatBytes = model.withInlinedExternalData();
+    const changed = sets.map(({ set, tensors }) => (set === 'auto' ? 0 : tensors.filter((t, i) => t.amax !== perTensor[i]!.amax).length));
+    const toRun = sets.filter((s, i) => s.set === 'auto' || changed[i]! > 0);
+    let evaluations = 0;
+    let planned = 1 + toRun.length; // FP32, then each set that differs; the per-tensor step's are added once known
+    const report = () => options.onEvaluation?.(evaluations, planned);
     const reference = await runOutputs(floatBytes, floatBytes.toBytes(), batches);
-    let evaluations = 1;
-    const candidates: ModelCheckCandidate[] = [];
-    for (const { set, tensors } of sets) {
+    evaluations++;
+    report();
+    /** The output error of one set of ranges (one evaluation). */
+    const errorOf = async (tensors: readonly TensorCalibration[], what: string) => {
       throwIfAborted(signal);
       const amax = new Map(tensors.map((t) => [t.name, t.amax]));
-      const changed = set === 'auto' ? 0 : tensors.filter((t, i) => t.amax !== perTensor[i]!.amax).length;
-      if (set !== 'auto' && changed === 0) {
-        candidates.push({ set, outputError: candidates[0]!.outputError, outputSqnrDb: candidates[0]!.outputSqnrDb, tensorsChanged: 0 });
-        continue;
-      }
       const bytes = insertQdq(floatBytes, { amax, ...planOptions }).toBytes();
       const { values } = await runOutputs(floatBytes, bytes, batches);
       evaluations++;
-      const { error, sqnrDb } = normalisedError(reference.values, values);
-      if (!Number.isFinite(error)) throw new Error(`the ${set} Q/DQ model's output error is not finite`);
-      candidates.push({ set, outputError: error, outputSqnrDb: sqnrDb, tensorsChanged: changed });
+      const measured = normalisedError(reference.values, values);
+      if (!Number.isFinite(measured.error)) throw new Error(`the ${what} Q/DQ model's output error is not finite`);
+      return measured;
+    };
+    const candidates: ModelCheckCandidate[] = [];
+    for (const [i, { set, tensors }] of sets.entries()) {
+      if (set !== 'auto' && changed[i] === 0) {
+        candidates.push({ set, outputError: candidates[0]!.outputError, outputSqnrDb: candidates[0]!.outputSqnrDb, tensorsChanged: 0 });
+        continue;
+      }
+      const { error, sqnrDb } = await errorOf(tensors, set);
+      candidates.push({ set, outputError: error, outputSqnrDb: sqnrDb, tensorsChanged: changed[i]! });
+      if (evaluations < planned) report(); // the last set's is reported once the per-tensor step is planned
     }
-    // The per-tensor set unless another is lower by more than the margin; among those, the lowest.
-    const base = candidates[0]!;
-    let chosen = base;
-    for (const c of candidates.slice(1)) {
-      if (c.outputError < base.outputError * (1 - MODEL_CHECK_MARGIN) && c.outputError < chosen.outputError) chosen = c;
+    const chosen = chosenSet(candidates);
+    const setEvaluations = evaluations;
+    let tensors = sets.find((s) => s.set === chosen.set)!.tensors;
+    // The per-tensor step weighs the per-tensor ranges against the best uniform set that differs from them.
+    const rival = options.confirmTensors ? bestUniform(candidates) : undefined;
+    const uniform = rival === undefined ? undefined : sets.find((s) => s.set === rival.set)!.tensors;
+    const contested = uniform === undefined ? [] : contestedTensors(perTensor, uniform, model.tensorOrder());
+    planned += contested.length;
+    report();
+    let tensorSteps: ModelCheck['tensorSteps'];
+    if (uniform !== undefined) {
+      const confirmed = await confirmTensors({
+        perTensor,
+        uniform,
+        start: tensors,
+        startError: chosen.outputError,
+        contested,
+        errorOf: async (trial) => {
+          const { error } = await errorOf(trial, 'per-tensor step');
+          report();
+          return error;
+        },
+        signal,
+      });
+      tensorSteps = confirmed.steps;
+      tensors = confirmed.tensors;
     }
     const check: ModelCheck = {
       chosen: chosen.set,
       batches: batches.length,
       samples: reference.samples,
       margin: MODEL_CHECK_MARGIN,
-      evaluations,
+      evaluations: setEvaluations,
       outputs: model.outputs().map((o) => o.name),
       candidates,
+      ...(tensorSteps ? { tensorSteps } : {}),
       seconds: (performance.now() - started) / 1000,
     };
-    return { check, tensors: sets.find((s) => s.set === chosen.set)!.tensors };
+    return { check, tensors };
   } catch (error) {
     if (signal.aborted) throw error;
     const message = error instanceof TrtInt8Error ? `${error.code}: ${error.message.split('\n')[0]}` : (error as Error)?.message?.split('\n')[0] ?? String(error);
     return skipped(`the check could not run: ${message}`);
   }
+}
+
+/** The per-tensor set unless another is lower by more than the margin; among those, the lowest. */
+function chosenSet(candidates: readonly ModelCheckCandidate[]): ModelCheckCandidate {
+  const base = candidates[0]!;
+  let chosen = base;
+  for (const c of candidates.slice(1)) {
+    if (c.outputError < base.outputError * (1 - MODEL_CHECK_MARGIN) && c.outputError < chosen.outputError) chosen = c;
+  }
+  return chosen;
+}
+
+/** The uniform set of least output error among those that differ from the per-tensor set; undefined if none does. */
+function bestUniform(candidates: readonly ModelCheckCandidate[]): ModelCheckCandidate | undefined {
+  let best: ModelCheckCandidate | undefined;
+  for (const c of candidates.slice(1)) if (c.tensorsChanged > 0 && (best === undefined || c.outputError < best.outputError)) best = c;
+  return best;
 }

@@ -8,6 +8,8 @@ export interface CalibrationProgress {
   /** Known only when the number of batches is (calibrator.batchCount). */
   readonly etaSeconds?: number;
   readonly batchCount?: number;
+  /** During 'auto''s whole-model check, after the batches: model evaluations done, and planned so far. */
+  readonly modelCheck?: { readonly evaluations: number; readonly planned: number };
 }
 
 export class ProgressTracker {

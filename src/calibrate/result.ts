@@ -104,6 +104,40 @@ export interface ModelCheck {
   readonly candidates: readonly ModelCheckCandidate[];
   /** Why the check did not run (the per-tensor set kept); absent when it ran. */
   readonly skipped?: string;
+  /**
+   * The per-tensor step after the set choice (tensor-confirmation.ts): absent when the check was skipped, when no
+   * uniform set differed from the per-tensor one, or with modelCheck { confirmTensors: false }.
+   */
+  readonly tensorSteps?: TensorSteps;
+  /** The whole check, the per-tensor step included. */
+  readonly seconds: number;
+}
+
+/** One tensor whose range the per-tensor step changed: from the kept set's range to its other contender. */
+export interface TensorStep {
+  readonly tensor: string;
+  readonly from: number;
+  readonly to: number;
+  /** The model's output error once this range was kept. */
+  readonly outputError: number;
+}
+
+/**
+ * 'auto''s per-tensor step: each tensor whose per-tensor range and best uniform set's range differ by more than
+ * minDifference (a share of the larger) got the other tried in the model, in graph order, and kept it when the output
+ * error fell by more than margin.
+ */
+export interface TensorSteps {
+  /** Tensors whose two contenders differ by more than minDifference. */
+  readonly contested: number;
+  /** Model runs over the check's batches (one per contested tensor). */
+  readonly evaluations: number;
+  readonly minDifference: number;
+  readonly margin: number;
+  /** The changes kept, in the order made. */
+  readonly kept: readonly TensorStep[];
+  /** The output error of the ranges the result has. */
+  readonly outputError: number;
   readonly seconds: number;
 }
 

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../core/files.js';
 import { isIntegerIn, optionErrors } from '../core/is.js';
 import { insertQdq, type OnnxModel } from '../onnx/index.js';
 import { quantizationError, rangeReport, type RangeMethod, type RangeReportCandidate, type RangeReportTensor } from '../stats/index.js';
-import { histogramsNotCollected, placementNotSupported, qdqPlanOptions, type CalibrationResult, type ModelCheck } from './result.js';
+import { histogramsNotCollected, placementNotSupported, qdqPlanOptions, type CalibrationResult, type ModelCheck, type TensorSteps } from './result.js';
 import type { ModelInput } from './calibrate.js';
 import { renderHistogramSvg } from './svg.js';
 import { argmaxRows } from './metrics.js';
@@ -348,7 +348,13 @@ function modelCheckSection(c: ModelCheck): string {
     const text = `${k.set}: output error ${num(k.outputError, 3)} (SQNR ${num(k.outputSqnrDb, 3)} dB)${k.set === 'auto' ? '' : `, ${k.tensorsChanged} ranges differ`}`;
     return k.set === c.chosen ? `<b>${text}</b>` : text;
   });
-  return `<p>Whole-model check of 'auto': each range set's Q/DQ model against FP32 on the first ${c.samples} calibration samples (${c.batches} batches); another set replaces the per-tensor one only when its error is lower by more than ${(c.margin * 100).toFixed(0)} %. Kept: <b>${c.chosen}</b>.<br>${items.join('<br>')}</p>`;
+  return `<p>Whole-model check of 'auto': each range set's Q/DQ model against FP32 on ${c.samples} calibration samples (${c.batches} batches); another set replaces the per-tensor one only when its error is lower by more than ${(c.margin * 100).toFixed(0)} %. Kept: <b>${c.chosen}</b>.<br>${items.join('<br>')}</p>${c.tensorSteps ? tensorStepsSection(c.tensorSteps) : ''}`;
+}
+
+/** The per-tensor step after the set choice: what was tried, and each range it changed. */
+function tensorStepsSection(s: TensorSteps): string {
+  const changes = s.kept.map((k) => `${escapeHtml(k.tensor)}: amax ${num(k.from, 4)} → ${num(k.to, 4)} (output error then ${num(k.outputError, 3)})`);
+  return `<p>Then per tensor: ${s.contested} tensors whose per-tensor range and best uniform set's differ by more than ${(s.minDifference * 100).toFixed(0)} % each had the other range tried in the model, in graph order, kept when the output error fell by more than ${(s.margin * 100).toFixed(0)} %: ${s.kept.length} kept, output error ${num(s.outputError, 3)}.${changes.length ? `<br>${changes.join('<br>')}` : ''}</p>`;
 }
 
 const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}tr.pick{font-weight:bold}section{margin-top:2em}`;

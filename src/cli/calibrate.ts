@@ -11,7 +11,7 @@ import { throwIfAborted } from '../core/errors.js';
 import { OnnxModel, planQuantization, PLACEMENTS, type Placement } from '../onnx/index.js';
 import { quantizationError } from '../stats/index.js';
 import { calibrate } from '../calibrate/calibrate.js';
-import { DEFAULT_TENSORRT_VERSION, qdqPlanOptions, type CalibrationResult } from '../calibrate/result.js';
+import { DEFAULT_TENSORRT_VERSION, qdqPlanOptions, type CalibrationResult, type ModelCheck } from '../calibrate/result.js';
 import { UsageError, requireExisting, choiceFlag, listFlag, parseFlags, positiveInteger } from './args.js';
 import { IMAGE_FLAGS, IMAGE_USAGE, checkChannelsMatchModel, checkDataMatchesFlags, imageOptionsFromFlags, remainderFor } from './images.js';
 import { openCalibrator, type CalibrationDataPlan } from './calibration-data.js';
@@ -262,6 +262,17 @@ function describeResult(result: CalibrationResult, reused: string | undefined, i
     `Calibrated ${result.tensors.size} tensors (${result.algorithm.kind}) on ${summary.samples} samples in ${summary.batches} batches, ` +
       `${summary.seconds.toFixed(2)} s (${summary.samplesPerSecond.toFixed(1)} samples/s).`,
   );
+  if (result.modelCheck) io.stdout(describeModelCheck(result.modelCheck));
+}
+
+/** One line on 'auto''s whole-model check: the set kept, the per-tensor step, what it cost. */
+function describeModelCheck(check: ModelCheck): string {
+  if (check.skipped !== undefined) return `Model check: not run (${check.skipped}); the per-tensor ranges kept.`;
+  const error = (set: string) => check.candidates.find((c) => c.set === set)?.outputError.toPrecision(3);
+  const steps = check.tensorSteps;
+  const perTensor = steps === undefined ? '' : `; per tensor, ${steps.kept.length} of ${steps.contested} contested ranges changed (output error ${steps.outputError.toPrecision(3)})`;
+  const evaluations = check.evaluations + (steps?.evaluations ?? 0);
+  return `Model check on ${check.samples} samples: kept ${check.chosen} (output error ${error(check.chosen)}; 'auto' ${error('auto')})${perTensor}; ${evaluations} model runs, ${check.seconds.toFixed(1)} s.`;
 }
 
 /** The held-out data, opened afresh for each use, and where it comes from (for messages). */

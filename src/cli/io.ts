@@ -33,6 +33,7 @@ function describeProgress(label: string, p: CalibrationProgress): string {
   const rate = `${p.samplesPerSecond.toFixed(1)} samples/s`;
   const eta = p.etaSeconds === undefined ? '' : `  ETA ${Math.ceil(p.etaSeconds)}s`;
   const of = p.batchCount === undefined ? `${p.batchesDone}` : `${p.batchesDone}/${p.batchCount}`;
+  if (p.modelCheck) return `${label}: ${p.batchesDone} batches read; checking ranges in the model: evaluation ${p.modelCheck.evaluations}/${p.modelCheck.planned}`;
   return `${label}: batch ${of}, ${p.samplesDone} samples, ${rate}${eta}`;
 }
 

@@ -3,7 +3,7 @@
  * by the model's output error against FP32 on a fixed subset of the calibration samples.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { calibrate } from '../../src/calibrate/index.js';
+import { calibrate, type CalibrationProgress } from '../../src/calibrate/index.js';
 import { calibratorFromBatches } from '../../src/calibrators/index.js';
 import { chooseRange, percentileAmax } from '../../src/stats/index.js';
 import fs from 'node:fs';
@@ -73,6 +73,26 @@ function everyValueAlike(): { model: Uint8Array; batches: Batch[] } {
   return { model: linearModel(w), batches: batchesOf(x, 32) };
 }
 
+/**
+ * Two calibrated inputs, y = x1 W1 + x2 W2: x1 is tailDecides' tensor (the output reads its one wide feature, so a
+ * percentile range is better for it), x2 is everyValueAlike's (its per-tensor MSE range is better). Whichever whole
+ * set the check keeps is wrong for one of them; the per-tensor step is what can give each its own.
+ */
+function oneOfEach(): { model: Uint8Array; batches: Batch[] } {
+  const tail = tailDecides().batches;
+  const alike = everyValueAlike().batches;
+  const w1 = new Float32Array(FEATURES * 8);
+  for (let j = 0; j < 8; j++) w1[j] = 1 + j / 8;
+  const w2 = normalArray(FEATURES * 8, 12, 0, 0.2);
+  const model = buildModel({
+    inputs: [valueInfo('x1', ['N', FEATURES]), valueInfo('x2', ['N', FEATURES])],
+    outputs: [valueInfo('y', ['N', 8])],
+    initializers: [initializer('w1', [FEATURES, 8], w1), initializer('w2', [FEATURES, 8], w2)],
+    nodes: [node('MatMul', ['x1', 'w1'], ['y1'], {}, 'matmul1'), node('MatMul', ['x2', 'w2'], ['y2'], {}, 'matmul2'), node('Add', ['y1', 'y2'], ['y'], {}, 'add')],
+  });
+  return { model, batches: tail.map((b, i) => ({ x1: b.x!, x2: alike[i]!.x! })) };
+}
+
 describe("'auto''s whole-model check", () => {
   it('keeps a uniform percentile set when its output error is lower (the per-tensor MSE clips the tail the output reads)', async () => {
     const { model, batches } = tailDecides();
@@ -116,6 +136,48 @@ describe("'auto''s whole-model check", () => {
     const x = result.tensors.get('x')!;
     expect(x.amax).toBe(chooseRange(x.histogram!).amax);
     expect(x.algorithm).toBeUndefined();
+  });
+
+  it('then gives each tensor the contender the model prefers, where the per-tensor and uniform ranges disagree', async () => {
+    const { model, batches } = oneOfEach();
+    const events: CalibrationProgress[] = [];
+    const result = await calibrate(model, calibratorFromBatches(batches), { onProgress: (p) => events.push(p) });
+    const check = result.modelCheck!;
+    expect(check.skipped).toBeUndefined();
+    const x1 = result.tensors.get('x1')!;
+    const x2 = result.tensors.get('x2')!;
+    // The best uniform set is the rival; both tensors are contested (their two ranges differ by more than 2 %).
+    const rival = check.candidates.slice(1).reduce((a, b) => (b.outputError < a.outputError ? b : a));
+    const percentile = Number(rival.set.slice('percentile-'.length));
+    const steps = check.tensorSteps!;
+    expect(steps.contested).toBe(2);
+    expect(steps.evaluations).toBe(2);
+    expect([steps.minDifference, steps.margin]).toEqual([0.02, 0.01]);
+    // Whatever the set kept, each tensor ends with its better contender: x1 the percentile, x2 its MSE range.
+    expect(x1.amax).toBe(percentileAmax(x1.histogram!, percentile));
+    expect(x1.algorithm).toEqual({ kind: 'percentile', percentile });
+    expect(x2.amax).toBe(chooseRange(x2.histogram!).amax);
+    expect(x2.algorithm).toBeUndefined();
+    // Exactly one of them moved (the one the kept set had wrong), lowering the error below both whole sets'.
+    expect(steps.kept).toHaveLength(1);
+    const moved = steps.kept[0]!;
+    expect(moved.tensor).toBe(check.chosen === 'auto' ? 'x1' : 'x2');
+    expect(moved.to).toBe(result.tensors.get(moved.tensor)!.amax);
+    expect(steps.outputError).toBe(moved.outputError);
+    for (const c of check.candidates) expect(steps.outputError).toBeLessThan(c.outputError * 0.99);
+    // Progress after the 8 batches: one event per model run (FP32, the sets, the step), the last one done as planned.
+    const checking = events.filter((e) => e.modelCheck !== undefined).map((e) => e.modelCheck!);
+    expect(events.slice(0, 8).every((e) => e.modelCheck === undefined)).toBe(true);
+    expect(checking.map((c) => c.evaluations)).toEqual(checking.map((_, i) => i + 1));
+    expect(checking.at(-1)).toEqual({ evaluations: check.evaluations + steps.evaluations, planned: check.evaluations + steps.evaluations });
+    // Reported in the page and the JSON; confirmTensors: false keeps the set as chosen.
+    expect(sensitivityReportHtml(sensitivityReport(result), result)).toContain(`Then per tensor: 2 tensors`);
+    expect((result.toJSON().modelCheck as { tensorSteps: { kept: unknown[] } }).tensorSteps.kept).toHaveLength(1);
+    const setOnly = await calibrate(model, calibratorFromBatches(batches), { modelCheck: { confirmTensors: false } });
+    expect(setOnly.modelCheck!.tensorSteps).toBeUndefined();
+    expect(setOnly.modelCheck!.chosen).toBe(check.chosen);
+    expect(setOnly.tensors.get(moved.tensor)!.amax).toBe(moved.from);
+    await expect(calibrate(model, calibratorFromBatches(batches), { modelCheck: { confirmTensors: 'yes' as unknown as boolean } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'modelCheck.confirmTensors' });
   });
 
   it('per-tensor overrides keep their range in every set', async () => {
