@@ -58,7 +58,7 @@ describe.skipIf(!dataPresent)('the example, end to end', () => {
     let progressCalls = 0;
     result = await calibrate(modelPath, new FashionMnistCalibrator(calibration.images, 32), {
       tensorAlgorithms: ({ isGraphInput }) => (isGraphInput ? DEFAULT_INPUT_ALGORITHM : undefined),
-      onProgress: () => void progressCalls++,
+      onProgress: (p) => void (p.modelCheck === undefined && progressCalls++), // batches; the model check reports its runs too
     });
     expect(progressCalls).toBe(32);
     expect(result.summary).toMatchObject({ batches: 32, samples: 1024, source: 'collected' });
@@ -68,7 +68,10 @@ describe.skipIf(!dataPresent)('the example, end to end', () => {
     expect(input.algorithm).toEqual({ kind: 'minmax' });
     expect(input.amax).toBeCloseTo(Math.max(-input.min!, input.max!), 6);
     expect(input.amax).toBeGreaterThan(2);
-    expect(result.tensors.get('/stem1/Relu_output_0')?.algorithm).toBeUndefined();
+    // Activations keep the calibrator's algorithm, except where the model check's per-tensor step moved a range.
+    const moved = new Set((result.modelCheck?.tensorSteps?.kept ?? []).map((k) => k.tensor));
+    for (const [name, t] of result.tensors) if (name !== 'input') expect(t.algorithm === undefined || moved.has(name), name).toBe(true);
+    expect(moved.size).toBeLessThan(result.tensors.size - 1);
     for (const t of result.tensors.values()) {
       expect(t.amax).toBeGreaterThan(0);
       expect(t.amax).toBeLessThanOrEqual(Math.max(Math.abs(t.min ?? 0), Math.abs(t.max ?? 0)) + 1e-6);
