@@ -381,13 +381,16 @@ async function runTrtInt8(name: string, dir: string, model: Uint8Array, prepared
   const methods: Record<string, number> = {};
   for (const [tensor, t] of result.tensors) {
     let choice: ReturnType<typeof chooseRange> | undefined;
+    let method: string | undefined;
     if (label.startsWith('default') && t.histogram) {
       choice = chooseRange(t.histogram);
-      methods[choice.method] = (methods[choice.method] ?? 0) + 1;
+      // The range used: 'auto''s per-tensor pick, or the model check's percentile (its set, or its per-tensor step).
+      method = t.algorithm?.kind === 'percentile' ? `percentile-${t.algorithm.percentile}` : t.algorithm ? t.algorithm.kind : choice.method;
+      methods[method] = (methods[method] ?? 0) + 1;
     }
     // The candidates 'auto' weighed, for the investigation scripts (each with its histogram MSE).
     const candidates = choice?.candidates.map((c) => ({ method: c.method, amax: c.amax, mse: c.mse }));
-    ranges[tensor] = { amax: t.amax, ...(choice ? { method: choice.method, candidates } : {}) };
+    ranges[tensor] = { amax: t.amax, ...(choice ? { method, candidates } : {}) };
   }
   const rangesFile = `trt-int8.${label}.ranges.json`;
   fs.writeFileSync(path.join(dir, rangesFile), `${JSON.stringify({ algorithm: result.algorithm, ranges }, null, 1)}\n`);

@@ -9,7 +9,7 @@
  * each other in the model where they differ (tensor-confirmation.ts). Per-tensor overrides keep their range in every
  * set; exclusions apply to every set.
  */
-import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import { throwIfAborted } from '../core/errors.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { Batch } from '../core/batch.js';
 import type { NormalizedBatch, NormalizedTensor } from '../core/tensor.js';
@@ -17,7 +17,7 @@ import { insertQdq, type OnnxModel, type PlanOptions } from '../onnx/index.js';
 import { computeAmax } from '../stats/index.js';
 import type { ModelCheck, ModelCheckCandidate, ModelCheckSet, TensorCalibration } from './result.js';
 import { outputErrors, runOutputs } from './model-outputs.js';
-import { confirmTensors, contestedTensors } from './tensor-confirmation.js';
+import { confirmTensors, contestedTensors, failureLine } from './tensor-confirmation.js';
 
 /** At most this many samples of the first calibration batches are kept for the check. */
 export const MODEL_CHECK_MAX_SAMPLES = 256;
@@ -223,13 +223,22 @@ export async function checkRangeSets(
       return skipped(`percentile-${p} ranges could not be computed: ${(error as Error).message.split('\n')[0]}`);
     }
   }
+  let callbackError: { error: unknown } | undefined;
   try {
     const floatBytes = model.withInlinedExternalData();
     const changed = sets.map(({ set, tensors }) => (set === 'auto' ? 0 : tensors.filter((t, i) => t.amax !== perTensor[i]!.amax).length));
     const toRun = sets.filter((s, i) => s.set === 'auto' || changed[i]! > 0);
     let evaluations = 0;
     let planned = 1 + toRun.length; // FP32, then each set that differs; the per-tensor step's are added once known
-    const report = () => options.onEvaluation?.(evaluations, planned);
+    const report = () => {
+      try {
+        options.onEvaluation?.(evaluations, planned);
+      } catch (error) {
+        // The caller's onProgress failed: that is the caller's error, as during the batches, not a check that cannot run.
+        callbackError = { error };
+        throw error;
+      }
+    };
     const reference = await runOutputs(floatBytes, floatBytes.toBytes(), batches);
     evaluations++;
     report();
@@ -276,6 +285,7 @@ export async function checkRangeSets(
           report();
           return error;
         },
+        isModelFailure: () => callbackError === undefined,
         signal,
       });
       tensorSteps = confirmed.steps;
@@ -295,8 +305,8 @@ export async function checkRangeSets(
     return { check, tensors };
   } catch (error) {
     if (signal.aborted) throw error;
-    const message = error instanceof TrtInt8Error ? `${error.code}: ${error.message.split('\n')[0]}` : (error as Error)?.message?.split('\n')[0] ?? String(error);
-    return skipped(`the check could not run: ${message}`);
+    if (callbackError) throw callbackError.error;
+    return skipped(`the check could not run: ${failureLine(error)}`);
   }
 }
 

@@ -30,7 +30,8 @@ export interface TensorCalibration {
   readonly histogram?: TensorHistogram;
   /**
    * Set when the range is not the calibrator's algorithm's: options.tensorAlgorithms chose another for this tensor,
-   * or 'auto''s whole-model check kept a uniform percentile set (result.modelCheck).
+   * or 'auto''s whole-model check gave it a uniform percentile set's range (the set kept, or its per-tensor step:
+   * result.modelCheck).
    */
   readonly algorithm?: CalibrationAlgorithm;
 }
@@ -90,9 +91,9 @@ export interface ModelCheckCandidate {
 
 /** 'auto''s whole-model check (calibrate()'s modelCheck option): what was weighed, on what, and what was kept. */
 export interface ModelCheck {
-  /** The set the result's ranges are ('auto': the per-tensor choice). */
+  /** The set kept ('auto': the per-tensor choice); the result's ranges are this set's, with tensorSteps' changes. */
   readonly chosen: ModelCheckSet;
-  /** The first calibration batches the sets were run on, and their samples. */
+  /** The batches of kept calibration samples the sets were run on (CheckSamples), and their samples. */
   readonly batches: number;
   readonly samples: number;
   /** Another set replaces 'auto' only when its output error is lower by more than this share. */
@@ -130,8 +131,10 @@ export interface TensorStep {
 export interface TensorSteps {
   /** Tensors whose two contenders differ by more than minDifference. */
   readonly contested: number;
-  /** Model runs over the check's batches (one per contested tensor). */
+  /** Model runs over the check's batches: one per contested tensor, fewer when a run failed (stopped). */
   readonly evaluations: number;
+  /** Why the step ended early: a model run failed; the changes kept before it stay. Absent when every tensor was tried. */
+  readonly stopped?: string;
   readonly minDifference: number;
   readonly margin: number;
   /** The changes kept, in the order made. */

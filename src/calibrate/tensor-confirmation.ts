@@ -12,7 +12,7 @@
  * each), where the two-contender step lowered both.
  * Cost: one model evaluation per contested tensor, at most one per calibrated tensor.
  */
-import { throwIfAborted } from '../core/errors.js';
+import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
 import type { TensorCalibration, TensorStep, TensorSteps } from './result.js';
 
 /** Contenders closer than this share of the larger are not tried: such changes are below what the output error resolves. */
@@ -31,6 +31,8 @@ export interface TensorStepInput {
   readonly contested: readonly number[];
   /** The model's output error with these ranges (one evaluation). */
   readonly errorOf: (tensors: readonly TensorCalibration[]) => Promise<number>;
+  /** Whether an error errorOf threw is a model run failing (the step stops and keeps its changes) rather than the caller's. */
+  readonly isModelFailure: (error: unknown) => boolean;
   readonly signal: AbortSignal;
 }
 
@@ -53,12 +55,24 @@ export async function confirmTensors(input: TensorStepInput): Promise<{ steps: T
   const current = [...start];
   let error = input.startError;
   const kept: TensorStep[] = [];
+  let evaluations = 0;
+  let stopped: string | undefined;
   for (const i of contested) {
     throwIfAborted(signal);
     const other = current[i]!.amax === perTensor[i]!.amax ? uniform[i]! : perTensor[i]!;
     const trial = current.slice();
     trial[i] = other;
-    const trialError = await errorOf(trial);
+    let trialError: number;
+    try {
+      trialError = await errorOf(trial);
+    } catch (failure) {
+      // An abort, or the caller's own callback failing, is the caller's; a model run that fails ends the step
+      // with what it kept so far (each kept change was measured), rather than losing the set choice too.
+      if (signal.aborted || !input.isModelFailure(failure)) throw failure;
+      stopped = failureLine(failure);
+      break;
+    }
+    evaluations++;
     if (trialError < error * (1 - TENSOR_STEP_MARGIN)) {
       kept.push({ tensor: other.name, from: current[i]!.amax, to: other.amax, outputError: trialError });
       current[i] = other;
@@ -67,7 +81,8 @@ export async function confirmTensors(input: TensorStepInput): Promise<{ steps: T
   }
   const steps: TensorSteps = {
     contested: contested.length,
-    evaluations: contested.length,
+    evaluations,
+    ...(stopped !== undefined ? { stopped } : {}),
     minDifference: TENSOR_STEP_MIN_DIFFERENCE,
     margin: TENSOR_STEP_MARGIN,
     kept,
@@ -75,4 +90,9 @@ export async function confirmTensors(input: TensorStepInput): Promise<{ steps: T
     seconds: (performance.now() - started) / 1000,
   };
   return { steps, tensors: current };
+}
+
+/** An error's code and first line, for a record. */
+export function failureLine(error: unknown): string {
+  return error instanceof TrtInt8Error ? `${error.code}: ${error.message.split('\n')[0]}` : (error as Error)?.message?.split('\n')[0] ?? String(error);
 }

@@ -60,7 +60,9 @@ export function progressReporter(io: CliIO, stream: ProgressStream, label: strin
         return;
       }
       const now = Date.now();
-      if (now - lastPlain >= 1000 || p.batchesDone === p.batchCount) {
+      // The last batch, and the model check's last run, are always printed; everything else at most once a second.
+      const last = p.modelCheck ? p.modelCheck.evaluations === p.modelCheck.planned : p.batchesDone === p.batchCount;
+      if (now - lastPlain >= 1000 || last) {
         io.stderr(describeProgress(label, p));
         lastPlain = now;
         pending = undefined;

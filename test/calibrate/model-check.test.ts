@@ -15,13 +15,15 @@ import type { Batch } from '../../src/core/batch.js';
 import { buildModel, initializer, node, valueInfo } from '../onnx/helpers.js';
 import { laplaceArray, normalArray } from '../stats/prng.js';
 
-const onnxruntime = vi.hoisted(() => ({ fail: false }));
+const onnxruntime = vi.hoisted(() => ({ fail: false, loads: 0, failAfter: Infinity }));
 vi.mock('../../src/calibrate/onnxruntime.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../src/calibrate/onnxruntime.js')>();
   return {
     ...original,
     loadOnnxRuntime: (...args: Parameters<typeof original.loadOnnxRuntime>) => {
       if (onnxruntime.fail) throw new Error('onnxruntime-node is not installed (test)');
+      // One load per model run: failAfter lets that many runs through, then fails (a run failing mid-check).
+      if (++onnxruntime.loads > onnxruntime.failAfter) throw new Error('simulated onnxruntime failure (test)');
       return original.loadOnnxRuntime(...args);
     },
   };
@@ -178,6 +180,38 @@ describe("'auto''s whole-model check", () => {
     expect(setOnly.modelCheck!.chosen).toBe(check.chosen);
     expect(setOnly.tensors.get(moved.tensor)!.amax).toBe(moved.from);
     await expect(calibrate(model, calibratorFromBatches(batches), { modelCheck: { confirmTensors: 'yes' as unknown as boolean } })).rejects.toMatchObject({ code: 'ERR_BAD_OPTION', input: 'modelCheck.confirmTensors' });
+  });
+
+  it('a model run failing in the per-tensor step keeps the set choice and the changes made; a throwing onProgress is the caller\'s error', async () => {
+    const { model, batches } = oneOfEach();
+    const full = await calibrate(model, calibratorFromBatches(batches));
+    // FP32 and the three sets run (4), the step's first run too, then runs fail.
+    onnxruntime.loads = 0;
+    onnxruntime.failAfter = 5;
+    let partial;
+    try {
+      partial = await calibrate(model, calibratorFromBatches(batches));
+    } finally {
+      onnxruntime.failAfter = Infinity;
+    }
+    const check = partial.modelCheck!;
+    expect(check.skipped).toBeUndefined();
+    expect(check.chosen).toBe(full.modelCheck!.chosen);
+    expect(check.candidates).toEqual(full.modelCheck!.candidates);
+    expect(check.tensorSteps!.stopped).toMatch(/simulated onnxruntime failure/);
+    expect(check.tensorSteps!.evaluations).toBe(1);
+    expect(check.tensorSteps!.contested).toBe(2);
+    // The first contested tensor's decision stands, the second kept the set's range.
+    const fullKept = full.modelCheck!.tensorSteps!.kept;
+    expect(check.tensorSteps!.kept.length).toBeLessThanOrEqual(fullKept.length);
+    for (const k of check.tensorSteps!.kept) expect(partial.tensors.get(k.tensor)!.amax).toBe(k.to);
+
+    const failing = calibrate(model, calibratorFromBatches(batches), {
+      onProgress: (p) => {
+        if (p.modelCheck?.evaluations === 2) throw new Error('progress callback bug');
+      },
+    });
+    await expect(failing).rejects.toThrow('progress callback bug');
   });
 
   it('per-tensor overrides keep their range in every set', async () => {
