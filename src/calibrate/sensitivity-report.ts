@@ -354,7 +354,7 @@ function modelCheckSection(c: ModelCheck): string {
 /** The per-tensor step after the set choice: what was tried, and each range it changed. */
 function tensorStepsSection(s: TensorSteps): string {
   const changes = s.kept.map((k) => `${escapeHtml(k.tensor)}: amax ${num(k.from, 4)} → ${num(k.to, 4)} (output error then ${num(k.outputError, 3)})`);
-  return `<p>Then per tensor: ${s.contested} tensors whose per-tensor range and best uniform set's differ by more than ${(s.minDifference * 100).toFixed(0)} % each had the other range tried in the model, in graph order, kept when the output error fell by more than ${(s.margin * 100).toFixed(0)} %: ${s.kept.length} kept, output error ${num(s.outputError, 3)}.${changes.length ? `<br>${changes.join('<br>')}` : ''}</p>`;
+  return `<p>Then per tensor: ${s.contested} tensors whose per-tensor range and best uniform set's differ by more than ${(s.minDifference * 100).toFixed(0)} % each had the other range tried in the model, in graph order, kept when the output error fell by more than ${(s.margin * 100).toFixed(0)} %: ${s.kept.length} kept, output error ${num(s.outputError, 3)}.${s.stopped !== undefined ? ` Stopped after ${s.evaluations} runs: ${escapeHtml(s.stopped)}.` : ''}${changes.length ? `<br>${changes.join('<br>')}` : ''}</p>`;
 }
 
 const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}tr.pick{font-weight:bold}section{margin-top:2em}`;

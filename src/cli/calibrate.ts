@@ -270,7 +270,7 @@ function describeModelCheck(check: ModelCheck): string {
   if (check.skipped !== undefined) return `Model check: not run (${check.skipped}); the per-tensor ranges kept.`;
   const error = (set: string) => check.candidates.find((c) => c.set === set)?.outputError.toPrecision(3);
   const steps = check.tensorSteps;
-  const perTensor = steps === undefined ? '' : `; per tensor, ${steps.kept.length} of ${steps.contested} contested ranges changed (output error ${steps.outputError.toPrecision(3)})`;
+  const perTensor = steps === undefined ? '' : `; per tensor, ${steps.kept.length} of ${steps.contested} contested ranges changed (output error ${steps.outputError.toPrecision(3)})${steps.stopped !== undefined ? `, stopped after ${steps.evaluations} runs: ${steps.stopped}` : ''}`;
   const evaluations = check.evaluations + (steps?.evaluations ?? 0);
   return `Model check on ${check.samples} samples: kept ${check.chosen} (output error ${error(check.chosen)}; 'auto' ${error('auto')})${perTensor}; ${evaluations} model runs, ${check.seconds.toFixed(1)} s.`;
 }
