@@ -196,8 +196,9 @@ function normalisedError(reference: Float32Array[][], values: Float32Array[][]):
 
 /**
  * Runs the check: FP32 and one Q/DQ model per candidate set on the retained batches, then the per-tensor step.
- * Returns the record and the tensors kept. Never throws except for an abort: a check that cannot run keeps the
- * per-tensor set and says why.
+ * Returns the record and the tensors kept. Throws only for an abort or an error of the caller's onEvaluation: a check
+ * that cannot run keeps the per-tensor set and says why, and a per-tensor step whose model run fails keeps the set
+ * and the changes made before it (tensorSteps.stopped).
  */
 export async function checkRangeSets(
   model: OnnxModel,
