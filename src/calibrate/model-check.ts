@@ -9,7 +9,7 @@
  * each other in the model where they differ (tensor-confirmation.ts). Per-tensor overrides keep their range in every
  * set; exclusions apply to every set.
  */
-import { throwIfAborted } from '../core/errors.js';
+import { failureLine, throwIfAborted } from '../core/errors.js';
 import type { CalibrationAlgorithm } from '../core/algorithm.js';
 import type { Batch } from '../core/batch.js';
 import type { NormalizedBatch, NormalizedTensor } from '../core/tensor.js';
@@ -17,7 +17,7 @@ import { insertQdq, type OnnxModel, type PlanOptions } from '../onnx/index.js';
 import { computeAmax } from '../stats/index.js';
 import type { ModelCheck, ModelCheckCandidate, ModelCheckSet, TensorCalibration } from './result.js';
 import { outputErrors, runOutputs } from './model-outputs.js';
-import { confirmTensors, contestedTensors, failureLine } from './tensor-confirmation.js';
+import { confirmTensors, contestedTensors } from './tensor-confirmation.js';
 
 /** At most this many samples of the first calibration batches are kept for the check. */
 export const MODEL_CHECK_MAX_SAMPLES = 256;
@@ -228,9 +228,9 @@ export async function checkRangeSets(
   try {
     const floatBytes = model.withInlinedExternalData();
     const changed = sets.map(({ set, tensors }) => (set === 'auto' ? 0 : tensors.filter((t, i) => t.amax !== perTensor[i]!.amax).length));
-    const toRun = sets.filter((s, i) => s.set === 'auto' || changed[i]! > 0);
     let evaluations = 0;
-    let planned = 1 + toRun.length; // FP32, then each set that differs; the per-tensor step's are added once known
+    // FP32, 'auto', then each set that differs from it; the per-tensor step's runs are added once known.
+    let planned = 2 + changed.filter((count) => count > 0).length;
     const report = () => {
       try {
         options.onEvaluation?.(evaluations, planned);

@@ -12,7 +12,7 @@
  * each), where the two-contender step lowered both.
  * Cost: one model evaluation per contested tensor, at most one per calibrated tensor.
  */
-import { TrtInt8Error, throwIfAborted } from '../core/errors.js';
+import { failureLine, throwIfAborted } from '../core/errors.js';
 import type { TensorCalibration, TensorStep, TensorSteps } from './result.js';
 
 /** Contenders closer than this share of the larger are not tried: such changes are below what the output error resolves. */
@@ -90,9 +90,4 @@ export async function confirmTensors(input: TensorStepInput): Promise<{ steps: T
     seconds: (performance.now() - started) / 1000,
   };
   return { steps, tensors: current };
-}
-
-/** An error's code and first line, for a record. */
-export function failureLine(error: unknown): string {
-  return error instanceof TrtInt8Error ? `${error.code}: ${error.message.split('\n')[0]}` : (error as Error)?.message?.split('\n')[0] ?? String(error);
 }

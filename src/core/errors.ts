@@ -79,6 +79,11 @@ export class TrtInt8Error extends Error {
   }
 }
 
+/** An error's code (for a TrtInt8Error) and first line, for a record that says why something did not run. */
+export function failureLine(error: unknown): string {
+  return error instanceof TrtInt8Error ? `${error.code}: ${error.message.split('\n')[0]}` : (error as Error)?.message?.split('\n')[0] ?? String(error);
+}
+
 export function isTrtInt8Error(error: unknown, code?: ErrorCode): error is TrtInt8Error {
   return error instanceof TrtInt8Error && (code === undefined || error.code === code);
 }
